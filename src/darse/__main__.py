@@ -1,0 +1,3 @@
+from darse.cli.main import run
+
+run()

@@ -1,0 +1,154 @@
+"""Running every rule over a repository's services, then applying darse.toml and inline ignores."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import fnmatch
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from darse.config import LintSettings, RepoConfig
+from darse.errors import DarseError
+from darse.lint import rules as _rules  # noqa: F401  (registers the rules)
+from darse.lint.context import LintContext
+from darse.lint.ignores import IgnoreIndex
+from darse.lint.rule import RULES, Finding, Hit, Rule, Severity
+from darse.lint.rules.parse import COMPOSE_SYNTAX, COMPOSE_VARIABLE, DOCKERFILE_SYNTAX
+from darse.model.dockerfiles import Dockerfile, load_dockerfile
+from darse.model.repository import Repository
+from darse.model.service import Service
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    services: int = 0
+    files: int = 0
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def fails(self, threshold: Severity) -> bool:
+        return any(f.severity >= threshold for f in self.findings)
+
+
+def resolve_rule(key: str) -> Rule:
+    """A rule by ID (`DF001`) or name (`base-image-tag`), case-insensitive."""
+    wanted = key.strip()
+    for rule in RULES.values():
+        if rule.id.lower() == wanted.lower() or rule.name == wanted.lower():
+            return rule
+    raise DarseError(f"unknown rule {key!r}", "`darse rules` lists every rule ID and name")
+
+
+def validate_settings(settings: LintSettings) -> None:
+    """Fail early (exit 2) on a rule in darse.toml that does not exist: a typo must not pass silently."""
+    for key in [*settings.disable, *settings.severity]:
+        resolve_rule(key)
+    for override in settings.per_path:
+        for key in [*override.disable, *override.severity]:
+            resolve_rule(key)
+
+
+class _Policy:
+    """darse.toml's lint settings applied to one finding: enabled or not, and at which severity."""
+
+    def __init__(self, settings: LintSettings) -> None:
+        validate_settings(settings)
+        self.disabled = {resolve_rule(k).id for k in settings.disable}
+        self.severity = {resolve_rule(k).id: Severity.parse(v) for k, v in settings.severity.items()}
+        self.per_path = [
+            (
+                override.paths,
+                {resolve_rule(k).id for k in override.disable},
+                {resolve_rule(k).id: Severity.parse(v) for k, v in override.severity.items()},
+            )
+            for override in settings.per_path
+        ]
+
+    def apply(self, rule: Rule, path: str) -> Severity | None:
+        severity: Severity | None = None if rule.id in self.disabled else self.severity.get(rule.id, rule.severity)
+        for patterns, disabled, severities in self.per_path:
+            if any(fnmatch.fnmatch(path, p) for p in patterns):
+                if rule.id in disabled:
+                    severity = None
+                elif rule.id in severities:
+                    severity = severities[rule.id]
+        return severity
+
+
+class Linter:
+    def __init__(self, config: RepoConfig, repository: Repository | None, today: dt.date | None = None) -> None:
+        self.config = config
+        self.repository = repository
+        self.policy = _Policy(config.lint)
+        self.ignores = IgnoreIndex()
+        self.today = today or dt.date.today()
+        self.by_scope: dict[str, list[Rule]] = {}
+        for rule in RULES.values():
+            self.by_scope.setdefault(rule.scope, []).append(rule)
+
+    def lint_services(self, services: Iterable[Service]) -> LintResult:
+        result = LintResult()
+        for service in services:
+            result.services += 1
+            result.files += 1 + len(service.dockerfile_paths)
+            result.findings.extend(self.lint_service(service))
+        result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
+        return result
+
+    def lint_service(self, service: Service) -> Iterator[Finding]:
+        ctx = LintContext(self.config, self.repository, service, self.today)
+        compose = service.compose
+        for problem in compose.problems:
+            rule = COMPOSE_SYNTAX if problem.fatal or "not set" not in problem.message else COMPOSE_VARIABLE
+            yield from self._emit(rule, Hit(problem.message, problem.line, problem.column), compose.path, service)
+        if compose.readable:
+            for rule in self.by_scope.get("compose-file", []):
+                for hit in rule.check(compose, ctx):
+                    yield from self._emit(rule, hit, compose.path, service)
+            for name, node in compose.services():
+                for rule in self.by_scope.get("compose-service", []):
+                    for hit in rule.check(name, node, compose, ctx):
+                        yield from self._emit(rule, hit, compose.path, service)
+        for dockerfile in service.dockerfiles:
+            yield from self.lint_dockerfile(dockerfile, ctx)
+        for rule in self.by_scope.get("repository", []):
+            for hit in rule.check(service, ctx):
+                yield from self._emit(rule, hit, service.compose_path, service)
+
+    def lint_dockerfile(self, dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Finding]:
+        for problem in dockerfile.problems:
+            hit = Hit(problem.message, problem.line, problem.column)
+            yield from self._emit(DOCKERFILE_SYNTAX, hit, dockerfile.path, ctx.service)
+        if dockerfile.problems:
+            return
+        starts = [i.line for i in dockerfile.instructions]
+        for rule in self.by_scope.get("dockerfile", []):
+            for hit in rule.check(dockerfile, ctx):
+                index = bisect.bisect_right(starts, hit.line) - 1
+                anchor = starts[index] if index >= 0 else hit.line
+                yield from self._emit(rule, hit, dockerfile.path, ctx.service, anchor)
+
+    def lint_file(self, path: Path) -> LintResult:
+        """A Dockerfile outside any service folder: only the Dockerfile rules that need no service."""
+        ctx = LintContext(self.config, self.repository, None, self.today)
+        findings = sorted(self.lint_dockerfile(load_dockerfile(path), ctx), key=lambda f: (f.line, f.column, f.rule))
+        return LintResult(findings, 0, 1)
+
+    def _emit(
+        self, rule: Rule, hit: Hit, default_path: Path, service: Service | None, anchor: int | None = None
+    ) -> Iterator[Finding]:
+        path = hit.path or default_path
+        shown = self.repository.relative(path) if self.repository else path.as_posix()
+        severity = self.policy.apply(rule, shown)
+        if severity is None:
+            return
+        lines = (hit.line,) if anchor is None or anchor == hit.line else (hit.line, anchor)
+        if self.ignores.ignored(path, lines, rule.id, rule.name):
+            return
+        yield Finding(
+            rule.id, rule.name, severity, hit.message, shown, hit.line, hit.column, service.name if service else ""
+        )

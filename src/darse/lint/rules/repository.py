@@ -1,0 +1,121 @@
+"""Repository rules: each service folder holds what the guide expects, and no secret reaches Git."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from darse.lint.context import LintContext
+from darse.lint.rule import Hit, Severity, repository_rule
+from darse.model.compose import env_files
+from darse.model.image import parse_image
+from darse.model.service import Service, example_for
+
+
+@repository_rule(
+    "RP001", "readme-missing", "Service folder without README.md", Severity.WARNING,
+    """Each service folder has a README summing up its settings, volumes and how to deploy it: it
+    is what an admin reads at 2 a.m. when the service is down.""",
+)
+def readme_missing(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    if not service.has_readme:
+        yield Hit(f"service {service.name} has no README.md", 1, 1, service.compose_path)
+
+
+@repository_rule(
+    "RP002", "changelog-missing", "Home-made image without CHANGELOG.md", Severity.WARNING,
+    """A service that builds its own image records each version in CHANGELOG.md; the newest entry
+    is the image's tag, so anyone can tell which Dockerfile made which image.""",
+)
+def changelog_missing(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    if service.builds_images and service.changelog_path is None:
+        yield Hit(f"service {service.name} builds an image but has no CHANGELOG.md", 1, 1, service.dockerfile_paths[0])
+
+
+def _strip_v(version: str) -> str:
+    return version[1:] if version[:1] in ("v", "V") else version
+
+
+@repository_rule(
+    "RP003", "changelog-tag", "Image tag differs from the CHANGELOG version", Severity.ERROR,
+    """The Compose file must deploy the version the CHANGELOG announces last: a bumped CHANGELOG
+    with an old tag deploys the old image, an old CHANGELOG with a new tag deploys an undocumented
+    one.""",
+)
+def changelog_tag(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    if service.changelog_path is None or not service.builds_images:
+        return
+    latest = service.changelog_version
+    if latest is None:
+        yield Hit("CHANGELOG.md names no version (expected a heading such as ## 1.2.0)", 1, 1, service.changelog_path)
+        return
+    for image in service.home_made_images:
+        for name, node in image.users:
+            image_node = node.get("image")
+            if image_node is None or not image_node.text():
+                continue
+            tag = parse_image(image_node.text() or "").tag
+            if tag and _strip_v(tag) != _strip_v(latest.version):
+                yield Hit(
+                    f"service {name} deploys tag {tag} but CHANGELOG.md's latest version is {latest.version}",
+                    image_node.line, image_node.column, service.compose_path,
+                )
+
+
+@repository_rule(
+    "RP004", "env-file-missing", "env_file with neither real file nor example", Severity.ERROR,
+    """Every env_file needs at least its committed example (`NAME.secrets.example`), from which
+    `darse secrets init` makes the real file on the host; with neither, nobody can deploy it.""",
+)
+def env_file_missing(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    base = service.compose_path.parent
+    for name, node in service.compose.services():
+        for ref in env_files(node):
+            path = base / ref.path
+            if ref.required and not path.exists() and not example_for(path).exists():
+                yield Hit(
+                    f"env_file {ref.path} of service {name} has neither a real file nor {path.name}.example",
+                    ref.node.line, ref.node.column, service.compose_path,
+                )
+
+
+@repository_rule(
+    "RP005", "secret-without-example", "Real secret file without its example", Severity.WARNING,
+    """A real `*.secrets` file lives only on its host; without its committed `.example`, the next
+    admin does not know which settings to provide.""",
+)
+def secret_without_example(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    for path in service.secret_paths:
+        if not example_for(path).exists():
+            yield Hit(f"{path.name} has no {path.name}.example committed next to it", 1, 1, path)
+
+
+@repository_rule(
+    "RP006", "secret-tracked", "Real secret file tracked by Git", Severity.ERROR,
+    """The repository is public: a real secret file in Git is a leaked secret. Remove it from the
+    index (`git rm --cached`), rotate its values, and make sure `.gitignore` covers it.""",
+)
+def secret_tracked(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    repo = ctx.repository
+    if repo is None:
+        return
+    tracked = repo.git.tracked
+    for path in service.secret_files:
+        if repo.relative(path) in tracked:
+            yield Hit(f"{path.name} is tracked by Git: its secrets are published", 1, 1, path)
+
+
+@repository_rule(
+    "RP007", "secret-not-ignored", "Real secret file not ignored by Git", Severity.ERROR,
+    """A real secret file that `.gitignore` does not cover is one `git add .` away from being
+    published. `darse secrets init` fixes `.gitignore`; `*.secrets` is the usual pattern.""",
+)
+def secret_not_ignored(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    repo = ctx.repository
+    if repo is None or not repo.git.is_repository:
+        return
+    ignored = repo.ignored_secret_files
+    tracked = repo.git.tracked
+    for path in service.secret_files:
+        relative = repo.relative(path)
+        if relative not in ignored and relative not in tracked:
+            yield Hit(f"{path.name} is not ignored by .gitignore", 1, 1, path if path.exists() else service.compose_path)

@@ -1,0 +1,43 @@
+"""Splitting a RUN script into simple commands, enough to check apt-get, curl, wget and git usage.
+
+Uses the standard library's shlex with shell punctuation; scripts it cannot tokenize (unbalanced
+quotes) fall back to splitting on whitespace, so a check may miss but never crashes.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+_SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", ";;", "|&", "{", "}"}
+_PREFIXES = {"sudo", "command", "exec", "nohup", "time", "xargs", "then", "do", "else", "if", "while", "!"}
+
+
+def split_commands(script: str) -> list[list[str]]:
+    """`a x && DEBIAN_FRONTEND=y b z` → `[["a", "x"], ["b", "z"]]` (assignments and sudo dropped)."""
+    text = script.replace("\\\n", " ").replace("\n", " ; ")
+    try:
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|(){}")
+        lexer.whitespace_split = True
+        lexer.commenters = ""
+        tokens = list(lexer)
+    except ValueError:
+        tokens = text.replace(";", " ; ").replace("&&", " && ").replace("||", " || ").split()
+    commands: list[list[str]] = []
+    current: list[str] = []
+    for token in tokens:
+        if token in _SEPARATORS:
+            if current:
+                commands.append(current)
+            current = []
+            continue
+        if not current and ("=" in token and token.split("=", 1)[0].isidentifier() or token in _PREFIXES):
+            continue
+        current.append(token)
+    if current:
+        commands.append(current)
+    return commands
+
+
+def program(command: list[str]) -> str:
+    """The program's base name: `/usr/bin/apt-get` → `apt-get`."""
+    return command[0].rsplit("/", 1)[-1] if command else ""

@@ -1,0 +1,1 @@
+"""The services repository read into plain objects: services, Compose files, Dockerfiles, changelogs."""

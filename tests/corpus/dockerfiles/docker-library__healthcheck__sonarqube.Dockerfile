@@ -1,0 +1,5 @@
+FROM sonarqube
+
+COPY --chown=sonarqube:sonarqube docker-healthcheck /usr/local/bin/
+
+HEALTHCHECK CMD ["docker-healthcheck"]

@@ -99,6 +99,9 @@ def load_yaml(text: str) -> YNode | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        last = max(len(text.splitlines()), 1)
+        if line > last:  # an error at the end of the file: point at its last line
+            line, col = last, 1
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlError(f"YAML syntax error: {problem}", line, col) from None
     except yaml.YAMLError as exc:

@@ -78,10 +78,24 @@ def _render(result: LintResult, output_format: Format, output: Path | None) -> N
         write_atomic(output, document + "\n")
 
 
-def rules(json_flag: bool = typer.Option(False, "--json", help="Machine-readable list.")) -> None:
+class RulesFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+def rules(
+    json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
+    output_format: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="markdown gives docs/rules.md."),
+) -> None:
     """List every lint rule with its ID, severity and reason."""
     ordered = sorted(RULES.values(), key=lambda r: r.id)
-    if json_flag:
+    if output_format is RulesFormat.markdown:
+        from darse.lint.docs import rules_markdown
+
+        sys.stdout.write(rules_markdown())
+        return
+    if json_flag or output_format is RulesFormat.json:
         data = [
             {"id": r.id, "name": r.name, "title": r.title, "severity": r.severity.label, "reason": r.reason}
             for r in ordered

@@ -44,30 +44,13 @@ def _register() -> None:
 
 
 def run() -> None:
-    """Console-script entry: DarseError → one line on stderr and exit 2."""
+    """Console-script entry. Typer/click handle usage errors (exit 2) and exit codes themselves;
+    a DarseError becomes one line on stderr and exit 2; anything else is a bug with a traceback."""
     _register()
     try:
-        code = app(standalone_mode=False)
+        app()
     except DarseError as exc:
         if _state["debug"]:
             raise
         err_console.print(f"[bold red]darse:[/] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

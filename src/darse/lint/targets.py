@@ -12,6 +12,9 @@ from darse.model.repository import Repository, find_root, open_repository
 from darse.model.service import Service
 
 
+_NO_SERVICE_HINT = "a service is a folder holding compose.yaml (or docker-compose.yml); run darse in the repository"
+
+
 @dataclass
 class LintTargets:
     repository: Repository
@@ -37,6 +40,8 @@ def resolve_targets(targets: list[str], cwd: Path) -> LintTargets:
     if not targets:
         root = find_root(cwd)
         repository = open_repository(root)
+        if not repository.services:
+            raise DarseError(f"no service found in {root}", _NO_SERVICE_HINT)
         return LintTargets(repository, list(repository.services))
     first = (cwd / targets[0]).resolve()
     base = first if first.is_dir() else first.parent if first.exists() else cwd
@@ -60,6 +65,9 @@ def resolve_targets(targets: list[str], cwd: Path) -> LintTargets:
                     chosen.setdefault(service.path, service)
             elif _is_dockerfile(path):
                 loose.append(path)
+            else:  # darse.toml, .gitignore, ...: a repository-wide file concerns every service
+                for service in repository.services:
+                    chosen.setdefault(service.path, service)
             continue
         try:
             service = repository.service(target)

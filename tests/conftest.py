@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from darse.lint.engine import LintResult, Linter
+from darse.lint.engine import Linter, LintResult
 from darse.model.repository import open_repository
 
 # A fixed date keeps end-of-life checks deterministic.

@@ -130,7 +130,9 @@ def test_rules_lists_every_rule_with_reason() -> None:
 
 def test_rules_reference_doc_is_up_to_date() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
-    assert darse("rules", "--format", "markdown").stdout == doc, "regenerate: darse rules --format markdown > docs/rules.md"
+    assert darse("rules", "--format", "markdown").stdout == doc, (
+        "regenerate: darse rules --format markdown > docs/rules.md"
+    )
 
 
 def test_version() -> None:

@@ -98,9 +98,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
 def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise DarseError(
-            f"{where}: unknown key {unknown[0]!r}", f"allowed keys are {', '.join(sorted(allowed))}"
-        )
+        raise DarseError(f"{where}: unknown key {unknown[0]!r}", f"allowed keys are {', '.join(sorted(allowed))}")
 
 
 def _str(data: dict[str, Any], key: str, default: str, where: str) -> str:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git_init, lint_tree
 from darse.lint.rule import RULES
+
+from conftest import git_init, lint_tree
 
 BAD_REPO = Path(__file__).parent.parent / "fixtures" / "bad-repo"
 FOLDERS = sorted(p.name for p in BAD_REPO.iterdir() if p.is_dir())

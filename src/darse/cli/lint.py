@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -13,18 +13,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from darse.fsutil import write_atomic
-from darse.lint.engine import LintResult, Linter
+from darse.lint.engine import Linter, LintResult
 from darse.lint.rule import RULES, Severity
 from darse.lint.targets import resolve_targets
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     error = "error"
     warning = "warning"
     info = "info"
@@ -33,7 +33,11 @@ class Level(str, Enum):
 def lint(
     targets: list[str] = typer.Argument(None, help="Paths (repository, service folder, file) or service names."),
     output_format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
-    fail_on: Level = typer.Option(None, "--fail-on", help="Lowest severity that makes the exit code 1 [default: error, or lint.fail_on in darse.toml]."),
+    fail_on: Level = typer.Option(
+        None,
+        "--fail-on",
+        help="Lowest severity that makes the exit code 1 [default: error, or lint.fail_on in darse.toml].",
+    ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
@@ -78,7 +82,7 @@ def _render(result: LintResult, output_format: Format, output: Path | None) -> N
         write_atomic(output, document + "\n")
 
 
-class RulesFormat(str, Enum):
+class RulesFormat(StrEnum):
     text = "text"
     json = "json"
     markdown = "markdown"

@@ -55,7 +55,7 @@ def eol_release_in(image_name: str, tag: str, today: dt.date | None = None) -> E
     table = eol_table()
     words = set(re.split(r"[-_.]", tag.lower()))
     for distribution in ("debian", "ubuntu"):
-        for codename, (version, end) in table[distribution].items():
+        for codename, (_version, end) in table[distribution].items():
             if codename in words and end < today:
                 return EolRelease(distribution, codename, end)
     alpine = table["alpine"]

@@ -11,7 +11,6 @@ from darse.model.dockerfiles import DOCKERFILE_GLOBS
 from darse.model.repository import Repository, find_root, open_repository
 from darse.model.service import Service
 
-
 _NO_SERVICE_HINT = "a service is a folder holding compose.yaml (or docker-compose.yml); run darse in the repository"
 
 

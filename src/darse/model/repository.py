@@ -129,9 +129,7 @@ def _collect_files(service: Service, here: Path, dirs: list[str], files: list[st
                 entries = list(os.scandir(path))
             except OSError:
                 continue
-            stack.append(
-                (path, [e.name for e in entries if e.is_file()], [e.name for e in entries if e.is_dir()])
-            )
+            stack.append((path, [e.name for e in entries if e.is_file()], [e.name for e in entries if e.is_dir()]))
 
 
 def _rel(root: Path, folder: Path) -> str:

@@ -1,0 +1,3 @@
+FROM scratch
+ADD busybox.tar /bin
+CMD ["sh"]

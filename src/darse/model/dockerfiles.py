@@ -6,6 +6,7 @@ FROM) are added here and reported as problems with their line, never as exceptio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,13 +73,22 @@ class Dockerfile:
     def final_stage(self) -> Stage | None:
         return self.stages[-1] if self.stages else None
 
-    def position(self, instruction: Instruction, needle: str) -> tuple[int, int]:
-        """Line and column of the first `needle` inside the instruction's source lines."""
+    def position(self, instruction: Instruction, needle: str, occurrence: int = 0) -> tuple[int, int]:
+        """Line and column of `needle` as whole words inside the instruction's source lines.
+
+        Whole words, so `PASSWORD` is not found inside `PASSWORD_MIN_LENGTH` nor `git` inside `b.git`;
+        a space matches any run of blanks; `occurrence` picks a later match, for a script that runs
+        the same command twice.
+        """
         if needle:
+            pattern = re.escape(needle).replace(r"\ ", r"\s+")
+            word = re.compile(rf"(?<![\w./-]){pattern}(?![\w.-])")
+            found = 0
             for number in range(instruction.line, min(instruction.end_line, len(self.lines)) + 1):
-                column = self.lines[number - 1].find(needle)
-                if column >= 0:
-                    return number, column + 1
+                for match in word.finditer(self.lines[number - 1]):
+                    if found == occurrence:
+                        return number, match.start() + 1
+                    found += 1
         return instruction.line, _indent(self.lines, instruction.line)
 
 

@@ -10,7 +10,7 @@ from darse.lint.knowledge import eol_release_in
 from darse.lint.rule import Hit, Severity, dockerfile_rule
 from darse.lint.shell import program, split_commands
 from darse.model.compose import is_true
-from darse.model.dockerfiles import Dockerfile, Instruction, Stage, arg_pairs, env_pairs
+from darse.model.dockerfiles import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, unquote
 from darse.secretlike import is_secret_literal
 
 MOVING_REFS = {"latest", "master", "main", "head", "develop", "dev", "trunk", "nightly", "edge"}
@@ -36,7 +36,10 @@ def _runs(dockerfile: Dockerfile, stages: list[Stage] | None = None) -> Iterator
     for stage in stages if stages is not None else dockerfile.stages:
         for instruction in stage.instructions:
             if instruction.cmd == "RUN" or (instruction.cmd == "ONBUILD" and instruction.sub_cmd == "RUN"):
-                script = " ".join(instruction.args) if instruction.json else (instruction.args[0] if instruction.args else "")
+                if instruction.json:
+                    script = " ".join(instruction.args)
+                else:
+                    script = instruction.args[0] if instruction.args else ""
                 if instruction.heredocs:
                     script += "\n" + "\n".join(instruction.heredocs)
                 yield instruction, script
@@ -44,6 +47,22 @@ def _runs(dockerfile: Dockerfile, stages: list[Stage] | None = None) -> Iterator
 
 def _image_label(stage: Stage) -> str:
     return stage.base_resolved or stage.base
+
+
+def _from_position(dockerfile: Dockerfile, stage: Stage) -> tuple[int, int]:
+    """Where the base image is written: after FROM's flags (`--platform=...`) and any indentation."""
+    instruction = next(i for i in dockerfile.instructions if i.line == stage.from_line)
+    return dockerfile.position(instruction, stage.base)
+
+
+def _command_position(
+    dockerfile: Dockerfile, instruction: Instruction, commands: list[list[str]], index: int
+) -> tuple[int, int]:
+    """Where the script's `index`-th command is written, found by its first two words, skipping the
+    earlier commands that start the same way (two `apt-get install` in one RUN)."""
+    start = commands[index][:2]
+    occurrence = sum(1 for command in commands[:index] if command[:2] == start)
+    return dockerfile.position(instruction, " ".join(start), occurrence)
 
 
 @dockerfile_rule(
@@ -58,7 +77,7 @@ def base_image_tag(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
         if image is None or image.pinned:
             continue
         what = "is tagged latest" if image.tag == "latest" else "has no tag"
-        yield Hit(f"base image {_image_label(stage)} {what}; pin a version tag", stage.from_line, 6)
+        yield Hit(f"base image {_image_label(stage)} {what}; pin a version tag", *_from_position(dockerfile, stage))
 
 
 @dockerfile_rule(
@@ -82,7 +101,7 @@ def base_image_small(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
         return
     yield Hit(
         f"final base image {_image_label(stage)} is neither Alpine, slim, distroless nor scratch",
-        stage.from_line, 6,
+        *_from_position(dockerfile, stage),
     )
 
 
@@ -102,7 +121,7 @@ def base_image_eol(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
             yield Hit(
                 f"base image {_image_label(stage)} is on {release.distribution} {release.release}, "
                 f"end of life since {release.end.isoformat()}",
-                stage.from_line, 6,
+                *_from_position(dockerfile, stage),
             )
 
 
@@ -148,27 +167,30 @@ def git_clone_unpinned(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit
         checkouts_after.append(seen_checkout)
     checkouts_after.reverse()
     for (instruction, script), later_checkout in zip(runs, checkouts_after, strict=True):
-        for command in split_commands(script):
+        commands = split_commands(script)
+        for index, command in enumerate(commands):
             if program(command) == "git" and "clone" in command[1:3] and not _clone_is_pinned(command):
                 if later_checkout:
                     continue
-                line, col = dockerfile.position(instruction, "git clone")
+                line, col = _command_position(dockerfile, instruction, commands, index)
                 yield Hit("git clone without a pinned tag or commit; add --branch <tag> or git checkout", line, col)
 
 
-def _urls(dockerfile: Dockerfile) -> Iterator[tuple[Instruction, str, bool]]:
-    """URLs of RUN scripts and ADD sources, with whether they are fetched by curl/wget/ADD."""
+def _urls(dockerfile: Dockerfile) -> Iterator[tuple[str, bool, tuple[int, int]]]:
+    """URLs of RUN scripts and ADD sources, with whether they are fetched by curl/wget/ADD and where
+    each is written (a URL repeated in one RUN, as in a `case` per architecture, at each place)."""
     for instruction, script in _runs(dockerfile):
         fetchers = {program(c) for c in split_commands(script)}
         fetched = bool(fetchers & {"curl", "wget", "aria2c", "fetch"})
-        for url in _URL.findall(script):
-            yield instruction, url, fetched
+        urls = _URL.findall(script)
+        for index, url in enumerate(urls):
+            yield url, fetched, dockerfile.position(instruction, url, urls[:index].count(url))
     for stage in dockerfile.stages:
         for instruction in stage.instructions:
             if instruction.cmd == "ADD":
-                for source in instruction.args[:-1]:
+                for source in map(unquote, instruction.args[:-1]):
                     if _URL.fullmatch(source):
-                        yield instruction, source, True
+                        yield source, True, dockerfile.position(instruction, source)
 
 
 def _moving_segment(url: str) -> str | None:
@@ -195,10 +217,9 @@ def _moving_segment(url: str) -> str | None:
     month: the guide forbids it for reproducible builds. Download a fixed release instead.""",
 )
 def moving_download(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
-    for instruction, url, _fetched in _urls(dockerfile):
+    for url, _fetched, (line, col) in _urls(dockerfile):
         segment = _moving_segment(url)
         if segment:
-            line, col = dockerfile.position(instruction, url)
             yield Hit(f"URL points at a moving target ({segment}): {url}", line, col)
 
 
@@ -208,13 +229,12 @@ def moving_download(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     reused in the URL, so an upgrade is a one-line change and `darse build` can pass the version.""",
 )
 def download_version_hardcoded(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
-    for instruction, url, fetched in _urls(dockerfile):
+    for url, fetched, (line, col) in _urls(dockerfile):
         if not fetched or "$" in url or _moving_segment(url):
             continue
         path = url.split("://", 1)[-1].partition("/")[2]
         version = _VERSION_IN_URL.search(path)
         if version:
-            line, col = dockerfile.position(instruction, url)
             yield Hit(
                 f"version {version.group(0)} is written into the URL; use an ARG ..._VERSION instead",
                 line, col,
@@ -274,10 +294,11 @@ def user_missing(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     yield Hit("no USER instruction: the image runs as root", chain[0].from_line, 1)
 
 
-def _apt_installs(commands: list[list[str]]) -> Iterator[list[str]]:
-    for command in commands:
+def _apt_installs(commands: list[list[str]]) -> Iterator[int]:
+    """Indexes of the `apt-get install` commands."""
+    for index, command in enumerate(commands):
         if program(command) in ("apt-get", "apt") and "install" in command[1:]:
-            yield command
+            yield index
 
 
 def _recommends_disabled(command: list[str]) -> bool:
@@ -300,11 +321,10 @@ def apt_no_recommends(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]
     if configured:
         return
     for instruction, script in _runs(dockerfile):
-        for command in _apt_installs(split_commands(script)):
-            if not _recommends_disabled(command):
-                line, col = dockerfile.position(instruction, f"{command[0]} install")
-                if (line, col) == (instruction.line, 1):
-                    line, col = dockerfile.position(instruction, "install")
+        commands = split_commands(script)
+        for index in _apt_installs(commands):
+            if not _recommends_disabled(commands[index]):
+                line, col = _command_position(dockerfile, instruction, commands, index)
                 yield Hit("apt-get install without --no-install-recommends", line, col)
 
 
@@ -317,15 +337,15 @@ def apt_no_recommends(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]
 def apt_lists_kept(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     for instruction, script in _runs(dockerfile, final_chain(dockerfile)):
         commands = split_commands(script)
-        updates = [c for c in commands if program(c) in ("apt-get", "apt") and "update" in c[1:]]
+        updates = [i for i, c in enumerate(commands) if program(c) in ("apt-get", "apt") and "update" in c[1:]]
         if not updates:
             continue
         cleaned = any(program(c) == "rm" and any("/var/lib/apt/lists" in a for a in c) for c in commands)
         cached = any(f.startswith("--mount") and "/var/lib/apt" in f for f in instruction.flags)
         if cleaned or cached:
             continue
-        line, col = dockerfile.position(instruction, "update")
-        yield Hit("apt-get update without rm -rf /var/lib/apt/lists/* in the same RUN", line, max(col - 8, 1))
+        line, col = _command_position(dockerfile, instruction, commands, updates[0])
+        yield Hit("apt-get update without rm -rf /var/lib/apt/lists/* in the same RUN", line, col)
 
 
 @dockerfile_rule(
@@ -338,7 +358,7 @@ def add_instead_of_copy(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hi
         for instruction in stage.instructions:
             if instruction.cmd != "ADD" or len(instruction.args) < 2:
                 continue
-            sources = instruction.args[:-1]
+            sources = [unquote(s) for s in instruction.args[:-1]]
             if all(not _URL.fullmatch(s) and not s.startswith("git@") and not _ARCHIVE.search(s) for s in sources):
                 yield Hit("ADD of local files; use COPY", instruction.line, 1)
 
@@ -391,7 +411,10 @@ def _script_pid1(instruction: Instruction) -> bool:
     first = program(list(instruction.args))
     if first in _INIT_PROGRAMS:
         return False
-    return first in _SHELLS or first.endswith(".sh")
+    if first in _SHELLS:
+        # `["sh", "-c", "exec app"]`: the shell replaces itself with the application
+        return not (instruction.args[1:2] == ("-c",) and instruction.args[-1].strip().startswith("exec "))
+    return first.endswith(".sh")
 
 
 @dockerfile_rule(

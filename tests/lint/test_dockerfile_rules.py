@@ -629,3 +629,14 @@ def test_inline_ignore_must_be_right_above(lint: Lint) -> None:
         RUN apt-get install -y curl
         """
     assert rule_hits(lint_dockerfile(lint, dockerfile), "DF010") == [(DOCKERFILE, 4, 5)]
+
+
+def test_ignore_comment_is_case_insensitive(lint) -> None:
+    result = lint(
+        {
+            "app/compose.yaml": GOOD_SERVICE,
+            "app/README.md": "# app\n",
+            "app/Dockerfile": "# DARSE: IGNORE[DF001]\nFROM alpine\nUSER app\n",
+        }
+    )
+    assert rule_hits(result, "DF001") == []

@@ -38,7 +38,7 @@ class IgnoreIndex:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             text = ""
-        if "darse:" in text:
+        if "darse:" in text.lower():
             for number, line in enumerate(text.splitlines(), start=1):
                 match = _IGNORE.search(line)
                 if match:

@@ -69,7 +69,8 @@ def eol_release_in(image_name: str, tag: str, today: dt.date | None = None) -> E
             version = ".".join(version.split(".")[:2])
             end = alpine.get(version)
             return EolRelease("alpine", version, end) if end and end < today else None
+        major = version if image_name == "ubuntu" else version.split(".")[0]  # debian:10.13 is Debian 10
         for codename, (release, end) in table[image_name].items():
-            if release == version and end < today:
+            if release == major and end < today:
                 return EolRelease(image_name, f"{version} ({codename})", end)
     return None

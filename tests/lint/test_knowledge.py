@@ -30,7 +30,13 @@ def test_end_of_life_tags(image: str, tag: str, release: str) -> None:
 
 @pytest.mark.parametrize(
     ("image", "tag"),
-    [("debian", "12.5-slim"), ("ubuntu", "24.04"), ("alpine", "3.22"), ("python", "3.12-slim-bookworm"), ("node", "22")],
+    [
+        ("debian", "12.5-slim"),
+        ("ubuntu", "24.04"),
+        ("alpine", "3.22"),
+        ("python", "3.12-slim-bookworm"),
+        ("node", "22"),
+    ],
 )
 def test_supported_tags(image: str, tag: str) -> None:
     assert eol_release_in(image, tag, TODAY) is None

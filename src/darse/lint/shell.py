@@ -7,6 +7,7 @@ quotes) fall back to splitting on whitespace, so a check may miss but never cras
 from __future__ import annotations
 
 import shlex
+from functools import lru_cache
 
 _SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", ";;", "|&", "{", "}"}
 _PREFIXES = {"sudo", "command", "exec", "nohup", "time", "xargs", "then", "do", "else", "if", "while", "!"}
@@ -14,6 +15,16 @@ _PREFIXES = {"sudo", "command", "exec", "nohup", "time", "xargs", "then", "do", 
 
 def split_commands(script: str) -> list[list[str]]:
     """`a x && DEBIAN_FRONTEND=y b z` → `[["a", "x"], ["b", "z"]]` (assignments and sudo dropped)."""
+    return [list(command) for command in _split_cached(script)]
+
+
+@lru_cache(maxsize=4096)
+def _split_cached(script: str) -> tuple[tuple[str, ...], ...]:
+    """Several rules look at the same RUN; shlex is the costliest step of linting, so split it once."""
+    return tuple(tuple(command) for command in _split(script))
+
+
+def _split(script: str) -> list[list[str]]:
     text = script.replace("\\\n", " ").replace("\n", " ; ")
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|(){}")
@@ -30,7 +41,7 @@ def split_commands(script: str) -> list[list[str]]:
                 commands.append(current)
             current = []
             continue
-        if not current and ("=" in token and token.split("=", 1)[0].isidentifier() or token in _PREFIXES):
+        if not current and (("=" in token and token.split("=", 1)[0].isidentifier()) or token in _PREFIXES):
             continue
         current.append(token)
     if current:

@@ -23,7 +23,7 @@ class Problem:
     message: str
     line: int
     column: int
-    fatal: bool  # True when the file could not be read at all
+    fatal: bool  # True when Compose refuses the file: unreadable, or a `${VAR:?}` unset / malformed `${`
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def _interpolate_tree(node: YNode, env: dict[str, str], problems: list[Problem],
         try:
             result = interpolate(node.value, env)
         except InterpolationError as exc:
-            problems.append(Problem(str(exc), node.line, node.column, False))
+            problems.append(Problem(str(exc), node.line, node.column, True))
             return
         for name in dict.fromkeys(result.missing):
             problems.append(
@@ -196,7 +196,9 @@ def env_files(service: YNode) -> list[EnvFileRef]:
             path_node = item.get("path")
             required = item.get("required")
             if path_node is not None and path_node.text():
-                out.append(EnvFileRef(path_node.text() or "", required is None or required.value is not False, path_node))
+                out.append(
+                    EnvFileRef(path_node.text() or "", required is None or required.value is not False, path_node)
+                )
         elif item.text():
             out.append(EnvFileRef(item.text() or "", True, item))
     return out

@@ -60,9 +60,7 @@ class Service:
         services = self.compose.services()
         out = []
         for dockerfile in self.dockerfile_paths:
-            users = tuple(
-                (name, node) for name, node in services if self._runs_image_of(dockerfile, node)
-            )
+            users = tuple((name, node) for name, node in services if self._runs_image_of(dockerfile, node))
             out.append(HomeMadeImage(dockerfile, users))
         return out
 
@@ -88,8 +86,8 @@ class Service:
             name = (build.get("dockerfile").text() if build.get("dockerfile") else "Dockerfile") or "Dockerfile"
         else:
             context, name = build.text() or ".", "Dockerfile"
-        if "://" in context or context.startswith("git@"):
-            return None
+        if "://" in context or context.startswith("git@") or "\0" in context + name:
+            return None  # a remote context, or a name no file system accepts
         return (base / context / name).resolve()
 
     @property
@@ -103,12 +101,17 @@ class Service:
         found: dict[Path, None] = {}
         for _name, node in self.compose.services():
             for ref in env_files(node):
-                path = (self.compose_path.parent / ref.path).resolve()
-                if path.name.endswith(SECRET_SUFFIX) or example_for(path).exists():
+                path = env_file_path(self.compose_path, ref.path)
+                if path is not None and (path.name.endswith(SECRET_SUFFIX) or example_for(path).exists()):
                     found[path] = None
         for path in self.secret_paths:
             found[path] = None
         return list(found)
+
+
+def env_file_path(compose_path: Path, name: str) -> Path | None:
+    """Where an env_file entry points, resolved; None for a name no file system accepts (a NUL byte)."""
+    return None if "\0" in name else (compose_path.parent / name).resolve()
 
 
 def example_for(real: Path) -> Path:

@@ -51,8 +51,32 @@ def _is_external(network_or_volume: YNode | None) -> bool:
     return external is not None and (is_true(external) or external.is_map)
 
 
+def _network_name(key: str, network: YNode) -> str:
+    """The name a declared network is meant to have: `name:`, the legacy `external: {name:}`, else its key."""
+    for holder in (network, network.get("external")):
+        name = holder.get("name") if holder is not None else None
+        text = name.text() if name is not None else None
+        if text:
+            return text
+    return key
+
+
+def _proxy_keys(compose: ComposeFile, proxy: str) -> set[str]:
+    """The keys under which services of this file join the proxy network: aliases count (`proxy: {name: ...}`)."""
+    section = compose.section("networks")
+    if section is None:
+        return {proxy}  # joined without a declaration, which DC008 reports
+    keys = {key for key, network in section.items() if _network_name(key, network) == proxy}
+    if proxy not in section.value:
+        keys.add(proxy)
+    return keys
+
+
 @compose_file_rule(
-    "DC002", "compose-version-old", "Compose file version below 3.7", Severity.WARNING,
+    "DC002",
+    "compose-version-old",
+    "Compose file version below 3.7",
+    Severity.WARNING,
     """The guide requires at least version 3.7 (for `init: true` among others). Modern Compose
     ignores the key altogether: remove it rather than raise it.""",
 )
@@ -62,11 +86,16 @@ def compose_version_old(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]
         return
     numbers = re.findall(r"\d+", version.text() or "")
     if numbers and tuple(int(n) for n in numbers[:2]) < (3, 7):
-        yield Hit(f"version {version.text()} is below 3.7; remove the obsolete version key", version.line, version.column)
+        yield Hit(
+            f"version {version.text()} is below 3.7; remove the obsolete version key", version.line, version.column
+        )
 
 
 @compose_file_rule(
-    "DC003", "compose-version-obsolete", "Obsolete version key", Severity.INFO,
+    "DC003",
+    "compose-version-obsolete",
+    "Obsolete version key",
+    Severity.INFO,
     """The Compose specification made the top-level `version` key obsolete: Compose v2 ignores it
     and warns. Files written for the guide's 3.7 minimum can simply drop it.""",
 )
@@ -81,7 +110,10 @@ def compose_version_obsolete(compose: ComposeFile, ctx: LintContext) -> Iterator
 
 
 @compose_service_rule(
-    "DC004", "restart-policy", "restart is not unless-stopped", Severity.WARNING,
+    "DC004",
+    "restart-policy",
+    "restart is not unless-stopped",
+    Severity.WARNING,
     """The guide's policy is `restart: unless-stopped`: services come back after a crash or a
     reboot, but one stopped on purpose stays stopped.""",
 )
@@ -95,7 +127,10 @@ def restart_policy(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
 
 
 @compose_service_rule(
-    "DC005", "init-missing", "init: true missing", Severity.WARNING,
+    "DC005",
+    "init-missing",
+    "init: true missing",
+    Severity.WARNING,
     """Without `init: true`, a shell entrypoint runs as PID 1 and never passes SIGTERM to the
     application, which `docker stop` then kills after the timeout (the guide's 'Système init').""",
 )
@@ -109,7 +144,10 @@ def init_missing(name: str, node: YNode, compose: ComposeFile, ctx: LintContext)
 
 
 @compose_service_rule(
-    "DC006", "web-host-ports", "Web service publishes host ports", Severity.ERROR,
+    "DC006",
+    "web-host-ports",
+    "Web service publishes host ports",
+    Severity.ERROR,
     """HTTP services go through the Traefik reverse proxy (routing by domain, certificates); their
     port is never bound on the host. Ports bound to 127.0.0.1 only are allowed (SSH tunnels), and
     the reverse proxy itself may publish 80 and 443.""",
@@ -126,12 +164,16 @@ def web_host_ports(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
             yield Hit(
                 f"web service {name} publishes port {port.text() or '(long syntax)'} on the host; "
                 "route it through Traefik instead",
-                port.line, port.column,
+                port.line,
+                port.column,
             )
 
 
 @compose_service_rule(
-    "DC007", "traefik-network", "Traefik service not on the proxy network", Severity.ERROR,
+    "DC007",
+    "traefik-network",
+    "Traefik service not on the proxy network",
+    Severity.ERROR,
     """Traefik reaches containers only through its own network (`docker_default` in the guide,
     `proxy_network` in darse.toml); a service with `traefik.enable=true` elsewhere is unreachable.""",
 )
@@ -139,13 +181,16 @@ def traefik_network(name: str, node: YNode, compose: ComposeFile, ctx: LintConte
     if not _traefik_enabled(node) or node.get("network_mode") is not None:
         return
     proxy = ctx.config.proxy_network
-    if proxy not in networks(node):
+    if not _proxy_keys(compose, proxy) & networks(node).keys():
         where = node.get("networks") or compose.service_key(name)
         yield Hit(f"service {name} has traefik.enable=true but is not on the {proxy} network", where.line, where.column)
 
 
 @compose_file_rule(
-    "DC008", "proxy-network-external", "Proxy network not declared external", Severity.ERROR,
+    "DC008",
+    "proxy-network-external",
+    "Proxy network not declared external",
+    Severity.ERROR,
     """The proxy network exists independently of every Compose project; declared without
     `external: true`, Compose creates a private copy named after the project, which Traefik never
     sees.""",
@@ -153,21 +198,29 @@ def traefik_network(name: str, node: YNode, compose: ComposeFile, ctx: LintConte
 def proxy_network_external(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     proxy = ctx.config.proxy_network
     section = compose.section("networks")
-    declared = section.get(proxy) if section is not None else None
-    if section is not None and proxy in section.value:
-        if not _is_external(declared):
-            key = section.key_node(proxy)
-            yield Hit(f"network {proxy} must be declared external: true", key.line, key.column)
-        return
+    if section is not None:
+        declared = [key for key, network in section.items() if _network_name(key, network) == proxy]
+        for name in declared:
+            if not _is_external(section.get(name)):
+                key = section.key_node(name)
+                shown = name if name == proxy else f"{name} ({proxy})"
+                yield Hit(f"network {shown} must be declared external: true", key.line, key.column)
+        if declared or proxy in section.value:
+            return
     users = [(n, s) for n, s in compose.services() if proxy in networks(s)]
     if users:
         name, service = users[0]
         where = networks(service)[proxy]
-        yield Hit(f"service {name} uses network {proxy}, which is not declared (external: true)", where.line, where.column)
+        yield Hit(
+            f"service {name} uses network {proxy}, which is not declared (external: true)", where.line, where.column
+        )
 
 
 @compose_service_rule(
-    "DC009", "traefik-labels", "Incomplete Traefik labels", Severity.ERROR,
+    "DC009",
+    "traefik-labels",
+    "Incomplete Traefik labels",
+    Severity.ERROR,
     """Traefik needs `traefik.enable=true` and a routing rule: `traefik.frontend.rule` with
     `traefik.port` (Traefik v1, as in the guide) or `traefik.http.routers.<name>.rule` (v2/v3), each
     router's service defined. A partial set of labels silently routes nothing.""",
@@ -196,7 +249,8 @@ def traefik_labels(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
         yield Hit(
             f"service {name} enables Traefik without a routing rule "
             "(traefik.http.routers.<name>.rule or traefik.frontend.rule)",
-            anchor.line, anchor.column,
+            anchor.line,
+            anchor.column,
         )
     if v1_rule and "traefik.port" not in found:
         value = found["traefik.frontend.rule"][1]
@@ -207,11 +261,18 @@ def traefik_labels(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
             yield Hit(f"router {router_name} has no rule label", anchor.line, anchor.column)
         target = found.get(f"traefik.{kind}.routers.{router_name}.service")
         if target and "@" not in target[0] and target[0] not in services:
-            yield Hit(f"router {router_name} points at service {target[0]}, which has no labels", target[1].line, target[1].column)
+            yield Hit(
+                f"router {router_name} points at service {target[0]}, which has no labels",
+                target[1].line,
+                target[1].column,
+            )
 
 
 @compose_service_rule(
-    "DC010", "database-exposed", "Database reachable from outside its network", Severity.ERROR,
+    "DC010",
+    "database-exposed",
+    "Database reachable from outside its network",
+    Severity.ERROR,
     """A database has no business on the proxy network or on host ports: the guide keeps it on a
     network of its own shared only with its application, so a compromised web service elsewhere
     cannot reach it.""",
@@ -222,16 +283,21 @@ def database_exposed(name: str, node: YNode, compose: ComposeFile, ctx: LintCont
         return
     proxy = ctx.config.proxy_network
     joined = networks(node)
-    if proxy in joined:
-        where = joined[proxy]
+    for key in sorted(_proxy_keys(compose, proxy) & joined.keys()):
+        where = joined[key]
         yield Hit(f"database {name} is on the proxy network {proxy}", where.line, where.column)
     for port in ports(node):
         if _publishes_publicly(port):
-            yield Hit(f"database {name} publishes port {port.text() or '(long syntax)'} on the host", port.line, port.column)
+            yield Hit(
+                f"database {name} publishes port {port.text() or '(long syntax)'} on the host", port.line, port.column
+            )
 
 
 @compose_file_rule(
-    "DC011", "volume-external", "Volume declared external", Severity.WARNING,
+    "DC011",
+    "volume-external",
+    "Volume declared external",
+    Severity.WARNING,
     """The guide avoids `external` volumes: a volume made outside Compose can be used without the
     flag, while an external volume that does not exist yet makes every Compose command fail.""",
 )
@@ -242,11 +308,18 @@ def volume_external(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     for volume_name, volume in section.items():
         if _is_external(volume):
             key = section.key_node(volume_name)
-            yield Hit(f"volume {volume_name} is declared external; declare it normally (name: if needed)", key.line, key.column)
+            yield Hit(
+                f"volume {volume_name} is declared external; declare it normally (name: if needed)",
+                key.line,
+                key.column,
+            )
 
 
 @compose_service_rule(
-    "DC012", "data-on-volume", "Database data directory not on a named volume", Severity.ERROR,
+    "DC012",
+    "data-on-volume",
+    "Database data directory not on a named volume",
+    Severity.ERROR,
     """A database's data directory (`/var/lib/postgresql/data`, `/var/lib/mysql`, ...) must be a
     named Docker volume, or the data goes with the container (the guide's 'Volumes Docker').
     Known images and their directories are data (`darse/data/images.toml`).""",
@@ -265,10 +338,16 @@ def data_on_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
         covering = [m for m in service_mounts if m.target and _covers(m.target, data_dir)]
         if not covering:
             key = compose.service_key(name)
-            yield Hit(f"database {name} keeps {data_dir} in the container; mount a named volume there", key.line, key.column)
+            yield Hit(
+                f"database {name} keeps {data_dir} in the container; mount a named volume there", key.line, key.column
+            )
         elif covering[-1].kind != "volume":
             mount = covering[-1]
-            yield Hit(f"{data_dir} of {name} is on a {mount.kind} mount; use a named volume", mount.node.line, mount.node.column)
+            yield Hit(
+                f"{data_dir} of {name} is on a {mount.kind} mount; use a named volume",
+                mount.node.line,
+                mount.node.column,
+            )
 
 
 def _covers(target: str, directory: str) -> bool:
@@ -277,7 +356,10 @@ def _covers(target: str, directory: str) -> bool:
 
 
 @compose_service_rule(
-    "DC013", "bind-source-missing", "Relative bind mount source missing", Severity.ERROR,
+    "DC013",
+    "bind-source-missing",
+    "Relative bind mount source missing",
+    Severity.ERROR,
     """A relative bind mount points at a file versioned next to the Compose file; if it is not in
     the repository, Docker silently creates an empty directory in its place on deploy. Real secret
     files are checked by RP004 instead.""",
@@ -285,17 +367,23 @@ def _covers(target: str, directory: str) -> bool:
 def bind_source_missing(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     base = compose.path.parent
     for mount in mounts(node):
-        if mount.kind != "bind" or not mount.source.startswith("."):
+        # long syntax resolves `source: conf` against the Compose file too, not only `./conf`
+        if mount.kind != "bind" or not mount.source or mount.source.startswith(("/", "~", "$")):
             continue
         source = base / mount.source
         if source.name.endswith((SECRET_SUFFIX, EXAMPLE_SUFFIX)) or Path(str(source) + EXAMPLE_SUFFIX).exists():
             continue
         if not source.exists():
-            yield Hit(f"bind mount source {mount.source} does not exist in the repository", mount.node.line, mount.node.column)
+            yield Hit(
+                f"bind mount source {mount.source} does not exist in the repository", mount.node.line, mount.node.column
+            )
 
 
 @compose_service_rule(
-    "DC014", "secret-in-environment", "Secret written in environment:", Severity.ERROR,
+    "DC014",
+    "secret-in-environment",
+    "Secret written in environment:",
+    Severity.ERROR,
     """The repository is public: passwords, tokens and keys go in an env_file secret (a real
     `*.secrets` file on the host, with its committed `*.secrets.example`), never as a literal in the
     Compose file. `${VAR}` references are fine.""",
@@ -307,7 +395,10 @@ def secret_in_environment(name: str, node: YNode, compose: ComposeFile, ctx: Lin
 
 
 @compose_service_rule(
-    "DC015", "image-tag", "Image without a pinned tag", Severity.ERROR,
+    "DC015",
+    "image-tag",
+    "Image without a pinned tag",
+    Severity.ERROR,
     """`image:` without a tag, or with `latest`, deploys whatever the registry holds that day:
     rolling back to an old commit no longer brings back the old image.""",
 )
@@ -321,7 +412,10 @@ def image_tag(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) ->
 
 
 @compose_service_rule(
-    "DC016", "build-in-deploy", "build: in a deployed Compose file", Severity.WARNING,
+    "DC016",
+    "build-in-deploy",
+    "build: in a deployed Compose file",
+    Severity.WARNING,
     """Deployed Compose files name an image (`image:`), built beforehand by `darse build` and kept
     in the registry; building on the production host makes what runs depend on that host.""",
 )
@@ -329,4 +423,6 @@ def build_in_deploy(name: str, node: YNode, compose: ComposeFile, ctx: LintConte
     if node.get("build") is not None:
         section = node
         key = section.key_node("build")
-        yield Hit(f"service {name} builds its image on deploy; build with darse build and use image:", key.line, key.column)
+        yield Hit(
+            f"service {name} builds its image on deploy; build with darse build and use image:", key.line, key.column
+        )

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, repository_rule
 from darse.model.compose import env_files
 from darse.model.image import parse_image
-from darse.model.service import Service, example_for
+from darse.model.service import Service, env_file_path, example_for
+from darse.model.yamlnode import YNode
 
 
 @repository_rule(
-    "RP001", "readme-missing", "Service folder without README.md", Severity.WARNING,
+    "RP001",
+    "readme-missing",
+    "Service folder without README.md",
+    Severity.WARNING,
     """Each service folder has a README summing up its settings, volumes and how to deploy it: it
     is what an admin reads at 2 a.m. when the service is down.""",
 )
@@ -22,7 +27,10 @@ def readme_missing(service: Service, ctx: LintContext) -> Iterator[Hit]:
 
 
 @repository_rule(
-    "RP002", "changelog-missing", "Home-made image without CHANGELOG.md", Severity.WARNING,
+    "RP002",
+    "changelog-missing",
+    "Home-made image without CHANGELOG.md",
+    Severity.WARNING,
     """A service that builds its own image records each version in CHANGELOG.md; the newest entry
     is the image's tag, so anyone can tell which Dockerfile made which image.""",
 )
@@ -36,7 +44,10 @@ def _strip_v(version: str) -> str:
 
 
 @repository_rule(
-    "RP003", "changelog-tag", "Image tag differs from the CHANGELOG version", Severity.ERROR,
+    "RP003",
+    "changelog-tag",
+    "Image tag differs from the CHANGELOG version",
+    Severity.ERROR,
     """The Compose file must deploy the version the CHANGELOG announces last: a bumped CHANGELOG
     with an old tag deploys the old image, an old CHANGELOG with a new tag deploys an undocumented
     one.""",
@@ -57,12 +68,17 @@ def changelog_tag(service: Service, ctx: LintContext) -> Iterator[Hit]:
             if tag and _strip_v(tag) != _strip_v(latest.version):
                 yield Hit(
                     f"service {name} deploys tag {tag} but CHANGELOG.md's latest version is {latest.version}",
-                    image_node.line, image_node.column, service.compose_path,
+                    image_node.line,
+                    image_node.column,
+                    service.compose_path,
                 )
 
 
 @repository_rule(
-    "RP004", "env-file-missing", "env_file with neither real file nor example", Severity.ERROR,
+    "RP004",
+    "env-file-missing",
+    "env_file with neither real file nor example",
+    Severity.ERROR,
     """Every env_file needs at least its committed example (`NAME.secrets.example`), from which
     `darse secrets init` makes the real file on the host; with neither, nobody can deploy it.""",
 )
@@ -74,12 +90,17 @@ def env_file_missing(service: Service, ctx: LintContext) -> Iterator[Hit]:
             if ref.required and not path.exists() and not example_for(path).exists():
                 yield Hit(
                     f"env_file {ref.path} of service {name} has neither a real file nor {path.name}.example",
-                    ref.node.line, ref.node.column, service.compose_path,
+                    ref.node.line,
+                    ref.node.column,
+                    service.compose_path,
                 )
 
 
 @repository_rule(
-    "RP005", "secret-without-example", "Real secret file without its example", Severity.WARNING,
+    "RP005",
+    "secret-without-example",
+    "Real secret file without its example",
+    Severity.WARNING,
     """A real `*.secrets` file lives only on its host; without its committed `.example`, the next
     admin does not know which settings to provide.""",
 )
@@ -90,7 +111,10 @@ def secret_without_example(service: Service, ctx: LintContext) -> Iterator[Hit]:
 
 
 @repository_rule(
-    "RP006", "secret-tracked", "Real secret file tracked by Git", Severity.ERROR,
+    "RP006",
+    "secret-tracked",
+    "Real secret file tracked by Git",
+    Severity.ERROR,
     """The repository is public: a real secret file in Git is a leaked secret. Remove it from the
     index (`git rm --cached`), rotate its values, and make sure `.gitignore` covers it.""",
 )
@@ -105,7 +129,10 @@ def secret_tracked(service: Service, ctx: LintContext) -> Iterator[Hit]:
 
 
 @repository_rule(
-    "RP007", "secret-not-ignored", "Real secret file not ignored by Git", Severity.ERROR,
+    "RP007",
+    "secret-not-ignored",
+    "Real secret file not ignored by Git",
+    Severity.ERROR,
     """A real secret file that `.gitignore` does not cover is one `git add .` away from being
     published. `darse secrets init` fixes `.gitignore`; `*.secrets` is the usual pattern.""",
 )
@@ -115,7 +142,24 @@ def secret_not_ignored(service: Service, ctx: LintContext) -> Iterator[Hit]:
         return
     ignored = repo.ignored_secret_files
     tracked = repo.git.tracked
+    named = _env_file_nodes(service)
     for path in service.secret_files:
         relative = repo.relative(path)
-        if relative not in ignored and relative not in tracked:
-            yield Hit(f"{path.name} is not ignored by .gitignore", 1, 1, path if path.exists() else service.compose_path)
+        if relative in ignored or relative in tracked:
+            continue
+        message = f"{path.name} is not ignored by .gitignore"
+        if path.exists() or path not in named:
+            yield Hit(message, 1, 1, path)
+        else:  # not created yet: point at the env_file entry that will make it
+            yield Hit(message, named[path].line, named[path].column, service.compose_path)
+
+
+def _env_file_nodes(service: Service) -> dict[Path, YNode]:
+    """The YAML node naming each env_file, by the path `Service.secret_files` knows it by; first one wins."""
+    nodes: dict[Path, YNode] = {}
+    for _name, node in service.compose.services():
+        for ref in env_files(node):
+            path = env_file_path(service.compose_path, ref.path)
+            if path is not None:
+                nodes.setdefault(path, ref.node)
+    return nodes

@@ -1,0 +1,1105 @@
+"""Compose rules DC000-DC016: each fires where it should, at the exact place, and not on near misses.
+
+Every case lints a real service folder `app/` holding `compose.yaml` (plus the extra files a case needs,
+by path from the repository root) and compares the full list of one rule's findings, so an extra,
+missing or misplaced finding fails. Near misses of the other rules also check that the file was read
+(no DC000): rules never see a file the parser refused, and such a near miss would pass for the wrong
+reason. The end of the file covers inline ignore comments and darse.toml's `[lint]` settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from darse.errors import DarseError
+from darse.lint.engine import LintResult
+from darse.lint.rule import RULES, Severity
+
+from conftest import GOOD_SERVICE, rule_hits
+
+COMPOSE = "app/compose.yaml"
+Lint = Callable[..., LintResult]
+
+# Restart policy and init supplied by a YAML merge key, as many real files do.
+MERGED_DEFAULTS = """
+x-defaults: &defaults
+  restart: unless-stopped
+  init: true
+services:
+  app:
+    <<: *defaults
+    image: example/app:1.0
+"""
+
+
+def lint_compose(lint: Lint, compose: str, files: dict[str, str] | None = None) -> LintResult:
+    """Lint `app/compose.yaml` with extra files given by path from the repository root."""
+    return lint({COMPOSE: compose, **(files or {})})
+
+
+# (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
+TRUE_POSITIVES = [
+    # DC000: what Compose refuses is reported where it is written
+    pytest.param(
+        "DC000",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            restart: unless-stopped
+            restart: always
+        """,
+        {},
+        [(5, 5)],
+        id="DC000-duplicate-key",
+    ),
+    pytest.param("DC000", "- app\n- db\n", {}, [(1, 1)], id="DC000-not-a-mapping"),
+    pytest.param(
+        "DC000", "services:\n  app:\n    image: [example/app:1.0\n", {}, [(3, 1)], id="DC000-unclosed-flow-sequence"
+    ),
+    pytest.param(
+        "DC000",
+        """
+        services:
+          app:
+            image: example/app:${TAG:?set TAG in .env}
+        """,
+        {},
+        [(3, 12)],
+        id="DC000-required-variable-unset",
+    ),
+    # DC001
+    pytest.param(
+        "DC001",
+        """
+        services:
+          app:
+            image: example/app:${TAG}
+        """,
+        {},
+        [(3, 12)],
+        id="DC001-braced",
+    ),
+    pytest.param(
+        "DC001",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              GREETING: hello $NAME
+        """,
+        {"app/.env": "OTHER=1\n"},
+        [(5, 17)],
+        id="DC001-bare-not-in-env-file",
+    ),
+    # DC002 / DC003: below 3.7 is DC002 (at the value), from 3.7 on only DC003 (at the key)
+    pytest.param("DC002", 'version: "3.6"\n' + GOOD_SERVICE.lstrip(), {}, [(1, 10)], id="DC002-3.6"),
+    pytest.param("DC002", "version: '2'\n" + GOOD_SERVICE.lstrip(), {}, [(1, 10)], id="DC002-2"),
+    pytest.param("DC003", 'version: "3.8"\n' + GOOD_SERVICE.lstrip(), {}, [(1, 1)], id="DC003-3.8"),
+    pytest.param("DC003", "version: '3.7'\n" + GOOD_SERVICE.lstrip(), {}, [(1, 1)], id="DC003-3.7"),
+    # DC004
+    pytest.param(
+        "DC004",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            init: true
+        """,
+        {},
+        [(2, 3)],
+        id="DC004-missing",
+    ),
+    pytest.param(
+        "DC004",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            restart: always
+            init: true
+        """,
+        {},
+        [(4, 14)],
+        id="DC004-always",
+    ),
+    pytest.param(
+        "DC004",
+        """
+        x-defaults: &defaults
+          restart: "no"
+        services:
+          app:
+            <<: *defaults
+            image: example/app:1.0
+        """,
+        {},
+        [(2, 12)],
+        id="DC004-from-merge-key-points-at-anchor",
+    ),
+    # DC005
+    pytest.param(
+        "DC005",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            restart: unless-stopped
+        """,
+        {},
+        [(2, 3)],
+        id="DC005-missing",
+    ),
+    pytest.param(
+        "DC005",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            init: false
+        """,
+        {},
+        [(4, 11)],
+        id="DC005-false",
+    ),
+    # DC006
+    pytest.param(
+        "DC006",
+        """
+        services:
+          web:
+            image: nginx:1.27
+            ports:
+              - "8080:80"
+              - "127.0.0.1:8443:443"
+              - 9000
+        """,
+        {},
+        [(5, 9), (7, 9)],
+        id="DC006-web-image",
+    ),
+    pytest.param(
+        "DC006",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              traefik.enable: "true"
+            ports:
+              - target: 80
+                published: 8080
+        """,
+        {},
+        [(7, 9)],
+        id="DC006-traefik-labels-long-syntax",
+    ),
+    # DC007
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=true
+            networks:
+              - backend
+        networks:
+          backend:
+        """,
+        {},
+        [(7, 7)],
+        id="DC007-other-network",
+    ),
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              traefik.enable: true
+        """,
+        {},
+        [(2, 3)],
+        id="DC007-no-networks",
+    ),
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=true
+            networks:
+              - docker_default
+        networks:
+          docker_default:
+            external: true
+        """,
+        {"darse.toml": 'proxy_network = "web"\n'},
+        [(7, 7)],
+        id="DC007-proxy-network-from-darse-toml",
+    ),
+    # DC008
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - docker_default
+        networks:
+          docker_default:
+            driver: bridge
+        """,
+        {},
+        [(7, 3)],
+        id="DC008-declared-not-external",
+    ),
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - docker_default
+        """,
+        {},
+        [(5, 9)],
+        id="DC008-used-not-declared",
+    ),
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - proxy
+        networks:
+          proxy:
+            name: docker_default
+        """,
+        {},
+        [(7, 3)],
+        id="DC008-alias-not-external",
+    ),
+    # DC009
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              traefik.http.routers.app.rule: Host(`app.example.org`)
+        """,
+        {},
+        [(5, 7)],
+        id="DC009-not-enabled",
+    ),
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=true
+              - traefik.http.services.app.loadbalancer.server.port=80
+        """,
+        {},
+        [(5, 7)],
+        id="DC009-no-rule",
+    ),
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              traefik.enable: "true"
+              traefik.frontend.rule: Host:app.example.org
+        """,
+        {},
+        [(6, 30)],
+        id="DC009-v1-without-port",
+    ),
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=true
+              - traefik.http.routers.app.entrypoints=websecure
+              - traefik.http.routers.app.service=app-svc
+        """,
+        {},
+        [(5, 7), (7, 9)],
+        id="DC009-router-without-rule-and-undefined-service",
+    ),
+    # DC010
+    pytest.param(
+        "DC010",
+        """
+        services:
+          db:
+            image: postgres:16
+            networks:
+              - docker_default
+            ports:
+              - "5432:5432"
+        """,
+        {},
+        [(5, 9), (7, 9)],
+        id="DC010-proxy-network-and-port",
+    ),
+    pytest.param(
+        "DC010",
+        """
+        services:
+          cache:
+            image: redis:7.4
+            networks:
+              proxy:
+        networks:
+          proxy:
+            external: true
+            name: docker_default
+        """,
+        {},
+        [(5, 7)],
+        id="DC010-proxy-network-under-another-key",
+    ),
+    # DC011
+    pytest.param(
+        "DC011",
+        """
+        services:
+          app:
+            image: example/app:1.0
+        volumes:
+          data:
+            external: true
+          old:
+            external:
+              name: old-data
+        """,
+        {},
+        [(5, 3), (7, 3)],
+        id="DC011-external-and-legacy",
+    ),
+    # DC012
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: postgres:16
+        """,
+        {},
+        [(2, 3)],
+        id="DC012-no-volume",
+    ),
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: mariadb:11
+            volumes:
+              - ./mysql:/var/lib/mysql
+        """,
+        {"app/mysql/.keep": ""},
+        [(5, 9)],
+        id="DC012-bind-mount",
+    ),
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: postgres:16
+            environment:
+              PGDATA: /srv/pg
+            volumes:
+              - db-data:/var/lib/postgresql/data
+        volumes:
+          db-data:
+        """,
+        {},
+        [(2, 3)],
+        id="DC012-pgdata-outside-the-volume",
+    ),
+    # DC013
+    pytest.param(
+        "DC013",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            volumes:
+              - ./config/app.ini:/etc/app.ini:ro
+              - type: bind
+                source: ../shared
+                target: /shared
+              - type: bind
+                source: templates
+                target: /templates
+        """,
+        {},
+        [(5, 9), (6, 9), (9, 9)],
+        id="DC013-short-and-long-syntax",
+    ),
+    # DC014
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              DB_PASSWORD: hunter2
+        """,
+        {},
+        [(5, 20)],
+        id="DC014-mapping",
+    ),
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              - LOG_LEVEL=info
+              - API_TOKEN=abc123
+              - NOTE=ghp_0123456789abcdefghijklmnopqrstuvwxyz
+        """,
+        {},
+        [(6, 9), (7, 9)],
+        id="DC014-list-and-token-shape",
+    ),
+    # DC015
+    pytest.param(
+        "DC015",
+        """
+        services:
+          app:
+            image: example/app
+        """,
+        {},
+        [(3, 12)],
+        id="DC015-no-tag",
+    ),
+    pytest.param(
+        "DC015",
+        """
+        services:
+          app:
+            image: registry.example.org:5000/team/app:latest
+        """,
+        {},
+        [(3, 12)],
+        id="DC015-latest-with-registry-port",
+    ),
+    # DC016
+    pytest.param(
+        "DC016",
+        """
+        services:
+          app:
+            build: .
+            image: example/app:1.0
+        """,
+        {"app/Dockerfile": "FROM alpine:3.22\nUSER app\n"},
+        [(3, 5)],
+        id="DC016-build",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "compose", "files", "positions"), TRUE_POSITIVES)
+def test_rule_fires_at_exact_position(
+    lint: Lint, rule: str, compose: str, files: dict[str, str], positions: list[tuple[int, int]]
+) -> None:
+    result = lint_compose(lint, compose, files)
+    assert rule_hits(result, rule) == [(COMPOSE, line, column) for line, column in positions]
+
+
+# (rule, compose.yaml, extra files) that must not make the rule fire
+NEAR_MISSES = [
+    # DC000
+    pytest.param("DC000", MERGED_DEFAULTS, {}, id="DC000-merge-key"),
+    pytest.param(
+        "DC000",
+        """
+        services:
+          app:
+            image: example/app:${TAG:?set TAG in .env}
+        """,
+        {"app/.env": "TAG=1.0\n"},
+        id="DC000-required-variable-set",
+    ),
+    # DC001
+    pytest.param(
+        "DC001",
+        """
+        services:
+          app:
+            image: example/app:${TAG:-1.0}
+            command: sh -c 'echo $$HOME'
+        """,
+        {},
+        id="DC001-default-and-escaped-dollar",
+    ),
+    pytest.param(
+        "DC001",
+        """
+        services:
+          app:
+            image: example/app:${TAG}
+            environment:
+              GREETING: hello $NAME
+        """,
+        {"app/.env": "TAG=1.0\nNAME=world\n"},
+        id="DC001-set-in-env-file",
+    ),
+    # DC002 / DC003
+    pytest.param("DC002", GOOD_SERVICE, {}, id="DC002-no-version"),
+    pytest.param("DC002", 'version: "3.7"\n' + GOOD_SERVICE.lstrip(), {}, id="DC002-3.7-is-DC003s"),
+    pytest.param("DC003", GOOD_SERVICE, {}, id="DC003-no-version"),
+    pytest.param("DC003", 'version: "3.6"\n' + GOOD_SERVICE.lstrip(), {}, id="DC003-3.6-is-DC002s"),
+    # DC004 / DC005: a merge key counts
+    pytest.param("DC004", MERGED_DEFAULTS, {}, id="DC004-merge-key"),
+    pytest.param("DC004", GOOD_SERVICE.replace("unless-stopped", '"unless-stopped"'), {}, id="DC004-quoted"),
+    pytest.param("DC005", MERGED_DEFAULTS, {}, id="DC005-merge-key"),
+    pytest.param("DC005", GOOD_SERVICE, {}, id="DC005-init-true"),
+    # DC006
+    pytest.param(
+        "DC006",
+        """
+        services:
+          web:
+            image: nginx:1.27
+            ports:
+              - "127.0.0.1:8080:80"
+              - "[::1]:8081:80"
+              - target: 443
+                published: 8443
+                host_ip: 127.0.0.1
+        """,
+        {},
+        id="DC006-loopback-only",
+    ),
+    pytest.param(
+        "DC006",
+        """
+        services:
+          traefik:
+            image: traefik:v3.1
+            labels:
+              - traefik.enable=true
+            ports:
+              - "80:80"
+              - "443:443"
+        """,
+        {},
+        id="DC006-traefik-itself",
+    ),
+    pytest.param(
+        "DC006",
+        """
+        services:
+          sftp:
+            image: example/sftp:1.0
+            ports:
+              - "2222:22"
+        """,
+        {},
+        id="DC006-not-web",
+    ),
+    # DC007
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=true
+            networks:
+              - web
+        networks:
+          web:
+            external: true
+        """,
+        {"darse.toml": 'proxy_network = "web"\n'},
+        id="DC007-proxy-network-from-darse-toml",
+    ),
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              traefik.enable: "true"
+            networks:
+              default:
+              docker_default:
+        networks:
+          docker_default:
+            external: true
+        """,
+        {},
+        id="DC007-mapping-form",
+    ),
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=true
+            networks:
+              - proxy
+        networks:
+          proxy:
+            external:
+              name: docker_default
+        """,
+        {},
+        id="DC007-proxy-network-under-another-key",
+    ),
+    pytest.param(
+        "DC007",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            network_mode: host
+            labels:
+              - traefik.enable=true
+        """,
+        {},
+        id="DC007-network-mode",
+    ),
+    # DC008
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - docker_default
+        networks:
+          docker_default:
+            external: true
+        """,
+        {},
+        id="DC008-external-true",
+    ),
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - docker_default
+        networks:
+          docker_default:
+            external:
+              name: docker_default
+        """,
+        {},
+        id="DC008-legacy-external-name",
+    ),
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - proxy
+        networks:
+          proxy:
+            external:
+              name: docker_default
+        """,
+        {},
+        id="DC008-legacy-external-name-under-another-key",
+    ),
+    pytest.param(
+        "DC008",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - backend
+        networks:
+          backend:
+        """,
+        {},
+        id="DC008-private-network",
+    ),
+    # DC009
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              traefik.enable: "true"
+              traefik.frontend.rule: Host:app.example.org
+              traefik.port: "8080"
+        """,
+        {},
+        id="DC009-complete-v1",
+    ),
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - "traefik.enable=true"
+              - "traefik.http.routers.app.rule=Host(`app.example.org`) && PathPrefix(`/a=b`)"
+              - "traefik.http.routers.app.tls.certresolver=le"
+              - "traefik.http.routers.app.service=app-svc"
+              - "traefik.http.services.app-svc.loadbalancer.server.port=8080"
+              - "traefik.http.routers.dash.rule=Host(`traefik.example.org`)"
+              - "traefik.http.routers.dash.service=api@internal"
+        """,
+        {},
+        id="DC009-complete-v2-list",
+    ),
+    pytest.param(
+        "DC009",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.enable=false
+              - traefik.http.routers.app.entrypoints=websecure
+        """,
+        {},
+        id="DC009-explicitly-disabled",
+    ),
+    # DC010
+    pytest.param(
+        "DC010",
+        """
+        services:
+          db:
+            image: postgres:16
+            networks:
+              - db
+            ports:
+              - "127.0.0.1:5432:5432"
+        networks:
+          db:
+        """,
+        {},
+        id="DC010-own-network-loopback-port",
+    ),
+    pytest.param(
+        "DC010",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            networks:
+              - docker_default
+            ports:
+              - "8080:8080"
+        """,
+        {},
+        id="DC010-not-a-database",
+    ),
+    # DC011
+    pytest.param(
+        "DC011",
+        """
+        services:
+          app:
+            image: example/app:1.0
+        volumes:
+          data:
+            name: app-data
+          cache:
+            external: false
+        """,
+        {},
+        id="DC011-named-not-external",
+    ),
+    # DC012
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: postgres:16
+            volumes:
+              - db-data:/var/lib/postgresql/data/
+        volumes:
+          db-data:
+        """,
+        {},
+        id="DC012-named-volume",
+    ),
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: docker.io/library/postgres:16
+            environment:
+              - PGDATA=/var/lib/postgresql/data/pgdata
+            volumes:
+              - type: volume
+                source: db-data
+                target: /var/lib/postgresql/data
+        volumes:
+          db-data:
+        """,
+        {},
+        id="DC012-pgdata-below-long-syntax-volume",
+    ),
+    pytest.param(
+        "DC012",
+        """
+        services:
+          cache:
+            image: memcached:1.6
+        """,
+        {},
+        id="DC012-database-without-data",
+    ),
+    # DC013
+    pytest.param(
+        "DC013",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            volumes:
+              - ./config/app.ini:/etc/app.ini:ro
+              - type: bind
+                source: config
+                target: /config
+              - ./app.secrets:/run/secrets/app:ro
+              - ./settings.json:/etc/settings.json
+              - /srv/data:/data
+              - data:/var/lib/app
+        volumes:
+          data:
+        """,
+        {"app/config/app.ini": "[app]\n", "app/settings.json.example": "{}\n"},
+        id="DC013-present-secret-example-absolute-named",
+    ),
+    # DC014
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              DB_PASSWORD: ${DB_PASSWORD}
+              API_TOKEN: $API_TOKEN
+              SECRET_KEY: ""
+              PASSWORD_MIN_LENGTH: 12
+        """,
+        {"app/.env": "DB_PASSWORD=x\nAPI_TOKEN=y\n"},
+        id="DC014-references-and-harmless",
+    ),
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              - DB_PASSWORD_FILE=/run/secrets/db
+              - POSTGRES_PASSWORD
+        """,
+        {},
+        id="DC014-file-and-passthrough",
+    ),
+    # DC015
+    pytest.param(
+        "DC015",
+        "services:\n  app:\n    image: example/app@sha256:" + "0" * 64 + "\n",
+        {},
+        id="DC015-digest",
+    ),
+    pytest.param(
+        "DC015",
+        """
+        services:
+          app:
+            image: app:${TAG:-1.2}
+          other:
+            image: localhost:5000/team/other:2.0
+        """,
+        {},
+        id="DC015-default-tag-and-registry-port",
+    ),
+    pytest.param(
+        "DC015",
+        """
+        services:
+          app:
+            build: .
+        """,
+        {"app/Dockerfile": "FROM alpine:3.22\nUSER app\n"},
+        id="DC015-build-without-image-is-DC016s",
+    ),
+    # DC016
+    pytest.param("DC016", GOOD_SERVICE, {}, id="DC016-image-only"),
+]
+
+
+@pytest.mark.parametrize(("rule", "compose", "files"), NEAR_MISSES)
+def test_rule_does_not_fire_on_near_miss(lint: Lint, rule: str, compose: str, files: dict[str, str]) -> None:
+    result = lint_compose(lint, compose, files)
+    assert rule_hits(result, rule) == []
+    if rule != "DC000":
+        assert rule_hits(result, "DC000") == [], "the file must parse for the near miss to mean anything"
+
+
+def test_every_compose_rule_has_true_positives_and_near_misses() -> None:
+    compose_rules = {rule for rule in RULES if rule.startswith("DC")}
+    assert {case.values[0] for case in TRUE_POSITIVES} == compose_rules
+    assert {case.values[0] for case in NEAR_MISSES} == compose_rules
+
+
+def test_good_service_is_clean(lint: Lint) -> None:
+    result = lint_compose(lint, GOOD_SERVICE, {"app/README.md": "# app\n"})
+    assert result.findings == []
+
+
+# --- inline ignores ------------------------------------------------------------------------------
+
+RESTART_ALWAYS = """
+services:
+  app:
+    image: example/app:1.0
+    restart: always{same_line}
+    init: true
+"""
+
+
+@pytest.mark.parametrize(
+    ("compose", "expected"),
+    [
+        pytest.param(RESTART_ALWAYS.format(same_line="  # darse: ignore[DC004]"), [], id="end-of-line"),
+        pytest.param(RESTART_ALWAYS.format(same_line="  # darse: ignore[restart-policy]"), [], id="by-name"),
+        pytest.param(RESTART_ALWAYS.format(same_line="  # darse: ignore[all]"), [], id="all"),
+        pytest.param(
+            RESTART_ALWAYS.format(same_line="").replace("    restart:", "    # darse: ignore[dc004]\n    restart:"),
+            [],
+            id="line-above-any-case",
+        ),
+        pytest.param(RESTART_ALWAYS.format(same_line="  # darse: ignore[DC005]"), [(4, 14)], id="other-rule"),
+        pytest.param(
+            RESTART_ALWAYS.format(same_line="").replace("  app:", "  # darse: ignore[DC004]\n  app:"),
+            [(5, 14)],
+            id="two-lines-above",
+        ),
+    ],
+)
+def test_inline_ignore(lint: Lint, compose: str, expected: list[tuple[int, int]]) -> None:
+    assert rule_hits(lint_compose(lint, compose), "DC004") == [(COMPOSE, *where) for where in expected]
+
+
+def test_inline_ignore_above_service_key_silences_only_that_rule(lint: Lint) -> None:
+    compose = """
+    services:
+      # darse: ignore[DC004]
+      app:
+        image: example/app:1.0
+    """
+    result = lint_compose(lint, compose)
+    assert rule_hits(result, "DC004") == []
+    assert rule_hits(result, "DC005") == [(COMPOSE, 3, 3)]
+
+
+# --- darse.toml [lint] settings ------------------------------------------------------------------
+
+NO_RESTART_NO_INIT = """
+services:
+  app:
+    image: example/app:1.0
+"""
+
+
+def findings_by_rule(result: LintResult, path: str) -> dict[str, Severity]:
+    """Severity of each compose rule found in one file (one finding per rule in these cases)."""
+    return {f.rule: f.severity for f in result.findings if f.path == path and f.rule.startswith("DC")}
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        pytest.param("", {"DC004": Severity.WARNING, "DC005": Severity.WARNING}, id="defaults"),
+        pytest.param('[lint]\ndisable = ["DC004"]\n', {"DC005": Severity.WARNING}, id="disable-by-id"),
+        pytest.param('[lint]\ndisable = ["init-missing"]\n', {"DC004": Severity.WARNING}, id="disable-by-name"),
+        pytest.param(
+            '[lint]\nseverity = { DC004 = "error", init-missing = "info" }\n',
+            {"DC004": Severity.ERROR, "DC005": Severity.INFO},
+            id="severity",
+        ),
+    ],
+)
+def test_lint_settings(lint: Lint, toml: str, expected: dict[str, Severity]) -> None:
+    result = lint_compose(lint, NO_RESTART_NO_INIT, {"darse.toml": toml})
+    assert findings_by_rule(result, COMPOSE) == expected
+
+
+def test_per_path_overrides_apply_only_to_matching_files(lint: Lint) -> None:
+    toml = """
+    [lint]
+    severity = { DC005 = "error" }
+
+    [[lint.per_path]]
+    paths = ["legacy/*"]
+    disable = ["DC004"]
+    severity = { DC005 = "info" }
+    """
+    result = lint({COMPOSE: NO_RESTART_NO_INIT, "legacy/compose.yaml": NO_RESTART_NO_INIT, "darse.toml": toml})
+    assert findings_by_rule(result, COMPOSE) == {"DC004": Severity.WARNING, "DC005": Severity.ERROR}
+    assert findings_by_rule(result, "legacy/compose.yaml") == {"DC005": Severity.INFO}
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        pytest.param('[lint]\ndisable = ["DC999"]\n', id="disable"),
+        pytest.param('[lint]\nseverity = { restart-polcy = "info" }\n', id="severity"),
+        pytest.param('[[lint.per_path]]\npaths = ["app/*"]\ndisable = ["DC04"]\n', id="per-path"),
+    ],
+)
+def test_unknown_rule_in_darse_toml_is_an_error(lint: Lint, toml: str) -> None:
+    with pytest.raises(DarseError, match="unknown rule"):
+        lint_compose(lint, GOOD_SERVICE, {"darse.toml": toml})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -88,7 +89,7 @@ class Service:
             context, name = build.text() or ".", "Dockerfile"
         if "://" in context or context.startswith("git@") or "\0" in context + name:
             return None  # a remote context, or a name no file system accepts
-        return (base / context / name).resolve()
+        return _normalise(base / context / name)
 
     @property
     def builds_images(self) -> bool:
@@ -111,7 +112,13 @@ class Service:
 
 def env_file_path(compose_path: Path, name: str) -> Path | None:
     """Where an env_file entry points, resolved; None for a name no file system accepts (a NUL byte)."""
-    return None if "\0" in name else (compose_path.parent / name).resolve()
+    return None if "\0" in name else _normalise(compose_path.parent / name)
+
+
+def _normalise(path: Path) -> Path:
+    """`a/./b/../c` → `a/c` without touching the disk: paths here are built from the absolute,
+    already resolved service folder, and `Path.resolve()` costs several system calls per path."""
+    return Path(os.path.normpath(path))
 
 
 def example_for(real: Path) -> Path:

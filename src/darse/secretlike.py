@@ -19,6 +19,7 @@ _SECRET_SHAPES = (
     re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),  # GitLab tokens
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),  # Slack tokens
 )
+_REFERENCE = re.compile(r"\$(?:\{|[A-Za-z_])")  # `${VAR}` or `$VAR`; `$$` is an escaped dollar
 _HARMLESS_VALUES = {"", "true", "false", "yes", "no", "0", "1", "none", "null"}
 
 
@@ -41,6 +42,11 @@ def is_secret_literal(name: str, value: str | None) -> bool:
     text = value.strip()
     if has_secret_shape(text):
         return True
-    if not is_secret_name(name) or text.lower() in _HARMLESS_VALUES or "$" in text:
+    if not is_secret_name(name) or text.lower() in _HARMLESS_VALUES or references_variable(text):
         return False
     return not text.startswith(("/run/secrets/", "/etc/", "/var/"))
+
+
+def references_variable(text: str) -> bool:
+    """`${DB_PASSWORD}` or `$DB_PASSWORD` (the value comes from elsewhere), but not `pa$$word`."""
+    return bool(_REFERENCE.search(text.replace("$$", "")))

@@ -1103,3 +1103,9 @@ def test_per_path_overrides_apply_only_to_matching_files(lint: Lint) -> None:
 def test_unknown_rule_in_darse_toml_is_an_error(lint: Lint, toml: str) -> None:
     with pytest.raises(DarseError, match="unknown rule"):
         lint_compose(lint, GOOD_SERVICE, {"darse.toml": toml})
+
+
+def test_dc014_escaped_dollar_is_still_a_literal(lint) -> None:
+    compose = GOOD_SERVICE + "    environment:\n      DB_PASSWORD: pa$$word\n      API_TOKEN: ${API_TOKEN}\n"
+    result = lint({"svc/compose.yaml": compose, "svc/README.md": "# svc\n"})
+    assert rule_hits(result, "DC014") == [("svc/compose.yaml", 7, 20)]

@@ -390,7 +390,8 @@ def bind_source_missing(name: str, node: YNode, compose: ComposeFile, ctx: LintC
 )
 def secret_in_environment(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     for key, value in environment(node).items():
-        if value.raw is None and value.value is not None and is_secret_literal(key, value.text()):
+        written = value.raw if value.raw is not None else value.text()  # as written, before interpolation
+        if value.value is not None and is_secret_literal(key, written):
             yield Hit(f"{key} of service {name} is a literal secret; move it to an env_file", value.line, value.column)
 
 

@@ -39,7 +39,7 @@ class IgnoreIndex:
         except OSError:
             text = ""
         if "darse:" in text.lower():
-            for number, line in enumerate(text.splitlines(), start=1):
+            for number, line in enumerate(text.split("\n"), start=1):  # BuildKit numbers lines by \n only
                 match = _IGNORE.search(line)
                 if match:
                     found[number] = {part.strip().lower() for part in match.group(1).split(",") if part.strip()}

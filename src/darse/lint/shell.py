@@ -25,7 +25,7 @@ def _split_cached(script: str) -> tuple[tuple[str, ...], ...]:
 
 
 def _split(script: str) -> list[list[str]]:
-    text = script.replace("\\\n", " ").replace("\n", " ; ")
+    text = strip_comments(script.replace("\\\n", " ")).replace("\n", " ; ")
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|(){}")
         lexer.whitespace_split = True
@@ -47,6 +47,39 @@ def _split(script: str) -> list[list[str]]:
     if current:
         commands.append(current)
     return commands
+
+
+def strip_comments(script: str) -> str:
+    """Drop shell comments: a `#` that starts a word, outside quotes, up to the end of its line.
+
+    `curl https://x/#frag` keeps its `#` (mid-word), `echo "# no"` too (quoted)."""
+    if "#" not in script:
+        return script
+    out: list[str] = []
+    quote = ""
+    index, length = 0, len(script)
+    while index < length:
+        char = script[index]
+        if quote:
+            if char == "\\" and quote == '"' and index + 1 < length:
+                out.append(script[index : index + 2])
+                index += 2
+                continue
+            if char == quote:
+                quote = ""
+        elif char == "\\" and index + 1 < length:
+            out.append(script[index : index + 2])
+            index += 2
+            continue
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (not out or out[-1][-1] in " \t\n;&|()"):
+            end = script.find("\n", index)
+            index = length if end < 0 else end
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 def program(command: list[str]) -> str:

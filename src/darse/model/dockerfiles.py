@@ -16,8 +16,26 @@ from darse.model.image import ImageRef, parse_image
 from darse.model.interpolate import InterpolationError, interpolate
 
 KNOWN_INSTRUCTIONS = frozenset(
-    "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN SHELL "
-    "STOPSIGNAL USER VOLUME WORKDIR".split()
+    [
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
+    ]
 )
 DOCKERFILE_GLOBS = ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfile", "Containerfile")
 
@@ -110,7 +128,7 @@ def load_dockerfile(path: Path) -> Dockerfile:
 
 
 def parse_dockerfile(text: str, path: Path) -> Dockerfile:
-    result = Dockerfile(path, text.splitlines())
+    result = Dockerfile(path, _buildkit_lines(text))
     if "\x00" in text:
         result.problems.append(DockerfileProblem("file contains NUL bytes", 1, 1))
         return result
@@ -121,12 +139,12 @@ def parse_dockerfile(text: str, path: Path) -> Dockerfile:
         return result
     result.instructions = [
         Instruction(
-            cmd=command.cmd.upper(),
+            cmd=(command.cmd or "").upper(),  # None for a lone line continuation, which BuildKit refuses
             args=tuple(command.value),
             flags=tuple(command.flags),
             line=command.start_line,
             end_line=max(command.end_line, command.start_line),
-            original=command.original,
+            original=command.original or "",
             json=command.json,
             sub_cmd=command.sub_cmd.upper() if command.sub_cmd else None,
             heredocs=tuple(doc.content for doc in command.heredocs),
@@ -135,6 +153,15 @@ def parse_dockerfile(text: str, path: Path) -> Dockerfile:
     ]
     _split_stages(result)
     return result
+
+
+def _buildkit_lines(text: str) -> list[str]:
+    """The lines as BuildKit numbers them: split on \\n only (`str.splitlines()` also splits on form
+    feeds and U+2028, which would shift every later line), a \\r before it dropped."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def _error_line(exc: Exception) -> int:
@@ -149,9 +176,8 @@ def _split_stages(result: Dockerfile) -> None:
     by_alias: dict[str, Stage] = {}
     for instruction in result.instructions:
         if instruction.cmd not in KNOWN_INSTRUCTIONS:
-            result.problems.append(
-                DockerfileProblem(f"unknown instruction {instruction.cmd}", instruction.line, 1)
-            )
+            what = f"unknown instruction {instruction.cmd}" if instruction.cmd else "a line continuation ends the file"
+            result.problems.append(DockerfileProblem(what, instruction.line, 1))
             continue
         if instruction.cmd == "FROM":
             _start_stage(result, instruction, by_alias)

@@ -20,6 +20,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 _BOOL_TRUE = {"true", "True", "TRUE"}
 _BOOL_FALSE = {"false", "False", "FALSE"}
 _MAX_DEPTH = 200
+_SAFE_INDICATORS = 1_000  # texts with fewer collection indicators are composed without a nesting scan
 
 
 class YamlError(Exception):
@@ -95,6 +96,7 @@ class YNode:
 def load_yaml(text: str) -> YNode | None:
     """Parse one YAML document. Returns None for an empty document; raises YamlError otherwise."""
     try:
+        _check_nesting(text)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -111,6 +113,24 @@ def load_yaml(text: str) -> YNode | None:
     if node is None:
         return None
     return _convert(node, 0, {})
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse nesting deeper than _MAX_DEPTH before PyYAML's C composer sees it: it recurses once per
+    level and, some 20,000 levels down (`[[[[...`, 40 KB), overflows the C stack and kills the process.
+    Every collection starts with or holds one of `[ { - : ?`, so a text with few of them cannot nest
+    deeply; only the others pay for this scan of libyaml's (non-recursive) event stream."""
+    if sum(map(text.count, "[{-:?")) <= _SAFE_INDICATORS:
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > _MAX_DEPTH:
+                mark = event.start_mark
+                raise YamlError("YAML nested too deeply", mark.line + 1, mark.column + 1)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _convert(node: yaml.Node, depth: int, seen: dict[int, YNode]) -> YNode:
@@ -148,9 +168,7 @@ def _fill_mapping(out: YNode, node: yaml.MappingNode, depth: int, seen: dict[int
             )
         key = key_node.value
         if key in out.value:
-            raise YamlError(
-                f"duplicate key {key!r}", key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            )
+            raise YamlError(f"duplicate key {key!r}", key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         out.keys[key] = YNode(key, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
         out.value[key] = _convert(value_node, depth + 1, seen)
     # `<<` merges: explicit keys win, then earlier merged mappings win over later ones.

@@ -66,7 +66,10 @@ def _command_position(
 
 
 @dockerfile_rule(
-    "DF001", "base-image-tag", "Base image without a pinned tag", Severity.ERROR,
+    "DF001",
+    "base-image-tag",
+    "Base image without a pinned tag",
+    Severity.ERROR,
     """A base image without a tag, or tagged `latest`, changes under your feet: rebuilding an old
     commit no longer gives the same image, which breaks the guide's reproducible builds. `ARG`
     defaults used in `FROM` are resolved first.""",
@@ -81,7 +84,10 @@ def base_image_tag(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 
 
 @dockerfile_rule(
-    "DF002", "base-image-small", "Base image is not a small one", Severity.INFO,
+    "DF002",
+    "base-image-small",
+    "Base image is not a small one",
+    Severity.INFO,
     """The guide prefers Alpine, a Debian `slim` variant, distroless or scratch: fewer packages,
     fewer vulnerabilities, smaller images. Only the final image's base is checked, and images from
     the repository's own registry are trusted to follow the rule themselves.""",
@@ -106,7 +112,10 @@ def base_image_small(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 
 
 @dockerfile_rule(
-    "DF003", "base-image-eol", "Base image on an end-of-life release", Severity.WARNING,
+    "DF003",
+    "base-image-eol",
+    "Base image on an end-of-life release",
+    Severity.WARNING,
     """A distribution release past its end of life gets no more security fixes (the guide: prefer
     the newest Debian stable, Buster rather than Stretch in its day). The list of releases and their
     dates is data (`darse/data/eol.toml`), not code.""",
@@ -152,7 +161,10 @@ def _is_checkout(command: list[str]) -> bool:
 
 
 @dockerfile_rule(
-    "DF004", "git-clone-unpinned", "git clone of a moving branch", Severity.WARNING,
+    "DF004",
+    "git-clone-unpinned",
+    "git clone of a moving branch",
+    Severity.WARNING,
     """`git clone` without `--branch <tag>` or a later `git checkout <tag|commit>` builds whatever
     the default branch holds that day: the build is no longer reproducible. Pin the version with an
     `ARG ..._VERSION` and check it out (or use a submodule).""",
@@ -212,7 +224,10 @@ def _moving_segment(url: str) -> str | None:
 
 
 @dockerfile_rule(
-    "DF005", "moving-download", "Download of a moving target", Severity.WARNING,
+    "DF005",
+    "moving-download",
+    "Download of a moving target",
+    Severity.WARNING,
     """A URL that names `latest`, `master`, `main` or `HEAD` downloads something different every
     month: the guide forbids it for reproducible builds. Download a fixed release instead.""",
 )
@@ -224,7 +239,10 @@ def moving_download(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 
 
 @dockerfile_rule(
-    "DF006", "download-version-hardcoded", "Downloaded version written into the URL", Severity.WARNING,
+    "DF006",
+    "download-version-hardcoded",
+    "Downloaded version written into the URL",
+    Severity.WARNING,
     """The guide keeps the version of what a Dockerfile downloads in one `ARG SERVICE_VERSION=1.0.1`
     reused in the URL, so an upgrade is a one-line change and `darse build` can pass the version.""",
 )
@@ -237,12 +255,16 @@ def download_version_hardcoded(dockerfile: Dockerfile, ctx: LintContext) -> Iter
         if version:
             yield Hit(
                 f"version {version.group(0)} is written into the URL; use an ARG ..._VERSION instead",
-                line, col,
+                line,
+                col,
             )
 
 
 @dockerfile_rule(
-    "DF007", "env-debian-frontend", "DEBIAN_FRONTEND set with ENV", Severity.WARNING,
+    "DF007",
+    "env-debian-frontend",
+    "DEBIAN_FRONTEND set with ENV",
+    Severity.WARNING,
     """`ENV DEBIAN_FRONTEND=noninteractive` stays in the image and changes the behaviour of every
     `apt` run by its users; set it inline (`RUN DEBIAN_FRONTEND=noninteractive apt-get ...`) or
     with `ARG`.""",
@@ -268,7 +290,10 @@ def _is_root(user: str) -> bool:
 
 
 @dockerfile_rule(
-    "DF008", "user-root", "Final USER is root", Severity.WARNING,
+    "DF008",
+    "user-root",
+    "Final USER is root",
+    Severity.WARNING,
     """A container running as root turns any escape from the application into root on the
     container; switch to an unprivileged user at the end of the final stage. Build stages may use
     root: only the USER that the final image keeps is checked.""",
@@ -280,7 +305,10 @@ def user_root(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 
 
 @dockerfile_rule(
-    "DF009", "user-missing", "No USER in the final image", Severity.INFO,
+    "DF009",
+    "user-missing",
+    "No USER in the final image",
+    Severity.INFO,
     """Without a USER instruction the container runs as root unless its entrypoint drops
     privileges itself. Images built FROM another stage inherit that stage's USER.""",
 )
@@ -310,14 +338,15 @@ def _recommends_disabled(command: list[str]) -> bool:
 
 
 @dockerfile_rule(
-    "DF010", "apt-no-recommends", "apt-get install without --no-install-recommends", Severity.WARNING,
+    "DF010",
+    "apt-no-recommends",
+    "apt-get install without --no-install-recommends",
+    Severity.WARNING,
     """Recommended packages are rarely needed in a container and can double its size and its attack
     surface. Same check as hadolint DL3015.""",
 )
 def apt_no_recommends(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
-    configured = any(
-        "Install-Recommends" in script for _i, script in _runs(dockerfile) if "apt.conf" in script
-    )
+    configured = any("Install-Recommends" in script for _i, script in _runs(dockerfile) if "apt.conf" in script)
     if configured:
         return
     for instruction, script in _runs(dockerfile):
@@ -329,7 +358,10 @@ def apt_no_recommends(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]
 
 
 @dockerfile_rule(
-    "DF011", "apt-lists-kept", "apt lists left in the image", Severity.WARNING,
+    "DF011",
+    "apt-lists-kept",
+    "apt lists left in the image",
+    Severity.WARNING,
     """`apt-get update` downloads package lists (tens of MB) into /var/lib/apt/lists; remove them in
     the same RUN (`rm -rf /var/lib/apt/lists/*`) or they stay in that layer forever. Checked on the
     stages the final image is made of, like hadolint DL3009; a cache mount on the lists is fine.""",
@@ -349,7 +381,10 @@ def apt_lists_kept(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 
 
 @dockerfile_rule(
-    "DF012", "add-instead-of-copy", "ADD where COPY fits", Severity.WARNING,
+    "DF012",
+    "add-instead-of-copy",
+    "ADD where COPY fits",
+    Severity.WARNING,
     """ADD also fetches URLs and unpacks archives; for plain local files COPY says what it does
     and nothing more. Same check as hadolint DL3020.""",
 )
@@ -364,7 +399,10 @@ def add_instead_of_copy(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hi
 
 
 @dockerfile_rule(
-    "DF013", "secret-in-image", "Secret-looking value in ENV or ARG", Severity.ERROR,
+    "DF013",
+    "secret-in-image",
+    "Secret-looking value in ENV or ARG",
+    Severity.ERROR,
     """ENV and ARG values are stored in the image's configuration and history, readable by anyone
     who pulls it, and the repository is public. Secrets come from the service's env_file at run
     time (`darse secrets`).""",
@@ -418,7 +456,10 @@ def _script_pid1(instruction: Instruction) -> bool:
 
 
 @dockerfile_rule(
-    "DF014", "script-pid1-without-init", "Shell script as PID 1 without init: true", Severity.WARNING,
+    "DF014",
+    "script-pid1-without-init",
+    "Shell script as PID 1 without init: true",
+    Severity.WARNING,
     """A shell or shell-script entrypoint runs as PID 1 and does not pass SIGTERM on to the
     application, which is then killed after the stop timeout (the guide's 'Système init'). The
     Compose services that run this image need `init: true` (or the image an init such as tini).""",
@@ -435,7 +476,7 @@ def script_pid1_without_init(dockerfile: Dockerfile, ctx: LintContext) -> Iterat
     lacking = [name for name, node in users if not is_true(node.get("init"))]
     if lacking:
         yield Hit(
-            f"{target.cmd} runs a shell script as PID 1 and Compose service {', '.join(lacking)} "
-            "lacks init: true",
-            target.line, 1,
+            f"{target.cmd} runs a shell script as PID 1 and Compose service {', '.join(lacking)} lacks init: true",
+            target.line,
+            1,
         )

@@ -12,6 +12,8 @@ import pytest
 from darse.lint.engine import Linter, LintResult
 from darse.model.repository import open_repository
 
+from engine_support import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
+
 # A fixed date keeps end-of-life checks deterministic.
 TODAY = dt.date(2026, 11, 22)
 

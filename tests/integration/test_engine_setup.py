@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import docker
 
-from tests_integration_support import ensure_busybox
+from engine_support import ensure_busybox
 
 
 def test_busybox_image_runs_a_shell(engine: docker.DockerClient, busybox) -> None:

@@ -13,9 +13,39 @@ from typing import Any
 from darse.errors import DarseError
 
 CONFIG_NAME = "darse.toml"
-_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint"}
+_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint", "target", "targets", "services"}
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
+_TARGET_KEYS = {"kind", "context", "host"}
+_SERVICE_KEYS = {"target"}
+TARGET_KINDS = ("compose", "swarm")
+LOCAL_TARGET = "local"
+_HOST_SCHEMES = ("ssh://", "tcp://", "unix://", "npipe://")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a service runs: Compose or a Swarm, on the engine of a Docker context or a DOCKER_HOST.
+
+    The built-in `local` target is Compose on the engine the environment points at (no context, no host).
+    """
+
+    name: str
+    kind: str = "compose"
+    context: str = ""
+    host: str = ""
+
+    @property
+    def is_swarm(self) -> bool:
+        return self.kind == "swarm"
+
+    def docker_args(self) -> list[str]:
+        """Global options of the docker CLI that reach this target's engine (`--context NAME`)."""
+        return ["--context", self.context] if self.context else []
+
+    def docker_env(self) -> dict[str, str]:
+        """Environment that reaches this target's engine (`DOCKER_HOST`), for the CLI and docker-py alike."""
+        return {"DOCKER_HOST": self.host} if self.host else {}
 
 
 @dataclass(frozen=True)
@@ -43,6 +73,13 @@ class RepoConfig:
     skip: tuple[str, ...] = ()
     lint: LintSettings = field(default_factory=LintSettings)
     path: Path | None = None
+    default_target: str = LOCAL_TARGET
+    targets: dict[str, Target] = field(default_factory=lambda: {LOCAL_TARGET: Target(LOCAL_TARGET)})
+    service_targets: dict[str, str] = field(default_factory=dict)
+
+    def target_for(self, service: str) -> Target:
+        """The target of a service (its name is its folder relative to the root): its own, else the default."""
+        return self.targets[self.service_targets.get(service, self.default_target)]
 
 
 def load_config(root: Path) -> RepoConfig:
@@ -80,7 +117,18 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
     fail_on = lint.get("fail_on", "error")
     if fail_on not in ("error", "warning", "info"):
         raise DarseError(f"{where}: lint.fail_on is {fail_on!r}", "use one of error, warning, info")
+    targets = _targets(data, where)
+    default_target = _str(data, "target", LOCAL_TARGET, where)
+    service_targets = _service_targets(data, where)
+    for name in (default_target, *service_targets.values()):
+        if name not in targets:
+            raise DarseError(
+                f"{where}: unknown target {name!r}", f"declare it as [targets.{name}], or use {', '.join(targets)}"
+            )
     return RepoConfig(
+        default_target=default_target,
+        targets=targets,
+        service_targets=service_targets,
         proxy_network=_str(data, "proxy_network", "docker_default", where),
         domain=_str(data, "domain", "", where),
         registry=_str(data, "registry", "", where),
@@ -93,6 +141,49 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
         ),
         path=path,
     )
+
+
+def _targets(data: dict[str, Any], where: str) -> dict[str, Target]:
+    """`[targets.NAME]` tables; `local` (Compose on the current engine) always exists and may be redefined."""
+    tables = _table(data, "targets", where)
+    targets = {LOCAL_TARGET: Target(LOCAL_TARGET)}
+    for name, table in tables.items():
+        here = f"{where} [targets.{name}]"
+        if not isinstance(table, dict):
+            raise DarseError(f"{here}: must be a table", 'write [targets.NAME] with kind = "swarm" or "compose"')
+        _check_keys(table, _TARGET_KEYS, here)
+        kind = _str(table, "kind", "compose", here)
+        if kind not in TARGET_KINDS:
+            raise DarseError(f"{here}: kind is {kind!r}", f"use one of {', '.join(TARGET_KINDS)}")
+        context, host = _str(table, "context", "", here), _str(table, "host", "", here)
+        if context and host:
+            raise DarseError(f"{here}: both context and host are set", "a target reaches one engine: keep one")
+        if host and not host.startswith(_HOST_SCHEMES):
+            raise DarseError(
+                f"{here}: host {host!r} is not a Docker host URL", "write ssh://user@host or tcp://host:2376"
+            )
+        targets[name] = Target(name, kind, context, host)
+    return targets
+
+
+def _service_targets(data: dict[str, Any], where: str) -> dict[str, str]:
+    """`[services."apps/wiki"] target = "cluster"`: per-service choices, keyed by the service's folder."""
+    out: dict[str, str] = {}
+    for name, table in _table(data, "services", where).items():
+        here = f'{where} [services."{name}"]'
+        if not isinstance(table, dict):
+            raise DarseError(f"{here}: must be a table", 'write [services."NAME"] with target = "..."')
+        _check_keys(table, _SERVICE_KEYS, here)
+        if "target" in table:
+            out[name.strip("/")] = _str(table, "target", LOCAL_TARGET, here)
+    return out
+
+
+def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise DarseError(f"{where}: {key} must be a table", f"write [{key}.NAME] sections")
+    return value
 
 
 def _check_keys(data: dict[str, Any], allowed: set[str], where: str) -> None:

@@ -82,6 +82,29 @@ def test_image_references(ref: str, registry: str, repository: str, tag: str, pi
     assert (image.registry, image.repository, image.tag, image.pinned) == (registry, repository, tag, pinned)
 
 
+def test_targets_default_to_compose_on_the_local_engine() -> None:
+    config = parse_config({})
+    target = config.target_for("wiki")
+    assert (target.name, target.kind, target.docker_args(), target.docker_env()) == ("local", "compose", [], {})
+
+
+def test_targets_per_service_and_repository_default() -> None:
+    config = parse_config(
+        {
+            "target": "edge",
+            "targets": {
+                "edge": {"host": "ssh://admin@edge.example.org"},
+                "cluster": {"kind": "swarm", "context": "swarm-prod"},
+            },
+            "services": {"apps/wiki": {"target": "cluster"}, "pad/": {"target": "local"}},
+        }
+    )
+    wiki, pad, other = (config.target_for(name) for name in ("apps/wiki", "pad", "other"))
+    assert (wiki.is_swarm, wiki.docker_args()) == (True, ["--context", "swarm-prod"])
+    assert (pad.name, pad.is_swarm) == ("local", False)
+    assert (other.name, other.docker_env()) == ("edge", {"DOCKER_HOST": "ssh://admin@edge.example.org"})
+
+
 def test_config_defaults_and_values() -> None:
     assert parse_config({}).proxy_network == "docker_default"
     config = parse_config(
@@ -105,6 +128,14 @@ def test_config_defaults_and_values() -> None:
         {"lint": {"severity": {"DF001": "fatal"}}},
         {"lint": {"per_path": [{"disable": ["DF001"]}]}},
         {"skip": "not-a-list"},
+        {"target": "nowhere"},
+        {"targets": {"c": {"kind": "kubernetes"}}},
+        {"targets": {"c": {"kind": "swarm", "context": "a", "host": "ssh://b"}}},
+        {"targets": {"c": {"host": "node1"}}},
+        {"targets": {"c": {"kind": "swarm", "replicas": 3}}},
+        {"targets": "cluster"},
+        {"services": {"wiki": {"target": "cluster"}}},
+        {"services": {"wiki": {"replicas": 2}}},
     ],
 )
 def test_config_errors_are_darse_errors(data: dict) -> None:

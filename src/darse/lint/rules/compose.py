@@ -118,6 +118,8 @@ def compose_version_obsolete(compose: ComposeFile, ctx: LintContext) -> Iterator
     reboot, but one stopped on purpose stays stopped.""",
 )
 def restart_policy(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    if ctx.target.is_swarm:
+        return  # a Swarm ignores `restart:`; SW003 asks for deploy.restart_policy there
     restart = node.get("restart")
     if restart is None:
         key = compose.service_key(name)

@@ -35,3 +35,16 @@ def test_docker_compose_config_accepts_example(tmp_path: Path, service: str) -> 
         ["docker", "compose", "config", "--quiet"], cwd=copy, capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_readme_darse_toml_example_is_valid() -> None:
+    """The darse.toml shown in the README is read by darse as it stands (keys, tables, targets)."""
+    import tomllib
+
+    from darse.config import parse_config
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("holds the repository's choices:\n\n```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(tomllib.loads(block))
+    assert config.target_for("wiki").is_swarm
+    assert config.target_for("pad").name == "local"

@@ -9,9 +9,15 @@ stand-in `postgres:16-alpine` that runs busybox's httpd). Without an engine thes
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
+import socket
+import subprocess
 import tarfile
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +27,7 @@ import docker.errors
 import pytest
 
 BUSYBOX_BINARY = Path("/bin/busybox")
+REGISTRY_BINARY = Path("/usr/bin/docker-registry")
 BASE_TAG = "darse-test/busybox:base"
 
 
@@ -93,3 +100,48 @@ def docker_cli() -> str:
     if path is None:
         pytest.fail("the docker CLI is missing; `bash .ci/run` installs it", pytrace=False)
     return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_registry(folder: Path, extra_config: str = "") -> Iterator[str]:
+    """A real distribution registry (2.8, the software inside registry:2) on 127.0.0.1 over HTTP, with
+    deletion enabled and storage in `folder`; yields its `host:port`. `extra_config` adds YAML (auth, tls)."""
+    if not REGISTRY_BINARY.is_file():
+        pytest.fail(f"{REGISTRY_BINARY} is missing; `bash .ci/run` installs docker-registry", pytrace=False)
+    port = free_port()
+    config = folder / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n" + extra_config
+    )
+    log = (folder / "registry.log").open("wb")
+    process = subprocess.Popen([str(REGISTRY_BINARY), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    host = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://{host}/v2/", timeout=2).close()
+                break
+            except urllib.error.HTTPError:
+                break  # 401 with auth configured: it answers
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the registry did not start: {(folder / 'registry.log').read_text()[-500:]}")
+                time.sleep(0.1)
+        yield host
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -31,6 +31,16 @@ class GitInfo:
         out = self._git("check-ignore", "--no-index", "-z", "--stdin", stdin="\0".join(paths) + "\0")
         return set(filter(None, (out or "").split("\0")))
 
+    def head(self) -> str:
+        """The commit checked out (full hash), or "" outside a repository or before the first commit."""
+        out = self._git("rev-parse", "--verify", "-q", "HEAD") if self.is_repository else None
+        return (out or "").strip()
+
+    def dirty(self, path: str = ".") -> bool:
+        """Whether tracked or untracked (not ignored) files under `path` differ from HEAD."""
+        out = self._git("status", "--porcelain", "--untracked-files=normal", "--", path) if self.is_repository else None
+        return bool((out or "").strip())
+
     def _git(self, *args: str, stdin: str | None = None) -> str | None:
         try:
             proc = subprocess.run(

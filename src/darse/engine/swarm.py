@@ -1,0 +1,288 @@
+"""The only code that talks to a Swarm: the docker CLI for what only it does, docker-py for reading.
+
+`docker stack deploy` turns a Compose document into services, networks and secrets on the client side;
+re-implementing that would be re-implementing Compose, so darse calls the CLI (document on standard
+input, never on disk: it holds env-file values). Reads (services, tasks, secrets) go through the Engine
+API with docker-py: one query per kind of object for a whole stack, not one process per service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+
+from darse.config import Target
+from darse.errors import DarseError
+
+STACK_LABEL = "com.docker.stack.namespace"
+CLI_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """One task of a service, as much as a report needs."""
+
+    slot: int | None
+    state: str
+    desired: str
+    error: str
+    image: str
+    created: str
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """A Swarm service of a stack: replicas, image, and the state of its last update."""
+
+    name: str  # full name, STACK_SERVICE
+    short: str  # the Compose service name
+    image: str
+    desired: int | None  # None for a global service
+    running: int
+    update_state: str  # "", updating, completed, paused, rollback_started, rollback_completed, ...
+    update_message: str
+    update_started: str
+    version: int
+    labels: dict[str, str]
+    tasks: tuple[TaskState, ...]
+    template: str = ""  # a hash of the task template: it changes exactly when a rollout must happen
+
+    @property
+    def failing_tasks(self) -> list[TaskState]:
+        return [t for t in self.tasks if t.state in ("failed", "rejected") or (t.error and t.state != "running")]
+
+
+class SwarmEngine:
+    """A Swarm manager reached through a target (local engine, Docker context or DOCKER_HOST)."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._client: docker.DockerClient | None = None
+
+    # --- reading, through the Engine API -----------------------------------------------------------------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            try:
+                if self.target.host:
+                    self._client = docker.DockerClient(base_url=self.target.host, use_ssh_client=True)
+                elif self.target.context:
+                    self._client = docker.DockerClient(base_url=_context_host(self.target.context))
+                else:
+                    self._client = docker.from_env()
+                self._client.ping()
+            except docker.errors.DockerException as exc:
+                raise DarseError(
+                    f"cannot reach the Docker engine of target {self.target.name}: {_short(exc)}",
+                    "start the engine, or check the target's context/host in darse.toml",
+                ) from None
+        return self._client
+
+    def ensure_manager(self) -> None:
+        info = self.client.info()
+        swarm = info.get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise DarseError(
+                f"the engine of target {self.target.name} is not a Swarm manager",
+                "run `docker swarm init` there, or point the target at a manager's context",
+            )
+
+    def services(self, stack: str) -> list[ServiceState]:
+        """Every service of a stack with its tasks: one services query and one tasks query."""
+        api = self.client.api
+        raw_services = api.services(filters={"label": f"{STACK_LABEL}={stack}"})
+        raw_tasks = api.tasks(filters={"label": f"{STACK_LABEL}={stack}"}) if raw_services else []
+        by_service: dict[str, list[dict[str, Any]]] = {}
+        for task in raw_tasks:
+            by_service.setdefault(task.get("ServiceID", ""), []).append(task)
+        return sorted(
+            (_service_state(s, by_service.get(s["ID"], []), stack) for s in raw_services), key=lambda s: s.name
+        )
+
+    def stacks(self) -> set[str]:
+        """Names of the stacks present on the Swarm."""
+        return {
+            (s.get("Spec", {}).get("Labels") or {}).get(STACK_LABEL, "")
+            for s in self.client.api.services(filters={"label": STACK_LABEL})
+        } - {""}
+
+    def secrets(self, stack: str) -> list[tuple[str, str]]:
+        """(id, name) of the secrets a stack created."""
+        return [
+            (s["ID"], s["Spec"]["Name"]) for s in self.client.api.secrets(filters={"label": f"{STACK_LABEL}={stack}"})
+        ]
+
+    def secrets_in_use(self) -> set[str]:
+        """IDs of every secret some service of the Swarm still refers to (any stack)."""
+        used: set[str] = set()
+        for service in self.client.api.services():
+            spec = service.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {})
+            used.update(ref.get("SecretID", "") for ref in spec.get("Secrets") or [])
+        return used
+
+    def remove_secret(self, secret_id: str) -> bool:
+        try:
+            self.client.api.remove_secret(secret_id)
+        except docker.errors.APIError:
+            return False  # still in use by a task being shut down: a later deploy removes it
+        return True
+
+    def network_scope(self, name: str) -> str | None:
+        """`swarm` or `local` for an existing network, None when it does not exist."""
+        try:
+            return self.client.api.inspect_network(name).get("Scope")
+        except docker.errors.NotFound:
+            return None
+
+    def create_overlay_network(self, name: str) -> None:
+        self.client.api.create_network(name, driver="overlay", attachable=True)
+
+    def local_image(self, reference: str) -> dict[str, Any] | None:
+        """The engine's record of an image (RepoDigests says whether it came from a registry), or None."""
+        try:
+            return self.client.api.inspect_image(reference)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError:
+            return None
+
+    # --- acting, through the docker CLI ------------------------------------------------------------------
+
+    def deploy(self, stack: str, document: dict[str, Any]) -> None:
+        """`docker stack deploy --prune --with-registry-auth`, the document on standard input."""
+        self._cli(
+            ["stack", "deploy", "--prune", "--with-registry-auth", "--resolve-image", "always", "-c", "-", stack],
+            stdin=json.dumps(document),
+            what=f"stack deploy {stack}",
+        )
+
+    def scale(self, service: str, replicas: int) -> None:
+        self._cli(["service", "scale", "--detach", f"{service}={replicas}"], what=f"scale {service}")
+
+    def rollback(self, service: str) -> None:
+        self._cli(["service", "rollback", "--detach", service], what=f"rollback {service}")
+
+    def remove(self, stack: str) -> None:
+        """`docker stack rm`: services, networks, secrets and configs of the stack; volumes stay."""
+        self._cli(["stack", "rm", stack], what=f"stack rm {stack}")
+
+    def _cli(self, args: list[str], what: str, stdin: str | None = None) -> str:
+        env = {**os.environ, **self.target.docker_env()}
+        try:
+            proc = subprocess.run(
+                ["docker", *self.target.docker_args(), *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=CLI_TIMEOUT,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise DarseError("the docker CLI is not installed", "install Docker's CLI (docker.io)") from None
+        except subprocess.TimeoutExpired:
+            raise DarseError(f"{what} did not finish in {CLI_TIMEOUT} s", "check the Swarm manager") from None
+        if proc.returncode != 0:
+            message = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit status {proc.returncode}"
+            raise DarseError(f"{what} failed: {message}", "see `docker stack ps` on the manager")
+        return proc.stdout
+
+
+def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str) -> ServiceState:
+    spec = raw.get("Spec", {})
+    name = spec.get("Name", "")
+    mode = spec.get("Mode", {})
+    desired = mode["Replicated"].get("Replicas", 0) if "Replicated" in mode else None
+    update = raw.get("UpdateStatus") or {}
+    states = tuple(
+        TaskState(
+            slot=t.get("Slot"),
+            state=t.get("Status", {}).get("State", ""),
+            desired=t.get("DesiredState", ""),
+            error=t.get("Status", {}).get("Err", "") or "",
+            image=t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""),
+            created=t.get("CreatedAt", ""),
+        )
+        for t in sorted(tasks, key=lambda t: t.get("CreatedAt", ""))
+    )
+    image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+    return ServiceState(
+        name=name,
+        short=name[len(stack) + 1 :] if name.startswith(stack + "_") else name,
+        image=image.split("@", 1)[0],
+        desired=desired,
+        running=sum(1 for t in states if t.state == "running" and t.desired == "running"),
+        update_state=update.get("State", ""),
+        update_message=update.get("Message", ""),
+        update_started=update.get("StartedAt", ""),
+        version=raw.get("Version", {}).get("Index", 0),
+        labels=dict(spec.get("Labels") or {}),
+        tasks=states,
+        template=hashlib.sha256(json.dumps(spec.get("TaskTemplate", {}), sort_keys=True).encode()).hexdigest(),
+    )
+
+
+def _context_host(context: str) -> str:
+    """The engine endpoint of a Docker context, asked of the CLI (contexts are the CLI's business)."""
+    try:
+        proc = subprocess.run(
+            ["docker", "context", "inspect", context, "--format", "{{.Endpoints.docker.Host}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        proc = None
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        raise DarseError(f"unknown Docker context {context!r}", "list them with `docker context ls`")
+    return proc.stdout.strip()
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def compose_config(service_dir: str, compose_file: str, project: str, target: Target) -> dict[str, Any]:
+    """The Compose file as Compose resolves it (`docker compose config --format json`), as data.
+
+    The output holds env-file values: it is parsed here and never printed or written anywhere."""
+    args = ["docker", *target.docker_args(), "compose", "-f", compose_file, "-p", project, "config", "--format", "json"]
+    try:
+        proc = subprocess.run(
+            args,
+            cwd=service_dir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, **target.docker_env()},
+        )
+    except FileNotFoundError:
+        raise DarseError("the docker CLI is not installed", "install Docker's CLI and the Compose plugin") from None
+    except subprocess.TimeoutExpired:
+        raise DarseError("docker compose config did not answer in 120 s", "check the Compose file") from None
+    if proc.returncode != 0:
+        raise DarseError(f"docker compose config refused {compose_file}: {_last_line(proc.stderr)}", "run `darse lint`")
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise DarseError(
+            "docker compose config gave no JSON", "check the Compose plugin's version (v2 needed)"
+        ) from None
+    if not isinstance(data, dict):
+        raise DarseError("docker compose config gave no document", "check the Compose file")
+    return data

@@ -1,0 +1,268 @@
+"""`darse stack`: a service folder deployed as a Swarm stack, waited for, and reported honestly.
+
+One service folder is one stack (named like its Compose project). Deploying resolves the Compose file
+with Compose itself, adapts it (stackfile.py), checks that every image can come from a registry,
+creates missing overlay networks, runs `docker stack deploy`, waits for convergence, rolls back a
+failed update the Swarm paused, and removes secrets no service uses any more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from darse.config import Target
+from darse.engine.swarm import ServiceState, SwarmEngine
+from darse.errors import DarseError
+from darse.model.image import ImageRef, parse_image
+from darse.model.repository import Repository
+from darse.model.service import Service
+from darse.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
+from darse.swarm.stackfile import make_stack_document
+
+LABEL_PREFIX = "org.darse."
+_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+def stack_name(service: Service) -> str:
+    """`apps/wiki` → `apps-wiki`: stable, and valid as a stack and a Compose project name."""
+    name = _UNSAFE.sub("-", service.name.lower()).strip("-_")
+    return name or "service"
+
+
+def swarm_target(repository: Repository, service: Service) -> Target:
+    target = repository.config.target_for(service.name)
+    if not target.is_swarm:
+        raise DarseError(
+            f"service {service.name} targets {target.name}, which is not a Swarm",
+            f'deploy it with `darse up {service.name}`, or set its target in darse.toml [services."{service.name}"]',
+        )
+    return target
+
+
+@dataclass
+class StackResult:
+    service: str
+    stack: str
+    target: str
+    ok: bool
+    convergence: Convergence
+    rolled_back: list[str] = field(default_factory=list)
+    secrets_removed: int = 0
+    config_hash: str = ""
+    images: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "stack": self.stack,
+            "target": self.target,
+            "ok": self.ok,
+            "config_hash": self.config_hash,
+            "images": self.images,
+            "rolled_back": self.rolled_back,
+            "secrets_removed": self.secrets_removed,
+            "services": [_outcome_dict(o) for o in self.convergence.services],
+        }
+
+
+def deploy_stack(
+    repository: Repository,
+    service: Service,
+    resolved: dict[str, Any],
+    labels: dict[str, str],
+    timeout: float,
+    on_progress: Callable[[list[ServiceState]], None] | None = None,
+) -> StackResult:
+    """Deploy one service folder to its Swarm target and wait; `resolved` is `docker compose config` output."""
+    target = swarm_target(repository, service)
+    stack = stack_name(service)
+    engine = SwarmEngine(target)
+    engine.ensure_manager()
+    config_hash = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
+    all_labels = {**labels, LABEL_PREFIX + "config-hash": config_hash, LABEL_PREFIX + "service": service.name}
+    made = make_stack_document(resolved, stack, all_labels)
+    _check_images(engine, service, made.images)
+    _ensure_networks(engine, made.document)
+    before = snapshot(engine.services(stack))
+    engine.deploy(stack, made.document)
+    convergence = wait_for_convergence(engine, stack, before, timeout, on_progress)
+    rolled_back = []
+    paused = [o for o in convergence.services if o.state == "paused"]
+    before_rollback = snapshot(engine.services(stack)) if paused else {}
+    for outcome in paused:
+        engine.rollback(f"{stack}_{outcome.name}")
+        rolled_back.append(outcome.name)
+    if paused:
+        again = wait_for_convergence(engine, stack, before_rollback, timeout, on_progress)
+        _keep_failures(convergence, again)
+    rolled_back += [o.name for o in convergence.services if o.state == "rolled back"]
+    removed = _remove_unused_secrets(engine, stack, set(made.secret_names.values()))
+    return StackResult(
+        service.name, stack, target.name, convergence.ok, convergence, rolled_back, removed, config_hash, made.images
+    )
+
+
+def _check_images(engine: SwarmEngine, service: Service, images: dict[str, str]) -> None:
+    """Every image pinned, and none that only exists in the local engine (a Swarm pulls from registries)."""
+    for name, reference in images.items():
+        ref = parse_image(reference)
+        if not ref.pinned:
+            raise DarseError(
+                f"service {name} of {service.name} runs {reference}, which is not pinned to a version",
+                "name a tag other than latest (the CHANGELOG version for home-made images)",
+            )
+        local = engine.local_image(reference)
+        if local is not None and not _came_from_registry(ref, local.get("RepoDigests") or []):
+            raise DarseError(
+                f"image {reference} of {service.name} exists only in the local engine; a Swarm pulls from a registry",
+                f"push it first: darse push {service.name}",
+            )
+
+
+def _came_from_registry(ref: ImageRef, repo_digests: list[str]) -> bool:
+    """Whether the engine holds a digest of this repository: it was pushed there or pulled from there.
+    A digest under another name does not count (one image ID may be pushed under many names)."""
+    wanted = (ref.registry or "docker.io", ref.repository)
+    for entry in repo_digests:
+        other = parse_image(entry)
+        if (other.registry or "docker.io", other.repository) == wanted:
+            return True
+    return False
+
+
+def _ensure_networks(engine: SwarmEngine, document: dict[str, Any]) -> None:
+    """External networks must exist as overlay networks; create missing ones (attachable) like `up` does."""
+    for key, network in (document.get("networks") or {}).items():
+        if not isinstance(network, dict) or not network.get("external"):
+            continue
+        name = network.get("name") or key
+        scope = engine.network_scope(name)
+        if scope is None:
+            engine.create_overlay_network(name)
+        elif scope != "swarm":
+            raise DarseError(
+                f"network {name} exists with scope {scope}; Swarm services need an overlay network",
+                f"recreate it: docker network rm {name} && docker network create -d overlay --attachable {name}",
+            )
+
+
+def _keep_failures(first: Convergence, after_rollback: Convergence) -> None:
+    """A paused update that darse rolled back is still a failure; note the state it ended in."""
+    by_name = {o.name: o for o in after_rollback.services}
+    for outcome in first.services:
+        if outcome.state == "paused":
+            later = by_name.get(outcome.name)
+            outcome.state = "rolled back" if later is not None and later.ok else "paused"
+            if later is not None and not later.ok:
+                outcome.errors = later.errors or outcome.errors
+
+
+def _remove_unused_secrets(engine: SwarmEngine, stack: str, current: set[str]) -> int:
+    in_use = engine.secrets_in_use()
+    removed = 0
+    for secret_id, name in engine.secrets(stack):
+        if name not in current and secret_id not in in_use and engine.remove_secret(secret_id):
+            removed += 1
+    return removed
+
+
+def _outcome_dict(outcome: ServiceOutcome) -> dict[str, Any]:
+    return {
+        "name": outcome.name,
+        "ok": outcome.ok,
+        "state": outcome.state,
+        "detail": outcome.detail,
+        "errors": outcome.errors,
+    }
+
+
+def stack_status(repository: Repository, services: list[Service]) -> list[dict[str, Any]]:
+    """Rows for `darse stack status`: every Swarm service of the given folders, with failing tasks."""
+    rows: list[dict[str, Any]] = []
+    engines: dict[str, SwarmEngine] = {}
+    for service in services:
+        target = swarm_target(repository, service)
+        engine = engines.setdefault(target.name, SwarmEngine(target))
+        stack = stack_name(service)
+        states = engine.services(stack)
+        if not states:
+            rows.append({"service": service.name, "stack": stack, "target": target.name, "deployed": False})
+        for state in states:
+            rows.append(
+                {
+                    "service": service.name,
+                    "stack": stack,
+                    "target": target.name,
+                    "deployed": True,
+                    "name": state.short,
+                    "image": state.image,
+                    "running": state.running,
+                    "desired": state.desired,
+                    "update": state.update_state or "",
+                    "update_message": state.update_message,
+                    "commit": state.labels.get(LABEL_PREFIX + "commit", ""),
+                    "failing": [t.error or t.state for t in state.failing_tasks][-3:],
+                }
+            )
+    return rows
+
+
+def scale_stack_service(repository: Repository, service: Service, member: str | None, replicas: int) -> str:
+    """Scale one Swarm service of a folder's stack (the only one, or `member`); returns its full name."""
+    if replicas < 0:
+        raise DarseError(f"cannot scale to {replicas} replicas", "give a number >= 0")
+    engine = SwarmEngine(swarm_target(repository, service))
+    states = engine.services(stack_name(service))
+    chosen = _member(service, states, member)
+    if chosen.desired is None:
+        raise DarseError(f"{chosen.name} is a global service", "a global service runs one task per node")
+    engine.scale(chosen.name, replicas)
+    return chosen.name
+
+
+def rollback_stack(
+    repository: Repository, service: Service, member: str | None, timeout: float, on_progress=None
+) -> Convergence:
+    """The Swarm's own rollback (previous spec) of one or every service of a folder's stack, waited for."""
+    engine = SwarmEngine(swarm_target(repository, service))
+    stack = stack_name(service)
+    states = engine.services(stack)
+    chosen = [_member(service, states, member)] if member else states
+    if not chosen:
+        raise DarseError(f"{service.name} is not deployed as a stack", f"deploy it: darse stack deploy {service.name}")
+    before = snapshot(states)
+    for state in chosen:
+        engine.rollback(state.name)
+    return wait_for_convergence(engine, stack, before, timeout, on_progress)
+
+
+def remove_stack(repository: Repository, service: Service) -> str:
+    """`docker stack rm`; named volumes are kept (the Swarm never removes them with a stack)."""
+    engine = SwarmEngine(swarm_target(repository, service))
+    stack = stack_name(service)
+    if not engine.services(stack):
+        raise DarseError(f"{service.name} is not deployed as a stack", "nothing to remove")
+    engine.remove(stack)
+    return stack
+
+
+def _member(service: Service, states: list[ServiceState], member: str | None) -> ServiceState:
+    if not states:
+        raise DarseError(f"{service.name} is not deployed as a stack", f"deploy it: darse stack deploy {service.name}")
+    if member is None:
+        if len(states) == 1:
+            return states[0]
+        names = ", ".join(s.short for s in states)
+        raise DarseError(
+            f"the stack of {service.name} has several services ({names})", f"name one: {service.name}/NAME"
+        )
+    for state in states:
+        if member in (state.short, state.name):
+            return state
+    names = ", ".join(s.short for s in states)
+    raise DarseError(f"no service {member!r} in the stack of {service.name}", f"services: {names}")

@@ -1,0 +1,264 @@
+"""`darse stack` on a real one-node Swarm, with images pushed to a real registry on loopback.
+
+One scenario in order, as an admin would live it: deploy, scale to 3, roll out a new version, roll out a
+broken version (reported as a failure, the Swarm back on the previous version), change a secret and
+redeploy (a new hashed secret, the old one removed), remove the stack (the volume stays).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from conftest import git_init, write_tree
+from engine_support import build_image, ensure_busybox, start_registry
+
+TOKEN_V1 = "token-" + uuid.uuid4().hex
+TOKEN_V2 = "token-" + uuid.uuid4().hex
+DB_PASSWORD = "pw-" + uuid.uuid4().hex
+
+
+def darse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "darse", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def swarm(engine: docker.DockerClient) -> docker.DockerClient:
+    """The test engine as a one-node Swarm manager (initialised if needed, left active for other tests)."""
+    state = engine.info().get("Swarm", {}).get("LocalNodeState")
+    if state != "active":
+        engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    return engine
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    with start_registry(tmp_path_factory.mktemp("registry")) as host:
+        yield host
+
+
+@pytest.fixture(scope="module")
+def images(swarm: docker.DockerClient, registry: str) -> dict[str, str]:
+    """Three versions of the app in the registry: two good ones and one whose process exits."""
+    ensure_busybox(swarm)
+    refs = {}
+    for version, extra in {
+        "1.0": "",
+        "1.1": "RUN echo 1.1 > /version\n",
+        "1.2": 'ENTRYPOINT ["sh", "-c", "exit 3"]\n',
+    }.items():
+        ref = f"{registry}/darse-swarm-app:{version}"
+        build_image(swarm, ref, f"FROM darse-test/busybox:base\n{extra}")
+        for line in swarm.images.push(f"{registry}/darse-swarm-app", tag=version, stream=True, decode=True):
+            assert "error" not in line, line
+        refs[version] = ref
+    return refs
+
+
+def compose(image: str, proxy: str) -> str:
+    return f"""
+    services:
+      web:
+        image: {image}
+        init: true
+        command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+        env_file:
+          - ./secrets/app.secrets
+        secrets:
+          - token
+        volumes:
+          - web-data:/data
+        healthcheck:
+          test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/hostname"]
+          interval: 1s
+          timeout: 2s
+          retries: 3
+        deploy:
+          replicas: 1
+          restart_policy:
+            condition: any
+          update_config:
+            monitor: 3s
+          rollback_config:
+            monitor: 2s
+        networks:
+          - {proxy}
+    volumes:
+      web-data:
+    networks:
+      {proxy}:
+        external: true
+    secrets:
+      token:
+        file: ./secrets/token.secrets
+    """
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory, images: dict[str, str]):
+    root = tmp_path_factory.mktemp("swarm-repo")
+    proxy = f"darse-proxy-{uuid.uuid4().hex[:8]}"
+    write_tree(
+        root,
+        {
+            "darse.toml": f"""
+            proxy_network = "{proxy}"
+            [targets.cluster]
+            kind = "swarm"
+            [services."swarmapp"]
+            target = "cluster"
+            """,
+            ".gitignore": "*.secrets\n",
+            "swarmapp/compose.yaml": compose(images["1.0"], proxy),
+            "swarmapp/README.md": "# app\n",
+            "swarmapp/secrets/app.secrets.example": "DB_PASSWORD=\n",
+            "swarmapp/secrets/token.secrets.example": "\n",
+        },
+    )
+    (root / "swarmapp/secrets/app.secrets").write_text(f"DB_PASSWORD={DB_PASSWORD}\n")
+    (root / "swarmapp/secrets/token.secrets").write_text(TOKEN_V1)
+    git_init(root)
+    yield root, proxy
+    subprocess.run(["docker", "stack", "rm", "swarmapp"], capture_output=True, check=False)
+    _wait(lambda: not docker.from_env().api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
+    subprocess.run(["docker", "volume", "rm", "swarmapp_web-data"], capture_output=True, check=False)
+    subprocess.run(["docker", "network", "rm", proxy], capture_output=True, check=False)
+
+
+def _wait(predicate, timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _set_image(root: Path, proxy: str, image: str) -> None:
+    (root / "swarmapp/compose.yaml").write_text(_dedent(compose(image, proxy)))
+    subprocess.run(["git", "-C", str(root), "commit", "-qam", f"swarmapp {image}"], check=True)
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def _status(root: Path) -> dict:
+    proc = darse("stack", "status", "swarmapp", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)["services"]
+    return row
+
+
+def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str]) -> None:
+    root, proxy = repo
+    outputs: list[str] = []
+
+    first = darse("stack", "deploy", "swarmapp", "--timeout", "120", "--json", cwd=root)
+    outputs += [first.stdout, first.stderr]
+    assert first.returncode == 0, first.stdout + first.stderr
+    (deployment,) = json.loads(first.stdout)["deployments"]
+    assert deployment["ok"] and deployment["services"][0]["state"] == "converged"
+    assert swarm.networks.get(proxy).attrs["Scope"] == "swarm"  # the missing proxy network was created
+    service = swarm.services.get("swarmapp_web")
+    commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert service.attrs["Spec"]["Labels"]["org.darse.commit"] == commit.strip()
+    first_secret = {s.name for s in swarm.secrets.list(filters={"label": "com.docker.stack.namespace=swarmapp"})}
+    assert len(first_secret) == 1 and next(iter(first_secret)).startswith("swarmapp_token_")
+
+    # scale to 3
+    scaled = darse("stack", "scale", "swarmapp=3", cwd=root)
+    assert scaled.returncode == 0, scaled.stderr
+    assert _wait(lambda: _status(root)["running"] == 3, 90), _status(root)
+
+    # a new version rolls out
+    _set_image(root, proxy, images["1.1"])
+    second = darse("stack", "deploy", "swarmapp", "--timeout", "180", cwd=root)
+    outputs += [second.stdout, second.stderr]
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert _status(root)["image"] == images["1.1"]
+
+    # a broken version: reported as a failure, and the Swarm runs 1.1 again
+    _set_image(root, proxy, images["1.2"])
+    broken = darse("stack", "deploy", "swarmapp", "--timeout", "180", "--json", cwd=root)
+    outputs += [broken.stdout, broken.stderr]
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    (failed,) = json.loads(broken.stdout)["deployments"]
+    (web,) = failed["services"]
+    assert not failed["ok"] and web["state"] == "rolled back"
+    assert any("exit" in error for error in web["errors"]), web
+    assert failed["rolled_back"] == ["web"]
+    assert _status(root)["image"] == images["1.1"]
+
+    # a changed secret rolls out as a new secret; the old one goes once unused
+    _set_image(root, proxy, images["1.1"])
+    (root / "swarmapp/secrets/token.secrets").write_text(TOKEN_V2)
+    third = darse("stack", "deploy", "swarmapp", "--timeout", "180", cwd=root)
+    outputs += [third.stdout, third.stderr]
+    assert third.returncode == 0, third.stdout + third.stderr
+    secrets_now = {s.name for s in swarm.secrets.list(filters={"label": "com.docker.stack.namespace=swarmapp"})}
+    assert len(secrets_now) == 1 and secrets_now != first_secret
+
+    # no secret value ever reached the output
+    for text in outputs:
+        assert TOKEN_V1 not in text and TOKEN_V2 not in text and DB_PASSWORD not in text
+
+    # rm keeps the volume
+    removed = darse("stack", "rm", "swarmapp", cwd=root)
+    assert removed.returncode == 0, removed.stderr
+    assert _wait(lambda: not swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
+    assert swarm.volumes.get("swarmapp_web-data") is not None
+
+
+def test_stack_errors_are_one_line(swarm: docker.DockerClient, repo, tmp_path: Path) -> None:
+    root, _proxy = repo
+    unknown = darse("stack", "deploy", "nope", cwd=root)
+    assert unknown.returncode == 2 and "no service named 'nope'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+    write_tree(tmp_path, {"local/compose.yaml": "services:\n  a:\n    image: busybox:1.36\n"})
+    not_swarm = darse("stack", "deploy", "local", cwd=tmp_path)
+    assert not_swarm.returncode == 2 and "not a Swarm" in not_swarm.stderr
+
+    bad_scale = darse("stack", "scale", "swarmapp=many", cwd=root)
+    assert bad_scale.returncode == 2 and "SERVICE=N" in bad_scale.stderr
+
+
+def test_local_only_image_names_darse_push(swarm: docker.DockerClient, tmp_path: Path) -> None:
+    ensure_busybox(swarm, "darse-local-only/app:2.0")
+    write_tree(
+        tmp_path,
+        {
+            "darse.toml": '[targets.cluster]\nkind = "swarm"\n[services."solo"]\ntarget = "cluster"\n',
+            "solo/compose.yaml": """
+            services:
+              app:
+                image: darse-local-only/app:2.0
+                init: true
+                deploy:
+                  restart_policy:
+                    condition: any
+            """,
+            "solo/README.md": "# solo\n",
+        },
+    )
+    git_init(tmp_path)
+    proc = darse("stack", "deploy", "solo", cwd=tmp_path)
+    if proc.returncode == 0:
+        subprocess.run(["docker", "stack", "rm", "solo"], capture_output=True, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "only in the local engine" in proc.stderr and "darse push solo" in proc.stderr
+    assert not swarm.api.services(filters={"label": "com.docker.stack.namespace=solo"})

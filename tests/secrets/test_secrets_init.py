@@ -173,7 +173,7 @@ def test_malformed_example_is_one_line_exit_2_and_changes_nothing(repo: Path) ->
     result = run_darse("secrets", "init", "--all", cwd=repo)
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
-    assert "wiki/secrets/wiki-db.secrets.example:5: not a KEY=VALUE line" in result.stderr
+    assert "wiki/secrets/wiki-db.secrets.example:6: not a KEY=VALUE line" in result.stderr
     assert "s3cret" not in result.stderr + result.stdout
     assert snapshot(repo) == before  # pad's file was not created either
 

@@ -201,3 +201,27 @@ def test_non_writable_folder_exit_2_and_nothing_left(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "cannot write in" in result.stderr
     assert snapshot(root) == before
+
+
+def test_a_database_image_as_the_application_keeps_its_data_on_a_volume(tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    result = run_darse("new", "cache", "--image", "valkey/valkey:8.0", "--dockerfile", cwd=root)
+    assert result.exit_code == 0, result.stderr
+    document = yaml.safe_load((root / "cache/compose.yaml").read_text())
+    assert document["services"]["cache"]["volumes"] == ["cache-data:/data"]
+    assert document["volumes"] == {"cache-data": {"name": "cache_data"}}
+    assert lint_tree(root).findings == []
+    refused = run_darse("new", "db", "--image", "postgres:16.4", "--web", "5432", cwd=root)
+    assert refused.exit_code == 2 and "never published through Traefik" in refused.stderr
+
+
+def test_new_inside_a_service_folder_is_refused(tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    assert run_darse("new", "app", "--image", "example/app:1.0", cwd=root).exit_code == 0
+    before = snapshot(root)
+    result = run_darse("new", "other", "--image", "example/app:1.0", cwd=root / "app/secrets")
+    assert result.exit_code == 2 and "inside the service app" in result.stderr
+    assert snapshot(root) == before
+    (root / "apps").mkdir()
+    assert run_darse("new", "other", "--image", "example/app:1.0", cwd=root / "apps").exit_code == 0
+    assert lint_tree(root).services == 2 and lint_tree(root).findings == []

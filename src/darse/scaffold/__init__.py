@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from darse.errors import DarseError
+from darse.model.compose import COMPOSE_NAMES
 from darse.model.repository import Repository
 from darse.scaffold import render
 from darse.scaffold.options import NewOptions, validate
@@ -47,6 +48,13 @@ def planned_files(options: NewOptions) -> dict[str, str]:
 def create_service(repository: Repository, parent: Path, options: NewOptions) -> Created:
     """Create `parent/NAME` for `options`; refuses an existing path and changes nothing on failure."""
     target = parent / options.name
+    inside = _service_holding(parent, repository.root)
+    if inside is not None:
+        where = repository.relative(parent) or "."
+        raise DarseError(
+            f"{where} is inside the service {repository.relative(inside)}: services do not nest",
+            "run darse new from the repository root, or from a folder that is not a service",
+        )
     if target.exists() or target.is_symlink():
         raise DarseError(f"{repository.relative(target)} already exists; nothing was written", "choose another name")
     files = planned_files(options)
@@ -79,6 +87,16 @@ def create_service(repository: Repository, parent: Path, options: NewOptions) ->
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return Created(target, sorted(files), fix is not None)
+
+
+def _service_holding(folder: Path, root: Path) -> Path | None:
+    """The service folder at or above `folder` (up to the root), if any: services do not nest."""
+    for candidate in (folder, *folder.parents):
+        if any((candidate / name).is_file() for name in COMPOSE_NAMES):
+            return candidate
+        if candidate == root:
+            break
+    return None
 
 
 def _write_tree(temp: Path, files: dict[str, str]) -> None:

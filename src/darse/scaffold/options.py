@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from darse.config import RepoConfig
 from darse.errors import DarseError
+from darse.lint.knowledge import database_data_dirs
 from darse.model.changelog import latest_version_in
 from darse.model.image import ImageRef, parse_image
 from darse.scaffold.databases import DATABASES, Database
@@ -32,6 +33,7 @@ class NewOptions:
     version: str | None  # the home-made image's first version (with --dockerfile)
     proxy_network: str
     registry: str
+    data_dirs: tuple[str, ...] = ()  # the image's own data directories, when darse knows them (a database)
 
     @property
     def db_name(self) -> str:
@@ -95,6 +97,12 @@ def validate(
         raise DarseError(f"darse.toml: proxy_network {config.proxy_network!r} is not a network name", "fix darse.toml")
     if config.registry and not _IMAGE.fullmatch(config.registry):
         raise DarseError(f"darse.toml: registry {config.registry!r} is not a registry address", "fix darse.toml")
+    data_dirs = tuple(database_data_dirs(ref.name) or ())
+    if data_dirs and web is not None:
+        raise DarseError(
+            f"{image} is a database image: it is never published through Traefik",
+            "drop --web; use --db to give an application its database",
+        )
     version = None
     if dockerfile:
         if not ref.tag or ref.tag == "latest":
@@ -106,4 +114,16 @@ def validate(
                 "give a tag such as 16.4-alpine (not 16-alpine): the CHANGELOG and the image tag carry it",
             )
         version = ref.tag
-    return NewOptions(name, image, ref, web, host, database, dockerfile, version, config.proxy_network, config.registry)
+    return NewOptions(
+        name=name,
+        image=image,
+        ref=ref,
+        web_port=web,
+        host=host,
+        database=database,
+        dockerfile=dockerfile,
+        version=version,
+        proxy_network=config.proxy_network,
+        registry=config.registry,
+        data_dirs=data_dirs,
+    )

@@ -84,21 +84,27 @@ def compose_yaml(options: NewOptions) -> str:
     if networks:
         lines.append("    networks:")
         lines += [f"      - {network}" for network in networks]
-    lines += [
-        "    # Directories that must outlive the container go on named volumes (declared below), e.g.:",
-        "    # volumes:",
-        f"    #   - {name}-data:/path/of/the/data",
-    ]
+    app_volume = f"{name}-data"
+    if options.data_dirs:
+        lines += ["    # The image's data directories persist across re-creations of the container.", "    volumes:"]
+        lines += [f"      - {app_volume}:{directory}" for directory in options.data_dirs]
+    else:
+        lines += [
+            "    # Directories that must outlive the container go on named volumes (declared below), e.g.:",
+            "    # volumes:",
+            f"    #   - {app_volume}:/path/of/the/data",
+        ]
     if db is not None:
         lines += ["", *_database_service(options)]
-    if db is not None:
-        lines += [
-            "",
-            "volumes:",
-            f"  {options.db_name}:",
-            "    # A fixed name: the data is found again whatever the Compose project is called.",
-            f"    name: {options.db_name.replace('-', '_')}",
-        ]
+    volumes = ([app_volume] if options.data_dirs else []) + ([options.db_name] if db is not None else [])
+    if volumes:
+        lines += ["", "volumes:"]
+        for volume in volumes:
+            lines += [
+                f"  {volume}:",
+                "    # A fixed name: the data is found again whatever the Compose project is called.",
+                f"    name: {volume.replace('-', '_')}",
+            ]
     if networks:
         lines += ["", "networks:"]
         if options.web_port is not None:
@@ -238,10 +244,13 @@ def readme(options: NewOptions) -> str:
         out.append(f"- Traefik labels in `compose.yaml`: the host name {options.host}, the port {options.web_port}.")
     out += ["", "Real secret files stay on the host: Git ignores them, only the `.example` files are committed.", ""]
     out += ["## Volumes", ""]
+    if options.data_dirs:
+        dirs = ", ".join(f"`{d}`" for d in options.data_dirs)
+        out.append(f"- `{name.replace('-', '_')}_data`: {dirs} of `{name}`, its data.")
     if db is not None:
         volume = options.db_name.replace("-", "_")
         out.append(f"- `{volume}`: `{db.data_dir}` of `{options.db_name}`, the database files.")
-    else:
+    if not options.data_dirs and db is None:
         out.append(f"- None yet: add a named volume in `compose.yaml` for each directory {name} must keep.")
     out += ["", "## Networks", ""]
     if options.web_port is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -105,3 +106,47 @@ def test_written_examples_read_back(pairs: dict[str, str]) -> None:
     entries = parse_example(text, WHERE)
     assert {e.key: e.value for e in entries} == pairs
     assert all(e.generate == is_placeholder(pairs[e.key]) for e in entries)
+
+
+_labels = st.sampled_from(["db", "api", "x.y"])
+_example_values = st.one_of(
+    _values,
+    st.sampled_from(["", "changeme", "<secret>", "@generate"]),
+    _labels.map(lambda label: f"@generate:{label}"),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_keys, _example_values, max_size=8))
+def test_real_file_rendered_from_an_example(pairs: dict[str, str]) -> None:
+    """The real file has the example's keys; defaults kept; placeholders random; equal labels equal values."""
+    from darse.model.dotenv import parse_env
+    from darse.secrets.example import Example
+    from darse.secrets.generate import LinkedValues, render_real
+
+    text = "# header\n" + "".join(f"{k}={v}\n" for k, v in pairs.items())
+    example = Example(Path("x.secrets.example"), tuple(text.splitlines()), parse_example(text, WHERE))
+    rendered, generated = render_real(example, "x.secrets.example", LinkedValues())
+    real = {entry.key: entry.value for entry in parse_env(rendered)}
+    assert list(real) == list(pairs)
+    for key, value in pairs.items():
+        if is_placeholder(value):
+            assert re.fullmatch(r"[A-Za-z0-9_-]{43}", real[key]) and generated[key] == real[key]
+        else:
+            assert real[key] == value and key not in generated
+    by_label: dict[str, set[str]] = {}
+    for key, value in pairs.items():
+        if value.startswith("@generate:"):
+            by_label.setdefault(value, set()).add(real[key])
+    assert all(len(values) == 1 for values in by_label.values())
+    plain = [real[k] for k, v in pairs.items() if v in ("", "changeme", "<secret>", "@generate")]
+    assert len(set(plain)) == len(plain)
+
+
+def test_byte_order_mark_and_crlf_are_tolerated(tmp_path: Path) -> None:
+    from darse.secrets.example import load_example
+
+    path = tmp_path / "app.secrets.example"
+    path.write_bytes("\ufeffTOKEN=\r\nUSER=app\r\n".encode())
+    example = load_example(path, "app.secrets.example")
+    assert [(e.key, e.value, e.generate) for e in example.entries] == [("TOKEN", "", True), ("USER", "app", False)]

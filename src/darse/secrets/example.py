@@ -129,7 +129,7 @@ def _unquote(value: str, number: int, where: str) -> str:
 def load_example(path: Path, where: str) -> Example:
     """Read and parse one example file; unreadable or malformed is a DarseError naming `where`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is not part of the first key
     except UnicodeDecodeError:
         raise ExampleError(f"{where}: not UTF-8 text", "save the example as UTF-8") from None
     except OSError as exc:

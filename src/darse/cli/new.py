@@ -23,7 +23,7 @@ def new(
     name: str = typer.Argument(..., help="The service's folder name (lowercase, digits, - and _)."),
     image: str = typer.Option(..., "--image", help="The image to run, IMAGE:TAG with a pinned tag."),
     web: int = typer.Option(None, "--web", help="Publish this container port through Traefik (no host port)."),
-    host: str = typer.Option(None, "--host", help="Host name for --web [default: NAME.<domain of darse.toml>]."),
+    host: str = typer.Option(None, "--host", help="Host name for --web (default: NAME.DOMAIN, DOMAIN in darse.toml)."),
     db: DbKind = typer.Option(None, "--db", help="Add a database on its own network, with linked secrets."),
     dockerfile: bool = typer.Option(False, "--dockerfile", help="Add a Dockerfile FROM the image and a CHANGELOG."),
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),

@@ -115,7 +115,7 @@ def _render_init(plan: InitPlan, show: bool) -> None:
 
 @secrets_app.command("check")
 def check(
-    services: list[str] = typer.Argument(None, help="Service names or folders [default: every service]."),
+    services: list[str] = typer.Argument(None, help="Service names or folders (default: every service)."),
     history: bool = typer.Option(False, "--history", help="Also scan the whole Git history."),
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:

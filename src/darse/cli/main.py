@@ -39,10 +39,13 @@ def main(
 
 def _register() -> None:
     from darse.cli import lint as lint_cli
-
-    lint_cli.register(app)
+    from darse.cli import new as new_cli
+    from darse.cli import secrets as secrets_cli
     from darse.cli import stack as stack_cli
 
+    lint_cli.register(app)
+    secrets_cli.register(app)
+    new_cli.register(app)
     stack_cli.register(app)
 
 

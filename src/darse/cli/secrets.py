@@ -1,0 +1,196 @@
+"""`darse secrets init | check | diff`: arguments in, the secrets package does the work, text or JSON out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from darse.errors import DarseError
+from darse.lint.targets import resolve_targets
+from darse.model.repository import Repository
+from darse.model.service import Service
+from darse.secrets import (
+    InitPlan,
+    SecretDiff,
+    SecretProblem,
+    apply_init,
+    check_service,
+    diff_service,
+    plan_init,
+    scan_history,
+)
+
+SCHEMA = 1
+secrets_app = typer.Typer(
+    name="secrets",
+    help="Real secret files made from their committed examples, and checks that they never reach Git.",
+    no_args_is_help=True,
+)
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _select(names: list[str] | None) -> tuple[Repository, list[Service]]:
+    chosen = resolve_targets(names or [], Path.cwd())
+    return chosen.repository, chosen.services
+
+
+def _emit(document: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+@secrets_app.command("init")
+def init(
+    services: list[str] = typer.Argument(None, help="Service names or folders."),
+    all_services: bool = typer.Option(False, "--all", help="Every service of the repository."),
+    force: bool = typer.Option(False, "--force", help="Regenerate existing real files (asks first)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="With --force: do not ask."),
+    show: bool = typer.Option(False, "--show", help="Print the generated values (they are secrets)."),
+    json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
+) -> None:
+    """Create each missing real secret file from its example: placeholders get random values."""
+    if not services and not all_services:
+        raise DarseError("name the services whose secret files to create, or give --all", "darse secrets init wiki")
+    if services and all_services:
+        raise DarseError("give service names or --all, not both", "darse secrets init --all")
+    repository, chosen = _select(services)
+    plan = plan_init(repository, chosen, force)
+    if plan.overwrites and not yes:
+        names = ", ".join(item.path for item in plan.overwrites)
+        if not typer.confirm(f"Regenerate {names}? Their current values are lost.", default=False, err=True):
+            typer.echo("nothing changed", err=True)
+            raise typer.Exit(1)
+    apply_init(repository, plan)
+    if json_flag:
+        _emit(_init_document(plan, show))
+    else:
+        _render_init(plan, show)
+
+
+def _init_document(plan: InitPlan, show: bool) -> dict[str, object]:
+    files = []
+    for item in plan.files:
+        entry: dict[str, object] = {
+            "service": item.service,
+            "path": item.path,
+            "example": item.example,
+            "action": item.action,
+            "generated": item.generated,
+            "defaults": item.defaults,
+        }
+        if show and item.values:
+            entry["values"] = item.values
+        files.append(entry)
+    fix = plan.gitignore
+    gitignore = {"path": ".gitignore", "changed": fix is not None, "fixed_for": fix.unignored if fix else []}
+    return {"schema": SCHEMA, "files": files, "gitignore": gitignore}
+
+
+def _render_init(plan: InitPlan, show: bool) -> None:
+    console = _console()
+    if not plan.files:
+        console.print("no example secret files (NAME.secrets.example) in these services: nothing to do")
+    for item in plan.files:
+        if item.action == "kept":
+            console.print(f"[dim]kept[/]         {escape(item.path)}  (exists; --force regenerates it)")
+            continue
+        colour = "green" if item.action == "created" else "yellow"
+        console.print(
+            f"[{colour}]{item.action:<12}[/] {escape(item.path)}  "
+            f"({len(item.generated)} generated, {len(item.defaults)} from the example, mode 0600)"
+        )
+        if show:
+            for key, value in item.values.items():
+                console.print(f"    {escape(key)}={escape(value)}")
+    if plan.gitignore is not None:
+        console.print(f"[green]fixed[/]        .gitignore  (now ignores {escape(', '.join(plan.gitignore.unignored))})")
+
+
+@secrets_app.command("check")
+def check(
+    services: list[str] = typer.Argument(None, help="Service names or folders (default: every service)."),
+    history: bool = typer.Option(False, "--history", help="Also scan the whole Git history."),
+    json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
+) -> None:
+    """Check that every env_file exists with every key of its example, and no real secret is in Git."""
+    repository, chosen = _select(services)
+    problems: list[SecretProblem] = []
+    for service in chosen:
+        problems += check_service(repository, service)
+    if history:
+        problems += scan_history(repository, None if not services else chosen)
+    if json_flag:
+        _emit(
+            {
+                "schema": SCHEMA,
+                "services": [s.name for s in chosen],
+                "history": history,
+                "problems": [p.to_dict() for p in problems],
+                "summary": {"problems": len(problems), "services": len(chosen)},
+            }
+        )
+    else:
+        _render_problems(problems, len(chosen))
+    raise typer.Exit(1 if problems else 0)
+
+
+def _render_problems(problems: list[SecretProblem], services: int) -> None:
+    console = _console()
+    by_service: dict[str, list[SecretProblem]] = {}
+    for problem in problems:
+        by_service.setdefault(problem.service or "(repository)", []).append(problem)
+    for name, found in by_service.items():
+        console.print(f"[bold]{escape(name)}[/]")
+        for problem in found:
+            console.print(f"  [red]{problem.kind:<16}[/] {escape(problem.message)}")
+    where = f"in {services} service{'s' if services != 1 else ''}"
+    if problems:
+        console.print(f"[red]✖ {len(problems)} problem{'s' if len(problems) != 1 else ''}[/] {where}")
+    else:
+        console.print(f"[green]✔ no problems[/] {where}")
+
+
+@secrets_app.command("diff")
+def diff(
+    service: str = typer.Argument(..., help="A service name or folder."),
+    json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
+) -> None:
+    """Keys missing from or extra in the real secret files compared with their examples."""
+    repository, chosen = _select([service])
+    if len(chosen) != 1:
+        raise DarseError(f"{service!r} names {len(chosen)} services", "give one service")
+    diffs = diff_service(repository, chosen[0])
+    if json_flag:
+        _emit({"schema": SCHEMA, "service": chosen[0].name, "files": [d.to_dict() for d in diffs]})
+    else:
+        _render_diffs(diffs)
+    raise typer.Exit(1 if any(d.differs for d in diffs) else 0)
+
+
+def _render_diffs(diffs: list[SecretDiff]) -> None:
+    console = _console()
+    if not diffs:
+        console.print("no secret files in this service")
+    for item in diffs:
+        if not item.exists:
+            console.print(f"{escape(item.path)}: [red]missing[/] (darse secrets init creates it)")
+            continue
+        if not item.differs:
+            console.print(f"{escape(item.path)}: [green]same keys as its example[/]")
+            continue
+        console.print(f"{escape(item.path)}:")
+        for key in item.missing:
+            console.print(f"  [red]- {escape(key)}[/]  (in the example, not in the real file)")
+        for key in item.extra:
+            console.print(f"  [yellow]+ {escape(key)}[/]  (in the real file, not in the example)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(secrets_app, name="secrets")

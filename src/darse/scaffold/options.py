@@ -1,0 +1,129 @@
+"""`darse new` options, validated before anything is written: every value ends up inside YAML or a
+Dockerfile, so each is held to a strict shape rather than escaped."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from darse.config import RepoConfig
+from darse.errors import DarseError
+from darse.lint.knowledge import database_data_dirs
+from darse.model.changelog import latest_version_in
+from darse.model.image import ImageRef, parse_image
+from darse.scaffold.databases import DATABASES, Database
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
+_NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_HOST = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+@dataclass(frozen=True)
+class NewOptions:
+    name: str
+    image: str  # as given
+    ref: ImageRef
+    web_port: int | None
+    host: str | None
+    database: Database | None
+    dockerfile: bool
+    version: str | None  # the home-made image's first version (with --dockerfile)
+    proxy_network: str
+    registry: str
+    data_dirs: tuple[str, ...] = ()  # the image's own data directories, when darse knows them (a database)
+
+    @property
+    def db_name(self) -> str:
+        return f"{self.name}-db"
+
+    @property
+    def deployed_image(self) -> str:
+        """What compose.yaml runs: the upstream image, or the home-made one tagged with the CHANGELOG version."""
+        if not self.dockerfile:
+            return self.image
+        prefix = f"{self.registry}/" if self.registry else ""
+        return f"{prefix}{self.name}:{self.version}"
+
+    @property
+    def version_arg(self) -> str:
+        arg = re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+        return ("APP_" if arg[0].isdigit() else "") + arg + "_VERSION"
+
+    @property
+    def base_repository(self) -> str:
+        """The image as given, without its tag or digest: what the Dockerfile's FROM names."""
+        text = self.image.split("@", 1)[0]
+        return text[: text.rfind(":")] if self.ref.tag else text
+
+
+def validate(
+    name: str,
+    image: str,
+    web: int | None,
+    host: str | None,
+    db: str | None,
+    dockerfile: bool,
+    config: RepoConfig,
+) -> NewOptions:
+    if not _NAME.fullmatch(name):
+        raise DarseError(
+            f"{name!r} is not a valid service name",
+            "use lowercase letters, digits, - and _, starting with a letter or digit (Compose project names)",
+        )
+    if not _IMAGE.fullmatch(image):
+        raise DarseError(f"{image!r} is not an image reference", "write it as NAME:TAG, e.g. requarks/wiki:2.5")
+    ref = parse_image(image)
+    if not ref.pinned:
+        raise DarseError(f"image {image} has no pinned tag", "give a version tag, e.g. requarks/wiki:2.5, never latest")
+    if web is not None and not 1 <= web <= 65535:
+        raise DarseError(f"--web {web} is not a port number", "give the port the container listens on, 1-65535")
+    if host is not None and web is None:
+        raise DarseError("--host needs --web", "--web PORT publishes the service through Traefik at --host")
+    if web is not None and host is None:
+        if not config.domain:
+            raise DarseError("--web needs --host: darse.toml sets no domain", "give --host NAME.example.org")
+        host = f"{name}.{config.domain}"
+    if host is not None and not _HOST.fullmatch(host):
+        raise DarseError(f"--host {host!r} is not a host name", "give a name such as wiki.example.org")
+    database = None
+    if db is not None:
+        database = DATABASES.get(db)
+        if database is None:
+            raise DarseError(f"unknown database {db!r}", f"use one of {', '.join(DATABASES)}")
+    if not _NETWORK.fullmatch(config.proxy_network):
+        raise DarseError(f"darse.toml: proxy_network {config.proxy_network!r} is not a network name", "fix darse.toml")
+    if config.registry and not _IMAGE.fullmatch(config.registry):
+        raise DarseError(f"darse.toml: registry {config.registry!r} is not a registry address", "fix darse.toml")
+    data_dirs = tuple(database_data_dirs(ref.name) or ())
+    if data_dirs and web is not None:
+        raise DarseError(
+            f"{image} is a database image: it is never published through Traefik",
+            "drop --web; use --db to give an application its database",
+        )
+    version = None
+    if dockerfile:
+        if not ref.tag or ref.tag == "latest":
+            raise DarseError(f"--dockerfile needs a version tag in {image}", "give NAME:VERSION, e.g. nginx:1.27")
+        found = latest_version_in(f"## {ref.tag}")
+        if found is None or found.version != ref.tag.lstrip("vV"):
+            raise DarseError(
+                f"--dockerfile needs a full version tag, and {ref.tag} is not one",
+                "give a tag such as 16.4-alpine (not 16-alpine): the CHANGELOG and the image tag carry it",
+            )
+        version = ref.tag
+    return NewOptions(
+        name=name,
+        image=image,
+        ref=ref,
+        web_port=web,
+        host=host,
+        database=database,
+        dockerfile=dockerfile,
+        version=version,
+        proxy_network=config.proxy_network,
+        registry=config.registry,
+        data_dirs=data_dirs,
+    )

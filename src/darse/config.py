@@ -13,7 +13,7 @@ from typing import Any
 from darse.errors import DarseError
 
 CONFIG_NAME = "darse.toml"
-_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint"}
+_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint", "state_dir"}
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 
@@ -43,6 +43,7 @@ class RepoConfig:
     skip: tuple[str, ...] = ()
     lint: LintSettings = field(default_factory=LintSettings)
     path: Path | None = None
+    state_dir: str = ""  # where deployment history lives (darse.deploy.state); "" = the per-host default
 
 
 def load_config(root: Path) -> RepoConfig:
@@ -92,6 +93,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
             per_path=tuple(per_path),
         ),
         path=path,
+        state_dir=_str(data, "state_dir", "", where),
     )
 
 

@@ -41,6 +41,11 @@ def _register() -> None:
     from darse.cli import lint as lint_cli
 
     lint_cli.register(app)
+    from darse.cli import deploy as deploy_cli
+    from darse.cli import status as status_cli
+
+    deploy_cli.register(app)
+    status_cli.register(app)
 
 
 def run() -> None:

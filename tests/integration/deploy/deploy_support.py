@@ -7,6 +7,7 @@ with a named volume and an env_file secret. Images are busybox tagged under test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -154,8 +155,8 @@ def git(root: Path, *args: str) -> str:
     ).stdout
 
 
-@pytest.fixture
-def stack(tmp_path: Path, engine: docker.DockerClient) -> Iterator[Stack]:
+@pytest.fixture(name="stack")
+def stack_fixture(tmp_path: Path, engine: docker.DockerClient) -> Iterator[Stack]:
     ensure_busybox(engine, WEB_IMAGE, DB_IMAGE, "darse-test/deploy-web:latest")
     suffix = uuid.uuid4().hex[:8]
     root = tmp_path / "services"
@@ -177,7 +178,5 @@ def stack(tmp_path: Path, engine: docker.DockerClient) -> Iterator[Stack]:
         check=False,
         timeout=120,
     )
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         engine.networks.get(s.proxy).remove()
-    except docker.errors.NotFound:
-        pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deploy_support import SECRET, Stack, git, stack  # noqa: F401  (stack is a fixture)
+from deploy_support import SECRET, Stack, git, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 TIMEOUT = "20"
 
@@ -15,8 +15,6 @@ def _volume_marker(stack: Stack) -> str:
 
 
 def test_failed_deploy_is_reported_and_rolled_back_with_data_kept(stack: Stack) -> None:
-    first = stack.folder and stack.commit  # for readability below
-    del first
     good = stack.darse("up", stack.name, "--timeout", TIMEOUT)
     assert good.returncode == 0, good.stdout + good.stderr
     good_commit = stack.history()[0]["revision"]
@@ -77,7 +75,7 @@ def test_failed_deploy_is_reported_and_rolled_back_with_data_kept(stack: Stack) 
 
 
 def test_rollback_steps_restores_earlier_config_and_status_shows_drift(stack: Stack) -> None:
-    v1 = stack.history and stack.darse("up", stack.name, "--timeout", TIMEOUT)
+    v1 = stack.darse("up", stack.name, "--timeout", TIMEOUT)
     assert v1.returncode == 0, v1.stdout + v1.stderr
     commit_v1 = stack.history()[0]["revision"]
     stack.write(greeting="second")
@@ -100,7 +98,7 @@ def test_rollback_steps_restores_earlier_config_and_status_shows_drift(stack: St
     assert stack.containers()["web"].labels["org.darse.commit"] == commit_v1
     # the working tree is untouched: still v2, nothing modified
     assert 'GREETING: "second"' in (stack.folder / "compose.yaml").read_text()
-    assert stack.commit and _git_status(stack) == ""
+    assert _git_status(stack) == ""
 
     status = json.loads(stack.darse("status", "--json").stdout)
     row = next(s for s in status["services"] if s["service"] == stack.name)

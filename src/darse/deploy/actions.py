@@ -38,9 +38,15 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     revisions = ctx.revisions
     head = revisions.head
     dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
-    preflight.check_lint(ctx.repository, service, force)
     preflight.check_secrets(ctx.repository, service)
-    return Source(service, ctx.project(service), service.compose_path, head, dirty)
+    # Compose resolves the configuration on the other core while darse lints (a read-only command)
+    pending = ComposeRunner(ctx.project(service), ctx.target).start_config(service.compose_path)
+    try:
+        preflight.check_lint(ctx.repository, service, force)
+    except BaseException:
+        pending.cancel()
+        raise
+    return Source(service, ctx.project(service), service.compose_path, head, dirty, pending=pending)
 
 
 def up(
@@ -53,8 +59,15 @@ def up(
     auto_rollback: bool = True,
     progress: Progress | None = None,
 ) -> list[Outcome]:
-    sources = [plan_up(ctx, service, force, allow_dirty) for service in services]
-    _ = ctx.engine  # reachable, or one line and exit 2 before anything changes
+    sources: list[Source] = []
+    try:
+        for service in services:
+            sources.append(plan_up(ctx, service, force, allow_dirty))
+        _ = ctx.engine  # reachable, or one line and exit 2 before anything changes
+    except BaseException:
+        for source in sources:
+            source.pending.cancel()
+        raise
     outcomes = []
     for source in sources:
         with project_lock(ctx.state, source.project):

@@ -51,6 +51,7 @@ class Source:
     dirty: bool
     action: str = "up"  # up, rollback, auto-rollback
     pin: dict[str, Any] = field(default_factory=dict)  # images recorded by an earlier deployment
+    pending: Any = None  # a `docker compose config` started early (engine.compose.PendingConfig)
     extra_dirs: tuple[Path, ...] = ()  # for a release: the working tree's service folder it stands for
 
     @property
@@ -93,7 +94,7 @@ def deploy(
     engine = ctx.engine
     runner = ComposeRunner(source.project, ctx.target)
     say(f"{source.service.name}: resolving the configuration")
-    config = runner.config(source.compose_path)
+    config = source.pending.result() if source.pending is not None else runner.config(source.compose_path)
     if source.extra_dirs:
         resolved.rebind_unversioned(config, source.service_dir, source.extra_dirs[0])
     service_dirs = (source.service_dir, *source.extra_dirs)

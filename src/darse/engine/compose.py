@@ -99,21 +99,19 @@ class ComposeRunner:
         Holds env_file values merged into `environment`: callers keep it in memory, hash or mask it,
         never print or store it as is.
         """
+        return self.start_config(compose_file).result()
+
+    def start_config(self, compose_file: Path) -> PendingConfig:
+        """Start `docker compose config` in the background: a deploy runs its preflight meanwhile."""
         args = [*self._base(), "--file", str(compose_file), "--project-directory", str(compose_file.parent)]
-        result = self._run([*args, "config", "--format", "json"], timeout=120)
-        if not result.ok:
-            # Compose's errors name files, keys and variables, never the values of env files
-            first = next((line for line in result.output.splitlines() if line.strip()), "unknown error")
-            raise DarseError(
-                f"docker compose cannot read {compose_file}: {first.strip()}", "run `docker compose config` there"
-            )
-        try:
-            data = json.loads(result.output[result.output.find("{") :])
-        except ValueError:
-            raise DarseError(f"docker compose config gave no JSON for {compose_file}", "update compose") from None
-        if not isinstance(data, dict):
-            raise DarseError(f"docker compose config gave no mapping for {compose_file}", "update the compose plugin")
-        return data
+        proc = subprocess.Popen(
+            [*args, "config", "--format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.target.env(),
+        )
+        return PendingConfig(proc, compose_file)
 
     def up(self, config: dict[str, Any], project_dir: Path, timeout: float) -> ComposeResult:
         """`up -d --remove-orphans --wait` of a resolved configuration given on stdin (`--file -`), so that
@@ -147,3 +145,41 @@ class ComposeRunner:
         if tail is not None:
             args += ["--tail", str(tail)]
         return self._run(args, capture=False).returncode
+
+
+class PendingConfig:
+    """A running `docker compose config`; `result()` waits and parses (or raises a one-line DarseError)."""
+
+    def __init__(self, proc: subprocess.Popen[str], compose_file: Path) -> None:
+        self.proc = proc
+        self.compose_file = compose_file
+        self._data: dict[str, Any] | None = None
+
+    def result(self) -> dict[str, Any]:
+        if self._data is not None:
+            return self._data
+        try:
+            out, err = self.proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise DarseError(f"docker compose config hung on {self.compose_file}", "check the compose plugin") from None
+        if self.proc.returncode != 0:
+            # Compose's errors name files, keys and variables, never the values of env files
+            first = next((line for line in (err or out).splitlines() if line.strip()), "unknown error")
+            raise DarseError(
+                f"docker compose cannot read {self.compose_file}: {first.strip()}", "run `docker compose config` there"
+            )
+        try:
+            data = json.loads(out)
+        except ValueError:
+            raise DarseError(f"docker compose config gave no JSON for {self.compose_file}", "update compose") from None
+        if not isinstance(data, dict):
+            raise DarseError(f"docker compose config gave no mapping for {self.compose_file}", "update compose")
+        self._data = data
+        return data
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()

@@ -13,7 +13,7 @@ from typing import Any
 from darse.errors import DarseError
 
 CONFIG_NAME = "darse.toml"
-_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint", "target", "targets", "services"}
+_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint", "state_dir", "target", "targets", "services"}
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 _TARGET_KEYS = {"kind", "context", "host"}
@@ -73,6 +73,7 @@ class RepoConfig:
     skip: tuple[str, ...] = ()
     lint: LintSettings = field(default_factory=LintSettings)
     path: Path | None = None
+    state_dir: str = ""  # where deployment history lives (darse.deploy.state); "" = the per-host default
     default_target: str = LOCAL_TARGET
     targets: dict[str, Target] = field(default_factory=lambda: {LOCAL_TARGET: Target(LOCAL_TARGET)})
     service_targets: dict[str, str] = field(default_factory=dict)
@@ -140,6 +141,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
             per_path=tuple(per_path),
         ),
         path=path,
+        state_dir=_str(data, "state_dir", "", where),
     )
 
 

@@ -46,6 +46,11 @@ def _register() -> None:
     lint_cli.register(app)
     secrets_cli.register(app)
     new_cli.register(app)
+    from darse.cli import deploy as deploy_cli
+    from darse.cli import status as status_cli
+
+    deploy_cli.register(app)
+    status_cli.register(app)
     stack_cli.register(app)
 
 

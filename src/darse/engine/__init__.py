@@ -1,1 +1,1 @@
-"""The only code that talks to Docker: the Compose and Docker CLIs, and the Engine API through docker-py."""
+"""The only layer that talks to Docker: the Compose CLI (`compose`), the Engine API (`docker`), Swarm (`swarm`)."""

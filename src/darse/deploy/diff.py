@@ -1,0 +1,50 @@
+"""`darse diff`: what `up` would change, as a unified diff of masked resolved configurations."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+
+import yaml
+
+from darse.deploy import resolved
+from darse.deploy.context import DeployContext
+from darse.engine.compose import ComposeRunner
+from darse.model.service import Service
+
+
+@dataclass
+class ConfigDiff:
+    service: str
+    deployed_revision: str
+    head: str
+    diff: str
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.diff)
+
+    def public(self) -> dict[str, object]:
+        return {
+            "service": self.service,
+            "deployed_revision": self.deployed_revision or None,
+            "head": self.head,
+            "changed": self.changed,
+            "diff": self.diff,
+        }
+
+
+def _yaml(data: object) -> list[str]:
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True).splitlines(keepends=True)
+
+
+def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
+    project = ctx.project(service)
+    config = ComposeRunner(project, ctx.target).config(service.compose_path)
+    current = resolved.masked(config, (service.path,), service.compose_path)
+    last = ctx.history.last_success(project)
+    deployed = json.loads(last.config_masked) if last is not None else {}
+    label = f"deployed ({last.revision[:12]})" if last is not None else "deployed (nothing recorded)"
+    lines = difflib.unified_diff(_yaml(deployed) if deployed else [], _yaml(current), label, "working tree")
+    return ConfigDiff(service.name, last.revision if last else "", ctx.revisions.head, "".join(lines))

@@ -1,0 +1,61 @@
+"""Checks before anything is changed on the engine: the tree, lint, secrets. Each failure is one line.
+
+Every check here only reads; a deploy starts touching the engine (networks, containers) after all pass.
+"""
+
+from __future__ import annotations
+
+from darse.errors import DarseError
+from darse.lint.rule import Severity
+from darse.model.repository import Repository
+from darse.model.service import Service
+from darse.secrets import check_service
+from darse.secrets.check import KEY_MISSING, LINK_MISMATCH, MISSING, PLACEHOLDER, TRACKED, UNREADABLE
+
+
+def check_lint(repository: Repository, service: Service, force: bool) -> int:
+    """Lint errors block a deploy unless `force`; returns the number of errors let through."""
+    from darse.lint.engine import Linter
+
+    linter = Linter(repository.config, repository)
+    errors = [f for f in linter.lint_service(service) if f.severity >= Severity.parse("error")]
+    if errors and not force:
+        first = errors[0]
+        where = f"{first.path}:{first.line} {first.rule}"
+        raise DarseError(
+            f"{service.name}: {len(errors)} lint error(s), first {where} {first.message}",
+            f"fix them (`darse lint {service.name}`) or deploy anyway with --force",
+        )
+    return len(errors)
+
+
+# Secret problems that stop a deploy: the service would start without its settings, or with a
+# placeholder, or with a secret that Git publishes. Not being ignored yet, or being readable by other
+# users of the host, is reported by `darse secrets check` but does not stop a deploy.
+BLOCKING_SECRET_PROBLEMS = {MISSING, UNREADABLE, KEY_MISSING, PLACEHOLDER, LINK_MISMATCH, TRACKED}
+
+
+def check_secrets(repository: Repository, service: Service) -> None:
+    """`darse secrets check` for the service, reading only; the first blocking problem is one line."""
+    problems = [p for p in check_service(repository, service) if p.kind in BLOCKING_SECRET_PROBLEMS]
+    if problems:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        hint = (
+            f"darse secrets init {service.name}"
+            if first.kind in (MISSING, KEY_MISSING, PLACEHOLDER)
+            else f"darse secrets check {service.name} lists them"
+        )
+        message = first.message.split("; run darse secrets", 1)[0]  # the hint says what to run
+        raise DarseError(f"{service.name}: {message}{more}", hint)
+
+
+def check_clean(dirty_paths: list[str], service: Service, allow_dirty: bool) -> bool:
+    """A deploy records a commit; uncommitted changes in the service folder would make that a lie."""
+    if dirty_paths and not allow_dirty:
+        more = f" and {len(dirty_paths) - 1} more" if len(dirty_paths) > 1 else ""
+        raise DarseError(
+            f"{service.name} has uncommitted changes ({dirty_paths[0]}{more})",
+            "commit them, or deploy anyway with --allow-dirty (recorded as dirty)",
+        )
+    return bool(dirty_paths)

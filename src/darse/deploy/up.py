@@ -1,0 +1,256 @@
+"""Deploying one service: resolve, label, `compose up --wait`, record, and roll back on failure.
+
+How the labels get onto the containers. Compose has no CLI flag that adds labels to containers, so darse
+takes the resolved configuration from `docker compose config` (which it needs anyway for the hash),
+adds the `org.darse.*` labels (and, for a rollback, the pinned image references) to every service, and
+feeds that document to `docker compose --file - up` on stdin. Chosen over a second override file
+because: what is hashed and recorded is byte for byte what runs (no re-interpolation between two
+calls); the resolved config holds env_file values, and stdin writes none of them to disk; and it costs
+the same two compose calls (config, up).
+
+Labels record the deployment that created the containers. When the resolved configuration has not
+changed since the running containers were created (same hash), darse keeps their labels as they are, so
+Compose sees nothing to change and recreates nothing; the history still records the new attempt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from darse.deploy import resolved
+from darse.deploy.context import DeployContext
+from darse.deploy.history import FAILED, SUCCESS, Deployment
+from darse.engine.compose import ComposeRunner
+from darse.engine.docker import (
+    COMMIT_LABEL,
+    DIRTY_LABEL,
+    HASH_LABEL,
+    SERVICE_HASH_LABEL,
+    SERVICE_LABEL,
+    TIME_LABEL,
+    ContainerState,
+)
+from darse.model.service import Service
+
+Progress = Callable[[str], None]
+LOG_LINES = 20
+
+
+@dataclass
+class Source:
+    """What to deploy: a Compose file in a folder, as of a revision."""
+
+    service: Service  # the service in the working tree (name, secrets)
+    project: str
+    compose_path: Path
+    revision: str
+    dirty: bool
+    action: str = "up"  # up, rollback, auto-rollback
+    pin: dict[str, Any] = field(default_factory=dict)  # images recorded by an earlier deployment
+    pending: Any = None  # a `docker compose config` started early (engine.compose.PendingConfig)
+    extra_dirs: tuple[Path, ...] = ()  # for a release: the working tree's service folder it stands for
+
+    @property
+    def service_dir(self) -> Path:
+        return self.compose_path.parent
+
+
+@dataclass
+class FailedContainer:
+    name: str
+    state: str
+    health: str
+    logs: str
+
+
+@dataclass
+class Outcome:
+    deployment: Deployment
+    ok: bool
+    unchanged: bool = False
+    containers: list[ContainerState] = field(default_factory=list)
+    failures: list[FailedContainer] = field(default_factory=list)
+    compose_output: str = ""
+    pinned: dict[str, str] = field(default_factory=dict)
+    rollback: Outcome | None = None
+    rollback_note: str = ""  # why no automatic rollback happened after a failure
+    seconds: float = 0.0
+
+
+def deploy(
+    ctx: DeployContext,
+    source: Source,
+    timeout: float,
+    auto_rollback: bool = True,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Deploy `source` and record it; on failure print nothing here (the CLI renders the Outcome)."""
+    say = progress or (lambda _text: None)
+    started = time.perf_counter()
+    engine = ctx.engine
+    runner = ComposeRunner(source.project, ctx.target)
+    say(f"{source.service.name}: resolving the configuration")
+    config = source.pending.result() if source.pending is not None else runner.config(source.compose_path)
+    if source.extra_dirs:
+        resolved.rebind_unversioned(config, source.service_dir, source.extra_dirs[0])
+    service_dirs = (source.service_dir, *source.extra_dirs)
+    digest = resolved.config_hash(config, service_dirs)
+    masked = resolved.masked_text(config, service_dirs, source.compose_path)
+    per_service = resolved.service_hashes(config, service_dirs)
+    existing = engine.containers(project=source.project)
+    labels, unchanged = _labels(source, digest, per_service, existing)
+    declared = {name: svc.get("image", "") for name, svc in (config.get("services") or {}).items()}
+    record = ctx.history.start(
+        Deployment(
+            project=source.project,
+            service=source.service.name,
+            repository=str(ctx.root),
+            action=source.action,
+            revision=source.revision,
+            dirty=source.dirty,
+            config_hash=digest,
+            config_masked=masked,
+        )
+    )
+    outcome = Outcome(record, ok=False, unchanged=unchanged)
+    try:
+        created = engine.ensure_networks(resolved.external_networks(config))
+        if created:
+            say(f"{source.service.name}: created network(s) {', '.join(created)}")
+        to_run = resolved.with_labels(config, labels)
+        if source.pin:
+            outcome.pinned = resolved.pin_images(to_run, source.pin, engine.image_id)
+        say(f"{source.service.name}: docker compose up (waiting up to {timeout:.0f} s for healthy containers)")
+        result = runner.up(to_run, source.service_dir, timeout)
+        outcome.compose_output = result.output
+        after = engine.containers(project=source.project)
+        outcome.containers = after
+        record.images = _images(engine, after, declared, per_service)
+        unstable: set[str] = set()
+        if result.ok:
+            result, unstable = _check_stable(engine, after, labels, result)
+        if result.ok:
+            outcome.ok = True
+            ctx.history.finish(record, SUCCESS, "unchanged" if unchanged else "")
+        else:
+            if unstable:  # states changed since the list above (a crash loop): look again
+                after = outcome.containers = engine.containers(project=source.project)
+            _, secret_values = resolved.secret_sources(source.compose_path)
+            outcome.failures = [
+                FailedContainer(c.name, c.state, c.health, resolved.hide(engine.last_logs(c.id), secret_values))
+                for c in after
+                if not c.healthy or c.id in unstable
+            ]
+            ctx.history.finish(record, FAILED, _first_error(result.output))
+    except BaseException as exc:
+        if record.outcome != SUCCESS and record.ended_at is None:
+            ctx.history.finish(record, FAILED, f"interrupted: {type(exc).__name__}")
+        raise
+    outcome.seconds = time.perf_counter() - started
+    if not outcome.ok:
+        if not auto_rollback:
+            outcome.rollback_note = "automatic rollback disabled"
+        else:
+            outcome.rollback = _auto_rollback(ctx, source, record, timeout, say)
+            if outcome.rollback is None:
+                outcome.rollback_note = "no earlier successful deployment to roll back to"
+    return outcome
+
+
+def _auto_rollback(
+    ctx: DeployContext, failed: Source, record: Deployment, timeout: float, say: Progress
+) -> Outcome | None:
+    from darse.deploy.rollback import source_for
+
+    previous = ctx.history.last_success(failed.project)
+    if previous is None:
+        return None
+    say(f"{failed.service.name}: rolling back to {previous.revision[:12]}")
+    source = source_for(ctx, failed.service, previous, action="auto-rollback")
+    return deploy(ctx, source, timeout, auto_rollback=False, progress=say)
+
+
+def _check_stable(engine, after: list[ContainerState], labels: dict[str, dict[str, str]], result):
+    """`compose up --wait` accepts a container without a healthcheck as soon as it runs, even one in a
+    crash loop under a restart policy: a container this deployment created must still be running and
+    never restarted. (A healthcheck is the reliable signal; this catches what exits at once.)"""
+    from darse.engine.compose import ComposeResult
+
+    fresh = [c.id for c in after if c.labels.get(TIME_LABEL) == labels.get(c.compose_service, {}).get(TIME_LABEL, "?")]
+    bad = set(engine.restarted(fresh))
+    stopped = [c for c in after if c.id in bad]
+    missing = set(labels) - {c.compose_service for c in after}
+    if not stopped and not missing:
+        return result, bad
+    names = [f"container {c.name} exited or restarted" for c in stopped] + [
+        f"service {m} has no container" for m in missing
+    ]
+    return ComposeResult(1, result.output + "\n" + "\n".join(names)), bad
+
+
+def _labels(
+    source: Source, digest: str, per_service: dict[str, str], existing: list[ContainerState]
+) -> tuple[dict[str, dict[str, str]], bool]:
+    """The `org.darse.*` labels of each Compose service, and whether nothing changes at all.
+
+    A service whose own configuration is unchanged keeps the labels of the deployment that created its
+    container, so Compose leaves that container alone (labels are part of a container's configuration:
+    new ones would recreate it)."""
+    fresh = {
+        COMMIT_LABEL: source.revision,
+        DIRTY_LABEL: "true" if source.dirty else "false",
+        TIME_LABEL: _now(),
+        HASH_LABEL: digest,
+        SERVICE_LABEL: source.service.name,
+    }
+    current = {c.compose_service: c.labels for c in existing}
+    labels: dict[str, dict[str, str]] = {}
+    kept = 0
+    for name, service_hash in per_service.items():
+        old = current.get(name, {})
+        if old.get(SERVICE_HASH_LABEL) == service_hash and old.get(SERVICE_LABEL) == source.service.name:
+            labels[name] = {key: old.get(key, "") for key in (*fresh, SERVICE_HASH_LABEL)}
+            kept += 1
+        else:
+            labels[name] = {**fresh, SERVICE_HASH_LABEL: service_hash}
+    unchanged = kept == len(per_service) and set(current) == set(per_service) and not source.pin
+    return labels, unchanged
+
+
+def _images(
+    engine, containers: list[ContainerState], declared: dict[str, str], per_service: dict[str, str]
+) -> dict[str, Any]:
+    """`compose service -> {image (as declared), id, digests, config}` of what actually runs; `config`
+    is the service's own configuration hash (compared with the containers' labels by `darse status`)."""
+    facts = engine.image_facts([c.image_id for c in containers if c.image_id])
+    out: dict[str, Any] = {}
+    for container in containers:
+        name = container.compose_service
+        if name in out or not container.image_id:
+            continue
+        out[name] = {
+            "image": declared.get(name, container.image),
+            "id": container.image_id,
+            "digests": facts.get(container.image_id, []),
+            "config": per_service.get(name, ""),
+        }
+    return out
+
+
+def _first_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        lowered = line.lower()
+        if "error" in lowered or "exited" in lowered or "unhealthy" in lowered or "timeout" in lowered:
+            return line[:300]
+    return (lines[-1] if lines else "docker compose up failed")[:300]
+
+
+def _now() -> str:
+    from darse.deploy.history import now
+
+    return now()

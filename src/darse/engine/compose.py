@@ -1,0 +1,185 @@
+"""The only code in darse that runs `docker compose`: argument lists, never a shell string.
+
+Every call goes through `ComposeRunner`, which is parameterised by an `EngineTarget` (a docker context or a
+DOCKER_HOST) so that later deploy targets (a remote host, a Swarm manager) reuse it unchanged.
+
+Project names: a service's Compose project is its folder path relative to the repository root, lowercased,
+with every character Compose refuses turned into `-` (`wiki` → `wiki`, `web/blog` → `web-blog`). For a
+top-level folder this is exactly the name `cd wiki && docker compose up -d` would give, so a stack started
+by hand the seed's way is the same project darse manages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from darse.errors import DarseError
+
+_INVALID = re.compile(r"[^a-z0-9_-]+")
+
+
+def project_name(service_name: str) -> str:
+    """The stable Compose project name of a service (see the module docstring)."""
+    name = _INVALID.sub("-", service_name.lower()).strip("-_")
+    if not name:
+        raise DarseError(f"cannot derive a Compose project name from {service_name!r}", "rename the service folder")
+    return name
+
+
+@dataclass(frozen=True)
+class EngineTarget:
+    """Where containers run: None/None is the local engine from the environment (DOCKER_HOST or the
+    current docker context)."""
+
+    context: str | None = None
+    docker_host: str | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.docker_host:
+            env["DOCKER_HOST"] = self.docker_host
+        return env
+
+    def global_args(self) -> list[str]:
+        return ["--context", self.context] if self.context else []
+
+
+@dataclass(frozen=True)
+class ComposeResult:
+    returncode: int
+    output: str  # stdout and stderr of compose, interleaved (progress lines, errors)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class ComposeRunner:
+    """`docker compose` for one project, with its files or with a resolved configuration fed on stdin."""
+
+    def __init__(self, project: str, target: EngineTarget | None = None) -> None:
+        self.project = project
+        self.target = target or EngineTarget()
+        docker = shutil.which("docker")
+        if docker is None:
+            raise DarseError("the docker CLI is not installed", "install docker and its compose plugin")
+        self.docker = docker
+
+    def _base(self) -> list[str]:
+        return [self.docker, *self.target.global_args(), "compose", "--project-name", self.project]
+
+    def _run(
+        self, args: list[str], stdin: str | None = None, timeout: float | None = None, capture: bool = True
+    ) -> ComposeResult:
+        try:
+            proc = subprocess.run(
+                args,
+                input=stdin,
+                stdout=subprocess.PIPE if capture else None,
+                stderr=subprocess.STDOUT if capture else None,
+                text=True,
+                env=self.target.env(),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return ComposeResult(124, f"docker compose did not finish within {timeout:.0f} s")
+        return ComposeResult(proc.returncode, proc.stdout or "")
+
+    def config(self, compose_file: Path) -> dict[str, Any]:
+        """The resolved configuration (`docker compose config`, Compose's own interpolation and merging).
+
+        Holds env_file values merged into `environment`: callers keep it in memory, hash or mask it,
+        never print or store it as is.
+        """
+        return self.start_config(compose_file).result()
+
+    def start_config(self, compose_file: Path) -> PendingConfig:
+        """Start `docker compose config` in the background: a deploy runs its preflight meanwhile."""
+        args = [*self._base(), "--file", str(compose_file), "--project-directory", str(compose_file.parent)]
+        proc = subprocess.Popen(
+            [*args, "config", "--format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.target.env(),
+        )
+        return PendingConfig(proc, compose_file)
+
+    def up(self, config: dict[str, Any], project_dir: Path, timeout: float) -> ComposeResult:
+        """`up -d --remove-orphans --wait` of a resolved configuration given on stdin (`--file -`), so that
+        what darse hashed and labelled is exactly what runs, and no file holding secrets is written."""
+        args = [
+            *self._base(),
+            "--file",
+            "-",
+            "--project-directory",
+            str(project_dir),
+            "up",
+            "--detach",
+            "--remove-orphans",
+            "--wait",
+            "--wait-timeout",
+            str(max(1, int(timeout))),
+        ]
+        return self._run(args, stdin=json.dumps(config), timeout=timeout + 120)
+
+    def down(self, volumes: bool = False, timeout: float = 120) -> ComposeResult:
+        args = [*self._base(), "down", "--remove-orphans"]
+        if volumes:
+            args.append("--volumes")
+        return self._run(args, timeout=timeout)
+
+    def logs(self, follow: bool, tail: int | None) -> int:
+        """Stream the project's logs to the terminal (not captured); returns compose's exit code."""
+        args = [*self._base(), "logs"]
+        if follow:
+            args.append("--follow")
+        if tail is not None:
+            args += ["--tail", str(tail)]
+        return self._run(args, capture=False).returncode
+
+
+class PendingConfig:
+    """A running `docker compose config`; `result()` waits and parses (or raises a one-line DarseError)."""
+
+    def __init__(self, proc: subprocess.Popen[str], compose_file: Path) -> None:
+        self.proc = proc
+        self.compose_file = compose_file
+        self._data: dict[str, Any] | None = None
+
+    def result(self) -> dict[str, Any]:
+        if self._data is not None:
+            return self._data
+        try:
+            out, err = self.proc.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+            raise DarseError(f"docker compose config hung on {self.compose_file}", "check the compose plugin") from None
+        if self.proc.returncode != 0:
+            # Compose's errors name files, keys and variables, never the values of env files
+            first = next((line for line in (err or out).splitlines() if line.strip()), "unknown error")
+            raise DarseError(
+                f"docker compose cannot read {self.compose_file}: {first.strip()}", "run `docker compose config` there"
+            )
+        try:
+            data = json.loads(out)
+        except ValueError:
+            raise DarseError(f"docker compose config gave no JSON for {self.compose_file}", "update compose") from None
+        if not isinstance(data, dict):
+            raise DarseError(f"docker compose config gave no mapping for {self.compose_file}", "update compose")
+        self._data = data
+        return data
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()

@@ -44,6 +44,9 @@ def _register() -> None:
     from darse.cli import registry as registry_cli
 
     registry_cli.register(app)
+    from darse.cli import build as build_cli
+
+    build_cli.register(app)
 
 
 def run() -> None:

@@ -38,15 +38,13 @@ def main(
 
 
 def _register() -> None:
+    from darse.cli import build as build_cli
     from darse.cli import lint as lint_cli
-
-    lint_cli.register(app)
     from darse.cli import registry as registry_cli
 
-    registry_cli.register(app)
-    from darse.cli import build as build_cli
-
+    lint_cli.register(app)
     build_cli.register(app)
+    registry_cli.register(app)
 
 
 def run() -> None:

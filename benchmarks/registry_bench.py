@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=40, help="tags")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cost", type=int, default=10, help="bcrypt cost of the users' hashes")
     args = parser.parse_args()
 
     import docker
@@ -38,7 +39,7 @@ def main() -> None:
     engine = docker.from_env()
     ensure_busybox(engine)
     with tempfile.TemporaryDirectory() as tmp:
-        reg = start_registry(Path(tmp) / "reg", "http", new_users())
+        reg = start_registry(Path(tmp) / "reg", "http", new_users(), args.cost)
         try:
             repo = f"{reg.host}/bench/app"
             image = build_image(engine, f"{repo}:0", "FROM darse-test/busybox:base\nLABEL bench=1\n")
@@ -57,11 +58,11 @@ def main() -> None:
                     if run:
                         times[label].append(elapsed)
             for label, values in times.items():
-                print(
-                    f"{label}: median {statistics.median(values):.3f} s (min {min(values):.3f}, max {max(values):.3f})"
-                )
+                median = statistics.median(values)
+                print(f"{label}: median {median:.3f} s (min {min(values):.3f}, max {max(values):.3f})")
             ratio = statistics.median(times["workers=1"]) / statistics.median(times["workers=8"])
-            print(f"{args.n} tags, {os.cpu_count()} CPUs: the pool is {ratio:.2f}x faster than one request at a time")
+            where = f"{args.n} tags, bcrypt cost {args.cost}, {os.cpu_count()} CPUs"
+            print(f"{where}: the pool is {ratio:.2f}x faster than one request at a time")
         finally:
             stop_registry(reg)
             for i in range(args.n):

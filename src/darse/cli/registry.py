@@ -65,6 +65,7 @@ def user_add(
     folder: Path = typer.Option(None, "--folder", help="Registry service folder [default: ./registry]."),
     htpasswd: Path = typer.Option(None, "--htpasswd", help="Edit this htpasswd file instead."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    cost: int = typer.Option(10, "--cost", help="bcrypt cost (the registry pays it on every request).", min=4, max=14),
     restart: bool = typer.Option(True, "--restart/--no-restart", help="Restart the running registry."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
@@ -73,7 +74,7 @@ def user_add(
 
     check_username(name)
     path, service_folder = _htpasswd_path(folder, htpasswd)
-    existed = add_user(path, name, _read_password(password_stdin))
+    existed = add_user(path, name, _read_password(password_stdin), cost)
     result: dict | None = {"user": name, "file": str(path), "changed": existed, "added": not existed}
     if not json_flag:
         out.print(f"{'changed the password of' if existed else 'added'} {escape(name)} in {escape(str(path))}")

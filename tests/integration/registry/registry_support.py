@@ -124,16 +124,15 @@ def make_ca_and_cert(folder: Path, ip: str = "127.0.0.1") -> tuple[Path, Path, P
     return ca_path, cert_path, key_path
 
 
-def start_registry(folder: Path, scheme: str, users: dict[str, str]) -> RunningRegistry:
+def start_registry(folder: Path, scheme: str, users: dict[str, str], cost: int = 10) -> RunningRegistry:
     """Write the config and htpasswd (through `darse registry user add`), start, wait until it answers."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     host = f"127.0.0.1:{port}"
     htpasswd = folder / "auth" / "htpasswd"
     for name, password in users.items():
-        result = darse(
-            "registry", "user", "add", name, "--htpasswd", str(htpasswd), "--password-stdin", stdin=password + "\n"
-        )
+        args = ["registry", "user", "add", name, "--htpasswd", str(htpasswd), "--password-stdin", "--cost", str(cost)]
+        result = darse(*args, stdin=password + "\n")
         assert result.returncode == 0, result.stderr
     tls = ""
     ca = None

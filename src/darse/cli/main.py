@@ -38,19 +38,22 @@ def main(
 
 
 def _register() -> None:
+    from darse.cli import build as build_cli
+    from darse.cli import deploy as deploy_cli
     from darse.cli import lint as lint_cli
     from darse.cli import new as new_cli
+    from darse.cli import registry as registry_cli
     from darse.cli import secrets as secrets_cli
     from darse.cli import stack as stack_cli
+    from darse.cli import status as status_cli
 
     lint_cli.register(app)
     secrets_cli.register(app)
     new_cli.register(app)
-    from darse.cli import deploy as deploy_cli
-    from darse.cli import status as status_cli
-
     deploy_cli.register(app)
     status_cli.register(app)
+    build_cli.register(app)
+    registry_cli.register(app)
     stack_cli.register(app)
 
 

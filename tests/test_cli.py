@@ -139,3 +139,29 @@ def test_version() -> None:
     from darse import __version__
 
     assert darse("--version").stdout.strip() == f"darse {__version__}"
+
+
+def test_every_command_is_mapped_to_the_module_that_registers_it() -> None:
+    """`darse CMD` imports only CMD's module: the map must name, for every command, its real module."""
+    import importlib
+
+    import typer
+
+    from darse.cli.main import COMMAND_MODULES
+
+    found: dict[str, str] = {}
+    for module in sorted(set(COMMAND_MODULES.values())):
+        probe = typer.Typer()
+        importlib.import_module(f"darse.cli.{module}").register(probe)
+        names = [c.name for c in probe.registered_commands] + [g.name for g in probe.registered_groups]
+        found.update({name: module for name in names})
+    assert found == COMMAND_MODULES
+
+
+def test_one_command_imports_only_its_module() -> None:
+    code = (
+        "import sys; from darse.cli import main; main._register(['lint']); "
+        "print(sorted(m for m in sys.modules if m.startswith('darse.cli.') and m != 'darse.cli.main'))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "['darse.cli.lint']"

@@ -37,24 +37,44 @@ def main(
     _state["debug"] = debug
 
 
-def _register() -> None:
-    from darse.cli import build as build_cli
-    from darse.cli import deploy as deploy_cli
-    from darse.cli import lint as lint_cli
-    from darse.cli import new as new_cli
-    from darse.cli import registry as registry_cli
-    from darse.cli import secrets as secrets_cli
-    from darse.cli import stack as stack_cli
-    from darse.cli import status as status_cli
+# Which module registers each command. Only the module of the command being run is imported, so that
+# `darse up` does not pay for importing the registry, inspect and Swarm code (about half a second).
+COMMAND_MODULES = {
+    "lint": "lint",
+    "rules": "lint",
+    "secrets": "secrets",
+    "new": "new",
+    "up": "deploy",
+    "down": "deploy",
+    "rollback": "deploy",
+    "diff": "deploy",
+    "logs": "deploy",
+    "status": "status",
+    "history": "status",
+    "build": "build",
+    "push": "build",
+    "registry": "registry",
+    "stack": "stack",
+}
 
-    lint_cli.register(app)
-    secrets_cli.register(app)
-    new_cli.register(app)
-    deploy_cli.register(app)
-    status_cli.register(app)
-    build_cli.register(app)
-    registry_cli.register(app)
-    stack_cli.register(app)
+
+def _register(argv: list[str] | None = None) -> None:
+    """Register the command named in `argv` (all of them for help, completion or an unknown word)."""
+    import importlib
+
+    wanted = _command_word(argv if argv is not None else sys.argv[1:])
+    modules = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
+    for module in modules:
+        importlib.import_module(f"darse.cli.{module}").register(app)
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The first word that is not a global option (`darse --debug up wiki` → `up`)."""
+    for word in argv:
+        if word in ("--debug",):
+            continue
+        return None if word.startswith("-") else word
+    return None
 
 
 def run() -> None:

@@ -121,6 +121,14 @@ def deploy(
         created = engine.ensure_networks(resolved.external_networks(config))
         if created:
             say(f"{source.service.name}: created network(s) {', '.join(created)}")
+        if unchanged and _all_current(engine, existing, declared):
+            say(f"{source.service.name}: unchanged and healthy; nothing to do")
+            outcome.ok = True
+            outcome.containers = existing
+            record.images = _images(engine, existing, declared, per_service)
+            ctx.history.finish(record, SUCCESS, "unchanged")
+            outcome.seconds = time.perf_counter() - started
+            return outcome
         to_run = resolved.with_labels(config, labels)
         if source.pin:
             outcome.pinned = resolved.pin_images(to_run, source.pin, engine.image_id)
@@ -159,6 +167,21 @@ def deploy(
             if outcome.rollback is None:
                 outcome.rollback_note = "no earlier successful deployment to roll back to"
     return outcome
+
+
+def _all_current(engine, existing: list[ContainerState], declared: dict[str, str]) -> bool:
+    """Whether `compose up` would change nothing: one container per service, each running and healthy,
+    each on the image its tag names now (a re-pulled or rebuilt tag makes Compose recreate it). Then
+    darse skips `compose up` altogether, the common case of an `up --all` on a host already in sync."""
+    by_service: dict[str, list[ContainerState]] = {}
+    for container in existing:
+        by_service.setdefault(container.compose_service, []).append(container)
+    if set(by_service) != set(declared) or any(len(group) != 1 for group in by_service.values()):
+        return False
+    for name, (container,) in by_service.items():
+        if not container.healthy or not declared[name] or engine.image_id(declared[name]) != container.image_id:
+            return False
+    return True
 
 
 def _auto_rollback(

@@ -149,3 +149,20 @@ def _status_row(stack: Stack) -> dict:
     result = stack.darse("status", "--json")
     assert result.returncode == 0, result.stderr
     return next(s for s in json.loads(result.stdout)["services"] if s["service"] == stack.name)
+
+
+def test_up_of_an_unchanged_healthy_service_changes_nothing(stack: Stack) -> None:
+    first = stack.darse("up", stack.name, "--timeout", TIMEOUT)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = {name: c.id for name, c in stack.containers().items()}
+    again = stack.darse("up", stack.name, "--timeout", TIMEOUT, "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {name: c.id for name, c in stack.containers().items()} == before
+    latest = stack.history()[0]
+    assert (latest["action"], latest["outcome"], latest["message"]) == ("up", "success", "unchanged")
+
+    # a stopped container is not "unchanged": compose up runs and starts it again
+    stack.containers()["db"].stop(timeout=1)
+    third = stack.darse("up", stack.name, "--timeout", TIMEOUT)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert stack.containers()["db"].status == "running"

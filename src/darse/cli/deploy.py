@@ -79,14 +79,28 @@ def actions_log_lines() -> int:
     return LOG_LINES
 
 
-def _finish(outcomes: list[Outcome], json_flag: bool) -> None:
+def _finish(
+    outcomes: list[Outcome], json_flag: bool, extra: list[dict[str, Any]] | None = None, ok: bool = True
+) -> None:
+    """Print the outcomes (`extra`: Swarm deployments, already rendered as text) and exit 0 or 1."""
     if json_flag:
-        sys.stdout.write(json.dumps([_outcome_json(o) for o in outcomes], indent=2) + "\n")
+        sys.stdout.write(json.dumps([*(_outcome_json(o) for o in outcomes), *(extra or [])], indent=2) + "\n")
     else:
         console = Console(highlight=False)
         for outcome in outcomes:
             _render(outcome, console)
-    raise typer.Exit(0 if all(o.ok for o in outcomes) else 1)
+    raise typer.Exit(0 if ok and all(o.ok for o in outcomes) else 1)
+
+
+def _stack_json(result) -> dict[str, Any]:
+    """A Swarm deployment in `darse up --json`: the same first keys as a Compose one, then the stack."""
+    return {
+        "service": result.service,
+        "project": result.stack,
+        "ok": result.ok,
+        "target": "swarm",
+        "stack": result.as_dict(),
+    }
 
 
 def up(
@@ -101,17 +115,26 @@ def up(
     """Preflight, `docker compose up --wait`, record; roll back to the last good deployment on failure."""
     ctx = DeployContext.open(Path.cwd())
     chosen = actions.select(ctx, services or [], all_services)
-    with _progress(not json_flag) as progress:
-        outcomes = actions.up(
-            ctx,
-            chosen,
-            force=force,
-            allow_dirty=allow_dirty,
-            timeout=timeout,
-            auto_rollback=not no_rollback,
-            progress=progress,
-        )
-    _finish(outcomes, json_flag)
+    on_swarm = [s for s in chosen if ctx.target_of(s).is_swarm]
+    on_compose = [s for s in chosen if s not in on_swarm]
+    outcomes: list[Outcome] = []
+    if on_compose:
+        with _progress(not json_flag) as progress:
+            outcomes = actions.up(
+                ctx,
+                on_compose,
+                force=force,
+                allow_dirty=allow_dirty,
+                timeout=timeout,
+                auto_rollback=not no_rollback,
+                progress=progress,
+            )
+    if not on_swarm:
+        _finish(outcomes, json_flag)
+    from darse.cli.stack import deploy_services
+
+    stacks = deploy_services(ctx, on_swarm, force=force, allow_dirty=allow_dirty, timeout=timeout, json_flag=json_flag)
+    _finish(outcomes, json_flag, [_stack_json(r) for r in stacks], all(r.ok for r in stacks))
 
 
 def rollback(
@@ -124,6 +147,16 @@ def rollback(
     """Deploy the service as it was at an earlier revision, without touching the working tree."""
     ctx = DeployContext.open(Path.cwd())
     chosen = ctx.service(service)
+    if ctx.target_of(chosen).is_swarm:
+        from darse.cli.stack import render_result
+        from darse.deploy.on_swarm import rollback_on_swarm
+
+        result = rollback_on_swarm(ctx, chosen, to=to, steps=steps, timeout=timeout)
+        if json_flag:
+            sys.stdout.write(json.dumps([_stack_json(result)], indent=2) + "\n")
+        else:
+            render_result(result)
+        raise typer.Exit(0 if result.ok else 1)
     with _progress(not json_flag) as progress:
         outcome = actions.rollback(ctx, chosen, to=to, steps=steps, timeout=timeout, progress=progress)
     _finish([outcome], json_flag)
@@ -144,6 +177,18 @@ def down(
         typed = typer.prompt(f"This deletes the volumes (the data) of {chosen.name}. Type the service name")
         if typed.strip() != chosen.name:
             raise DarseError("the name typed does not match; nothing was removed", f"type {chosen.name} exactly")
+    if ctx.target_of(chosen).is_swarm:
+        if volumes:
+            raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
+        from darse.deploy.on_swarm import down_on_swarm
+
+        stack = down_on_swarm(ctx, chosen)
+        if json_flag:
+            data = {"service": chosen.name, "project": stack, "ok": True, "volumes_removed": False}
+            sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        else:
+            Console(highlight=False).print(f"[green]✔[/] {escape(chosen.name)}: stack {stack} removed (volumes kept)")
+        raise typer.Exit(0)
     result = actions.down(ctx, chosen, volumes=volumes)
     if json_flag:
         data = {"service": result.service, "project": result.project, "ok": result.ok, "volumes_removed": volumes}
@@ -184,8 +229,8 @@ def logs(
 
     ctx = DeployContext.open(Path.cwd())
     chosen = ctx.service(service)
-    _ = ctx.engine
-    raise typer.Exit(ComposeRunner(ctx.project(chosen), ctx.target).logs(follow, tail))
+    _ = ctx.engine_for(chosen)
+    raise typer.Exit(ComposeRunner(ctx.project(chosen), ctx.compose_target(chosen)).logs(follow, tail))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -12,17 +11,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse.deploy.context import DeployContext
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
 from darse.model.service import Service
 from darse.swarm.stack import (
-    LABEL_PREFIX,
     StackResult,
-    deploy_stack,
-    remove_stack,
     rollback_stack,
     scale_stack_service,
-    stack_name,
     stack_status,
     swarm_target,
 )
@@ -45,14 +41,31 @@ def _services(repository: Repository, names: list[str] | None, all_: bool = Fals
     return [repository.service(name) for name in names]
 
 
-def _labels(repository: Repository, service: Service) -> dict[str, str]:
-    git = repository.git
-    folder = repository.relative(service.path)
-    return {
-        LABEL_PREFIX + "commit": git.head(),
-        LABEL_PREFIX + "dirty": "true" if git.dirty(folder) else "false",
-        LABEL_PREFIX + "deployed-at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
+def deploy_services(
+    ctx: DeployContext, services: list[Service], *, force: bool, allow_dirty: bool, timeout: float, json_flag: bool
+) -> list[StackResult]:
+    """Deploy each Swarm-target service (preflight, stack, convergence, history), rendering as it goes."""
+    from darse.deploy.on_swarm import up_on_swarm
+
+    for service in services:
+        swarm_target(ctx.repository, service)  # every one a Swarm target, before anything happens
+    results: list[StackResult] = []
+    for service in services:
+        if json_flag:
+            results.append(up_on_swarm(ctx, service, force=force, allow_dirty=allow_dirty, timeout=timeout))
+            continue
+        target = ctx.target_of(service)
+        with err.status(f"deploying {service.name} to {target.name}…") as status:
+
+            def progress(states, _status=status, _name=service.name) -> None:
+                parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'global'}" for s in states]
+                _status.update(f"{_name}: " + (", ".join(parts) if parts else "starting"))
+
+            results.append(
+                up_on_swarm(ctx, service, force=force, allow_dirty=allow_dirty, timeout=timeout, progress=progress)
+            )
+        render_result(results[-1])
+    return results
 
 
 @app.command("deploy")
@@ -60,47 +73,19 @@ def deploy(
     services: list[str] = typer.Argument(None, help="Service folders (default: every Swarm-target service)."),
     timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for the stack to converge."),
     force: bool = typer.Option(False, "--force", help="Deploy even when lint reports errors."),
+    allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Deploy uncommitted changes (recorded as dirty)."),
     json_flag: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Deploy services to their Swarm and wait until every service converged (or was rolled back)."""
-    from darse.engine.swarm import compose_config
-    from darse.lint.engine import Linter
-    from darse.lint.rule import Severity
-
-    repository = _repository()
-    chosen = _services(repository, services)
-    for service in chosen:
-        swarm_target(repository, service)
-    if not force:
-        result = Linter(repository.config, repository).lint_services(chosen)
-        errors = [f for f in result.findings if f.severity >= Severity.ERROR]
-        if errors:
-            first = errors[0]
-            raise DarseError(
-                f"lint reports {len(errors)} error(s), first {first.rule} at {first.path}:{first.line}",
-                "fix them (`darse lint`) or deploy anyway with --force",
-            )
-    results: list[StackResult] = []
-    for service in chosen:
-        target = repository.config.target_for(service.name)
-        resolved = compose_config(str(service.path), service.compose_path.name, stack_name(service), target)
-        if json_flag:
-            results.append(deploy_stack(repository, service, resolved, _labels(repository, service), timeout))
-            continue
-        with console.status(f"deploying {service.name} to {target.name}…") as status:
-
-            def progress(states, _status=status, _name=service.name) -> None:
-                parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'g'}" for s in states]
-                _status.update(f"{_name}: " + ", ".join(parts) if parts else f"{_name}: starting")
-
-            results.append(deploy_stack(repository, service, resolved, _labels(repository, service), timeout, progress))
-        _render_result(results[-1])
+    ctx = DeployContext.open(Path.cwd())
+    chosen = _services(ctx.repository, services)
+    results = deploy_services(ctx, chosen, force=force, allow_dirty=allow_dirty, timeout=timeout, json_flag=json_flag)
     if json_flag:
         sys.stdout.write(json.dumps({"schema": 1, "deployments": [r.as_dict() for r in results]}, indent=2) + "\n")
     raise typer.Exit(0 if all(r.ok for r in results) else 1)
 
 
-def _render_result(result: StackResult) -> None:
+def render_result(result: StackResult) -> None:
     mark = "[green]✔[/]" if result.ok else "[red]✖[/]"
     console.print(f"{mark} {escape(result.service)} → stack {escape(result.stack)} on {escape(result.target)}")
     for outcome in result.convergence.services:
@@ -181,8 +166,10 @@ def rollback(
 @app.command("rm")
 def rm(service: str = typer.Argument(..., help="The service folder whose stack to remove.")) -> None:
     """Remove a service's stack (services, networks, secrets); named volumes are kept."""
-    repository = _repository()
-    stack = remove_stack(repository, repository.service(service))
+    from darse.deploy.on_swarm import down_on_swarm
+
+    ctx = DeployContext.open(Path.cwd())
+    stack = down_on_swarm(ctx, ctx.service(service))
     console.print(f"stack {escape(stack)} removed; its volumes are kept")
 
 

@@ -40,7 +40,7 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
     preflight.check_secrets(ctx.repository, service)
     # Compose resolves the configuration on the other core while darse lints (a read-only command)
-    pending = ComposeRunner(ctx.project(service), ctx.target).start_config(service.compose_path)
+    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service)).start_config(service.compose_path)
     try:
         preflight.check_lint(ctx.repository, service, force)
     except BaseException:
@@ -63,7 +63,7 @@ def up(
     try:
         for service in services:
             sources.append(plan_up(ctx, service, force, allow_dirty))
-        _ = ctx.engine  # reachable, or one line and exit 2 before anything changes
+            _ = ctx.engine_for(service)  # reachable, or one line and exit 2 before anything changes
     except BaseException:
         for source in sources:
             source.pending.cancel()
@@ -87,7 +87,7 @@ def rollback(
 ) -> Outcome:
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
-    _ = ctx.engine
+    _ = ctx.engine_for(service)
     commit, recorded = choose(ctx, service, to, steps)
     with project_lock(ctx.state, ctx.project(service)):
         source = source_for(ctx, service, recorded, commit=commit)
@@ -122,7 +122,7 @@ class DownResult:
 def down(ctx: DeployContext, service: Service, volumes: bool = False) -> DownResult:
     """Stop and remove the service's containers and networks; named volumes stay unless `volumes`."""
     project = ctx.project(service)
-    _ = ctx.engine
+    _ = ctx.engine_for(service)
     with project_lock(ctx.state, project):
         last = ctx.history.last_success(project)
         record = ctx.history.start(
@@ -136,6 +136,6 @@ def down(ctx: DeployContext, service: Service, volumes: bool = False) -> DownRes
                 config_hash="",
             )
         )
-        result = ComposeRunner(project, ctx.target).down(volumes=volumes)
+        result = ComposeRunner(project, ctx.compose_target(service)).down(volumes=volumes)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
     return DownResult(service.name, project, volumes, result.ok, result.output)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from darse.config import Target
 from darse.deploy.history import History
 from darse.deploy.revisions import Revisions
 from darse.deploy.state import state_dir
@@ -18,17 +19,39 @@ from darse.model.service import Service
 
 @dataclass
 class DeployContext:
+    """`override`, when given, sends every service to one engine; otherwise each service goes to the
+    target darse.toml gives it (Compose on the local engine, a Docker context, a DOCKER_HOST, a Swarm)."""
+
     repository: Repository
-    target: EngineTarget = field(default_factory=EngineTarget)
+    override: EngineTarget | None = None
+    _engines: dict[EngineTarget, Engine] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def open(cls, start: Path, target: EngineTarget | None = None) -> DeployContext:
+    def open(cls, start: Path, override: EngineTarget | None = None) -> DeployContext:
         repository = open_repository(find_root(start))
         if not repository.services:
             raise DarseError(
                 f"no service found in {repository.root}", "a service is a folder holding compose.yaml; run darse there"
             )
-        return cls(repository, target or EngineTarget())
+        return cls(repository, override)
+
+    def target_of(self, service: Service) -> Target:
+        return self.repository.config.target_for(service.name)
+
+    def compose_target(self, service: Service) -> EngineTarget:
+        """The engine a service's `docker compose` and Engine API calls go to."""
+        if self.override is not None:
+            return self.override
+        return engine_target(self.target_of(service))
+
+    def engine_for(self, service: Service) -> Engine:
+        """Connected on first use, one client per engine; raises the one-line 'cannot reach' error."""
+        return self.engine_at(self.compose_target(service))
+
+    def engine_at(self, target: EngineTarget) -> Engine:
+        if target not in self._engines:
+            self._engines[target] = Engine(target)
+        return self._engines[target]
 
     @property
     def root(self) -> Path:
@@ -46,13 +69,13 @@ class DeployContext:
     def history(self) -> History:
         return History(self.state)
 
-    @cached_property
-    def engine(self) -> Engine:
-        """Connected on first use; raises the one-line 'cannot reach the Docker engine' error."""
-        return Engine(self.target)
-
     def service(self, name: str) -> Service:
         return self.repository.service(name.rstrip("/"))
 
     def project(self, service: Service) -> str:
         return project_name(service.name)
+
+
+def engine_target(target: Target) -> EngineTarget:
+    """darse.toml's target as the engine layer's address (a context, a DOCKER_HOST, or the environment's)."""
+    return EngineTarget(context=target.context or None, docker_host=target.host or None)

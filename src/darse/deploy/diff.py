@@ -41,7 +41,7 @@ def _yaml(data: object) -> list[str]:
 
 def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
     project = ctx.project(service)
-    config = ComposeRunner(project, ctx.target).config(service.compose_path)
+    config = ComposeRunner(project, ctx.compose_target(service)).config(service.compose_path)
     current = resolved.masked(config, (service.path,), service.compose_path)
     last = ctx.history.last_success(project)
     deployed = json.loads(last.config_masked) if last is not None else {}

@@ -11,7 +11,9 @@ from typing import Any
 
 from darse.deploy.context import DeployContext
 from darse.deploy.revisions import under
-from darse.engine.docker import COMMIT_LABEL, PROJECT_LABEL, SERVICE_HASH_LABEL, ContainerState
+from darse.engine.compose import EngineTarget
+from darse.engine.docker import COMMIT_LABEL, HASH_LABEL, PROJECT_LABEL, SERVICE_HASH_LABEL, ContainerState
+from darse.engine.swarm import ServiceState
 
 IN_SYNC, DRIFT, DEGRADED, NOT_DEPLOYED, UNKNOWN = "in-sync", "drift", "degraded", "not-deployed", "unknown"
 
@@ -49,9 +51,12 @@ class ServiceStatus:
 
 
 def status(ctx: DeployContext) -> list[ServiceStatus]:
-    by_project: dict[str, list[ContainerState]] = {}
-    for container in ctx.engine.containers(label=PROJECT_LABEL):
-        by_project.setdefault(container.project, []).append(container)
+    by_project: dict[tuple[EngineTarget, str], list[ContainerState]] = {}
+    compose_services = [s for s in ctx.repository.services if not ctx.target_of(s).is_swarm]
+    stacks = _swarm_stacks(ctx)
+    for target in dict.fromkeys(ctx.compose_target(s) for s in compose_services):
+        for container in ctx.engine_at(target).containers(label=PROJECT_LABEL):  # one query per engine
+            by_project.setdefault((target, container.project), []).append(container)
     latest = ctx.history.latest_by_project()
     succeeded = ctx.history.last_success_by_project()
     revisions = ctx.revisions
@@ -61,14 +66,15 @@ def status(ctx: DeployContext) -> list[ServiceStatus]:
     rows = []
     for service in ctx.repository.services:
         project = ctx.project(service)
-        containers = by_project.get(project, [])
         recorded = succeeded.get(project)
-        labelled = next((c.labels for c in containers if c.labels.get(COMMIT_LABEL)), {})
-        deployed = recorded.revision if recorded else labelled.get(COMMIT_LABEL, "")
+        target = ctx.target_of(service)
+        if target.is_swarm:
+            tasks = _swarm_counts(stacks.get(target.name, {}).get(project, []), recorded)
+        else:
+            tasks = _compose_counts(by_project.get((ctx.compose_target(service), project), []), recorded)
+        deployed = recorded.revision if recorded else tasks.labelled_commit
         row = ServiceStatus(service.name, project, deployed, head, NOT_DEPLOYED)
-        row.total = len(containers)
-        row.running = sum(c.running for c in containers)
-        row.healthy = sum(c.healthy for c in containers)
+        row.total, row.running, row.healthy = tasks.total, tasks.running, tasks.healthy
         last = latest.get(project)
         if last is not None:
             row.last_action, row.last_outcome = last.action, last.outcome
@@ -82,17 +88,62 @@ def status(ctx: DeployContext) -> list[ServiceStatus]:
             if changed is not None:
                 files.update(changed)
             row.changed_files = sorted(p for p in files if under(p, folder))
-            row.config_drift = _config_drift(containers, recorded.images if recorded else None)
+            row.config_drift = tasks.config_drift
             if changed is None:
                 row.state = UNKNOWN
             elif row.changed_files or row.config_drift:
                 row.state = DRIFT
-            elif not containers or row.healthy < row.total:
+            elif not row.total or row.healthy < row.total:
                 row.state = DEGRADED
             else:
                 row.state = IN_SYNC
         rows.append(row)
     return rows
+
+
+@dataclass
+class Counts:
+    """What runs for one service, from containers (Compose) or tasks (Swarm)."""
+
+    total: int
+    running: int
+    healthy: int
+    labelled_commit: str
+    config_drift: bool
+
+
+def _compose_counts(containers: list[ContainerState], recorded: Any) -> Counts:
+    labelled = next((c.labels for c in containers if c.labels.get(COMMIT_LABEL)), {})
+    return Counts(
+        total=len(containers),
+        running=sum(c.running for c in containers),
+        healthy=sum(c.healthy for c in containers),
+        labelled_commit=labelled.get(COMMIT_LABEL, ""),
+        config_drift=_config_drift(containers, recorded.images if recorded else None),
+    )
+
+
+def _swarm_counts(services: list[ServiceState], recorded: Any) -> Counts:
+    """A Swarm task counts as running once its healthcheck passed, so running tasks are healthy ones;
+    the stack drifts when its services carry another configuration hash than the recorded deployment."""
+    running = sum(s.running for s in services)
+    labelled = next((s.labels for s in services if s.labels.get(COMMIT_LABEL)), {})
+    drift = recorded is not None and any(s.labels.get(HASH_LABEL) != recorded.config_hash for s in services)
+    return Counts(
+        total=sum(s.desired if s.desired is not None else s.running for s in services),
+        running=running,
+        healthy=running,
+        labelled_commit=labelled.get(COMMIT_LABEL, ""),
+        config_drift=drift,
+    )
+
+
+def _swarm_stacks(ctx: DeployContext) -> dict[str, dict[str, list[ServiceState]]]:
+    """target name -> stack -> services, one pair of queries per Swarm target that some service uses."""
+    from darse.engine.swarm import SwarmEngine
+
+    targets = {t.name: t for t in (ctx.target_of(s) for s in ctx.repository.services) if t.is_swarm}
+    return {name: SwarmEngine(target).all_stacks() for name, target in targets.items()}
 
 
 def _config_drift(containers: list[ContainerState], images: dict[str, Any] | None) -> bool:

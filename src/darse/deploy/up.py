@@ -91,8 +91,8 @@ def deploy(
     """Deploy `source` and record it; on failure print nothing here (the CLI renders the Outcome)."""
     say = progress or (lambda _text: None)
     started = time.perf_counter()
-    engine = ctx.engine
-    runner = ComposeRunner(source.project, ctx.target)
+    engine = ctx.engine_for(source.service)
+    runner = ComposeRunner(source.project, ctx.compose_target(source.service))
     say(f"{source.service.name}: resolving the configuration")
     config = source.pending.result() if source.pending is not None else runner.config(source.compose_path)
     if source.extra_dirs:

@@ -107,6 +107,20 @@ class SwarmEngine:
             (_service_state(s, by_service.get(s["ID"], []), stack) for s in raw_services), key=lambda s: s.name
         )
 
+    def all_stacks(self) -> dict[str, list[ServiceState]]:
+        """Every stack's services with their tasks, in two queries for the whole Swarm (for `darse status`)."""
+        api = self.client.api
+        raw_services = api.services(filters={"label": STACK_LABEL})
+        raw_tasks = api.tasks(filters={"label": STACK_LABEL}) if raw_services else []
+        by_service: dict[str, list[dict[str, Any]]] = {}
+        for task in raw_tasks:
+            by_service.setdefault(task.get("ServiceID", ""), []).append(task)
+        stacks: dict[str, list[ServiceState]] = {}
+        for raw in raw_services:
+            stack = (raw.get("Spec", {}).get("Labels") or {}).get(STACK_LABEL, "")
+            stacks.setdefault(stack, []).append(_service_state(raw, by_service.get(raw["ID"], []), stack))
+        return stacks
+
     def stacks(self) -> set[str]:
         """Names of the stacks present on the Swarm."""
         return {
@@ -254,35 +268,3 @@ def _last_line(text: str) -> str:
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
-def compose_config(service_dir: str, compose_file: str, project: str, target: Target) -> dict[str, Any]:
-    """The Compose file as Compose resolves it (`docker compose config --format json`), as data.
-
-    The output holds env-file values: it is parsed here and never printed or written anywhere."""
-    args = ["docker", *target.docker_args(), "compose", "-f", compose_file, "-p", project, "config", "--format", "json"]
-    try:
-        proc = subprocess.run(
-            args,
-            cwd=service_dir,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            env={**os.environ, **target.docker_env()},
-        )
-    except FileNotFoundError:
-        raise DarseError("the docker CLI is not installed", "install Docker's CLI and the Compose plugin") from None
-    except subprocess.TimeoutExpired:
-        raise DarseError("docker compose config did not answer in 120 s", "check the Compose file") from None
-    if proc.returncode != 0:
-        raise DarseError(f"docker compose config refused {compose_file}: {_last_line(proc.stderr)}", "run `darse lint`")
-    try:
-        data = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        raise DarseError(
-            "docker compose config gave no JSON", "check the Compose plugin's version (v2 needed)"
-        ) from None
-    if not isinstance(data, dict):
-        raise DarseError("docker compose config gave no document", "check the Compose file")
-    return data

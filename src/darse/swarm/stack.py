@@ -8,30 +8,26 @@ failed update the Swarm paused, and removes secrets no service uses any more.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from darse.config import Target
+from darse.engine.compose import project_name
 from darse.engine.swarm import ServiceState, SwarmEngine
 from darse.errors import DarseError
 from darse.model.image import ImageRef, parse_image
 from darse.model.repository import Repository
 from darse.model.service import Service
 from darse.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
-from darse.swarm.stackfile import make_stack_document
+from darse.swarm.stackfile import StackDocument, make_stack_document
 
 LABEL_PREFIX = "org.darse."
-_UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
 
 def stack_name(service: Service) -> str:
-    """`apps/wiki` → `apps-wiki`: stable, and valid as a stack and a Compose project name."""
-    name = _UNSAFE.sub("-", service.name.lower()).strip("-_")
-    return name or "service"
+    """A folder's stack is named like its Compose project (`apps/wiki` → `apps-wiki`)."""
+    return project_name(service.name)
 
 
 def swarm_target(repository: Repository, service: Service) -> Target:
@@ -70,26 +66,42 @@ class StackResult:
         }
 
 
-def deploy_stack(
-    repository: Repository,
-    service: Service,
-    resolved: dict[str, Any],
-    labels: dict[str, str],
-    timeout: float,
-    on_progress: Callable[[list[ServiceState]], None] | None = None,
-) -> StackResult:
-    """Deploy one service folder to its Swarm target and wait; `resolved` is `docker compose config` output."""
+@dataclass
+class PreparedStack:
+    """Everything checked and built, nothing changed on the Swarm yet."""
+
+    service: Service
+    stack: str
+    target: Target
+    engine: SwarmEngine
+    made: StackDocument
+    config_hash: str
+
+
+def prepare_stack(
+    repository: Repository, service: Service, resolved: dict[str, Any], labels: dict[str, str]
+) -> PreparedStack:
+    """Checks that read only: a Swarm manager answers, images can come from a registry; the document.
+
+    `resolved` is `docker compose config` output; `labels` must hold the config hash (org.darse.config-hash)."""
     target = swarm_target(repository, service)
     stack = stack_name(service)
     engine = SwarmEngine(target)
     engine.ensure_manager()
-    config_hash = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()
-    all_labels = {**labels, LABEL_PREFIX + "config-hash": config_hash, LABEL_PREFIX + "service": service.name}
-    made = make_stack_document(resolved, stack, all_labels)
+    made = make_stack_document(resolved, stack, {**labels, LABEL_PREFIX + "service": service.name})
     _check_images(engine, service, made.images)
-    _ensure_networks(engine, made.document)
+    return PreparedStack(service, stack, target, engine, made, labels.get(LABEL_PREFIX + "config-hash", ""))
+
+
+def run_stack(
+    prepared: PreparedStack, timeout: float, on_progress: Callable[[list[ServiceState]], None] | None = None
+) -> StackResult:
+    """Create missing overlay networks, `docker stack deploy`, wait, roll back what the Swarm paused,
+    and remove secrets no service uses any more."""
+    engine, stack = prepared.engine, prepared.stack
+    _ensure_networks(engine, prepared.made.document)
     before = snapshot(engine.services(stack))
-    engine.deploy(stack, made.document)
+    engine.deploy(stack, prepared.made.document)
     convergence = wait_for_convergence(engine, stack, before, timeout, on_progress)
     rolled_back = []
     paused = [o for o in convergence.services if o.state == "paused"]
@@ -101,9 +113,17 @@ def deploy_stack(
         again = wait_for_convergence(engine, stack, before_rollback, timeout, on_progress)
         _keep_failures(convergence, again)
     rolled_back += [o.name for o in convergence.services if o.state == "rolled back"]
-    removed = _remove_unused_secrets(engine, stack, set(made.secret_names.values()))
+    removed = _remove_unused_secrets(engine, stack, set(prepared.made.secret_names.values()))
     return StackResult(
-        service.name, stack, target.name, convergence.ok, convergence, rolled_back, removed, config_hash, made.images
+        prepared.service.name,
+        stack,
+        prepared.target.name,
+        convergence.ok,
+        convergence,
+        rolled_back,
+        removed,
+        prepared.config_hash,
+        prepared.made.images,
     )
 
 

@@ -212,6 +212,19 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     secrets_now = {s.name for s in swarm.secrets.list(filters={"label": "com.docker.stack.namespace=swarmapp"})}
     assert len(secrets_now) == 1 and secrets_now != first_secret
 
+    # every deployment is in the history, the failed one as failed; no secret in it
+    history = darse("history", "swarmapp", "--json", cwd=root)
+    assert history.returncode == 0, history.stderr
+    records = json.loads(history.stdout)
+    assert [(r["action"], r["outcome"]) for r in records[:4]] == [
+        ("up", "success"),
+        ("up", "failed"),
+        ("up", "success"),
+        ("up", "success"),
+    ]
+    assert "web rolled back" in records[1]["message"]
+    outputs.append(history.stdout)
+
     # no secret value ever reached the output
     for text in outputs:
         assert TOKEN_V1 not in text and TOKEN_V2 not in text and DB_PASSWORD not in text
@@ -262,3 +275,35 @@ def test_local_only_image_names_darse_push(swarm: docker.DockerClient, tmp_path:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "only in the local engine" in proc.stderr and "darse push solo" in proc.stderr
     assert not swarm.api.services(filters={"label": "com.docker.stack.namespace=solo"})
+
+
+def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.DockerClient, repo, images) -> None:
+    """Only darse.toml changes: `darse up` deploys the folder as a stack, then with Compose."""
+    root, proxy = repo
+    config = root / "darse.toml"
+    original = config.read_text()
+    try:
+        on_swarm = darse("up", "swarmapp", "--timeout", "120", "--json", cwd=root)
+        assert on_swarm.returncode == 0, on_swarm.stdout + on_swarm.stderr
+        (result,) = json.loads(on_swarm.stdout)
+        assert result["target"] == "swarm" and result["ok"]
+        assert swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"})
+        status = darse("status", "--json", cwd=root)
+        assert status.returncode == 0, status.stderr
+        (row,) = [r for r in json.loads(status.stdout)["services"] if r["service"] == "swarmapp"]
+        assert row["containers"]["running"] >= 1 and row["state"] == "in-sync", row
+
+        down = darse("down", "swarmapp", cwd=root)
+        assert down.returncode == 0, down.stderr
+        assert _wait(lambda: not swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
+        assert _wait(lambda: not swarm.containers.list(filters={"label": "com.docker.stack.namespace=swarmapp"}))
+
+        config.write_text(original.replace('target = "cluster"', 'target = "local"'))
+        subprocess.run(["git", "-C", str(root), "commit", "-qam", "run swarmapp with Compose"], check=True)
+        on_compose = darse("up", "swarmapp", "--timeout", "60", "--json", cwd=root)
+        assert on_compose.returncode == 0, on_compose.stdout + on_compose.stderr
+        containers = swarm.containers.list(filters={"label": "com.docker.compose.project=swarmapp"})
+        assert [c.labels["com.docker.compose.service"] for c in containers] == ["web"]
+    finally:
+        subprocess.run(["docker", "compose", "-p", "swarmapp", "down"], capture_output=True, check=False)
+        config.write_text(original)

@@ -1,0 +1,133 @@
+"""`up`, `rollback` and `down` for a service whose darse.toml target is a Swarm.
+
+The same preflight (clean tree, secrets, lint) and the same history as on Compose; in between, the
+stack: `docker stack deploy`, convergence, the Swarm's own rollback of a failed update
+(darse.swarm.stack). A failed update is recorded as failed even though the Swarm is healthy again on
+the previous version: that is what happened to this deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from darse.deploy import preflight, resolved
+from darse.deploy.context import DeployContext
+from darse.deploy.history import FAILED, SUCCESS, Deployment, now
+from darse.deploy.rollback import choose, materialise
+from darse.deploy.state import project_lock
+from darse.engine.compose import ComposeRunner
+from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
+from darse.engine.swarm import ServiceState
+from darse.errors import DarseError
+from darse.model.compose import COMPOSE_NAMES
+from darse.model.service import Service
+from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
+
+Progress = Callable[[list[ServiceState]], None]
+
+
+def up_on_swarm(
+    ctx: DeployContext,
+    service: Service,
+    *,
+    force: bool = False,
+    allow_dirty: bool = False,
+    timeout: float = 300,
+    progress: Progress | None = None,
+) -> StackResult:
+    """`darse up` (and `darse stack deploy`) of a Swarm-target service, recorded in the history."""
+    revisions = ctx.revisions
+    dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
+    preflight.check_secrets(ctx.repository, service)
+    preflight.check_lint(ctx.repository, service, force)
+    return _deploy(ctx, service, service.compose_path, revisions.head, dirty, "up", timeout, progress)
+
+
+def rollback_on_swarm(
+    ctx: DeployContext,
+    service: Service,
+    *,
+    to: str | None = None,
+    steps: int | None = None,
+    timeout: float = 300,
+    progress: Progress | None = None,
+) -> StackResult:
+    """The service folder as of an earlier revision (working tree untouched), deployed as the stack."""
+    if to is not None and steps is not None:
+        raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
+    commit, _recorded = choose(ctx, service, to, steps)
+    release = materialise(ctx, service, commit)
+    compose_path = next((release / n for n in COMPOSE_NAMES if (release / n).is_file()), None)
+    if compose_path is None:
+        raise DarseError(f"{service.name} has no Compose file at {commit[:12]}", "choose another revision")
+    return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, progress)
+
+
+def down_on_swarm(ctx: DeployContext, service: Service) -> str:
+    """`docker stack rm`, recorded; named volumes stay (a Swarm never removes them with a stack)."""
+    project = ctx.project(service)
+    with project_lock(ctx.state, project):
+        last = ctx.history.last_success(project)
+        record = ctx.history.start(
+            Deployment(project, service.name, str(ctx.root), "down", last.revision if last else "", False, "")
+        )
+        try:
+            stack = remove_stack(ctx.repository, service)
+        except BaseException as exc:
+            ctx.history.finish(record, FAILED, _why(exc))
+            raise
+        ctx.history.finish(record, SUCCESS)
+    return stack
+
+
+def _deploy(
+    ctx: DeployContext,
+    service: Service,
+    compose_path: Path,
+    revision: str,
+    dirty: bool,
+    action: str,
+    timeout: float,
+    progress: Progress | None,
+) -> StackResult:
+    project = ctx.project(service)
+    config = ComposeRunner(project, ctx.compose_target(service)).config(compose_path)
+    service_dirs = (compose_path.parent,)
+    digest = resolved.config_hash(config, service_dirs)
+    labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}
+    prepared = prepare_stack(ctx.repository, service, config, labels)  # reads only: errors leave no trace
+    with project_lock(ctx.state, project):
+        record = ctx.history.start(
+            Deployment(
+                project=project,
+                service=service.name,
+                repository=str(ctx.root),
+                action=action,
+                revision=revision,
+                dirty=dirty,
+                config_hash=digest,
+                config_masked=resolved.masked_text(config, service_dirs, compose_path),
+                images={name: {"image": image} for name, image in prepared.made.images.items()},
+            )
+        )
+        try:
+            result = run_stack(prepared, timeout, progress)
+        except BaseException as exc:
+            ctx.history.finish(record, FAILED, _why(exc))
+            raise
+        ctx.history.finish(record, SUCCESS if result.ok else FAILED, _summary(result))
+    return result
+
+
+def _summary(result: StackResult) -> str:
+    failed = [o for o in result.convergence.services if not o.ok]
+    if not failed:
+        return ""
+    first = failed[0]
+    error = f": {first.errors[0]}" if first.errors else ""
+    return f"{first.name} {first.state}{error}"[:300]
+
+
+def _why(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, DarseError) else f"interrupted: {type(exc).__name__}"

@@ -279,7 +279,7 @@ def test_local_only_image_names_darse_push(swarm: docker.DockerClient, tmp_path:
 
 def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.DockerClient, repo, images) -> None:
     """Only darse.toml changes: `darse up` deploys the folder as a stack, then with Compose."""
-    root, proxy = repo
+    root, _proxy = repo
     config = root / "darse.toml"
     original = config.read_text()
     try:

@@ -35,13 +35,15 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
-    revisions = ctx.revisions
-    head = revisions.head
-    dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
-    preflight.check_secrets(ctx.repository, service)
-    # Compose resolves the configuration on the other core while darse lints (a read-only command)
+    # Compose resolves the configuration on the other core while darse checks (it only reads)
     pending = ComposeRunner(ctx.project(service), ctx.compose_target(service)).start_config(service.compose_path)
     try:
+        revisions = ctx.revisions
+        head = revisions.head
+        dirty = preflight.check_clean(
+            revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty
+        )
+        preflight.check_secrets(ctx.repository, service)
         preflight.check_lint(ctx.repository, service, force)
     except BaseException:
         pending.cancel()

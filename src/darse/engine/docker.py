@@ -69,6 +69,26 @@ def _state(raw: dict[str, Any]) -> ContainerState:
     )
 
 
+def context_host(context: str) -> str:
+    """The engine endpoint of a Docker context, asked of the docker CLI: contexts are its business, and
+    docker-py's own reader misses contexts that recent CLIs write."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            ["docker", "context", "inspect", context, "--format", "{{.Endpoints.docker.Host}}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        proc = None
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        raise DarseError(f"no docker context named {context!r}", "see `docker context ls`")
+    return proc.stdout.strip()
+
+
 class Engine:
     """A docker-py client checked to answer; every error becomes a one-line DarseError."""
 
@@ -81,12 +101,7 @@ class Engine:
         url = self.target.docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         try:
             if self.target.context:
-                from docker.context import ContextAPI
-
-                context = ContextAPI.get_context(self.target.context)
-                if context is None:
-                    raise DarseError(f"no docker context named {self.target.context!r}", "see `docker context ls`")
-                url = context.Host or url
+                url = context_host(self.target.context)
             self.url = url
             if self.target.context or self.target.docker_host:
                 self.client = docker.DockerClient(base_url=url, timeout=60)

@@ -19,6 +19,7 @@ import docker
 import docker.errors
 
 from darse.config import Target
+from darse.engine.docker import context_host
 from darse.errors import DarseError
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -75,7 +76,7 @@ class SwarmEngine:
                 if self.target.host:
                     self._client = docker.DockerClient(base_url=self.target.host, use_ssh_client=True)
                 elif self.target.context:
-                    self._client = docker.DockerClient(base_url=_context_host(self.target.context))
+                    self._client = docker.DockerClient(base_url=context_host(self.target.context))
                 else:
                     self._client = docker.from_env()
                 self._client.ping()
@@ -242,23 +243,6 @@ def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str)
         tasks=states,
         template=hashlib.sha256(json.dumps(spec.get("TaskTemplate", {}), sort_keys=True).encode()).hexdigest(),
     )
-
-
-def _context_host(context: str) -> str:
-    """The engine endpoint of a Docker context, asked of the CLI (contexts are the CLI's business)."""
-    try:
-        proc = subprocess.run(
-            ["docker", "context", "inspect", context, "--format", "{{.Endpoints.docker.Host}}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        proc = None
-    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
-        raise DarseError(f"unknown Docker context {context!r}", "list them with `docker context ls`")
-    return proc.stdout.strip()
 
 
 def _last_line(text: str) -> str:

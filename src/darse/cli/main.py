@@ -41,6 +41,9 @@ def _register() -> None:
     from darse.cli import lint as lint_cli
 
     lint_cli.register(app)
+    from darse.cli import registry as registry_cli
+
+    registry_cli.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,1 @@
+"""The private registry: the HTTP API v2 client, htpasswd files, the registry service scaffold."""

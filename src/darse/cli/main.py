@@ -44,6 +44,9 @@ def _register() -> None:
     from darse.cli import registry as registry_cli
 
     registry_cli.register(app)
+    from darse.cli import inspect as inspect_cli
+
+    inspect_cli.register(app)
 
 
 def run() -> None:

@@ -34,10 +34,12 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, target) -> int:  # type: ignore[override]
-        count = self._raw.readinto(target)
+        data = self._raw.read(len(target))  # read(), not readinto(): registry blob streams only read
+        count = len(data)
+        target[:count] = data
         if count and self._progress:
             self._progress(count)
-        return count or 0
+        return count
 
 
 @dataclass

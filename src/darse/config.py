@@ -13,7 +13,7 @@ from typing import Any
 from darse.errors import DarseError
 
 CONFIG_NAME = "darse.toml"
-_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint"}
+_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint", "inspect"}
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 
@@ -42,6 +42,7 @@ class RepoConfig:
     registry: str = ""
     skip: tuple[str, ...] = ()
     lint: LintSettings = field(default_factory=LintSettings)
+    inspect: dict[str, Any] = field(default_factory=dict)  # `darse inspect --ci` thresholds (darse.inspect.ci)
     path: Path | None = None
 
 
@@ -77,6 +78,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
                 severity=_severity_map(entry, where),
             )
         )
+    inspect = data.get("inspect", {})
+    if not isinstance(inspect, dict):
+        raise DarseError(f"{where}: [inspect] must be a table", "write it as [inspect] followed by its keys")
     fail_on = lint.get("fail_on", "error")
     if fail_on not in ("error", "warning", "info"):
         raise DarseError(f"{where}: lint.fail_on is {fail_on!r}", "use one of error, warning, info")
@@ -91,6 +95,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
             severity=_severity_map(lint, where),
             per_path=tuple(per_path),
         ),
+        inspect=dict(inspect),
         path=path,
     )
 

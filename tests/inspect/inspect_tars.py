@@ -34,11 +34,16 @@ def sha(data: bytes) -> str:
 
 
 def config_for(layers: list[bytes], **settings) -> bytes:
-    return json.dumps({
-        "architecture": "amd64", "os": "linux", "created": "2025-01-02T03:04:05.123456789Z",
-        "config": settings, "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
-        "history": [{"created_by": f"/bin/sh -c step {n}"} for n in range(len(layers))],
-    }).encode()
+    return json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2025-01-02T03:04:05.123456789Z",
+            "config": settings,
+            "rootfs": {"type": "layers", "diff_ids": [sha(t) for t in layers]},
+            "history": [{"created_by": f"/bin/sh -c step {n}"} for n in range(len(layers))],
+        }
+    ).encode()
 
 
 def docker_save(layers: list[bytes], manifest_first: bool = False, **settings) -> bytes:
@@ -66,19 +71,40 @@ def oci_layout(root: Path, layers: list[bytes], platform=("linux", "amd64")) -> 
         return {"digest": sha(data), "size": len(data)}
 
     config = config_for(layers)
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(gzip.compress(t))} for t in layers],
-    }).encode()
-    other = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                        "config": put(b"{}"), "layers": []}).encode()
-    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **put(other),
-         "platform": {"os": "linux", "architecture": "s390x"}},
-        {"mediaType": "application/vnd.oci.image.manifest.v1+json", **put(manifest),
-         "platform": {"os": platform[0], "architecture": platform[1]}},
-    ]}
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+            "layers": [
+                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(gzip.compress(t))} for t in layers
+            ],
+        }
+    ).encode()
+    other = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": put(b"{}"),
+            "layers": [],
+        }
+    ).encode()
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                **put(other),
+                "platform": {"os": "linux", "architecture": "s390x"},
+            },
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                **put(manifest),
+                "platform": {"os": platform[0], "architecture": platform[1]},
+            },
+        ],
+    }
     (root / "index.json").write_text(json.dumps(index))
     (root / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
 

@@ -25,31 +25,31 @@ class Format(StrEnum):
 def _load(source, console: Console):
     """Read the image once, with a progress bar on a terminal."""
     total = source.total_bytes() if console.is_terminal else None
-    columns = [TextColumn("[bold]reading[/] {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-               TimeElapsedColumn()]
+    columns = [
+        TextColumn("[bold]reading[/] {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    ]
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(escape(source.reference), total=total)
         return source.load(lambda count: progress.advance(task, count))
 
 
 def _thresholds(flags: dict):
-    from darse.config import CONFIG_NAME
+    """darse.toml's [inspect] (the nearest darse.toml from here up), overridden by the flags given."""
+    from darse.config import CONFIG_NAME, load_config
     from darse.inspect.ci import from_config, parse_size
 
     table = None
     for folder in (Path.cwd(), *Path.cwd().parents):
-        path = folder / CONFIG_NAME
-        if path.is_file():
-            import tomllib
-
-            try:
-                table = tomllib.loads(path.read_text(encoding="utf-8")).get("inspect")
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise DarseError(f"{path}: not valid TOML: {exc}", "fix the syntax of darse.toml") from None
+        if (folder / CONFIG_NAME).is_file():
+            table = load_config(folder).inspect
             break
     if flags.get("highest_wasted_bytes") is not None:
         flags["highest_wasted_bytes"] = parse_size(flags["highest_wasted_bytes"])
-    return from_config(table).merged(**flags)
+    return from_config(table, f"{CONFIG_NAME} [inspect]").merged(**flags)
 
 
 def inspect(
@@ -63,10 +63,14 @@ def inspect(
     max_items: int = typer.Option(None, "--max-items", help="Files listed per section [text 20, json 1000]."),
     extract_path: str = typer.Option(None, "--extract", help="Recover this file (needs -o)."),
     layer: int = typer.Option(None, "--layer", help="Layer index for --extract and --ls (0 is the lowest)."),
-    ls_flag: bool = typer.Option(False, "--ls", help="List the files (of --layer N, else the final ones) [under PATH]."),
+    ls_flag: bool = typer.Option(
+        False, "--ls", help="List the files (of --layer N, else the final ones) [under PATH]."
+    ),
     force: bool = typer.Option(False, "--force", help="Overwrite the -o file of --extract."),
     max_bytes: str = typer.Option("4GiB", "--max-bytes", help="Largest file --extract writes."),
-    ci: bool = typer.Option(False, "--ci", help="Check thresholds (flags or [inspect] in darse.toml); exit 1 when crossed."),
+    ci: bool = typer.Option(
+        False, "--ci", help="Check thresholds (flags or [inspect] in darse.toml); exit 1 when crossed."
+    ),
     lowest_efficiency: float = typer.Option(None, "--lowest-efficiency", min=0.0, max=1.0, help="CI: ratio 0..1."),
     highest_wasted_bytes: str = typer.Option(None, "--highest-wasted-bytes", help="CI: size, e.g. 20MB."),
     highest_wasted_percent: float = typer.Option(None, "--highest-wasted-percent", min=0.0, help="CI: percent."),
@@ -81,11 +85,20 @@ def inspect(
     if json_flag:
         output_format = Format.json
     err = Console(stderr=True, highlight=False)
-    limits = _thresholds(
-        {"lowest_efficiency": lowest_efficiency, "highest_wasted_bytes": highest_wasted_bytes,
-         "highest_wasted_percent": highest_wasted_percent, "max_age_days": max_age_days, "forbid_root": forbid_root,
-         "forbid_eol": forbid_eol}
-    ) if ci else None
+    limits = (
+        _thresholds(
+            {
+                "lowest_efficiency": lowest_efficiency,
+                "highest_wasted_bytes": highest_wasted_bytes,
+                "highest_wasted_percent": highest_wasted_percent,
+                "max_age_days": max_age_days,
+                "forbid_root": forbid_root,
+                "forbid_eol": forbid_eol,
+            }
+        )
+        if ci
+        else None
+    )
     if ls_path is not None and not ls_flag:
         raise DarseError(f"unexpected argument {ls_path!r}", "a PATH after the image goes with --ls")
     if extract_path is not None and output is None:
@@ -98,10 +111,14 @@ def inspect(
 
         done = extract(source, analysis, extract_path, layer, output, force, parse_size(max_bytes, "--max-bytes"))
         if output_format is Format.json:
-            sys.stdout.write(json.dumps({"path": done.path, "layer": done.layer, "size": done.size,
-                                         "output": str(done.output)}) + "\n")
+            sys.stdout.write(
+                json.dumps({"path": done.path, "layer": done.layer, "size": done.size, "output": str(done.output)})
+                + "\n"
+            )
         else:
-            err.print(f"wrote {escape(done.path)} from layer {done.layer} ({done.size} bytes) to {escape(str(done.output))}")
+            err.print(
+                f"wrote {escape(done.path)} from layer {done.layer} ({done.size} bytes) to {escape(str(done.output))}"
+            )
         return
     if ls_flag:
         from darse.inspect.extract import listing
@@ -110,8 +127,11 @@ def inspect(
         if output_format is Format.json:
             _emit(json.dumps(rows, indent=2), output)
         else:
-            lines = [f"{r['mode'] or r['type']:<10} {r['size']:>12}  {r['path']}{' -> ' + r['link'] if r['link'] else ''}"
-                     f"{'' if layer is not None else '  (layer ' + str(r['layer']) + ')'}" for r in rows]
+            lines = [
+                f"{r['mode'] or r['type']:<10} {r['size']:>12}  {r['path']}{' -> ' + r['link'] if r['link'] else ''}"
+                f"{'' if layer is not None else '  (layer ' + str(r['layer']) + ')'}"
+                for r in rows
+            ]
             _emit("\n".join(lines), output)
         return
     document = reporting.build(analysis, max_items if max_items is not None else 1000)

@@ -84,18 +84,18 @@ def find(layers: list[LayerIndex], tree: FileTree) -> list[Finding]:
                     out.append(Finding("setuid", entry.path, number, visible, entry.size, _owner(entry.uid)))
                 if entry.mode & stat.S_ISGID:
                     out.append(Finding("setgid", entry.path, number, visible, entry.size, f"gid {entry.gid}"))
-            if entry.kind in (FILE, DIR) and entry.mode & stat.S_IWOTH:
-                if not (entry.kind == DIR and entry.mode & stat.S_ISVTX):  # /tmp-like sticky dirs are fine
-                    out.append(
-                        Finding(
-                            "world-writable",
-                            entry.path,
-                            number,
-                            visible,
-                            entry.size,
-                            "directory" if entry.kind == DIR else "file",
-                        )
+            sticky_dir = entry.kind == DIR and entry.mode & stat.S_ISVTX  # /tmp-like sticky dirs are fine
+            if entry.kind in (FILE, DIR) and entry.mode & stat.S_IWOTH and not sticky_dir:
+                out.append(
+                    Finding(
+                        "world-writable",
+                        entry.path,
+                        number,
+                        visible,
+                        entry.size,
+                        "directory" if entry.kind == DIR else "file",
                     )
+                )
     out.extend(_caches(tree))
     out.sort(key=lambda f: (f.kind, f.path, f.layer))
     return out

@@ -142,7 +142,8 @@ def render(document: dict[str, Any], console: Console, max_items: int = 20) -> N
     source = document["source"]
     out = console.print
     out(
-        f"[bold]{escape(source['reference'])}[/] ({source['kind']}{', ' + source['platform'] if source['platform'] else ''})"
+        f"[bold]{escape(source['reference'])}[/] ({source['kind']}"
+        f"{', ' + source['platform'] if source['platform'] else ''})"
     )
     rows = [
         ("image id", image["id"]),
@@ -180,11 +181,13 @@ def render(document: dict[str, Any], console: Console, max_items: int = 20) -> N
     waste = document["waste"]
     out(
         f"[bold]efficiency[/] {waste['efficiency'] * 100:.2f} %   [bold]wasted[/] {human_size(waste['wasted_bytes'])} "
-        f"({waste['wasted_bytes']} bytes, {waste['wasted_percent']:.2f} % of {human_size(waste['stored_bytes'])} stored)"
+        f"({waste['wasted_bytes']} bytes, {waste['wasted_percent']:.2f} % "
+        f"of {human_size(waste['stored_bytes'])} stored)"
     )
     for item in waste["files"][:max_items]:
         out(
-            f"  {human_size(item['size']):>9}  {escape(item['path'])}  (layer {item['layer']}, {item['how']} in layer {item['by_layer']})"
+            f"  {human_size(item['size']):>9}  {escape(item['path'])}  "
+            f"(layer {item['layer']}, {item['how']} in layer {item['by_layer']})"
         )
     _more(out, waste["files_total"], max_items)
     removed = document["removed_files"]
@@ -192,7 +195,8 @@ def render(document: dict[str, Any], console: Console, max_items: int = 20) -> N
         out(f"[bold]removed later, still readable in their layer[/] ({removed['total']}; `--extract PATH --layer N`)")
         for item in removed["items"][:max_items]:
             out(
-                f"  {escape(item['path'])}  layer {item['layer']}, {item['how']} in layer {item['removed_in']}, {human_size(item['size'])}"
+                f"  {escape(item['path'])}  layer {item['layer']}, {item['how']} in layer {item['removed_in']}, "
+                f"{human_size(item['size'])}"
             )
         _more(out, removed["total"], max_items)
     if document["findings"]:

@@ -42,7 +42,8 @@ def render_sarif(document: dict[str, Any]) -> dict[str, Any]:
                 "ruleId": finding["kind"],
                 "level": "warning",
                 "message": {
-                    "text": f"{reference}: {finding['path']} (layer {finding['layer']}{where}) {finding['detail']}".strip()
+                    "text": f"{reference}: {finding['path']} (layer {finding['layer']}{where}) "
+                    f"{finding['detail']}".strip()
                 },
                 "locations": [
                     {

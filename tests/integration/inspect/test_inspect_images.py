@@ -25,11 +25,17 @@ from darse.inspect.report import build
 from engine_support import build_image, docker_cli, ensure_busybox
 
 INSTALL_SH = "#!/bin/sh\n# fetched from somewhere, run once, then deleted\necho installed > /installed.txt\n"
-KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n"
-OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 9 (stretch)"\nNAME="Debian GNU/Linux"\nVERSION_ID="9"\nVERSION_CODENAME=stretch\nID=debian\n'
+KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+OS_RELEASE = (
+    'PRETTY_NAME="Debian GNU/Linux 9 (stretch)"\nNAME="Debian GNU/Linux"\n'
+    'VERSION_ID="9"\nVERSION_CODENAME=stretch\nID=debian\n'
+)
 # Bytes the Dockerfile puts in a layer only for a later layer to delete, overwrite or hide.
 WASTED = 4000 + 5000 + 600 + 700 + len(INSTALL_SH) + len(KEY)
-DOCKERFILE = f"""FROM darse-test/busybox:base
+DOCKERFILE = """FROM darse-test/busybox:base
 COPY os-release /etc/os-release
 RUN mkdir -p /app/cache/sub /opq /keep && head -c 4000 /dev/urandom > /app/cache/a.bin \\
  && head -c 5000 /dev/urandom > /app/cache/sub/b.bin && head -c 600 /dev/urandom > /over.bin \\
@@ -78,8 +84,11 @@ def registry(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inspect-registry")
     host = f"127.0.0.1:{_free_port()}"
     config = folder / "config.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
-                      f"http:\n  addr: {host}\n", encoding="utf-8")
+    config.write_text(
+        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {folder / 'data'}\n"
+        f"http:\n  addr: {host}\n",
+        encoding="utf-8",
+    )
     log = (folder / "registry.log").open("wb")
     process = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
@@ -103,8 +112,14 @@ def test_waste_is_exactly_the_bytes_put_there_to_be_wasted(analysed):
     assert waste.wasted_bytes == WASTED
     assert sum(f.size for f in waste.files) == WASTED
     by_path = {f.path: f for f in waste.files}
-    assert set(by_path) == {"app/cache/a.bin", "app/cache/sub/b.bin", "over.bin", "opq/old.bin", "install.sh",
-                            "root/.ssh/id_ed25519"}
+    assert set(by_path) == {
+        "app/cache/a.bin",
+        "app/cache/sub/b.bin",
+        "over.bin",
+        "opq/old.bin",
+        "install.sh",
+        "root/.ssh/id_ed25519",
+    }
     assert by_path["app/cache/sub/b.bin"].how == "deleted"  # inside a deleted directory
     assert by_path["over.bin"].how == "overwritten"
     assert by_path["opq/old.bin"].how in ("hidden", "deleted")
@@ -133,9 +148,16 @@ def test_report_fields(analysed, image):
     env = {e["name"]: e["value"] for e in img["env"]}
     assert env["API_TOKEN"] == "****" and env["PLAIN"] == "ok"
     assert "supersecretvalue123" not in json.dumps(doc)
-    assert img["oci"] == {"version": "1.2.3", "revision": "abc123", "source": "https://git.example.org/app",
-                          "created": None, "title": None}
-    assert doc["base_os"]["id"] == "debian" and doc["base_os"]["codename"] == "stretch" and doc["base_os"]["eol"] is True
+    assert img["oci"] == {
+        "version": "1.2.3",
+        "revision": "abc123",
+        "source": "https://git.example.org/app",
+        "created": None,
+        "title": None,
+    }
+    assert (
+        doc["base_os"]["id"] == "debian" and doc["base_os"]["codename"] == "stretch" and doc["base_os"]["eol"] is True
+    )
     assert all(layer["verified"] for layer in doc["layers"])
     assert "rm /install.sh" in doc["layers"][-1]["created_by"]
     assert doc["layers"][-1]["removed"] >= 5 and doc["layers"][-1]["modified"] == 1
@@ -155,8 +177,23 @@ def test_deleted_script_recovered_byte_for_byte(analysed, image, tmp_path):
     assert out.read_text() == INSTALL_SH and done.size == len(INSTALL_SH)
     layer = done.layer
     out2 = tmp_path / "again.sh"
-    proc = subprocess.run([sys.executable, "-m", "darse", "inspect", image, "--extract", "/install.sh", "--layer",
-                           str(layer), "-o", str(out2)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "darse",
+            "inspect",
+            image,
+            "--extract",
+            "/install.sh",
+            "--layer",
+            str(layer),
+            "-o",
+            str(out2),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert out2.read_bytes() == INSTALL_SH.encode()
     hard = tmp_path / "hard"

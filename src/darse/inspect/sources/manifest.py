@@ -86,9 +86,9 @@ def choose(index: dict, wanted: Platform) -> dict:
             continue
         if plat.get("os") in (None, "unknown") and len(manifests) == 1:
             return descriptor
-        if plat.get("os") == wanted.os and plat.get("architecture") == wanted.architecture:
-            if not wanted.variant or plat.get("variant", "") in (wanted.variant, ""):
-                candidates.append(descriptor)
+        same = plat.get("os") == wanted.os and plat.get("architecture") == wanted.architecture
+        if same and (not wanted.variant or plat.get("variant", "") in (wanted.variant, "")):
+            candidates.append(descriptor)
     if candidates:
         return candidates[0]
     if len(manifests) == 1 and not manifests[0].get("platform"):

@@ -66,17 +66,22 @@ class RegistrySource:
             digest, manifest, layers = self._resolve(client)
             config = manifest.get("config") or {}
             config_digest = oci.check_digest(config.get("digest"))
-            with client.open_blob(self.ref.repository, config_digest, expected_size=_size(config), limit=MAX_CONFIG) as blob:
+            with client.open_blob(
+                self.ref.repository, config_digest, expected_size=_size(config), limit=MAX_CONFIG
+            ) as blob:
                 config_raw = blob.read()
                 blob.read()  # to the end: the client verifies the digest there
             indexed: dict[str, LayerIndex] = {}
             for layer_digest, size in layers:
                 if layer_digest not in indexed:
                     indexed[layer_digest] = self._index(client, layer_digest, size, progress)
-        return LoadedImage(self.kind, self.reference, config_raw, [indexed[d] for d, _ in layers], [], digest,
-                           str(self.platform))
+        return LoadedImage(
+            self.kind, self.reference, config_raw, [indexed[d] for d, _ in layers], [], digest, str(self.platform)
+        )
 
-    def _index(self, client: RegistryClient, digest: str, size: int | None, progress, want=None, sink=None) -> LayerIndex:
+    def _index(
+        self, client: RegistryClient, digest: str, size: int | None, progress, want=None, sink=None
+    ) -> LayerIndex:
         with client.open_blob(self.ref.repository, digest, expected_size=size) as blob:
             return index_reader(CountingReader(blob, progress), digest, want, sink)  # type: ignore[arg-type]
 

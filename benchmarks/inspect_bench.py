@@ -85,6 +85,7 @@ def main() -> int:
     parser.add_argument("--only", default="large,many", help="images to run: large,many")
     parser.add_argument("--tools", default="darse,dive,save")
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
+    parser.add_argument("--reuse", action="store_true", help="reuse images kept by an earlier --keep run")
     parser.add_argument("--out", default="benchmarks/out/inspect.json")
     args = parser.parse_args()
     docker = shutil.which("docker") or sys.exit("docker CLI not found")
@@ -97,9 +98,12 @@ def main() -> int:
     ensure_base(docker)
     results: dict = {}
     for name in args.only.split(","):
-        tag = f"darse-bench/inspect-{name}:{os.getpid()}"
-        print(f"building {name}…", file=sys.stderr)
-        built = build(docker, name, tag)
+        tag = f"darse-bench/inspect-{name}:bench"
+        built = 0.0
+        exists = subprocess.run([docker, "image", "inspect", tag], capture_output=True).returncode == 0
+        if not (args.reuse and exists):
+            print(f"building {name}…", file=sys.stderr)
+            built = build(docker, name, tag)
         size = int(
             subprocess.run(
                 [docker, "image", "inspect", "-f", "{{.Size}}", tag], capture_output=True, text=True, check=True

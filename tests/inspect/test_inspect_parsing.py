@@ -238,3 +238,38 @@ def test_fuzz_waste_matches_a_brute_force_model(layers_ops):
     assert image.waste.stored_bytes == stored
     assert image.waste.wasted_bytes == stored - kept
     assert 0.0 <= image.waste.efficiency <= 1.0
+
+
+MEMBER_NAMES = st.text(alphabet="abcdé_-./", min_size=1, max_size=300).filter(lambda n: n.strip("/."))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT]),
+    st.lists(st.tuples(MEMBER_NAMES, st.binary(max_size=700), st.sampled_from([b"0", b"5", b"2", b"1"])), max_size=6),
+)
+def test_fuzz_tar_reader_agrees_with_tarfile(fmt, items):
+    """The hand-rolled reader sees the same members as tarfile: long names, pax, GNU headers."""
+    from darse.inspect.tarstream import TarReader
+
+    buffer = io.BytesIO()
+    try:
+        with tarfile.open(fileobj=buffer, mode="w", format=fmt) as archive:
+            for name, data, kind in items:
+                info = tarfile.TarInfo(name)
+                info.type = kind
+                info.linkname = "target/" + name if kind in (b"1", b"2") else ""
+                info.size = len(data) if kind == b"0" else 0
+                info.uid = 70000000 if fmt == tarfile.GNU_FORMAT else 1000  # base-256 in GNU headers
+                archive.addfile(info, io.BytesIO(data) if kind == b"0" else None)
+    except ValueError:
+        return  # a name ustar cannot hold
+    raw = buffer.getvalue()
+    with tarfile.open(fileobj=io.BytesIO(raw)) as archive:
+        expected = [(m.name.rstrip("/"), m.size, m.linkname, m.uid) for m in archive]
+    reader = TarReader(io.BytesIO(raw))
+    got = []
+    for item in reader:
+        size = len(reader.data().read()) if item.type == b"0" else item.size
+        got.append((item.name.rstrip("/"), size, item.linkname, item.uid))
+    assert got == expected

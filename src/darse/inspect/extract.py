@@ -90,6 +90,10 @@ def extract(
     if entry.kind != FILE:
         kind = "a directory" if entry.kind == DIR else "a device or FIFO"
         raise DarseError(f"/{clean} is {kind} in layer {number}", "only regular files can be extracted; use --ls")
+    if entry.sparse:
+        raise DarseError(
+            f"/{clean} is stored as a sparse member in layer {number}", "sparse members are never extracted"
+        )
     if entry.size > max_bytes:
         raise DarseError(
             f"/{clean} is {entry.size} bytes, over the {max_bytes}-byte extraction limit",

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-import tarfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from darse.errors import DarseError
+from darse.inspect.tarstream import Member, TarFormatError, TarReader
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -27,16 +27,16 @@ OPAQUE = ".wh..wh..opq"
 # Entry kinds, one character each (memory: one entry per file of the image).
 FILE, DIR, SYMLINK, HARDLINK, CHAR, BLOCK, FIFO = "f", "d", "l", "h", "c", "b", "p"
 _KINDS = {
-    tarfile.REGTYPE: FILE,
-    tarfile.AREGTYPE: FILE,
-    tarfile.CONTTYPE: FILE,
-    tarfile.GNUTYPE_SPARSE: FILE,
-    tarfile.DIRTYPE: DIR,
-    tarfile.SYMTYPE: SYMLINK,
-    tarfile.LNKTYPE: HARDLINK,
-    tarfile.CHRTYPE: CHAR,
-    tarfile.BLKTYPE: BLOCK,
-    tarfile.FIFOTYPE: FIFO,
+    b"0": FILE,
+    b"\x00": FILE,
+    b"7": FILE,
+    b"S": FILE,
+    b"5": DIR,
+    b"2": SYMLINK,
+    b"1": HARDLINK,
+    b"3": CHAR,
+    b"4": BLOCK,
+    b"6": FIFO,
 }
 # Files whose bytes the report reads (small; capped).
 CAPTURE_PATHS = frozenset({"etc/os-release", "usr/lib/os-release"})
@@ -60,6 +60,7 @@ class Entry:
     mtime: int
     link: str = ""  # symlink target as written, or the hard link's normalised target path
     key_like: bool = False  # starts with a PEM private key header
+    sparse: bool = False  # stored as a sparse member (never extracted)
 
 
 @dataclass
@@ -108,18 +109,18 @@ def index_layer(
     pass; everyone else gets metadata only.
     """
     layer = LayerIndex(name)
+    reader = TarReader(stream)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errorlevel=1) as archive:
-            for member in archive:
-                _add(layer, archive, member, want, sink)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        for member in reader:
+            _add(layer, reader, member, want, sink)
+    except (TarFormatError, EOFError, zlib.error, OSError) as exc:
         raise DarseError(
             f"layer {name} is not a readable tar archive ({exc})", "the image is corrupt or truncated"
         ) from None
     return layer
 
 
-def _add(layer, archive, member: tarfile.TarInfo, want, sink) -> None:
+def _add(layer: LayerIndex, reader: TarReader, member: Member, want, sink) -> None:
     path = normalise(member.name)
     if path is None:
         layer.refused.append(member.name[:200])
@@ -139,30 +140,29 @@ def _add(layer, archive, member: tarfile.TarInfo, want, sink) -> None:
         return
     if not path:
         return  # the root directory itself
-    kind = _KINDS.get(member.type, FILE if member.isreg() else None)
+    kind = _KINDS.get(member.type)
     if kind is None:
-        return  # pax/GNU extension headers are consumed by tarfile; anything else unknown is skipped
+        return  # unknown extension types are skipped
     link = ""
     if kind == SYMLINK:
         link = member.linkname
     elif kind == HARDLINK:
         link = normalise(member.linkname) or ""
     size = member.size if kind == FILE else 0
-    entry = Entry(path, kind, size, member.mode, member.uid, member.gid, int(member.mtime), link)
+    entry = Entry(path, kind, size, member.mode, member.uid, member.gid, member.mtime, link)
     if kind == FILE and size:
         needs_capture = path in CAPTURE_PATHS and size <= CAPTURE_LIMIT
         wanted = want is not None and want(path)
         if needs_capture or wanted or size <= SNIFF_LIMIT:
-            handle = archive.extractfile(member)
-            if handle is not None:
-                if wanted and sink is not None:
-                    sink(entry, handle)
-                elif needs_capture:
-                    data = handle.read(CAPTURE_LIMIT)
-                    layer.captured[path] = data
-                    entry.key_like = bool(_PRIVATE_KEY.search(data[:_SNIFF_BYTES]))
-                else:
-                    entry.key_like = bool(_PRIVATE_KEY.search(handle.read(_SNIFF_BYTES)))
+            entry.sparse = member.sparse
+            if wanted and sink is not None:
+                sink(entry, reader.data())
+            elif needs_capture:
+                data = reader.head(CAPTURE_LIMIT)
+                layer.captured[path] = data
+                entry.key_like = bool(_PRIVATE_KEY.search(data[:_SNIFF_BYTES]))
+            else:
+                entry.key_like = bool(_PRIVATE_KEY.search(reader.head(_SNIFF_BYTES)))
     old = layer.entries.pop(path, None)  # a later duplicate wins, and takes the later tar position
     if old is not None and old.kind == FILE:
         layer.duplicate_bytes += old.size  # the earlier copy is still stored in the tar: waste

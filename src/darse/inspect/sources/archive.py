@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +18,7 @@ from darse.inspect.layers import LayerIndex, index_layer, normalise
 from darse.inspect.sources import manifest as oci
 from darse.inspect.sources.base import LoadedImage, Progress, Sink
 from darse.inspect.streams import LayerReader
+from darse.inspect.tarstream import TarFormatError, TarReader
 
 SMALL = 4 * 1024 * 1024  # JSON documents (manifests, configs) are read whole up to this size
 
@@ -34,9 +34,12 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, target) -> int:  # type: ignore[override]
-        data = self._raw.read(len(target))  # read(), not readinto(): registry blob streams only read
-        count = len(data)
-        target[:count] = data
+        if hasattr(self._raw, "readinto"):
+            count = self._raw.readinto(target) or 0
+        else:  # registry blob streams only read()
+            data = self._raw.read(len(target))
+            count = len(data)
+            target[:count] = data
         if count and self._progress:
             self._progress(count)
         return count
@@ -55,37 +58,38 @@ def _is_document(name: str, size: int) -> bool:
     return name.endswith(".json") or name in ("oci-layout", "repositories") or name.startswith("blobs/")
 
 
+_FILE_TYPES = (b"0", b"\x00", b"7")
+
+
 def read_stream(stream: BinaryIO) -> SaveContents:
     contents = SaveContents()
+    reader = TarReader(stream)
     try:
-        with tarfile.open(fileobj=stream, mode="r|", errorlevel=1) as outer:
-            for member in outer:
-                name = normalise(member.name)
-                if not name:
+        for member in reader:
+            name = normalise(member.name)
+            if not name:
+                continue
+            if member.type in (b"1", b"2"):  # docker save links duplicate layers to their first copy
+                link = (
+                    member.linkname if member.type == b"1" else posixpath.join(posixpath.dirname(name), member.linkname)
+                )
+                resolved = normalise(link)
+                if resolved:
+                    contents.aliases[name] = resolved
+                continue
+            if member.type not in _FILE_TYPES:
+                continue
+            handle: BinaryIO = reader.data()
+            if _is_document(name, member.size):
+                data = handle.read(SMALL)
+                if data[:1] in (b"{", b"[") or not name.startswith("blobs/") or not data:
+                    contents.documents[name] = data
                     continue
-                if member.issym() or member.islnk():
-                    target = (
-                        member.linkname if member.islnk() else posixpath.join(posixpath.dirname(name), member.linkname)
-                    )
-                    resolved = normalise(target)
-                    if resolved:
-                        contents.aliases[name] = resolved
-                    continue
-                if not member.isfile():
-                    continue
-                handle = outer.extractfile(member)
-                if handle is None:
-                    continue
-                if _is_document(name, member.size):
-                    data = handle.read(SMALL)
-                    if data[:1] in (b"{", b"[") or not name.startswith("blobs/") or not data:
-                        contents.documents[name] = data
-                        continue
-                    handle = io.BytesIO(data)  # a small layer blob
-                if name.endswith(".json") or name.endswith("/json") or name.endswith("/VERSION"):
-                    continue
-                contents.layers[name] = index_reader(handle, name)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+                handle = io.BytesIO(data)  # a small layer blob
+            if name.endswith((".json", "/json", "/VERSION")):
+                continue
+            contents.layers[name] = index_reader(handle, name)
+    except (TarFormatError, OSError) as exc:
         raise DarseError(
             f"the image archive is not a readable tar ({exc})", "is it a `docker save` or OCI archive?"
         ) from None
@@ -204,13 +208,14 @@ def find_member(stream: BinaryIO, wanted: str, path: str, sink: Sink) -> bool:
         found = True
         sink(entry, handle)
 
-    with tarfile.open(fileobj=stream, mode="r|", errorlevel=1) as outer:
-        for member in outer:
-            if normalise(member.name) == wanted and member.isfile():
-                handle = outer.extractfile(member)
-                if handle is not None:
-                    index_reader(handle, wanted, want, capture)
+    reader = TarReader(stream)
+    try:
+        for member in reader:
+            if normalise(member.name) == wanted and member.type in _FILE_TYPES:
+                index_reader(reader.data(), wanted, want, capture)
                 return found
+    except (TarFormatError, OSError) as exc:
+        raise DarseError(f"the image archive is not a readable tar ({exc})", "is it the same image?") from None
     return found
 
 
@@ -233,7 +238,12 @@ class ArchiveSource:
             raw = self.path.open("rb")
         except OSError as exc:
             raise DarseError(f"cannot read {self.path}: {exc.strerror}", "check the path") from None
-        return io.BufferedReader(LayerReader(CountingReader(raw, progress)), 1 << 20)  # type: ignore[arg-type]
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        counted = CountingReader(raw, progress)
+        if not gzipped:
+            return io.BufferedReader(counted, 1 << 20)
+        return io.BufferedReader(LayerReader(counted, hashed=False), 1 << 20)  # type: ignore[arg-type]
 
     def load(self, progress: Progress | None = None) -> LoadedImage:
         with self._open(progress) as stream:

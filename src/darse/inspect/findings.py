@@ -63,41 +63,48 @@ class Finding:
         }
 
 
+_FLAGGED_MODES = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
+
+
 def find(layers: list[LayerIndex], tree: FileTree) -> list[Finding]:
-    final: dict[str, int] = {}
-    for path, node in tree.walk():
-        final[path] = node.layer
     out: list[Finding] = []
     for number, layer in enumerate(layers):
         for entry in layer.entries.values():
-            visible = final.get(entry.path) == number
-            base = posixpath.basename(entry.path)
-            if entry.kind == FILE:
-                if entry.key_like or (looks_like_key_name(entry.path) and entry.size and _key_dir(entry.path)):
-                    detail = "PEM private key header" if entry.key_like else "named like a private key"
-                    out.append(Finding("private-key", entry.path, number, visible, entry.size, detail))
-                if base == ".env" or (base.startswith(".env.") and not base.endswith(_ENV_SAMPLES)):
-                    out.append(Finding("env-file", entry.path, number, visible, entry.size))
-                if base in HISTORIES and entry.size:
-                    out.append(Finding("shell-history", entry.path, number, visible, entry.size))
-                if entry.mode & stat.S_ISUID:
-                    out.append(Finding("setuid", entry.path, number, visible, entry.size, _owner(entry.uid)))
-                if entry.mode & stat.S_ISGID:
-                    out.append(Finding("setgid", entry.path, number, visible, entry.size, f"gid {entry.gid}"))
-            sticky_dir = entry.kind == DIR and entry.mode & stat.S_ISVTX  # /tmp-like sticky dirs are fine
-            if entry.kind in (FILE, DIR) and entry.mode & stat.S_IWOTH and not sticky_dir:
-                out.append(
-                    Finding(
-                        "world-writable",
-                        entry.path,
-                        number,
-                        visible,
-                        entry.size,
-                        "directory" if entry.kind == DIR else "file",
-                    )
-                )
+            base = entry.path.rpartition("/")[2]
+            if not (
+                entry.mode & _FLAGGED_MODES
+                or entry.key_like
+                or base.startswith(".")
+                or base in HISTORIES
+                or looks_like_key_name(base)
+            ):
+                continue  # the common case: nothing to look at
+            node = tree.lookup(entry.path)
+            visible = node is not None and node.layer == number
+            out.extend(_entry_findings(entry, base, number, visible))
     out.extend(_caches(tree))
     out.sort(key=lambda f: (f.kind, f.path, f.layer))
+    return out
+
+
+def _entry_findings(entry, base: str, number: int, visible: bool) -> list[Finding]:
+    out = []
+    if entry.kind == FILE:
+        if entry.key_like or (looks_like_key_name(entry.path) and entry.size and _key_dir(entry.path)):
+            detail = "PEM private key header" if entry.key_like else "named like a private key"
+            out.append(Finding("private-key", entry.path, number, visible, entry.size, detail))
+        if base == ".env" or (base.startswith(".env.") and not base.endswith(_ENV_SAMPLES)):
+            out.append(Finding("env-file", entry.path, number, visible, entry.size))
+        if base in HISTORIES and entry.size:
+            out.append(Finding("shell-history", entry.path, number, visible, entry.size))
+        if entry.mode & stat.S_ISUID:
+            out.append(Finding("setuid", entry.path, number, visible, entry.size, _owner(entry.uid)))
+        if entry.mode & stat.S_ISGID:
+            out.append(Finding("setgid", entry.path, number, visible, entry.size, f"gid {entry.gid}"))
+    sticky_dir = entry.kind == DIR and entry.mode & stat.S_ISVTX  # /tmp-like sticky dirs are fine
+    if entry.kind in (FILE, DIR) and entry.mode & stat.S_IWOTH and not sticky_dir:
+        kind = "directory" if entry.kind == DIR else "file"
+        out.append(Finding("world-writable", entry.path, number, visible, entry.size, kind))
     return out
 
 

@@ -42,6 +42,7 @@ _KINDS = {
 CAPTURE_PATHS = frozenset({"etc/os-release", "usr/lib/os-release"})
 CAPTURE_LIMIT = 64 * 1024
 SNIFF_LIMIT = 64 * 1024  # files up to this size have their first bytes checked for a private key
+SNIFF_MIN = 100  # no PEM private key is shorter
 _SNIFF_BYTES = 256
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _KEY_NAMES = re.compile(r"(^id_(rsa|dsa|ecdsa|ed25519)$)|(\.(pem|key|p12|pfx|ppk)$)")
@@ -88,6 +89,9 @@ def normalise(name: str) -> str | None:
     """`./usr//bin/../lib/` -> `usr/lib`; the root -> ``; a path escaping the root -> None."""
     if "\x00" in name:
         return None
+    fast = name.strip("/")
+    if "//" not in fast and "/." not in fast and not fast.startswith("."):
+        return fast  # nothing to normalise (the common case, checked cheaply)
     stripped = name.lstrip("/")
     path = posixpath.normpath(stripped) if stripped else "."
     if path == ".":
@@ -125,8 +129,7 @@ def _add(layer: LayerIndex, reader: TarReader, member: Member, want, sink) -> No
     if path is None:
         layer.refused.append(member.name[:200])
         return
-    base = posixpath.basename(path)
-    parent = posixpath.dirname(path)
+    parent, _, base = path.rpartition("/")
     if base.startswith(WHITEOUT):
         if base == OPAQUE:
             layer.opaque.append(parent)
@@ -153,7 +156,7 @@ def _add(layer: LayerIndex, reader: TarReader, member: Member, want, sink) -> No
     if kind == FILE and size:
         needs_capture = path in CAPTURE_PATHS and size <= CAPTURE_LIMIT
         wanted = want is not None and want(path)
-        if needs_capture or wanted or size <= SNIFF_LIMIT:
+        if needs_capture or wanted or SNIFF_MIN <= size <= SNIFF_LIMIT:
             entry.sparse = member.sparse
             if wanted and sink is not None:
                 sink(entry, reader.data())
@@ -170,4 +173,4 @@ def _add(layer: LayerIndex, reader: TarReader, member: Member, want, sink) -> No
 
 
 def looks_like_key_name(path: str) -> bool:
-    return bool(_KEY_NAMES.search(posixpath.basename(path)))
+    return bool(_KEY_NAMES.search(path.rpartition("/")[2]))

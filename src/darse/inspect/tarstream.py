@@ -39,6 +39,10 @@ class Member:
 
 
 def _number(field: bytes) -> int:
+    try:  # the common case: NUL/space-terminated octal
+        return int(field.split(b"\0", 1)[0] or b"0", 8)
+    except ValueError:
+        pass
     if field and field[0] & 0x80:  # GNU base-256
         value = int.from_bytes(field[1:], "big")
         return value - (1 << (8 * (len(field) - 1))) if field[0] & 0x40 else value
@@ -92,6 +96,10 @@ class TarReader:
         return data
 
     def _skip(self, size: int) -> None:
+        if size <= 65536:  # small members: one read, no buffer to allocate
+            if len(self._stream.read(size)) != size:
+                raise TarFormatError("unexpected end of archive")
+            return
         buffer = bytearray(min(size, _SKIP))
         view = memoryview(buffer)
         while size > 0:
@@ -147,7 +155,7 @@ class TarReader:
                 mode=_number(header[100:108]),
                 uid=int(pax["uid"]) if "uid" in pax and pax["uid"].isdigit() else _number(header[108:116]),
                 gid=int(pax["gid"]) if "gid" in pax and pax["gid"].isdigit() else _number(header[116:124]),
-                mtime=_pax_time(pax.get("mtime"), header),
+                mtime=_pax_time(pax.get("mtime"), header) if pax else 0,  # unused by the index: not parsed
                 linkname=pax.get("linkpath") or long_link or _text(header[157:257]),
             )
             if "size" in pax and pax["size"].isdigit():

@@ -126,3 +126,43 @@ class LayerReader(io.RawIOBase):
 
 def buffered(raw: io.RawIOBase, size: int = CHUNK) -> io.BufferedReader:
     return io.BufferedReader(raw, buffer_size=size)
+
+
+def prefetch(chunks: Iterable[bytes], depth: int = 16) -> Iterator[bytes]:
+    """Pull `chunks` in a background thread, at most `depth` chunks ahead (bounded memory), so the
+    engine keeps writing its export while this process parses: wall time ~ max(export, parse), not the sum."""
+    import queue
+    import threading
+
+    pipe: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        pipe.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            pipe.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            pipe.put(exc)
+
+    thread = threading.Thread(target=pump, name="darse-inspect-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = pipe.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)

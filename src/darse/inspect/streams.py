@@ -46,6 +46,8 @@ class LayerReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, hashed: bool = True) -> None:
         self._raw = raw
         self._hashed = hashed
+        self._hasher = None
+        self._pending_hashes: list = []
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.compressed = 0
@@ -100,7 +102,7 @@ class LayerReader(io.RawIOBase):
         self._pending = memoryview(out)
         self._pos = 0
         if self._hashed:
-            self.sha256.update(out)
+            self._hash_later(out)
         self.size += len(out)
 
     def readinto(self, target) -> int:  # type: ignore[override]
@@ -113,6 +115,25 @@ class LayerReader(io.RawIOBase):
         self._pos += size
         return size
 
+    def _hash_later(self, data: bytes) -> None:
+        """sha256 in a worker thread: hashlib releases the GIL on large updates, so hashing runs on the
+        other core while this thread parses. At most 8 chunks wait (bounded memory), in order."""
+        if self._hasher is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="darse-inspect-sha256")
+        self._pending_hashes.append(self._hasher.submit(self.sha256.update, data))
+        if len(self._pending_hashes) > 8:
+            self._pending_hashes.pop(0).result()
+
+    def _hashes_done(self) -> None:
+        for future in self._pending_hashes:
+            future.result()
+        self._pending_hashes.clear()
+        if self._hasher is not None:
+            self._hasher.shutdown()
+            self._hasher = None
+
     def drain(self) -> None:
         """Read to the end, so the hash and size cover the whole layer (tar padding included)."""
         buffer = bytearray(CHUNK)
@@ -121,48 +142,9 @@ class LayerReader(io.RawIOBase):
 
     @property
     def diff_id(self) -> str:
+        self._hashes_done()
         return "sha256:" + self.sha256.hexdigest()
 
 
 def buffered(raw: io.RawIOBase, size: int = CHUNK) -> io.BufferedReader:
     return io.BufferedReader(raw, buffer_size=size)
-
-
-def prefetch(chunks: Iterable[bytes], depth: int = 16) -> Iterator[bytes]:
-    """Pull `chunks` in a background thread, at most `depth` chunks ahead (bounded memory), so the
-    engine keeps writing its export while this process parses: wall time ~ max(export, parse), not the sum."""
-    import queue
-    import threading
-
-    pipe: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def pump() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        pipe.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            pipe.put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
-            pipe.put(exc)
-
-    thread = threading.Thread(target=pump, name="darse-inspect-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = pipe.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=5)

@@ -13,7 +13,7 @@ from darse.errors import DarseError
 from darse.inspect.layers import LayerIndex
 from darse.inspect.sources.archive import CountingReader, assemble, find_member, read_stream
 from darse.inspect.sources.base import LoadedImage, Progress, Sink
-from darse.inspect.streams import CHUNK, IterStream, prefetch
+from darse.inspect.streams import CHUNK, IterStream
 
 
 def connect() -> docker.DockerClient:
@@ -70,7 +70,7 @@ class EngineSource:
             raise DarseError(
                 f"the engine cannot export {self.reference!r} ({exc.explanation})", "check the image name"
             ) from None
-        return io.BufferedReader(CountingReader(IterStream(prefetch(chunks)), progress), CHUNK)  # type: ignore[arg-type]
+        return io.BufferedReader(CountingReader(IterStream(chunks), progress), CHUNK)  # type: ignore[arg-type]
 
     def load(self, progress: Progress | None = None) -> LoadedImage:
         stream = self._open(progress)

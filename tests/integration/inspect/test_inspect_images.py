@@ -18,6 +18,7 @@ import httpx
 import jsonschema
 import pytest
 
+from darse.errors import DarseError
 from darse.inspect import analyse, open_source
 from darse.inspect.extract import extract, listing
 from darse.inspect.report import build
@@ -225,10 +226,42 @@ def test_engine_archive_and_registry_give_the_same_report(analysed, image, regis
     from_registry = build(analyse(loaded), now=NOW)
     assert _comparable(from_registry) == _comparable(reference)
     assert all(layer["compressed_size"] for layer in from_registry["layers"])  # docker push gzips layers
+    _check_multi_platform_index(registry, remote, loaded.manifest_digest, reference)
     # and the deleted script comes back from the registry too, without the engine
     out = tmp_path / "remote-install.sh"
     extract(open_source(remote, "registry"), analyse(loaded), "/install.sh", None, out)
     assert out.read_text() == INSTALL_SH
+
+
+def _check_multi_platform_index(registry: str, remote: str, digest: str, reference: dict) -> None:
+    """A manifest list (two platforms) pushed by hand: --platform picks the manifest, a missing one is named."""
+    repository = remote.split("/", 1)[1].rsplit(":", 1)[0]
+    manifest = httpx.get(
+        f"http://{registry}/v2/{repository}/manifests/{digest}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    entry = {"mediaType": manifest.headers["content-type"], "digest": digest, "size": len(manifest.content)}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            {**entry, "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+            {**entry, "platform": {"os": "linux", "architecture": "amd64"}},
+        ],
+    }
+    put = httpx.put(
+        f"http://{registry}/v2/{repository}/manifests/multi",
+        content=json.dumps(index),
+        headers={"Content-Type": "application/vnd.docker.distribution.manifest.list.v2+json"},
+    )
+    assert put.status_code == 201, put.text
+    multi = f"{registry}/{repository}:multi"
+    arm = open_source(multi, "registry", platform="linux/arm64/v8").load()
+    assert arm.platform == "linux/arm64/v8" and arm.manifest_digest == digest
+    assert _comparable(build(analyse(arm), now=NOW)) == _comparable(reference)
+    with pytest.raises(DarseError, match="no manifest for linux/s390x") as caught:
+        open_source(multi, "registry", platform="linux/s390x").load()
+    assert "linux/amd64" in caught.value.hint and "linux/arm64/v8" in caught.value.hint
 
 
 def _darse(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -254,3 +287,17 @@ def test_ci_thresholds_from_flags_and_darse_toml(image, tmp_path):
     (tmp_path / "darse.toml").write_text("[inspect]\nforbid_everything = true\n", encoding="utf-8")
     proc = _darse(image, "--ci", cwd=tmp_path)
     assert proc.returncode == 2 and "forbid_everything" in proc.stderr
+
+
+def test_human_view_listing_and_bad_input(image):
+    proc = _darse(image)
+    assert proc.returncode == 0, proc.stderr
+    assert "efficiency" in proc.stdout and "/install.sh" in proc.stdout and "end of life" in proc.stdout
+    assert "supersecretvalue123" not in proc.stdout
+    proc = _darse(image, "--ls", "/keep", "--json")
+    rows = {row["path"]: row for row in json.loads(proc.stdout)}
+    assert rows["/keep/k.sym"]["link"] == "/keep/k.bin" and rows["/keep/k.hard"]["type"] == "hardlink"
+    proc = _darse(image, "--layer", "99", "--ls")
+    assert proc.returncode == 2 and "--layer 99 does not exist" in proc.stderr and "Traceback" not in proc.stderr
+    proc = _darse(f"darse-test/absent-{uuid.uuid4().hex[:8]}:1", "--source", "engine")
+    assert proc.returncode == 2 and "no image" in proc.stderr

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from typing import BinaryIO
 
 import docker
@@ -60,8 +61,9 @@ class EngineSource:
 
     def _open(self, progress: Progress | None) -> BinaryIO:
         try:
-            chunks = self.client.api.get_image(self.reference, chunk_size=CHUNK)
-        except docker.errors.ImageNotFound:
+            chunks = iter(self.client.api.get_image(self.reference, chunk_size=CHUNK))
+            first = next(chunks, b"")  # docker-py checks the status on the first chunk, not before
+        except docker.errors.NotFound:
             raise DarseError(
                 f"no image {self.reference!r} in the local engine",
                 "check `docker images`, or give an archive path or a registry reference",
@@ -70,7 +72,8 @@ class EngineSource:
             raise DarseError(
                 f"the engine cannot export {self.reference!r} ({exc.explanation})", "check the image name"
             ) from None
-        return io.BufferedReader(CountingReader(IterStream(chunks), progress), CHUNK)  # type: ignore[arg-type]
+        stream = IterStream(itertools.chain([first], chunks))
+        return io.BufferedReader(CountingReader(stream, progress), CHUNK)  # type: ignore[arg-type]
 
     def load(self, progress: Progress | None = None) -> LoadedImage:
         stream = self._open(progress)

@@ -13,7 +13,18 @@ from typing import Any
 from darse.errors import DarseError
 
 CONFIG_NAME = "darse.toml"
-_TOP_KEYS = {"proxy_network", "domain", "registry", "skip", "lint", "state_dir", "target", "targets", "services"}
+_TOP_KEYS = {
+    "proxy_network",
+    "domain",
+    "registry",
+    "skip",
+    "lint",
+    "state_dir",
+    "target",
+    "targets",
+    "services",
+    "inspect",
+}
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 _TARGET_KEYS = {"kind", "context", "host"}
@@ -72,6 +83,7 @@ class RepoConfig:
     registry: str = ""
     skip: tuple[str, ...] = ()
     lint: LintSettings = field(default_factory=LintSettings)
+    inspect: dict[str, Any] = field(default_factory=dict)  # `darse inspect --ci` thresholds (darse.inspect.ci)
     path: Path | None = None
     state_dir: str = ""  # where deployment history lives (darse.deploy.state); "" = the per-host default
     default_target: str = LOCAL_TARGET
@@ -115,6 +127,9 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
                 severity=_severity_map(entry, where),
             )
         )
+    inspect = data.get("inspect", {})
+    if not isinstance(inspect, dict):
+        raise DarseError(f"{where}: [inspect] must be a table", "write it as [inspect] followed by its keys")
     fail_on = lint.get("fail_on", "error")
     if fail_on not in ("error", "warning", "info"):
         raise DarseError(f"{where}: lint.fail_on is {fail_on!r}", "use one of error, warning, info")
@@ -140,6 +155,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
             severity=_severity_map(lint, where),
             per_path=tuple(per_path),
         ),
+        inspect=dict(inspect),
         path=path,
         state_dir=_str(data, "state_dir", "", where),
     )

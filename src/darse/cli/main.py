@@ -55,6 +55,7 @@ COMMAND_MODULES = {
     "push": "build",
     "registry": "registry",
     "stack": "stack",
+    "inspect": "inspect",
 }
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from darse.lint.context import LintContext
 from darse.lint.knowledge import eol_release_in
@@ -188,21 +189,24 @@ def git_clone_unpinned(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit
                 yield Hit("git clone without a pinned tag or commit; add --branch <tag> or git checkout", line, col)
 
 
-def _urls(dockerfile: Dockerfile) -> Iterator[tuple[str, bool, tuple[int, int]]]:
+def _urls(dockerfile: Dockerfile) -> Iterator[tuple[str, bool, Callable[[], tuple[int, int]]]]:
     """URLs of RUN scripts and ADD sources, with whether they are fetched by curl/wget/ADD and where
-    each is written (a URL repeated in one RUN, as in a `case` per architecture, at each place)."""
+    each is written (a URL repeated in one RUN, as in a `case` per architecture, at each place). The
+    position is a function: finding it costs a regex per URL, paid only for a finding."""
     for instruction, script in _runs(dockerfile):
+        urls = _URL.findall(script)
+        if not urls:
+            continue
         fetchers = {program(c) for c in split_commands(script)}
         fetched = bool(fetchers & {"curl", "wget", "aria2c", "fetch"})
-        urls = _URL.findall(script)
         for index, url in enumerate(urls):
-            yield url, fetched, dockerfile.position(instruction, url, urls[:index].count(url))
+            yield url, fetched, partial(dockerfile.position, instruction, url, urls[:index].count(url))
     for stage in dockerfile.stages:
         for instruction in stage.instructions:
             if instruction.cmd == "ADD":
                 for source in map(unquote, instruction.args[:-1]):
                     if _URL.fullmatch(source):
-                        yield source, True, dockerfile.position(instruction, source)
+                        yield source, True, partial(dockerfile.position, instruction, source)
 
 
 def _moving_segment(url: str) -> str | None:
@@ -232,10 +236,10 @@ def _moving_segment(url: str) -> str | None:
     month: the guide forbids it for reproducible builds. Download a fixed release instead.""",
 )
 def moving_download(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
-    for url, _fetched, (line, col) in _urls(dockerfile):
+    for url, _fetched, where in _urls(dockerfile):
         segment = _moving_segment(url)
         if segment:
-            yield Hit(f"URL points at a moving target ({segment}): {url}", line, col)
+            yield Hit(f"URL points at a moving target ({segment}): {url}", *where())
 
 
 @dockerfile_rule(
@@ -247,17 +251,13 @@ def moving_download(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     reused in the URL, so an upgrade is a one-line change and `darse build` can pass the version.""",
 )
 def download_version_hardcoded(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
-    for url, fetched, (line, col) in _urls(dockerfile):
+    for url, fetched, where in _urls(dockerfile):
         if not fetched or "$" in url or _moving_segment(url):
             continue
         path = url.split("://", 1)[-1].partition("/")[2]
         version = _VERSION_IN_URL.search(path)
         if version:
-            yield Hit(
-                f"version {version.group(0)} is written into the URL; use an ARG ..._VERSION instead",
-                line,
-                col,
-            )
+            yield Hit(f"version {version.group(0)} is written into the URL; use an ARG ..._VERSION instead", *where())
 
 
 @dockerfile_rule(

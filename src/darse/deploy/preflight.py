@@ -9,8 +9,7 @@ from darse.errors import DarseError
 from darse.lint.rule import Severity
 from darse.model.repository import Repository
 from darse.model.service import Service
-from darse.secrets import check_service
-from darse.secrets.check import KEY_MISSING, LINK_MISMATCH, MISSING, PLACEHOLDER, TRACKED, UNREADABLE
+from darse.secrets.check import KEY_MISSING, LINK_MISMATCH, MISSING, PLACEHOLDER, TRACKED, UNREADABLE, check_service
 
 
 def check_lint(repository: Repository, service: Service, force: bool) -> int:

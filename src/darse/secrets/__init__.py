@@ -12,23 +12,33 @@ No function here prints, logs or raises with a secret value; `InitFile.values` (
 for `--show`) is the only place one leaves this package.
 """
 
-from darse.secrets.check import SecretDiff, SecretProblem, check_service, diff_service
-from darse.secrets.example import ExampleEntry, is_placeholder, parse_example
-from darse.secrets.history import scan_history
-from darse.secrets.init import InitFile, InitPlan, apply_init, init_services, plan_init
+from __future__ import annotations
 
-__all__ = [
-    "ExampleEntry",
-    "InitFile",
-    "InitPlan",
-    "SecretDiff",
-    "SecretProblem",
-    "apply_init",
-    "check_service",
-    "diff_service",
-    "init_services",
-    "is_placeholder",
-    "parse_example",
-    "plan_init",
-    "scan_history",
-]
+import importlib
+from typing import Any
+
+# Each name is imported from its module on first use: the deploy preflight needs only `check_service`,
+# and importing the history scanner and the generator with it would cost every `darse up`.
+_EXPORTS = {
+    "ExampleEntry": "example",
+    "InitFile": "init",
+    "InitPlan": "init",
+    "SecretDiff": "check",
+    "SecretProblem": "check",
+    "apply_init": "init",
+    "check_service": "check",
+    "diff_service": "check",
+    "init_services": "init",
+    "is_placeholder": "example",
+    "parse_example": "example",
+    "plan_init": "init",
+    "scan_history": "history",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'darse.secrets' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"darse.secrets.{module}"), name)

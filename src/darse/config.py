@@ -50,14 +50,6 @@ class Target:
     def is_swarm(self) -> bool:
         return self.kind == "swarm"
 
-    def docker_args(self) -> list[str]:
-        """Global options of the docker CLI that reach this target's engine (`--context NAME`)."""
-        return ["--context", self.context] if self.context else []
-
-    def docker_env(self) -> dict[str, str]:
-        """Environment that reaches this target's engine (`DOCKER_HOST`), for the CLI and docker-py alike."""
-        return {"DOCKER_HOST": self.host} if self.host else {}
-
 
 @dataclass(frozen=True)
 class PathOverride:

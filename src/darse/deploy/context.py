@@ -42,7 +42,7 @@ class DeployContext:
         """The engine a service's `docker compose` and Engine API calls go to."""
         if self.override is not None:
             return self.override
-        return engine_target(self.target_of(service))
+        return EngineTarget.of(self.target_of(service))
 
     def engine_for(self, service: Service) -> Engine:
         """Connected on first use, one client per engine; raises the one-line 'cannot reach' error."""
@@ -74,8 +74,3 @@ class DeployContext:
 
     def project(self, service: Service) -> str:
         return project_name(service.name)
-
-
-def engine_target(target: Target) -> EngineTarget:
-    """darse.toml's target as the engine layer's address (a context, a DOCKER_HOST, or the environment's)."""
-    return EngineTarget(context=target.context or None, docker_host=target.host or None)

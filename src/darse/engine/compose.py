@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from darse.config import Target
 from darse.errors import DarseError
 
 _INVALID = re.compile(r"[^a-z0-9_-]+")
@@ -40,6 +41,11 @@ class EngineTarget:
 
     context: str | None = None
     docker_host: str | None = None
+
+    @classmethod
+    def of(cls, target: Target) -> EngineTarget:
+        """darse.toml's target as an engine address (a context, a DOCKER_HOST, or the environment's)."""
+        return cls(context=target.context or None, docker_host=target.host or None)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -103,8 +103,8 @@ class Engine:
             if self.target.context:
                 url = context_host(self.target.context)
             self.url = url
-            if self.target.context or self.target.docker_host:
-                self.client = docker.DockerClient(base_url=url, timeout=60)
+            if self.target.context or self.target.docker_host:  # ssh:// through the system's ssh client
+                self.client = docker.DockerClient(base_url=url, timeout=60, use_ssh_client=url.startswith("ssh://"))
             else:  # DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them
                 self.client = docker.from_env(timeout=60)
             self.api = self.client.api

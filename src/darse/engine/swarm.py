@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,8 @@ import docker
 import docker.errors
 
 from darse.config import Target
-from darse.engine.docker import context_host
+from darse.engine.compose import EngineTarget
+from darse.engine.docker import Engine
 from darse.errors import DarseError
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -65,27 +65,17 @@ class SwarmEngine:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self._client: docker.DockerClient | None = None
+        self.address = EngineTarget.of(target)
+        self._engine: Engine | None = None
 
     # --- reading, through the Engine API -----------------------------------------------------------------
 
     @property
     def client(self) -> docker.DockerClient:
-        if self._client is None:
-            try:
-                if self.target.host:
-                    self._client = docker.DockerClient(base_url=self.target.host, use_ssh_client=True)
-                elif self.target.context:
-                    self._client = docker.DockerClient(base_url=context_host(self.target.context))
-                else:
-                    self._client = docker.from_env()
-                self._client.ping()
-            except docker.errors.DockerException as exc:
-                raise DarseError(
-                    f"cannot reach the Docker engine of target {self.target.name}: {_short(exc)}",
-                    "start the engine, or check the target's context/host in darse.toml",
-                ) from None
-        return self._client
+        """Connected (and pinged) on first use, as for Compose targets: one-line error when unreachable."""
+        if self._engine is None:
+            self._engine = Engine(self.address)
+        return self._engine.client
 
     def ensure_manager(self) -> None:
         info = self.client.info()
@@ -190,10 +180,10 @@ class SwarmEngine:
         self._cli(["stack", "rm", stack], what=f"stack rm {stack}")
 
     def _cli(self, args: list[str], what: str, stdin: str | None = None) -> str:
-        env = {**os.environ, **self.target.docker_env()}
+        env = self.address.env()
         try:
             proc = subprocess.run(
-                ["docker", *self.target.docker_args(), *args],
+                ["docker", *self.address.global_args(), *args],
                 input=stdin,
                 capture_output=True,
                 text=True,
@@ -248,7 +238,3 @@ def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str)
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
-
-
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -14,13 +14,12 @@ from pathlib import Path
 from darse.deploy import preflight, resolved
 from darse.deploy.context import DeployContext
 from darse.deploy.history import FAILED, SUCCESS, Deployment, now
-from darse.deploy.rollback import choose, materialise
+from darse.deploy.rollback import choose, release_compose
 from darse.deploy.state import project_lock
 from darse.engine.compose import ComposeRunner
 from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
 from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
-from darse.model.compose import COMPOSE_NAMES
 from darse.model.service import Service
 from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
 
@@ -57,10 +56,7 @@ def rollback_on_swarm(
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
     commit, _recorded = choose(ctx, service, to, steps)
-    release = materialise(ctx, service, commit)
-    compose_path = next((release / n for n in COMPOSE_NAMES if (release / n).is_file()), None)
-    if compose_path is None:
-        raise DarseError(f"{service.name} has no Compose file at {commit[:12]}", "choose another revision")
+    compose_path = release_compose(ctx, service, commit)
     return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, progress)
 
 

@@ -77,7 +77,7 @@ def _copy_secrets(service: Service, release: Path) -> None:
     env = service.path / ".env"
     if env.is_file():
         wanted[env] = None
-    compose_path = next((release / n for n in COMPOSE_NAMES if (release / n).is_file()), None)
+    compose_path = _compose_file(release)
     if compose_path is not None:  # env_files the old revision names, at the same place in the tree
         for _name, node in load_compose(compose_path).services():
             for ref in env_files(node):
@@ -94,15 +94,24 @@ def _copy_secrets(service: Service, release: Path) -> None:
         write_atomic(target, source.read_bytes(), mode=0o600)
 
 
+def _compose_file(folder: Path) -> Path | None:
+    return next((folder / n for n in COMPOSE_NAMES if (folder / n).is_file()), None)
+
+
+def release_compose(ctx: DeployContext, service: Service, revision: str) -> Path:
+    """The Compose file of the service's folder as of `revision`, materialised with this host's secrets."""
+    compose_path = _compose_file(materialise(ctx, service, revision))
+    if compose_path is None:
+        raise DarseError(f"{service.name} has no Compose file at {revision[:12]}", "choose another revision")
+    return compose_path
+
+
 def source_for(
     ctx: DeployContext, service: Service, deployment: Deployment | None, commit: str = "", action: str = "rollback"
 ) -> Source:
     """A deployable Source for an earlier revision (a recorded deployment, or a bare commit)."""
     revision = deployment.revision if deployment is not None else commit
-    release = materialise(ctx, service, revision)
-    compose_path = next((release / n for n in COMPOSE_NAMES if (release / n).is_file()), None)
-    if compose_path is None:
-        raise DarseError(f"{service.name} has no Compose file at {revision[:12]}", "choose another revision")
+    compose_path = release_compose(ctx, service, revision)
     return Source(
         service=service,
         project=ctx.project(service),

@@ -1,4 +1,4 @@
-"""The Engine API through docker-py: reachability, container state in one query, networks, images, logs."""
+"""The Engine API (docker-py, or the stdlib on the local socket): reachability, container state, networks, images."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from darse.engine.compose import EngineTarget
+from darse.engine.local import local_socket
 from darse.errors import DarseError
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -90,32 +91,53 @@ def context_host(context: str) -> str:
 
 
 class Engine:
-    """A docker-py client checked to answer; every error becomes a one-line DarseError."""
+    """An engine checked to answer; every error becomes a one-line DarseError.
+
+    The local engine (no context, DOCKER_HOST unset or a unix socket) is spoken to with the standard
+    library (`darse.engine.local`: docker-py's import would be a large share of a short command);
+    any other endpoint, and every call outside the few hot ones (`client`), goes through docker-py."""
 
     def __init__(self, target: EngineTarget | None = None) -> None:
-        import docker
-        import docker.errors
-
         self.target = target or EngineTarget()
-        self._errors = docker.errors
+        self._client: Any = None
         url = self.target.docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
         try:
             if self.target.context:
                 url = context_host(self.target.context)
             self.url = url
-            if self.target.context or self.target.docker_host:  # ssh:// through the system's ssh client
-                self.client = docker.DockerClient(base_url=url, timeout=60, use_ssh_client=url.startswith("ssh://"))
-            else:  # DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them
-                self.client = docker.from_env(timeout=60)
-            self.api = self.client.api
+            socket_path = None if self.target.context else local_socket(self.target.docker_host)
+            if socket_path is not None:
+                from darse.engine import local
+
+                self.api: Any = local.LocalEngine(socket_path)
+                self._errors: Any = local
+            else:
+                import docker.errors
+
+                self._errors = docker.errors
+                self.api = self.client.api
             self.api.ping()
         except DarseError:
             raise
-        except Exception as exc:  # requests/urllib3/docker errors: all mean "no engine answers"
+        except Exception as exc:  # socket/requests/urllib3/docker errors: all mean "no engine answers"
             raise DarseError(
                 f"cannot reach the Docker engine at {url} ({type(exc).__name__})",
                 "start dockerd (`systemctl start docker`), or check DOCKER_HOST / `docker context ls`",
             ) from None
+
+    @property
+    def client(self) -> Any:
+        """docker-py's client on the same engine, made on first use."""
+        if self._client is None:
+            import docker
+
+            if self.target.context or self.target.docker_host:  # ssh:// through the system's ssh client
+                self._client = docker.DockerClient(
+                    base_url=self.url, timeout=60, use_ssh_client=self.url.startswith("ssh://")
+                )
+            else:  # DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them
+                self._client = docker.from_env(timeout=60)
+        return self._client
 
     def containers(self, label: str = SERVICE_LABEL, project: str | None = None) -> list[ContainerState]:
         """Every container carrying `label` (all projects, stopped ones included), in one API call."""
@@ -189,14 +211,19 @@ class Engine:
             yield container_id, data.get("State") or {}, bool(health) and health != ["NONE"]
 
     def last_logs(self, container_id: str, lines: int = 20) -> str:
+        """Through docker-py, which separates the multiplexed stdout/stderr frames (failures only)."""
+        import docker.errors
+
         try:
-            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=lines)
-        except self._errors.APIError:
+            raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except docker.errors.APIError:
             return ""
         return raw.decode("utf-8", errors="replace")
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
+        self.api.close()
 
 
 def _timestamp(text: str) -> float:

@@ -79,8 +79,16 @@ def inspect(
     forbid_eol: bool = typer.Option(None, "--forbid-eol/--allow-eol", help="CI: fail on an end-of-life base OS."),
 ) -> None:
     """What an image really contains, layer by layer: sizes, commands, waste, base OS, findings."""
-    from darse.inspect import analyse, open_source
+    from darse.inspect.sources import open_source
+
+    if ls_path is not None and not ls_flag:
+        raise DarseError(f"unexpected argument {ls_path!r}", "a PATH after the image goes with --ls")
+    if extract_path is not None and output is None:
+        raise DarseError("--extract needs -o FILE", "add -o where the file should be written")
+    source = open_source(image, source_kind, platform)  # first: the engine starts its export now
+
     from darse.inspect import report as reporting
+    from darse.inspect.analysis import analyse
 
     if json_flag:
         output_format = Format.json
@@ -99,11 +107,6 @@ def inspect(
         if ci
         else None
     )
-    if ls_path is not None and not ls_flag:
-        raise DarseError(f"unexpected argument {ls_path!r}", "a PATH after the image goes with --ls")
-    if extract_path is not None and output is None:
-        raise DarseError("--extract needs -o FILE", "add -o where the file should be written")
-    source = open_source(image, source_kind, platform)
     analysis = analyse(_load(source, err))
     if extract_path is not None:
         from darse.inspect.ci import parse_size

@@ -233,6 +233,13 @@ def test_engine_archive_and_registry_give_the_same_report(analysed, image, regis
     assert out.read_text() == INSTALL_SH
 
 
+def test_docker_py_reader_gives_the_same_report(analysed, image, engine):
+    """Engines off the local socket (TCP, TLS, SSH) are read through docker-py's chunked stream."""
+    from darse.inspect.sources.engine import EngineSource
+
+    assert build(analyse(EngineSource(image, client=engine).load()), now=NOW) == build(analysed, now=NOW)
+
+
 def _check_multi_platform_index(registry: str, remote: str, digest: str, reference: dict) -> None:
     """A manifest list (two platforms) pushed by hand: --platform picks the manifest, a missing one is named."""
     repository = remote.split("/", 1)[1].rsplit(":", 1)[0]

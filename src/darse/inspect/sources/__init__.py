@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from darse.errors import DarseError
 from darse.inspect.sources.base import ImageSource, LoadedImage
@@ -45,20 +46,22 @@ def open_source(reference: str, kind: str = "auto", platform: str | None = None)
         from darse.inspect.sources.registry import RegistrySource
 
         return RegistrySource(reference, platform)
-    from darse.inspect.sources.engine import EngineSource, connect, engine_has
+    from darse.inspect.sources.engine import EngineSource, connect, engine_has, local_engine
 
-    if kind == "engine":
-        return EngineSource(reference)
+    engine = local_engine()
+    if kind == "engine" or (engine is not None and not has_registry_host(reference)):
+        return EngineSource(reference, engine=engine)  # the engine starts its export now
     try:
-        client = connect()
+        client: Any = engine if engine is not None else connect()
+        present = engine_has(client, reference)
     except DarseError:
         if has_registry_host(reference):
             from darse.inspect.sources.registry import RegistrySource
 
             return RegistrySource(reference, platform)
         raise
-    if engine_has(client, reference) or not has_registry_host(reference):
-        return EngineSource(reference, client)
+    if present or not has_registry_host(reference):
+        return EngineSource(reference, engine=engine) if engine is not None else EngineSource(reference, client)
     from darse.inspect.sources.registry import RegistrySource
 
     return RegistrySource(reference, platform)

@@ -44,6 +44,11 @@ class CountingReader(io.RawIOBase):
             self._progress(count)
         return count
 
+    def close(self) -> None:
+        if not self.closed and hasattr(self._raw, "close"):
+            self._raw.close()
+        super().close()
+
 
 @dataclass
 class SaveContents:

@@ -5,8 +5,10 @@ Builds two images from the test busybox base (FROM scratch + /bin/busybox, built
 
 - `large`: >= 500 MB: 20,000 small files (4 KiB) and 4 large random files (100 MiB each), then a
   layer that deletes a large file and a directory of small ones;
-- `many`: ~200,000 small files in 400 directories, then two layers that delete whole directories
-  (the case where dive rebuilds the lower tree for every deletion).
+- `many`: ~200,000 small files in 400 directories, then two layers that delete 200 of them;
+- `deletions`: ~200,000 small files in 2,000 directories, then two layers that delete 1,400 of them:
+  the case the issue describes, where dive rebuilds the lower tree for every deleted directory and
+  takes minutes (dive's time grows with deletions x files; `docker save`'s and darse's do not).
 
 Each tool runs --runs times (default 3), alternating, after one warm-up of `docker save`; wall time
 and peak RSS of the child (os.wait4) are recorded; medians printed and written as JSON. The images
@@ -39,6 +41,12 @@ RUN mkdir -p /many && cd /many && for d in $(seq 1 400); do mkdir $d; for i in $
     echo $d-$i > $d/$i; done; done
 RUN cd /many && for d in $(seq 1 100); do rm -rf $d; done
 RUN cd /many && for d in $(seq 101 200); do rm -rf $d; done && mkdir /many/new && echo x > /many/new/x
+""",
+    "deletions": """FROM darse-test/busybox:base
+RUN mkdir -p /many && cd /many && for d in $(seq 1 2000); do mkdir $d; for i in $(seq 1 100); do \\
+    echo $d-$i > $d/$i; done; done
+RUN cd /many && for d in $(seq 1 700); do rm -rf $d; done
+RUN cd /many && for d in $(seq 701 1400); do rm -rf $d; done && mkdir /many/new && echo x > /many/new/x
 """,
 }
 
@@ -82,7 +90,7 @@ def build(docker: str, name: str, tag: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", default="large,many", help="images to run: large,many")
+    parser.add_argument("--only", default="large,many,deletions", help="images to run: large,many,deletions")
     parser.add_argument("--tools", default="darse,dive,save")
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse images kept by an earlier --keep run")

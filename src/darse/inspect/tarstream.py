@@ -10,7 +10,9 @@ raises `TarFormatError`. Never seeks.
 
 from __future__ import annotations
 
+import functools
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -18,6 +20,7 @@ from typing import BinaryIO
 BLOCK = 512
 _SKIP = 1 << 20
 MAX_META = 1 << 20  # a long name or pax header larger than this is hostile
+_NO_DATA_KINDS = frozenset((b"1", b"2", b"3", b"4", b"6"))  # links and devices: no file size (dirs keep theirs)
 
 
 class TarFormatError(ValueError):
@@ -53,6 +56,24 @@ def _number(field: bytes) -> int:
         return int(text, 8)
     except ValueError:
         raise TarFormatError(f"bad number field {field[:20]!r}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _repeated_number(field: bytes) -> int:
+    """Mode, uid and gid: a layer repeats a few values over thousands of members."""
+    return _number(field)
+
+
+def _checksum_ok(header: bytes) -> bool:
+    """The header's byte sum, its checksum field counted as spaces, equals that field. The sum is
+    taken as zlib's adler32 gives it (its low half is 1 + the byte sum mod 65521, computed in C): a
+    fifth of the cost of `sum(header)`, which was a fifth of the whole per-member time on 200,000
+    small files. A header whose sum differs by exactly a multiple of 65521 would pass; a header that
+    random damage turns into one is as unlikely as one passing the plain check by chance."""
+    expected = _number(header[148:156])
+    field = header[148:156]
+    total = (zlib.adler32(header) & 0xFFFF) - 1 - sum(field) + 256
+    return (total - expected) % 65521 == 0
 
 
 def _text(field: bytes) -> str:
@@ -123,10 +144,9 @@ class TarReader:
                 self._skip(self._remaining)
                 self._remaining = 0
             header = self._stream.read(BLOCK)
-            if len(header) < BLOCK or header.count(0) == BLOCK:
+            if len(header) < BLOCK or (not header[0] and header.count(0) == BLOCK):
                 return  # end-of-archive blocks (or a clean EOF)
-            checksum = _number(header[148:156])
-            if checksum != sum(header) - sum(header[148:156]) + 256:
+            if not _checksum_ok(header):
                 raise TarFormatError("bad header checksum")
             kind = header[156:157]
             size = _number(header[124:136])
@@ -146,39 +166,58 @@ class TarReader:
             name = _text(header[0:100])
             if header[257:263] == b"ustar\x00" and header[345]:
                 name = _text(header[345:500]) + "/" + name
-            pax = {**self._globals, **pending} if (pending or self._globals) else {}
-            member = Member(
-                name=pax.get("path") or long_name or name,
-                type=kind or b"0",
-                size=size,
-                stored=size,
-                mode=_number(header[100:108]),
-                uid=int(pax["uid"]) if "uid" in pax and pax["uid"].isdigit() else _number(header[108:116]),
-                gid=int(pax["gid"]) if "gid" in pax and pax["gid"].isdigit() else _number(header[116:124]),
-                mtime=_pax_time(pax.get("mtime"), header) if pax else 0,  # unused by the index: not parsed
-                linkname=pax.get("linkpath") or long_link or _text(header[157:257]),
-            )
-            if "size" in pax and pax["size"].isdigit():
-                member.size = member.stored = int(pax["size"])
-            if kind == b"S":  # old GNU sparse: real size in the header, maybe extension blocks
-                member.sparse = True
-                member.size = _number(header[483:495])
-                extended = header[482]
-                while extended:
-                    block = self._read_exact(BLOCK)
-                    extended = block[504]
-            real = pax.get("GNU.sparse.realsize") or pax.get("GNU.sparse.size")
-            if real is not None and real.isdigit():
-                member.sparse = True
-                member.size = int(real)
-                member.name = pax.get("GNU.sparse.name") or member.name
-            if member.type in (b"1", b"2", b"3", b"4", b"5", b"6"):
-                member.size = 0 if member.type != b"5" else member.size
+            if pending or self._globals or long_name is not None or long_link is not None or kind == b"S":
+                member = self._extended(header, kind, size, name, {**self._globals, **pending}, long_name, long_link)
+            else:  # the common case: a plain ustar/GNU header (a fifth of the time on 200,000 small files)
+                member = Member(
+                    name,
+                    kind or b"0",
+                    0 if kind in _NO_DATA_KINDS else size,
+                    size,
+                    _repeated_number(header[100:108]),
+                    _repeated_number(header[108:116]),
+                    _repeated_number(header[116:124]),
+                    0,  # mtime: unused by the index, not parsed
+                    _text(header[157:257]) if header[157] else "",
+                )
             pending = {}
             long_name = long_link = None
             self._remaining = member.stored + (-member.stored % BLOCK)
             self._data_left = member.stored
             yield member
+
+    def _extended(
+        self, header: bytes, kind: bytes, size: int, name: str, pax: dict[str, str], long_name, long_link
+    ) -> Member:
+        """A member with pax records, GNU long names or old GNU sparse data."""
+        member = Member(
+            name=pax.get("path") or long_name or name,
+            type=kind or b"0",
+            size=size,
+            stored=size,
+            mode=_repeated_number(header[100:108]),
+            uid=int(pax["uid"]) if "uid" in pax and pax["uid"].isdigit() else _repeated_number(header[108:116]),
+            gid=int(pax["gid"]) if "gid" in pax and pax["gid"].isdigit() else _repeated_number(header[116:124]),
+            mtime=_pax_time(pax.get("mtime"), header) if pax else 0,  # unused by the index: not parsed
+            linkname=pax.get("linkpath") or long_link or _text(header[157:257]),
+        )
+        if "size" in pax and pax["size"].isdigit():
+            member.size = member.stored = int(pax["size"])
+        if kind == b"S":  # old GNU sparse: real size in the header, maybe extension blocks
+            member.sparse = True
+            member.size = _number(header[483:495])
+            extended = header[482]
+            while extended:
+                block = self._read_exact(BLOCK)
+                extended = block[504]
+        real = pax.get("GNU.sparse.realsize") or pax.get("GNU.sparse.size")
+        if real is not None and real.isdigit():
+            member.sparse = True
+            member.size = int(real)
+            member.name = pax.get("GNU.sparse.name") or member.name
+        if member.type in _NO_DATA_KINDS:
+            member.size = 0
+        return member
 
     def head(self, size: int) -> bytes:
         """Up to `size` first bytes of the current member's data (the rest is skipped later)."""

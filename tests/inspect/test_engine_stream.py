@@ -18,7 +18,6 @@ from inspect_tars import docker_save, layer_tar, member
 from darse.engine.local import LocalEngine
 from darse.errors import DarseError
 from darse.inspect.sources.engine import EngineSource
-from darse.inspect.streams import Prefetcher
 
 LAYER = layer_tar(member("etc/hostname", b"box\n"), member("bin/tool", b"x" * 70_000))
 ARCHIVE = docker_save([LAYER])
@@ -117,7 +116,7 @@ def test_no_engine_on_the_socket(tmp_path):
 
 def test_stopping_early_does_not_wait_for_the_engine(fake):
     """A reader that stops (extraction found its file, or an error) closes the stream at once, even
-    while the engine is still sending and the read-ahead thread is blocked."""
+    while the engine is still sending."""
     fake.body = ARCHIVE * 400  # ~ 40 MB, sent slowly
     fake.pieces, fake.pause = 400, 0.05
     stream = fake.source()._open(None)
@@ -126,28 +125,3 @@ def test_stopping_early_does_not_wait_for_the_engine(fake):
     stream.close()
     assert not fake.sent_all.is_set()
     assert time.perf_counter() - started < 5  # a bound on a hang, not a timing budget
-
-
-def test_prefetcher_hands_over_blocks_and_errors():
-    blocks = iter([b"abc", b"defg", OSError("the engine went away")])
-
-    def read_block() -> bytes:
-        item = next(blocks)
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    reader = Prefetcher(read_block, lambda: None, depth=1)
-    buffer = bytearray(5)
-    assert reader.readinto(buffer) == 3 and bytes(buffer[:3]) == b"abc"
-    assert reader.readinto(buffer) == 4 and bytes(buffer[:4]) == b"defg"
-    with pytest.raises(OSError, match="went away"):
-        reader.readinto(buffer)
-    reader.close()
-
-
-def test_prefetcher_close_while_its_thread_waits_on_a_full_queue():
-    reader = Prefetcher(lambda: b"x" * 10, lambda: None, depth=1)
-    time.sleep(0.1)  # the thread has filled the queue and waits to put the next block
-    reader.close()
-    assert not reader._thread.is_alive()

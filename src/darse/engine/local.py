@@ -203,7 +203,7 @@ class PendingStream:
         return self._response
 
     def close(self) -> None:
-        """Safe from another thread blocked reading the answer: the shutdown wakes it first."""
+        """Shut down first: the engine stops sending at once, and a read blocked elsewhere returns."""
         sock = self._connection.sock
         if sock is not None:
             with contextlib.suppress(OSError):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from darse.errors import DarseError
@@ -37,74 +37,6 @@ class IterStream(io.RawIOBase):
         target[:size] = self._buffer[:size]
         self._buffer = self._buffer[size:]
         return size
-
-
-class Prefetcher(io.RawIOBase):
-    """Reads a stream ahead in a thread, a few blocks at most (bounded memory), so the sender never
-    waits while this process parses: the engine streams its export as fast as it can and the parsing
-    overlaps it instead of following it (socket reads release the GIL). `read_block()` returns the
-    next bytes, b"" at the end; `abort()` makes a blocked `read_block` return or raise."""
-
-    def __init__(self, read_block: Callable[[], bytes], abort: Callable[[], None], depth: int = 8) -> None:
-        import queue
-        import threading
-
-        self._blocks: queue.Queue = queue.Queue(depth)
-        self._abort = abort
-        self._stop = threading.Event()
-        self._buffer = memoryview(b"")
-        self._done = False
-        self._thread = threading.Thread(target=self._run, args=(read_block,), name="darse-prefetch", daemon=True)
-        self._thread.start()
-
-    def _run(self, read_block: Callable[[], bytes]) -> None:
-        last: bytes | BaseException = b""  # always handed over last: the end, or what went wrong
-        try:
-            while not self._stop.is_set():
-                block = read_block()
-                if not block:
-                    break
-                self._put(block)
-        except BaseException as exc:  # raised again in the reading thread
-            last = exc
-        self._put(last)
-
-    def _put(self, item) -> None:
-        import queue
-
-        while not self._stop.is_set():
-            try:
-                self._blocks.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target) -> int:  # type: ignore[override]
-        while not self._buffer:
-            if self._done:
-                return 0
-            block = self._blocks.get()
-            if isinstance(block, BaseException):
-                self._done = True
-                raise block
-            if not block:
-                self._done = True
-                return 0
-            self._buffer = memoryview(block)
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
-
-    def close(self) -> None:
-        if not self.closed:
-            self._stop.set()
-            self._abort()
-            self._thread.join(timeout=5)
-        super().close()
 
 
 class LayerReader(io.RawIOBase):

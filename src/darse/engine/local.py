@@ -103,7 +103,8 @@ class LocalEngine:
 
     def _send(self, method: str, url: str, body: bytes | None = None) -> http.client.HTTPResponse:
         headers = {"Content-Type": "application/json"} if body is not None else {}
-        for attempt in (1, 2):  # a kept-alive connection the engine closed meanwhile: once more, anew
+        attempts = 2 if method == "GET" else 1  # a kept-alive connection the engine closed: a GET again, anew
+        for attempt in range(1, attempts + 1):
             if self._connection is None:
                 self._connection = _UnixConnection(self.path, self.timeout)
             try:
@@ -111,7 +112,7 @@ class LocalEngine:
                 return self._connection.getresponse()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
                 self.close()
-                if attempt == 2:
+                if attempt == attempts:
                     raise
         raise AssertionError("unreachable")
 
@@ -130,7 +131,10 @@ class LocalEngine:
         if not data or response.status == 204:
             return None
         if response.getheader("Content-Type", "").startswith("application/json"):
-            return json.loads(data)
+            try:
+                return json.loads(data)
+            except ValueError:
+                raise APIError(response.status, "the engine's answer is not valid JSON") from None
         return data
 
     def start_get(self, url: str) -> PendingStream:

@@ -48,6 +48,10 @@ class ImagePlan:
     def tag(self) -> str:
         return f"{self.registry}/{self.repository}:{self.version}"
 
+    def identity(self) -> dict[str, str]:
+        """The fields every `--json` result about this image starts with (build and push alike)."""
+        return {"service": self.service, "image": self.repository, "tag": self.tag, "version": self.version}
+
 
 @dataclass(frozen=True)
 class GitFacts:
@@ -67,10 +71,7 @@ class BuildResult:
 
     def as_json(self) -> dict:
         return {
-            "service": self.plan.service,
-            "image": self.plan.repository,
-            "tag": self.plan.tag,
-            "version": self.plan.version,
+            **self.plan.identity(),
             "id": self.image_id,
             "size": self.size,
             "duration": round(self.duration, 3),

@@ -29,10 +29,7 @@ class PushResult:
 
     def as_json(self) -> dict:
         return {
-            "service": self.plan.service,
-            "image": self.plan.repository,
-            "tag": self.plan.tag,
-            "version": self.plan.version,
+            **self.plan.identity(),
             "id": self.image_id,
             "digest": self.digest,
             "status": self.status,

@@ -104,6 +104,7 @@ class EngineSource:
         self._client = client
         self._local = engine if engine is not None else (local_engine() if client is None else None)
         self._pending: local.PendingStream | None = None
+        self._facts: dict[str, Any] | None = None
         if self._local is not None:
             self._pending = self._start_export()
 
@@ -121,12 +122,16 @@ class EngineSource:
         return self._client
 
     def _inspect(self) -> dict[str, Any]:
-        try:
-            if self._local is not None:
-                return self._local.inspect_image(self.reference)
-            return self.client.api.inspect_image(self.reference)
-        except Exception:  # only for the progress bar and the repo digest: absent is fine
-            return {}
+        """What the engine says of the image, asked once (the progress bar and the repo digest)."""
+        if self._facts is None:
+            try:
+                if self._local is not None:
+                    self._facts = self._local.inspect_image(self.reference)
+                else:
+                    self._facts = self.client.api.inspect_image(self.reference)
+            except Exception:  # only for the progress bar and the repo digest: absent is fine
+                self._facts = {}
+        return self._facts
 
     def total_bytes(self) -> int | None:
         return int(self._inspect().get("Size") or 0) or None

@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from darse.errors import DarseError
+from darse.registry.transport import DeadlineTransport, deadline, read_body
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -50,6 +51,11 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the limit distribution itself enforces o
 MAX_JSON_BYTES = 16 * 1024 * 1024  # one page of catalog or tags, a token response
 MAX_BLOB_BYTES = 64 * 1024 * 1024 * 1024  # no layer is bigger; a registry that says so lies
 MAX_PAGES = 10_000
+MAX_LISTING_BYTES = 64 * 1024 * 1024  # every page of one catalog or tag list together
+MAX_LISTING_NAMES = 1_000_000
+REQUEST_SECONDS = 60.0  # a whole request, body included: a server dripping bytes is cut off
+LISTING_SECONDS = 600.0  # every page of one listing
+BLOB_BYTES_PER_SECOND = 256 * 1024  # the slowest transfer a blob's deadline allows for
 MAX_HEADER_CHARS = 8192
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -191,7 +197,7 @@ class BlobStream:
     """
 
     def __init__(self, response: httpx.Response, digest: str, limit: int, where: str) -> None:
-        self._chunks = response.iter_raw(64 * 1024)
+        self._chunks = response.iter_raw()
         self._hash = hashlib.sha256()
         self._buffer = b""
         self._done = False
@@ -217,6 +223,10 @@ class BlobStream:
                     f"{self._where}: blob content has digest {actual}", "the registry sent other bytes than asked"
                 ) from None
             return b""
+        except httpx.TimeoutException:
+            raise DarseError(
+                f"{self._where}: the download did not finish in time", "check the registry or retry"
+            ) from None
         except httpx.HTTPError as exc:
             raise DarseError(f"{self._where}: download interrupted ({type(exc).__name__})", "try again") from None
         self.bytes_read += len(chunk)
@@ -294,7 +304,9 @@ class RegistryClient:
                     f"cannot read the CA bundle {ca_bundle}", "give a PEM file of CA certificates"
                 ) from None
             verify = context
-        self._http = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False, trust_env=False)
+        self._http = httpx.Client(
+            timeout=timeout, transport=DeadlineTransport(verify), follow_redirects=False, trust_env=False
+        )
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -348,7 +360,7 @@ class RegistryClient:
         where = f"{self.host}/{repository}:{reference}" if ":" not in reference else f"{repository}@{reference}"
         with self._request("GET", path, scope=_scope(repository), headers=_accept()) as response:
             self._expect(response, where)
-            raw = _read_limited(response, MAX_MANIFEST_BYTES, where)
+            raw = read_body(response, MAX_MANIFEST_BYTES, where)
             header_digest = response.headers.get("docker-content-digest", "")
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
@@ -393,7 +405,9 @@ class RegistryClient:
         if expected_size is not None:
             limit = min(limit, expected_size)
         where = f"{repository}@{digest[:19]}"
-        with self._request("GET", f"/v2/{repository}/blobs/{digest}", scope=_scope(repository), follow=True) as resp:
+        seconds = REQUEST_SECONDS + limit / BLOB_BYTES_PER_SECOND
+        path = f"/v2/{repository}/blobs/{digest}"
+        with self._request("GET", path, scope=_scope(repository), follow=True, seconds=seconds) as resp:
             self._expect(resp, where)
             stream = BlobStream(resp, digest, limit, where)
             if expected_size is not None and stream.size is not None and stream.size != expected_size:
@@ -431,26 +445,40 @@ class RegistryClient:
         items: list[str] = []
         url: str | None = first
         seen: set[str] = set()
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return items
-            if url in seen:
-                raise DarseError(f"{self.host}: pagination of {what} loops", "the registry is broken")
-            seen.add(url)
-            with self._request("GET", url, scope=scope) as response:
-                if response.status_code == 404 and key == "tags":
-                    raise DarseError(f"no repository {what} at {self.host}", "list them with darse registry ls")
-                self._expect(response, what)
-                data = _json_object(_read_limited(response, MAX_JSON_BYTES, what), what)
-                link = response.headers.get("link", "")
-            values = data.get(key)
-            if values is None:
-                values = []
-            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise DarseError(f"{self.host}: {what}: {key} is not a list of names", "the registry is broken")
-            items.extend(values)
-            url = self._next_link(link[:MAX_HEADER_CHARS])
+        received = 0
+        with deadline(LISTING_SECONDS):
+            for _ in range(MAX_PAGES):
+                if url is None:
+                    return items
+                if url in seen:
+                    raise DarseError(f"{self.host}: pagination of {what} loops", "the registry is broken")
+                seen.add(url)
+                with self._request("GET", url, scope=scope) as response:
+                    if response.status_code == 404 and key == "tags":
+                        raise DarseError(f"no repository {what} at {self.host}", "list them with darse registry ls")
+                    self._expect(response, what)
+                    raw = read_body(response, MAX_JSON_BYTES, what)
+                    link = response.headers.get("link", "")
+                received += len(raw)
+                if received > MAX_LISTING_BYTES:
+                    raise DarseError(
+                        f"{self.host}: the {what} listing passes {MAX_LISTING_BYTES} bytes", "the registry is lying"
+                    )
+                items.extend(self._page_names(_json_object(raw, what), key, what))
+                if len(items) > MAX_LISTING_NAMES:
+                    raise DarseError(
+                        f"{self.host}: more than {MAX_LISTING_NAMES} names in {what}", "the registry is lying"
+                    )
+                url = self._next_link(link[:MAX_HEADER_CHARS])
         raise DarseError(f"{self.host}: more than {MAX_PAGES} pages of {what}", "the registry is broken or lying")
+
+    def _page_names(self, data: dict[str, Any], key: str, what: str) -> list[str]:
+        values = data.get(key)
+        if values is None:
+            return []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise DarseError(f"{self.host}: {what}: {key} is not a list of names", "the registry is broken")
+        return values
 
     def _next_link(self, header: str) -> str | None:
         match = re.search(r'<([^>]*)>\s*;\s*rel="?next"?', header)
@@ -464,22 +492,31 @@ class RegistryClient:
 
     @contextmanager
     def _request(
-        self, method: str, path: str, *, scope: str | None, headers: dict[str, str] | None = None, follow: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        scope: str | None,
+        headers: dict[str, str] | None = None,
+        follow: bool = False,
+        seconds: float | None = None,
     ) -> Iterator[httpx.Response]:
-        """Send with whatever auth is known; answer one 401 challenge; yield the (streamed) response."""
+        """Send with whatever auth is known; answer one 401 challenge; yield the (streamed) response.
+        Everything until the block ends, reading the body included, must fit in `seconds`."""
         url = self.base_url + path
-        response = self._send(method, url, {**(headers or {}), **self._auth_header(scope)}, follow)
-        try:
-            if response.status_code == 401:
-                challenge = response.headers.get("www-authenticate", "")
-                response.close()
-                auth = self._answer(challenge, scope)
-                response = self._send(method, url, {**(headers or {}), **auth}, follow)
+        with deadline(REQUEST_SECONDS if seconds is None else seconds):
+            response = self._send(method, url, {**(headers or {}), **self._auth_header(scope)}, follow)
+            try:
                 if response.status_code == 401:
-                    raise self._auth_error()
-            yield response
-        finally:
-            response.close()
+                    challenge = response.headers.get("www-authenticate", "")
+                    response.close()
+                    auth = self._answer(challenge, scope)
+                    response = self._send(method, url, {**(headers or {}), **auth}, follow)
+                    if response.status_code == 401:
+                        raise self._auth_error()
+                yield response
+            finally:
+                response.close()
 
     def _send(self, method: str, url: str, headers: dict[str, str], follow: bool) -> httpx.Response:
         request = self._http.build_request(method, url, headers=headers)
@@ -511,7 +548,8 @@ class RegistryClient:
         if not is_loopback(self.host):
             return "https"
         try:
-            self._http.get(f"https://{self.host}/v2/").close()
+            with deadline(REQUEST_SECONDS):
+                self._http.get(f"https://{self.host}/v2/").close()
             return "https"
         except httpx.ConnectError as exc:
             cause = _ssl_cause(exc)
@@ -563,7 +601,7 @@ class RegistryClient:
         query = {k: v for k, v in (("service", params.get("service", "")), ("scope", scope)) if v}
         headers = {"Authorization": _basic(self.credentials)} if self.credentials else {}
         try:
-            with self._http.stream("GET", realm, params=query, headers=headers) as response:
+            with deadline(REQUEST_SECONDS), self._http.stream("GET", realm, params=query, headers=headers) as response:
                 if response.status_code in (401, 403):
                     raise self._auth_error()
                 if response.status_code != 200:
@@ -571,7 +609,7 @@ class RegistryClient:
                         f"{self.host}: the token endpoint answered {response.status_code}",
                         "check the registry's token service",
                     )
-                data = _json_object(_read_limited(response, MAX_JSON_BYTES, "token"), "token")
+                data = _json_object(read_body(response, MAX_JSON_BYTES, "token"), "token")
         except httpx.ConnectError as exc:
             if _ssl_cause(exc):
                 raise self._tls_error(exc) from None
@@ -647,26 +685,6 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def _read_limited(response: httpx.Response, limit: int, where: str) -> bytes:
-    length = response.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        raise DarseError(
-            f"{where}: the registry announces {length} bytes, over the limit of {limit}",
-            "the registry is broken or lying",
-        )
-    parts: list[bytes] = []
-    total = 0
-    try:
-        for chunk in response.iter_bytes(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise DarseError(f"{where}: the registry sent more than {limit} bytes", "the registry is lying")
-            parts.append(chunk)
-    except httpx.HTTPError as exc:
-        raise DarseError(f"{where}: reading the answer failed ({type(exc).__name__})", "retry") from None
-    return b"".join(parts)
-
-
 def _json_object(raw: bytes, where: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
@@ -680,7 +698,7 @@ def _json_object(raw: bytes, where: str) -> dict[str, Any]:
 def _error_text(response: httpx.Response) -> str:
     """The registry's own error code (`MANIFEST_UNKNOWN`...), read defensively, or nothing."""
     try:
-        raw = _read_limited(response, 64 * 1024, "error")
+        raw = read_body(response, 64 * 1024, "error")
         errors = json.loads(raw).get("errors") or []
         code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
     except (DarseError, ValueError, AttributeError, RecursionError):

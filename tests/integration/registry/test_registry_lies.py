@@ -8,15 +8,20 @@ the Bearer challenge (the real registry is configured with htpasswd, i.e. Basic)
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import threading
+import time
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from darse.errors import DarseError
+from darse.registry import client as registry_client
 from darse.registry.client import DOCKER_MANIFEST, Credentials, RegistryClient, parse_challenge
 
 GOOD = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": {}, "layers": []}).encode()
@@ -25,6 +30,17 @@ BLOB = b"the real bytes"
 BLOB_DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
 TOKEN = "tok-" + "x" * 20
 USER, PASSWORD = "carol", "pw-bearer-secret"
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    """gzip of `size` zero bytes, made a chunk at a time (zeros compress about 1000 to 1)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    chunk = bytes(1024 * 1024)
+    parts = [packer.compress(chunk) for _ in range(size // len(chunk))]
+    return b"".join([*parts, packer.flush()])
+
+
+BOMB = gzip.compress(_gzip_of_zeros(512 * 1024 * 1024))  # `gzip, gzip`: about 2 KB on the wire, 512 MiB decoded
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -83,6 +99,40 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, b"other bytes!!!")
         if path.startswith("/v2/notjson/tags/list"):
             return self.send(200, b"[1, 2")
+        if path.startswith("/v2/bomb/tags/list"):
+            return self.send(200, BOMB, {"Content-Encoding": "gzip, gzip"})
+        if path.startswith("/v2/gzipped/tags/list"):
+            return self.send(200, gzip.compress(b'{"tags":["1.0","2.0"]}'), {"Content-Encoding": "gzip"})
+        if path.startswith("/v2/brotli/tags/list"):
+            return self.send(200, b"xx", {"Content-Encoding": "br"})
+        if path.startswith("/v2/endless/tags/list"):  # every page new, large, and pointing at another
+            page = int(path.rpartition("last=")[2]) if "last=" in path else 0
+            names = [f"t{page}-{i}-" + "x" * 100 for i in range(2000)]
+            link = f'</v2/endless/tags/list?n=2000&last={page + 1}>; rel="next"'
+            return self.send(200, json.dumps({"tags": names}).encode(), {"Link": link})
+        if path.startswith("/v2/drip/tags/list"):  # a valid answer, one byte every 0.3 s
+            body = b'{"tags":["' + b"a" * 200 + b'"]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for byte in body:
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return None
+                time.sleep(0.3)
+            return None
+        if path.startswith("/v2/driphead/tags/list"):  # the status line itself, one byte every 0.3 s
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 200:
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:
+                    return None
+                time.sleep(0.3)
+            self.close_connection = True
+            return None
         return self.send(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}')
 
 
@@ -154,3 +204,41 @@ def test_challenge_parsing() -> None:
     }
     assert parse_challenge('Basic realm="darse \\"quoted\\""') == ("basic", {"realm": 'darse "quoted"'})
     assert parse_challenge("") == ("", {})
+
+
+def test_compressed_answers_are_bounded_by_what_they_decode_to(liar) -> None:
+    """Two gzip layers of 2 KB decode to 512 MiB: refused at the JSON limit (16 MiB), never in memory."""
+    assert len(BOMB) < 4096
+    tracemalloc.start()
+    try:
+        with client(liar) as c, pytest.raises(DarseError, match="decodes to more than"):
+            c.tags("bomb")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024
+    with client(liar) as c:
+        assert c.tags("gzipped") == ["1.0", "2.0"]  # an honest gzip answer still reads
+        with pytest.raises(DarseError, match="encoding darse does not read"):
+            c.tags("brotli")
+
+
+def test_endless_pagination_stops_at_the_listing_limit(liar, monkeypatch) -> None:
+    monkeypatch.setattr(registry_client, "MAX_LISTING_BYTES", 4 * 1024 * 1024)  # pages of ~0.2 MiB
+    with client(liar) as c, pytest.raises(DarseError, match="listing passes"):
+        c.tags("endless")
+    monkeypatch.setattr(registry_client, "MAX_LISTING_BYTES", 1024 * 1024 * 1024)
+    monkeypatch.setattr(registry_client, "MAX_LISTING_NAMES", 10_000)
+    with client(liar) as c, pytest.raises(DarseError, match="more than 10000 names"):
+        c.tags("endless")
+
+
+@pytest.mark.parametrize("repository", ["drip", "driphead"])
+def test_a_server_dripping_bytes_hits_the_request_deadline(liar, monkeypatch, repository) -> None:
+    """Each byte comes well within the socket timeout (10 s here); only a deadline on the whole
+    request ends it (the body takes 60 s to arrive, the deadline is 2 s)."""
+    monkeypatch.setattr(registry_client, "REQUEST_SECONDS", 2.0)
+    started = time.monotonic()
+    with client(liar) as c, pytest.raises(DarseError, match="in time"):
+        c.tags(repository)
+    assert time.monotonic() - started < 8

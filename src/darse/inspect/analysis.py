@@ -86,14 +86,9 @@ def parse_created(value: object) -> dt.datetime | None:
 
 
 def analyse(image: LoadedImage, today: dt.date | None = None) -> Analysis:
-    try:
-        config = json.loads(image.config_raw)
-    except (ValueError, UnicodeDecodeError):
-        raise DarseError("the image config is not valid JSON", "the image is corrupt") from None
-    if not isinstance(config, dict):
-        raise DarseError("the image config is not a JSON object", "the image is corrupt")
+    config = load_config(image.config_raw)
     warnings: list[str] = []
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    diff_ids = config["rootfs"]["diff_ids"] if "rootfs" in config else []
     if len(diff_ids) != len(image.layers):
         warnings.append(f"the config lists {len(diff_ids)} layers but the manifest {len(image.layers)}")
     commands = _commands(config, len(image.layers))
@@ -105,7 +100,7 @@ def analyse(image: LoadedImage, today: dt.date | None = None) -> Analysis:
         expected = diff_ids[number] if number < len(diff_ids) else None
         verified = expected == layer.diff_id
         if not verified:
-            warnings.append(f"layer {number}: its content hashes to {layer.diff_id}, the config says {expected}")
+            warnings.append(f"layer {number}: its content hashes to {layer.diff_id}, the config says {expected!s:.80}")
         if layer.refused:
             warnings.append(f"layer {number}: {len(layer.refused)} member(s) with paths outside the root were ignored")
         reports.append(
@@ -139,6 +134,64 @@ def analyse(image: LoadedImage, today: dt.date | None = None) -> Analysis:
         tree=tree,
         warnings=warnings,
     )
+
+
+# The config fields darse reads, with the JSON types the OCI image spec gives them: a config whose
+# fields have other types is refused in one line rather than half-read.
+_CONFIG_TYPES: dict[str, type | tuple[type, ...]] = {
+    "rootfs": dict,
+    "history": list,
+    "config": dict,
+    "created": str,
+    "os": str,
+    "architecture": str,
+    "variant": str,
+}
+_SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
+    "User": str,
+    "Entrypoint": (list, str),
+    "Cmd": (list, str),
+    "WorkingDir": str,
+    "ExposedPorts": dict,
+    "Env": list,
+    "Labels": dict,
+}
+
+
+def load_config(raw: bytes) -> dict:
+    """The image config, parsed and its fields' types checked (a hostile image may send anything)."""
+    try:
+        config = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise DarseError("the image config is not valid JSON", "the image is corrupt") from None
+    except RecursionError:
+        raise DarseError("the image config is nested too deeply", "the image is corrupt or hostile") from None
+    if not isinstance(config, dict):
+        raise DarseError("the image config is not a JSON object", "the image is corrupt")
+    _check_types(config, _CONFIG_TYPES, "")
+    _check_types(config.get("config") or {}, _SETTINGS_TYPES, "config.")
+    rootfs = config.get("rootfs")
+    if rootfs is not None:
+        diff_ids = rootfs.get("diff_ids")
+        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+            raise DarseError("the image config: rootfs.diff_ids is not a list of digests", "the image is corrupt")
+    return config
+
+
+def _check_types(document: dict, types: dict[str, type | tuple[type, ...]], prefix: str) -> None:
+    for key, expected in types.items():
+        value = document.get(key)
+        if value is not None and not isinstance(value, expected):
+            raise DarseError(
+                f"the image config: {prefix}{key} is {_json_type(value)}, not {_json_type(expected)}",
+                "the image is corrupt or not an image",
+            )
+
+
+def _json_type(value: object) -> str:
+    kinds = value if isinstance(value, tuple) else (value if isinstance(value, type) else type(value),)
+    names = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)  # type: ignore[union-attr]
 
 
 def _commands(config: dict, count: int) -> list[str]:

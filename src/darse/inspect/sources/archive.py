@@ -21,6 +21,7 @@ from darse.inspect.streams import LayerReader
 from darse.inspect.tarstream import TarFormatError, TarReader
 
 SMALL = 4 * 1024 * 1024  # JSON documents (manifests, configs) are read whole up to this size
+MAX_DOCUMENTS_BYTES = 64 * 1024 * 1024  # all of them together (an archive of 500 4 MiB members is hostile)
 
 
 class CountingReader(io.RawIOBase):
@@ -69,6 +70,7 @@ _FILE_TYPES = (b"0", b"\x00", b"7")
 def read_stream(stream: BinaryIO) -> SaveContents:
     contents = SaveContents()
     reader = TarReader(stream)
+    kept = 0
     try:
         for member in reader:
             name = normalise(member.name)
@@ -88,6 +90,12 @@ def read_stream(stream: BinaryIO) -> SaveContents:
             if _is_document(name, member.size):
                 data = handle.read(SMALL)
                 if data[:1] in (b"{", b"[") or not name.startswith("blobs/") or not data:
+                    kept += len(data)
+                    if kept > MAX_DOCUMENTS_BYTES:
+                        raise DarseError(
+                            f"the image archive holds more than {MAX_DOCUMENTS_BYTES} bytes of JSON documents",
+                            "an image needs a few kilobytes of them: the archive is hostile or not an image",
+                        )
                     contents.documents[name] = data
                     continue
                 handle = io.BytesIO(data)  # a small layer blob
@@ -119,10 +127,14 @@ def assemble(contents: SaveContents, source: str, reference: str, platform: str 
         entries = _json_list(docs["manifest.json"])
         entry = _pick(entries, reference)
         config_name = _resolve(contents, str(entry.get("Config", "")))
-        layer_names = [_resolve(contents, str(n)) for n in entry.get("Layers") or []]
+        listed = entry.get("Layers") or []
+        if not isinstance(listed, list):
+            raise DarseError("manifest.json: Layers is not a list", "the archive is corrupt")
+        oci.check_layer_count(len(listed))
+        layer_names = [_resolve(contents, str(n)) for n in listed]
         config_raw = _document(contents, config_name)
         layers = [_layer(contents, n) for n in layer_names]
-        tags = [str(t) for t in entry.get("RepoTags") or []]
+        tags = _tags(entry)
         return LoadedImage(source, reference, config_raw, layers, tags)
     if "index.json" in docs:
         wanted = oci.parse_platform(platform)
@@ -147,20 +159,27 @@ def _json_list(raw: bytes) -> list[dict]:
 
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         raise DarseError("manifest.json is not valid JSON", "the archive is corrupt") from None
+    except RecursionError:
+        raise DarseError("manifest.json is nested too deeply", "the archive is corrupt or hostile") from None
     if not isinstance(data, list) or not data or not all(isinstance(e, dict) for e in data):
         raise DarseError("manifest.json lists no image", "the archive is corrupt")
     return data
+
+
+def _tags(entry: dict) -> list[str]:
+    tags = entry.get("RepoTags") or []
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
 
 def _pick(entries: list[dict], reference: str) -> dict:
     if len(entries) == 1:
         return entries[0]
     for entry in entries:
-        if reference in (entry.get("RepoTags") or []):
+        if reference in _tags(entry):
             return entry
-    tags = [t for e in entries for t in e.get("RepoTags") or []]
+    tags = [t for e in entries for t in _tags(e)]
     raise DarseError("the archive holds several images", f"name one of them after the path: {', '.join(tags[:5])}")
 
 

@@ -16,6 +16,7 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
 MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+MAX_LAYERS = 500  # overlay2 stacks at most 128 layers; a manifest listing more is not an image to read
 _ARCH = {
     "x86_64": "amd64",
     "amd64": "amd64",
@@ -62,6 +63,8 @@ def load_json(raw: bytes, what: str) -> dict:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise DarseError(f"{what} is not valid JSON", "the image is corrupt or not an image") from None
+    except RecursionError:
+        raise DarseError(f"{what} is nested too deeply", "the image is corrupt or hostile") from None
     if not isinstance(data, dict):
         raise DarseError(f"{what} is not a JSON object", "the image is corrupt or not an image")
     return data
@@ -78,11 +81,15 @@ def media_type(document: dict, fallback: str = "") -> str:
 
 def choose(index: dict, wanted: Platform) -> dict:
     """The descriptor of the manifest for `wanted` in an index (attestations are skipped)."""
-    manifests = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+    listed = index.get("manifests")
+    if not isinstance(listed, list):
+        raise DarseError("the image index has no list of manifests", "the image is corrupt or not an image")
+    manifests = [m for m in listed if isinstance(m, dict) and isinstance(m.get("platform") or {}, dict)]
     candidates = []
     for descriptor in manifests:
         plat = descriptor.get("platform") or {}
-        if (descriptor.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest":
+        annotations = descriptor.get("annotations")
+        if isinstance(annotations, dict) and annotations.get("vnd.docker.reference.type") == "attestation-manifest":
             continue
         if plat.get("os") in (None, "unknown") and len(manifests) == 1:
             return descriptor
@@ -105,8 +112,18 @@ def _describe(plat: dict) -> str:
 
 def layer_digests(manifest: dict) -> tuple[str, list[str]]:
     """(config digest, layer digests) of an image manifest."""
-    config = manifest.get("config") or {}
+    config = manifest.get("config")
     layers = manifest.get("layers")
-    if not isinstance(layers, list):
-        raise DarseError("the image manifest has no layer list", "the image is corrupt or not an image")
-    return check_digest(config.get("digest")), [check_digest((d or {}).get("digest")) for d in layers]
+    if not isinstance(config, dict):
+        raise DarseError("the image manifest has no config descriptor", "the image is corrupt or not an image")
+    if not isinstance(layers, list) or not all(isinstance(d, dict) for d in layers):
+        raise DarseError("the image manifest has no list of layer descriptors", "the image is corrupt or not an image")
+    check_layer_count(len(layers))
+    return check_digest(config.get("digest")), [check_digest(d.get("digest")) for d in layers]
+
+
+def check_layer_count(count: int) -> None:
+    if count > MAX_LAYERS:
+        raise DarseError(
+            f"the image lists {count} layers, more than {MAX_LAYERS}", "no engine can stack that many: refused"
+        )

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from darse.errors import DarseError
+from darse.fsutil import UnsafeFile, open_regular, read_bounded
 from darse.inspect.layers import LayerIndex
 from darse.inspect.sources import manifest as oci
 from darse.inspect.sources.archive import CountingReader, index_reader
@@ -28,8 +29,9 @@ class OciLayoutSource:
     def _json_blob(self, digest: str, what: str) -> bytes:
         path = self._blob_path(digest)
         try:
-            with path.open("rb") as handle:
-                raw = handle.read(4 * 1024 * 1024 + 1)
+            raw = read_bounded(path, 4 * 1024 * 1024, within=self.root)
+        except UnsafeFile as exc:
+            raise DarseError(f"{what} {digest}: {exc.message}", "the layout is corrupt or hostile") from None
         except OSError:
             raise DarseError(f"the OCI layout lacks {what} {digest}", "the layout is incomplete") from None
         if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
@@ -38,7 +40,9 @@ class OciLayoutSource:
 
     def _plan(self) -> tuple[str | None, bytes, list[str]]:
         try:
-            document = oci.load_json((self.root / "index.json").read_bytes(), "index.json")
+            document = oci.load_json(read_bounded(self.root / "index.json", 4 * 1024 * 1024), "index.json")
+        except UnsafeFile as exc:
+            raise DarseError(f"index.json: {exc.message}", "the layout is corrupt or hostile") from None
         except OSError:
             raise DarseError(f"{self.root} has no index.json", "is it an OCI image layout?") from None
         wanted = oci.parse_platform(self._platform)
@@ -68,7 +72,9 @@ class OciLayoutSource:
 
     def _index(self, digest: str, progress: Progress | None, want=None, sink=None) -> LayerIndex:
         try:
-            handle = self._blob_path(digest).open("rb")
+            handle = open_regular(self._blob_path(digest), within=self.root)
+        except UnsafeFile as exc:
+            raise DarseError(f"layer {digest}: {exc.message}", "the layout is corrupt or hostile") from None
         except OSError:
             raise DarseError(f"the OCI layout lacks layer {digest}", "the layout is incomplete") from None
         with handle:

@@ -51,10 +51,8 @@ class RegistrySource:
                 manifest = client.get_manifest(self.ref.repository, oci.check_digest(descriptor.get("digest")))
             if manifest.is_index:
                 raise DarseError(f"{self.reference}: indexes nest too deep", "the registry is broken or lying")
-            layers = manifest.data.get("layers")
-            if not isinstance(layers, list):
-                raise DarseError(f"{self.reference}: the manifest has no layers", "is it an image?")
-            sized = [(oci.check_digest((d or {}).get("digest")), _size(d)) for d in layers]
+            oci.layer_digests(manifest.data)  # the descriptors' shapes, digests and count, checked
+            sized = [(oci.check_digest(d.get("digest")), _size(d)) for d in manifest.data["layers"]]
             self._plan = (manifest.digest, manifest.data, sized)
         return self._plan
 
@@ -64,7 +62,7 @@ class RegistrySource:
     def load(self, progress: Progress | None = None) -> LoadedImage:
         with self._client() as client:
             digest, manifest, layers = self._resolve(client)
-            config = manifest.get("config") or {}
+            config = manifest["config"]
             config_digest = oci.check_digest(config.get("digest"))
             with client.open_blob(
                 self.ref.repository, config_digest, expected_size=_size(config), limit=MAX_CONFIG

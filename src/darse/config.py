@@ -5,6 +5,7 @@ An unknown key is an error rather than silently ignored, so a typo never turns a
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from darse.errors import DarseError
 
 CONFIG_NAME = "darse.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 _TOP_KEYS = {
     "proxy_network",
     "domain",
@@ -89,13 +91,21 @@ class RepoConfig:
 
 def load_config(root: Path) -> RepoConfig:
     """Read `root/darse.toml` if present; defaults otherwise."""
+    from darse.fsutil import UnsafeFile, read_bounded
+
     path = root / CONFIG_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         return RepoConfig()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_bounded(path, MAX_CONFIG_BYTES, within=root).decode("utf-8"))
+    except UnsafeFile as exc:
+        raise DarseError(exc.message, "darse.toml must be a regular file of the repository") from None
+    except OSError as exc:
+        raise DarseError(f"{path}: cannot read it ({exc.strerror})", "check its permissions") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DarseError(f"{path}: not valid TOML: {exc}", "fix the syntax of darse.toml") from None
+    except RecursionError:
+        raise DarseError(f"{path}: nested too deeply", "darse.toml holds a few tables, not deep nesting") from None
     return parse_config(data, path)
 
 

@@ -6,6 +6,7 @@ An unknown key is an error rather than silently ignored, so a typo never turns a
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ _TOP_KEYS = {
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 _TARGET_KEYS = {"kind", "context", "host"}
+_CONTEXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")  # the docker CLI's own rule for context names
 _SERVICE_KEYS = {"target"}
 TARGET_KINDS = ("compose", "swarm")
 LOCAL_TARGET = "local"
@@ -178,6 +180,11 @@ def _targets(data: dict[str, Any], where: str) -> dict[str, Target]:
         context, host = _str(table, "context", "", here), _str(table, "host", "", here)
         if context and host:
             raise DarseError(f"{here}: both context and host are set", "a target reaches one engine: keep one")
+        if context and not _CONTEXT_NAME.fullmatch(context):
+            raise DarseError(
+                f"{here}: {context[:60]!r} is not a Docker context name",
+                "a context name is letters, digits, '.', '_' and '-', starting with a letter or digit",
+            )
         if host and not host.startswith(_HOST_SCHEMES):
             raise DarseError(
                 f"{here}: host {host!r} is not a Docker host URL", "write ssh://user@host or tcp://host:2376"

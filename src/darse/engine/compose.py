@@ -54,7 +54,7 @@ class EngineTarget:
         return env
 
     def global_args(self) -> list[str]:
-        return ["--context", self.context] if self.context else []
+        return [f"--context={self.context}"] if self.context else []  # one word: never read as an option
 
 
 PLUGIN_DIRS = (

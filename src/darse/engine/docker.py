@@ -77,7 +77,7 @@ def context_host(context: str) -> str:
 
     try:
         proc = subprocess.run(
-            ["docker", "context", "inspect", context, "--format", "{{.Endpoints.docker.Host}}"],
+            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", "--", context],
             capture_output=True,
             text=True,
             timeout=30,

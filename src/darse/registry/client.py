@@ -26,6 +26,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -156,14 +157,22 @@ def parse_reference(text: str) -> Reference:
 
 
 def is_loopback(host: str) -> bool:
-    """`127.0.0.1:5000`, `[::1]:5000`, `localhost`: traffic that never leaves the machine."""
+    """`127.0.0.1:5000`, `[::1]:5000`, `localhost`: traffic that never leaves the machine. A name is
+    loopback only if every address it resolves to is: `*.localhost` is a convention that /etc/hosts or
+    a resolver may not follow, and plain HTTP to a name that resolves elsewhere would leak a password."""
     name = _hostname(host)
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
+        pass
+    if name != "localhost" and not name.endswith(".localhost"):
         return False
+    try:
+        answers = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {answer[4][0].split("%", 1)[0] for answer in answers}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
 def _hostname(host: str) -> str:

@@ -242,3 +242,30 @@ def test_a_server_dripping_bytes_hits_the_request_deadline(liar, monkeypatch, re
     with client(liar) as c, pytest.raises(DarseError, match="in time"):
         c.tags(repository)
     assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize(
+    ("host", "answers", "loopback"),
+    [
+        ("127.0.0.1:5000", None, True),
+        ("[::1]:5000", None, True),
+        ("localhost:5000", ["127.0.0.1", "::1"], True),
+        ("registry.localhost", ["127.0.0.1"], True),
+        ("registry.localhost", ["192.0.2.10"], False),  # a resolver that does not keep *.localhost local
+        ("registry.localhost", ["127.0.0.1", "192.0.2.10"], False),
+        ("registry.localhost", OSError("no such name"), False),
+        ("registry.example.org", ["127.0.0.1"], False),  # only the localhost names are resolved at all
+        ("10.0.0.5:5000", None, False),
+    ],
+)
+def test_plain_http_only_where_every_address_is_loopback(monkeypatch, host, answers, loopback) -> None:
+    def resolve(name, *args, **kwargs):
+        if isinstance(answers, Exception):
+            raise answers
+        return [(0, 0, 0, "", (address, 0)) for address in answers or []]
+
+    monkeypatch.setattr(registry_client.socket, "getaddrinfo", resolve)
+    assert registry_client.is_loopback(host) is loopback
+    if not loopback:
+        with pytest.raises(DarseError, match="plain HTTP refused"):
+            RegistryClient(host, scheme="http")

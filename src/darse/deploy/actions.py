@@ -16,6 +16,7 @@ from darse.deploy.state import project_lock
 from darse.deploy.up import Outcome, Progress, Source, deploy
 from darse.engine.compose import ComposeRunner
 from darse.errors import DarseError
+from darse.masking import masker_for_compose
 from darse.model.service import Service
 
 
@@ -36,7 +37,8 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
     # Compose resolves the configuration on the other core while darse checks (it only reads)
-    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service)).start_config(service.compose_path)
+    mask = masker_for_compose(service.compose_path).text
+    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask).start_config(service.compose_path)
     try:
         revisions = ctx.revisions
         head = revisions.head
@@ -138,6 +140,7 @@ def down(ctx: DeployContext, service: Service, volumes: bool = False) -> DownRes
                 config_hash="",
             )
         )
-        result = ComposeRunner(project, ctx.compose_target(service)).down(volumes=volumes)
+        mask = masker_for_compose(service.compose_path).text
+        result = ComposeRunner(project, ctx.compose_target(service), mask).down(volumes=volumes)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
     return DownResult(service.name, project, volumes, result.ok, result.output)

@@ -11,6 +11,7 @@ import yaml
 from darse.deploy import resolved
 from darse.deploy.context import DeployContext
 from darse.engine.compose import ComposeRunner
+from darse.masking import masker_for_compose
 from darse.model.service import Service
 
 
@@ -41,8 +42,9 @@ def _yaml(data: object) -> list[str]:
 
 def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
     project = ctx.project(service)
-    config = ComposeRunner(project, ctx.compose_target(service)).config(service.compose_path)
-    current = resolved.masked(config, (service.path,), service.compose_path)
+    masker = masker_for_compose(service.compose_path)
+    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(service.compose_path)
+    current = resolved.masked(config, (service.path,), masker)
     last = ctx.history.last_success(project)
     deployed = json.loads(last.config_masked) if last is not None else {}
     label = f"deployed ({last.revision[:12]})" if last is not None else "deployed (nothing recorded)"

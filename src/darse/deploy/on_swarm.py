@@ -20,6 +20,7 @@ from darse.engine.compose import ComposeRunner
 from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
 from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
+from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
 
@@ -88,7 +89,8 @@ def _deploy(
     progress: Progress | None,
 ) -> StackResult:
     project = ctx.project(service)
-    config = ComposeRunner(project, ctx.compose_target(service)).config(compose_path)
+    masker = masker_for_compose(compose_path, service.compose_path)
+    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path)
     service_dirs = (compose_path.parent,)
     digest = resolved.config_hash(config, service_dirs)
     labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}
@@ -103,7 +105,7 @@ def _deploy(
                 revision=revision,
                 dirty=dirty,
                 config_hash=digest,
-                config_masked=resolved.masked_text(config, service_dirs, compose_path),
+                config_masked=resolved.masked_text(config, service_dirs, masker),
                 images={name: {"image": image} for name, image in prepared.made.images.items()},
             )
         )

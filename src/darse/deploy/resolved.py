@@ -1,7 +1,8 @@
 """The resolved Compose configuration (`docker compose config`): hashed, masked, labelled, pinned.
 
 It holds env_file values merged into `environment`, so it is never stored or printed as is: history
-keeps its hash and a masked copy (`masked`), and `darse diff` shows masked copies only.
+keeps its hash and a masked copy (`masked`, through `darse.masking`), and `darse diff` shows masked
+copies only.
 """
 
 from __future__ import annotations
@@ -12,13 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from darse.model.compose import env_files, load_compose
-from darse.model.dotenv import read_env_file
-from darse.model.service import env_file_path
-from darse.secretlike import has_secret_shape, is_secret_name
-
-MASK = "****"
-_MIN_SECRET_LENGTH = 6  # shorter values ("5432", "wiki") would mask harmless words everywhere
+from darse.masking import Masker
 
 
 def _map_strings(node: Any, change) -> Any:
@@ -65,53 +60,13 @@ def service_hashes(config: dict[str, Any], service_dirs: tuple[Path, ...]) -> di
     return {name: _digest(section) for name, section in services.items()}
 
 
-def secret_sources(compose_path: Path) -> tuple[dict[str, set[str]], set[str]]:
-    """Per Compose service, the keys its env_files define; and the values to hide wherever they appear
-    (long env_file values, secret-named `.env` values). Read with darse's own env-file parser."""
-    compose = load_compose(compose_path)
-    keys: dict[str, set[str]] = {}
-    values: set[str] = set()
-    for name, node in compose.services():
-        for ref in env_files(node):
-            path = env_file_path(compose_path, ref.path)
-            if path is None:
-                continue
-            for key, value in read_env_file(path).items():
-                keys.setdefault(name, set()).add(key)
-                if len(value) >= _MIN_SECRET_LENGTH:
-                    values.add(value)
-    for key, value in compose.env.items():
-        if is_secret_name(key) and len(value) >= _MIN_SECRET_LENGTH:
-            values.add(value)
-    return keys, values
+def masked(config: dict[str, Any], service_dirs: tuple[Path, ...], masker: Masker) -> dict[str, Any]:
+    """A copy safe to store and show (see `darse.masking`)."""
+    return masker.data(normalised(config, service_dirs))
 
 
-def hide(text: str, values: set[str]) -> str:
-    """`text` with every known secret value, and anything shaped like a key, replaced by `****`."""
-    if has_secret_shape(text):
-        return MASK
-    for value in sorted(values, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
-
-
-def masked(config: dict[str, Any], service_dirs: tuple[Path, ...], compose_path: Path) -> dict[str, Any]:
-    """A copy safe to store and show: environment values of env_file keys and of secret-named keys are
-    `****`, and so is any string holding a known secret value or shaped like a key."""
-    env_keys, values = secret_sources(compose_path)
-    out = _map_strings(normalised(config, service_dirs), lambda text: hide(text, values))
-    for name, service in (out.get("services") or {}).items():
-        environment = service.get("environment") if isinstance(service, dict) else None
-        if isinstance(environment, dict):
-            for key, value in environment.items():
-                if value is not None and (key in env_keys.get(name, set()) or is_secret_name(key)):
-                    environment[key] = MASK
-    return out
-
-
-def masked_text(config: dict[str, Any], service_dirs: tuple[Path, ...], compose_path: Path) -> str:
-    return json.dumps(masked(config, service_dirs, compose_path), sort_keys=True, indent=1)
+def masked_text(config: dict[str, Any], service_dirs: tuple[Path, ...], masker: Masker) -> str:
+    return json.dumps(masked(config, service_dirs, masker), sort_keys=True, indent=1)
 
 
 def with_labels(config: dict[str, Any], labels: dict[str, dict[str, str]]) -> dict[str, Any]:

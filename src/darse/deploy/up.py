@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from darse.engine.docker import (
     TIME_LABEL,
     ContainerState,
 )
+from darse.masking import Masker, masker_for_compose
 from darse.model.service import Service
 
 Progress = Callable[[str], None]
@@ -57,6 +59,12 @@ class Source:
     @property
     def service_dir(self) -> Path:
         return self.compose_path.parent
+
+    @cached_property
+    def masker(self) -> Masker:
+        """What hides this deployment's secret values: those of the deployed files and of the working
+        tree's (a release of an old commit runs with the real secret files of today)."""
+        return masker_for_compose(self.compose_path, self.service.compose_path)
 
 
 @dataclass
@@ -92,14 +100,14 @@ def deploy(
     say = progress or (lambda _text: None)
     started = time.perf_counter()
     engine = ctx.engine_for(source.service)
-    runner = ComposeRunner(source.project, ctx.compose_target(source.service))
+    runner = ComposeRunner(source.project, ctx.compose_target(source.service), source.masker.text)
     say(f"{source.service.name}: resolving the configuration")
     config = source.pending.result() if source.pending is not None else runner.config(source.compose_path)
     if source.extra_dirs:
         resolved.rebind_unversioned(config, source.service_dir, source.extra_dirs[0])
     service_dirs = (source.service_dir, *source.extra_dirs)
     digest = resolved.config_hash(config, service_dirs)
-    masked = resolved.masked_text(config, service_dirs, source.compose_path)
+    masked = resolved.masked_text(config, service_dirs, source.masker)
     per_service = resolved.service_hashes(config, service_dirs)
     existing = engine.containers(project=source.project)
     labels, unchanged = _labels(source, digest, per_service, existing)
@@ -147,9 +155,8 @@ def deploy(
         else:
             if unstable:  # states changed since the list above (a crash loop): look again
                 after = outcome.containers = engine.containers(project=source.project)
-            _, secret_values = resolved.secret_sources(source.compose_path)
             outcome.failures = [
-                FailedContainer(c.name, c.state, c.health, resolved.hide(engine.last_logs(c.id), secret_values))
+                FailedContainer(c.name, c.state, c.health, source.masker.text(engine.last_logs(c.id)))
                 for c in after
                 if not c.healthy or c.id in unstable
             ]

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,14 @@ class ComposeResult:
 class ComposeRunner:
     """`docker compose` for one project, with its files or with a resolved configuration fed on stdin."""
 
-    def __init__(self, project: str, target: EngineTarget | None = None) -> None:
+    def __init__(
+        self, project: str, target: EngineTarget | None = None, mask: Callable[[str], str] | None = None
+    ) -> None:
         self.project = project
         self.target = target or EngineTarget()
+        # Compose quotes what it read in its errors, values of env files included: every text it
+        # returns passes through `mask` (darse.masking) before anyone can show or store it
+        self.mask = mask or (lambda text: text)
         docker = shutil.which("docker")
         if docker is None:
             raise DarseError("the docker CLI is not installed", "install docker and its compose plugin")
@@ -129,7 +135,7 @@ class ComposeRunner:
             )
         except subprocess.TimeoutExpired:
             return ComposeResult(124, f"docker compose did not finish within {timeout:.0f} s")
-        return ComposeResult(proc.returncode, proc.stdout or "")
+        return ComposeResult(proc.returncode, self.mask(proc.stdout or ""))
 
     def config(self, compose_file: Path) -> dict[str, Any]:
         """The resolved configuration (`docker compose config`, Compose's own interpolation and merging).
@@ -149,7 +155,7 @@ class ComposeRunner:
             text=True,
             env=self.target.env(),
         )
-        return PendingConfig(proc, compose_file)
+        return PendingConfig(proc, compose_file, self.mask)
 
     def up(self, config: dict[str, Any], project_dir: Path, timeout: float) -> ComposeResult:
         """`up -d --remove-orphans --wait` of a resolved configuration given on stdin (`--file -`), so that
@@ -188,9 +194,10 @@ class ComposeRunner:
 class PendingConfig:
     """A running `docker compose config`; `result()` waits and parses (or raises a one-line DarseError)."""
 
-    def __init__(self, proc: subprocess.Popen[str], compose_file: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[str], compose_file: Path, mask: Callable[[str], str]) -> None:
         self.proc = proc
         self.compose_file = compose_file
+        self.mask = mask
         self._data: dict[str, Any] | None = None
 
     def result(self) -> dict[str, Any]:
@@ -203,10 +210,11 @@ class PendingConfig:
             self.proc.communicate()
             raise DarseError(f"docker compose config hung on {self.compose_file}", "check the compose plugin") from None
         if self.proc.returncode != 0:
-            # Compose's errors name files, keys and variables, never the values of env files
+            # Compose's errors may quote a line of an env file it could not parse: masked
             first = next((line for line in (err or out).splitlines() if line.strip()), "unknown error")
             raise DarseError(
-                f"docker compose cannot read {self.compose_file}: {first.strip()}", "run `docker compose config` there"
+                f"docker compose cannot read {self.compose_file}: {self.mask(first.strip())}",
+                "run `docker compose config` there",
             )
         try:
             data = json.loads(out)

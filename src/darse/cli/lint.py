@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse.config import RepoConfig
+from darse.errors import DarseError
 from darse.fsutil import write_atomic
-from darse.lint.engine import Linter, LintResult
+from darse.lint.engine import Linter, LintResult, resolve_rule
 from darse.lint.rule import RULES, Severity
 from darse.lint.targets import resolve_targets
 
@@ -22,6 +25,8 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    gnu = "gnu"  # path:line:col: severity: message [RULE], as compilers and hadolint print
+    codeclimate = "codeclimate"  # GitLab's Code Quality report
 
 
 class Level(StrEnum):
@@ -40,10 +45,16 @@ def lint(
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
+    ignore: list[str] = typer.Option(
+        None, "--ignore", metavar="RULE", help="Skip this rule (ID or name; repeat, or separate with commas)."
+    ),
 ) -> None:
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
+    if output is not None:
+        _check_output(output)
     chosen = resolve_targets(targets or [], Path.cwd())
-    linter = Linter(chosen.repository.config, chosen.repository)
+    config = _with_ignored(chosen.repository.config, ignore or [])
+    linter = Linter(config, chosen.repository)
     result = linter.lint_services(chosen.services)
     for path in chosen.loose_dockerfiles:
         extra = linter.lint_file(path)
@@ -54,6 +65,32 @@ def lint(
     _render(result, output_format, output)
     threshold = Severity.parse((fail_on.value if fail_on else None) or chosen.repository.config.lint.fail_on)
     raise typer.Exit(1 if result.fails(threshold) else 0)
+
+
+def _with_ignored(config: RepoConfig, ignore: list[str]) -> RepoConfig:
+    """`--ignore` adds to darse.toml's `[lint] disable` for this run (unknown rules are refused)."""
+    keys = [key.strip() for value in ignore for key in value.split(",") if key.strip()]
+    if not keys:
+        return config
+    ids = {resolve_rule(key).id for key in keys}
+    return replace(config, lint=replace(config.lint, disable=frozenset(config.lint.disable) | ids))
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an unwritable `-o` before linting, in one line rather than a traceback afterwards."""
+    if output.is_dir():
+        raise DarseError(f"-o {output} is a folder", "give a file name, e.g. -o report.json")
+    parent = output.parent
+    if not parent.is_dir():
+        raise DarseError(f"-o {output}: the folder {parent} does not exist", "create it first, or choose another path")
+
+
+def _write(output: Path, document: str) -> None:
+    try:
+        write_atomic(output, document)
+    except OSError as exc:
+        hint = "check the path and its folder's permissions"
+        raise DarseError(f"cannot write {output}: {exc.strerror}", hint) from None
 
 
 def _render(result: LintResult, output_format: Format, output: Path | None) -> None:
@@ -70,6 +107,18 @@ def _render(result: LintResult, output_format: Format, output: Path | None) -> N
         from darse.lint.report.as_sarif import render_sarif
 
         document = render_sarif(result)
+    elif output_format is Format.gnu:
+        from darse.lint.report.as_gnu import render_gnu
+
+        document = render_gnu(result)
+        if not document:  # nothing found: no line at all, as compilers print nothing
+            if output is not None:
+                _write(output, "")
+            return
+    elif output_format is Format.codeclimate:
+        from darse.lint.report.as_codeclimate import render_codeclimate
+
+        document = render_codeclimate(result)
     else:
         from darse.lint.report.as_text import render_text
 
@@ -79,7 +128,7 @@ def _render(result: LintResult, output_format: Format, output: Path | None) -> N
     if output is None:
         sys.stdout.write(document + "\n")
     else:
-        write_atomic(output, document + "\n")
+        _write(output, document + "\n")
 
 
 class RulesFormat(StrEnum):

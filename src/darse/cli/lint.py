@@ -17,7 +17,7 @@ from darse.config import RepoConfig
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
 from darse.lint.engine import Linter, LintResult, resolve_rule
-from darse.lint.rule import RULES, Severity
+from darse.lint.rule import RULES, Rule, Severity
 from darse.lint.targets import resolve_targets
 
 
@@ -138,10 +138,14 @@ class RulesFormat(StrEnum):
 
 
 def rules(
+    rule: str = typer.Argument(None, metavar="[RULE]", help="One rule (ID or name): its reason, examples, silencing."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
     output_format: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="markdown gives docs/rules.md."),
 ) -> None:
-    """List every lint rule with its ID, severity and reason."""
+    """List every lint rule with its ID, severity and reason; or explain one rule."""
+    if rule is not None:
+        _show_rule(resolve_rule(rule), json_flag or output_format is RulesFormat.json)
+        return
     ordered = sorted(RULES.values(), key=lambda r: r.id)
     if output_format is RulesFormat.markdown:
         from darse.lint.docs import rules_markdown
@@ -161,6 +165,34 @@ def rules(
     for rule in ordered:
         table.add_row(rule.id, rule.name, rule.severity.label, f"[bold]{escape(rule.title)}[/]\n{escape(rule.reason)}")
     Console().print(table)
+
+
+def _show_rule(rule: Rule, as_json: bool) -> None:
+    """One rule as `darse rules RULE` shows it: what, why, an example that fires and its near miss."""
+    from darse.lint.docs import rule_details
+
+    details = rule_details(rule)
+    if as_json:
+        sys.stdout.write(json.dumps(details, indent=2) + "\n")
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{rule.id}[/]  {rule.name}  ({rule.severity.label}, checks the {details['checks']})")
+    console.print(f"[bold]{escape(rule.title)}[/]")
+    console.print()
+    console.print(escape(rule.reason))
+    example = details["example"]
+    assert isinstance(example, dict)
+    where = f" ({example['file']})" if example["file"] else ""
+    for label, key in ((f"[red]Fires[/]{where}:", "fires"), (f"[green]Passes[/]{where}:", "passes")):
+        if example[key]:
+            console.print()
+            console.print(label)
+            for line in str(example[key]).rstrip("\n").split("\n"):
+                console.print(f"    {escape(line)}")
+    console.print()
+    console.print("Silence it:")
+    for way in details["silence"]:  # type: ignore[union-attr]
+        console.print(f"  - {escape(str(way))}")
 
 
 def register(app: typer.Typer) -> None:

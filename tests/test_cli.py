@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,8 +21,17 @@ BAD = {
 }
 
 
+def _env(**extra: str) -> dict[str, str]:
+    """The environment of a `darse` subprocess: it imports the darse under test, whatever its cwd."""
+    import darse as package
+
+    source = str(Path(package.__file__).resolve().parents[1])
+    path = os.pathsep.join([source, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
+
 def darse(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    env = _env(NO_COLOR="1", COLUMNS="200")
     return subprocess.run(
         [sys.executable, "-m", "darse", *args], cwd=cwd, capture_output=True, text=True, env=env, check=False
     )
@@ -165,3 +175,205 @@ def test_one_command_imports_only_its_module() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "['darse.cli.lint']"
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command and subcommand of the real app (`secrets init`, `registry user add`, ...)."""
+    import click
+    import typer
+
+    from darse.cli import main
+
+    main._register([])
+    paths: list[list[str]] = []
+
+    def walk(command: click.Command, path: list[str]) -> None:
+        paths.append(path)
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+
+    walk(typer.main.get_command(main.app), [])
+    return paths
+
+
+COMMAND_PATHS = _command_paths()
+
+
+def test_the_command_tree_is_walked_whole() -> None:
+    words = {" ".join(p) for p in COMMAND_PATHS}
+    assert {"lint", "rules", "inspect", "secrets init", "registry user add", "stack deploy", "new"} <= words
+
+
+def test_every_help_renders_through_the_real_entry_point(capsys: pytest.CaptureFixture[str]) -> None:
+    """`darse inspect --help` once crashed on `[/variant]`, read by rich as markup: render them all."""
+    from darse.cli import main
+
+    failures = []
+    for path in COMMAND_PATHS:
+        with pytest.raises(SystemExit) as exit_info:
+            main.run([*path, "--help"])
+        out, err = capsys.readouterr()
+        if exit_info.value.code != 0 or "Usage: darse" not in out or "Traceback" in out + err:
+            failures.append((path, exit_info.value.code, err[-300:]))
+    assert failures == []
+
+
+def test_help_keeps_bracketed_text() -> None:
+    assert "os/arch[/variant]" in darse("inspect", "--help").stdout
+    assert "[default: error, or lint.fail_on" in " ".join(darse("lint", "--help").stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["lnt"], "No such command 'lnt'. Did you mean 'lint'?"),
+        (["secrets", "int"], "Did you mean 'init'?"),
+        (["lint", "--formt", "json"], "No such option '--formt'. Did you mean '--format'?"),
+        (["lint", "--format", "xml"], "'xml' is not one of"),
+        (["rules", "DC04"], "unknown rule 'DC04' (hint: did you mean DC014, DC004"),
+        (["lint", "--ignore", "imag-tag"], "did you mean image-tag"),
+        (["new"], "Missing argument 'NAME'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_a_hint(tmp_path: Path, args: list[str], needle: str) -> None:
+    write_tree(tmp_path, {"svc/compose.yaml": GOOD_SERVICE})
+    proc = darse(*args, cwd=tmp_path)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("darse: ") and "hint:" in lines[0], proc.stderr
+    assert needle in lines[0]
+    assert lines[0].count("Did you mean") <= 1 and "╭" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_mistyped_service_names_the_closest(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"wiki/compose.yaml": GOOD_SERVICE, "pad/compose.yaml": GOOD_SERVICE})
+    proc = darse("lint", "wikki", cwd=tmp_path)
+    assert proc.returncode == 2 and "did you mean wiki?" in proc.stderr
+
+
+@pytest.mark.parametrize("target", ["/nonexistent/x.json", "FOLDER", "FOLDER/"])
+def test_unwritable_output_is_one_line_exit_2(tmp_path: Path, target: str) -> None:
+    write_tree(tmp_path, BAD)
+    proc = darse("lint", "-f", "json", "-o", target.replace("FOLDER", str(tmp_path)), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("darse: -o ")
+
+
+def test_gnu_format_lines(tmp_path: Path) -> None:
+    write_tree(tmp_path, BAD)
+    proc = darse("lint", "--format", "gnu", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines() == [
+        "svc/compose.yaml:3:12: error: image example/app:latest is tagged latest; pin a version [DC015]",
+        "svc/compose.yaml:4:14: warning: restart is 'always'; use unless-stopped [DC004]",
+    ]
+    write_tree(tmp_path, {"svc/compose.yaml": GOOD_SERVICE})
+    clean = darse("lint", "--format", "gnu", cwd=tmp_path)
+    assert clean.returncode == 0 and clean.stdout == ""
+
+
+# GitLab's Code Quality report, as https://docs.gitlab.com/ci/testing/code_quality/ describes it.
+CODE_QUALITY_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["description", "check_name", "fingerprint", "severity", "location"],
+        "properties": {
+            "description": {"type": "string", "minLength": 1},
+            "check_name": {"type": "string", "minLength": 1},
+            "fingerprint": {"type": "string", "minLength": 1},
+            "severity": {"enum": ["info", "minor", "major", "critical", "blocker"]},
+            "location": {
+                "type": "object",
+                "required": ["path", "lines"],
+                "properties": {
+                    "path": {"type": "string", "pattern": "^[^/]"},
+                    "lines": {
+                        "type": "object",
+                        "required": ["begin"],
+                        "properties": {"begin": {"type": "integer", "minimum": 1}},
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def test_codeclimate_report_is_gitlab_code_quality(tmp_path: Path) -> None:
+    files = {
+        **BAD,
+        "svc/compose.yaml": BAD["svc/compose.yaml"] + "  other:\n    image: example/other:latest\n",
+        "svc/Dockerfile": "FROM alpine:3.22\n",
+    }
+    write_tree(tmp_path, files)
+    out = tmp_path / "gl-code-quality-report.json"
+    assert darse("lint", "--format", "codeclimate", "-o", str(out), cwd=tmp_path).returncode == 1
+    document = json.loads(out.read_text())
+    validator_for(CODE_QUALITY_SCHEMA)(CODE_QUALITY_SCHEMA).validate(document)
+    issue = next(i for i in document if i["check_name"] == "DC015")
+    assert issue["severity"] == "major" and issue["location"] == {"path": "svc/compose.yaml", "lines": {"begin": 3}}
+    fingerprints = [i["fingerprint"] for i in document]
+    assert len(set(fingerprints)) == len(fingerprints)
+    # stable: the same findings, moved down by an edit above them, keep their fingerprints
+    write_tree(tmp_path, {**files, "svc/compose.yaml": "# a comment\n" + files["svc/compose.yaml"]})
+    moved = json.loads(darse("lint", "--format", "codeclimate", cwd=tmp_path).stdout)
+    assert [i["fingerprint"] for i in moved] == fingerprints
+    assert [i["location"]["lines"]["begin"] for i in moved] != [i["location"]["lines"]["begin"] for i in document]
+
+
+def test_ignore_on_the_command_line(tmp_path: Path) -> None:
+    write_tree(tmp_path, BAD)
+    document = json.loads(darse("lint", "-f", "json", "--ignore", "DC015", cwd=tmp_path).stdout)
+    assert {f["rule"] for f in document["findings"]} == {"DC004"}
+    proc = darse("lint", "--ignore", "image-tag,DC004", cwd=tmp_path)
+    assert proc.returncode == 0 and "no problems" in proc.stdout
+
+
+def test_rules_explains_one_rule() -> None:
+    proc = darse("rules", "image-tag")
+    assert proc.returncode == 0
+    for needle in ("DC015", "Fires", "Passes", "image: example/app:latest", "# darse: ignore[DC015]", "--ignore"):
+        assert needle in proc.stdout
+    details = json.loads(darse("rules", "DF001", "--json").stdout)
+    assert details["example"]["fires"] == "FROM debian\n" and details["reason"]
+
+
+def test_summary_is_one_line_when_piped_with_right_plurals(tmp_path: Path) -> None:
+    others = {f"service-with-a-long-name-{n}/compose.yaml": GOOD_SERVICE for n in range(12)}
+    readmes = {name.replace("compose.yaml", "README.md"): "# x\n" for name in others}
+    write_tree(tmp_path, {**BAD, **others, **readmes})
+    env = _env(COLUMNS="40")  # a pipe gets rich's default width: narrower here to show it does not wrap
+    proc = subprocess.run(
+        [sys.executable, "-m", "darse", "lint"], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+    )
+    assert proc.stdout.splitlines()[-1] == "✖ 2 problems (1 error, 1 warning, 0 info) in 13 services, 13 files checked"
+    write_tree(tmp_path / "one", {"svc/compose.yaml": GOOD_SERVICE, "svc/README.md": "# svc\n", "darse.toml": ""})
+    assert darse("lint", cwd=tmp_path / "one").stdout.strip() == "✔ no problems (1 service, 1 file checked)"
+
+
+@pytest.mark.parametrize("how", ["NO_COLOR", "--no-color"])
+def test_no_color(tmp_path: Path, how: str) -> None:
+    """rich colours a terminal only: FORCE_COLOR stands for one, and each way must still win
+    (bold and dim may stay: NO_COLOR is about colours, https://no-color.org)."""
+    colour = re.compile(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])(?:;\d+)*m")
+    write_tree(tmp_path, BAD)
+    env = _env(FORCE_COLOR="1", COLUMNS="200")
+    env.pop("NO_COLOR", None)
+    coloured = subprocess.run(
+        [sys.executable, "-m", "darse", "lint"], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+    )
+    assert colour.search(coloured.stdout)
+    args = ["--no-color", "lint"] if how == "--no-color" else ["lint"]
+    if how == "NO_COLOR":
+        env["NO_COLOR"] = "1"
+    plain = subprocess.run(
+        [sys.executable, "-m", "darse", *args], cwd=tmp_path, capture_output=True, text=True, env=env, check=False
+    )
+    assert plain.returncode == 1 and "DC015" in plain.stdout and not colour.search(plain.stdout)
+    error = subprocess.run(
+        [sys.executable, "-m", "darse", *args, "nope"], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert error.returncode == 2 and not colour.search(error.stderr)

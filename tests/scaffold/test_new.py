@@ -16,7 +16,9 @@ from darse.model.dotenv import read_env_file
 from conftest import git_init, lint_tree, read_only, run_darse, snapshot, write_tree
 
 DATABASES = [None, "postgres", "mariadb", "mysql", "mongo", "redis"]
-COMBINATIONS = list(itertools.product([None, 8080], DATABASES, [False, True]))
+# --dockerfile: False (none), True (FROM the image), or a base image for `--app-version 2.0.3`
+BASES = ["debian:trixie-slim", "ghcr.io/example/base:1.0-alpine"]
+COMBINATIONS = list(itertools.product([None, 8080], DATABASES, [False, True, *BASES]))
 CONFIG = 'proxy_network = "proxy"\ndomain = "example.org"\nregistry = "registry.example.org"\n'
 
 
@@ -26,8 +28,11 @@ def repository(root: Path, config: str = CONFIG) -> Path:
     return root
 
 
-def options(web: int | None, db: str | None, dockerfile: bool) -> list[str]:
-    args = ["--image", "ghcr.io/example/app:2.5.1"]
+def options(web: int | None, db: str | None, dockerfile: bool | str) -> list[str]:
+    if isinstance(dockerfile, str):
+        args = ["--image", dockerfile, "--app-version", "2.0.3"]
+    else:
+        args = ["--image", "ghcr.io/example/app:2.5.1"]
     if web is not None:
         args += ["--web", str(web)]
     if db is not None:
@@ -45,7 +50,7 @@ def compose_config(folder: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(("web", "db", "dockerfile"), COMBINATIONS)
 def test_every_combination_lints_clean_and_compose_accepts_it(
-    tmp_path: Path, web: int | None, db: str | None, dockerfile: bool
+    tmp_path: Path, web: int | None, db: str | None, dockerfile: bool | str
 ) -> None:
     root = repository(tmp_path)
     result = run_darse("new", "app", *options(web, db, dockerfile), cwd=root)
@@ -56,7 +61,7 @@ def test_every_combination_lints_clean_and_compose_accepts_it(
     folder = root / "app"
     document = yaml.safe_load((folder / "compose.yaml").read_text())
     assert set(document["services"]) == ({"app", "app-db"} if db else {"app"})
-    assert (folder / "Dockerfile").exists() == dockerfile == (folder / "CHANGELOG.md").exists()
+    assert (folder / "Dockerfile").exists() == bool(dockerfile) == (folder / "CHANGELOG.md").exists()
     init = run_darse("secrets", "init", "app", cwd=root)
     assert init.exit_code == 0, init.stderr
     proc = compose_config(folder)

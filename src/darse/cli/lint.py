@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -12,9 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse.config import RepoConfig
+from darse.errors import DarseError
 from darse.fsutil import write_atomic
-from darse.lint.engine import Linter, LintResult
-from darse.lint.rule import RULES, Severity
+from darse.lint.engine import Linter, LintResult, resolve_rule
+from darse.lint.rule import RULES, Rule, Severity
 from darse.lint.targets import resolve_targets
 
 
@@ -22,6 +25,8 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    gnu = "gnu"  # path:line:col: severity: message [RULE], as compilers and hadolint print
+    codeclimate = "codeclimate"  # GitLab's Code Quality report
 
 
 class Level(StrEnum):
@@ -40,10 +45,16 @@ def lint(
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
+    ignore: list[str] = typer.Option(
+        None, "--ignore", metavar="RULE", help="Skip this rule (ID or name; repeat, or separate with commas)."
+    ),
 ) -> None:
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
+    if output is not None:
+        _check_output(output)
     chosen = resolve_targets(targets or [], Path.cwd())
-    linter = Linter(chosen.repository.config, chosen.repository)
+    config = _with_ignored(chosen.repository.config, ignore or [])
+    linter = Linter(config, chosen.repository)
     result = linter.lint_services(chosen.services)
     for path in chosen.loose_dockerfiles:
         extra = linter.lint_file(path)
@@ -54,6 +65,32 @@ def lint(
     _render(result, output_format, output)
     threshold = Severity.parse((fail_on.value if fail_on else None) or chosen.repository.config.lint.fail_on)
     raise typer.Exit(1 if result.fails(threshold) else 0)
+
+
+def _with_ignored(config: RepoConfig, ignore: list[str]) -> RepoConfig:
+    """`--ignore` adds to darse.toml's `[lint] disable` for this run (unknown rules are refused)."""
+    keys = [key.strip() for value in ignore for key in value.split(",") if key.strip()]
+    if not keys:
+        return config
+    ids = {resolve_rule(key).id for key in keys}
+    return replace(config, lint=replace(config.lint, disable=frozenset(config.lint.disable) | ids))
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an unwritable `-o` before linting, in one line rather than a traceback afterwards."""
+    if output.is_dir():
+        raise DarseError(f"-o {output} is a folder", "give a file name, e.g. -o report.json")
+    parent = output.parent
+    if not parent.is_dir():
+        raise DarseError(f"-o {output}: the folder {parent} does not exist", "create it first, or choose another path")
+
+
+def _write(output: Path, document: str) -> None:
+    try:
+        write_atomic(output, document)
+    except OSError as exc:
+        hint = "check the path and its folder's permissions"
+        raise DarseError(f"cannot write {output}: {exc.strerror}", hint) from None
 
 
 def _render(result: LintResult, output_format: Format, output: Path | None) -> None:
@@ -70,6 +107,18 @@ def _render(result: LintResult, output_format: Format, output: Path | None) -> N
         from darse.lint.report.as_sarif import render_sarif
 
         document = render_sarif(result)
+    elif output_format is Format.gnu:
+        from darse.lint.report.as_gnu import render_gnu
+
+        document = render_gnu(result)
+        if not document:  # nothing found: no line at all, as compilers print nothing
+            if output is not None:
+                _write(output, "")
+            return
+    elif output_format is Format.codeclimate:
+        from darse.lint.report.as_codeclimate import render_codeclimate
+
+        document = render_codeclimate(result)
     else:
         from darse.lint.report.as_text import render_text
 
@@ -79,7 +128,7 @@ def _render(result: LintResult, output_format: Format, output: Path | None) -> N
     if output is None:
         sys.stdout.write(document + "\n")
     else:
-        write_atomic(output, document + "\n")
+        _write(output, document + "\n")
 
 
 class RulesFormat(StrEnum):
@@ -89,10 +138,14 @@ class RulesFormat(StrEnum):
 
 
 def rules(
+    rule: str = typer.Argument(None, metavar="[RULE]", help="One rule (ID or name): its reason, examples, silencing."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
     output_format: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="markdown gives docs/rules.md."),
 ) -> None:
-    """List every lint rule with its ID, severity and reason."""
+    """List every lint rule with its ID, severity and reason; or explain one rule."""
+    if rule is not None:
+        _show_rule(resolve_rule(rule), json_flag or output_format is RulesFormat.json)
+        return
     ordered = sorted(RULES.values(), key=lambda r: r.id)
     if output_format is RulesFormat.markdown:
         from darse.lint.docs import rules_markdown
@@ -112,6 +165,34 @@ def rules(
     for rule in ordered:
         table.add_row(rule.id, rule.name, rule.severity.label, f"[bold]{escape(rule.title)}[/]\n{escape(rule.reason)}")
     Console().print(table)
+
+
+def _show_rule(rule: Rule, as_json: bool) -> None:
+    """One rule as `darse rules RULE` shows it: what, why, an example that fires and its near miss."""
+    from darse.lint.docs import rule_details
+
+    details = rule_details(rule)
+    if as_json:
+        sys.stdout.write(json.dumps(details, indent=2) + "\n")
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(f"[bold]{rule.id}[/]  {rule.name}  ({rule.severity.label}, checks the {details['checks']})")
+    console.print(f"[bold]{escape(rule.title)}[/]")
+    console.print()
+    console.print(escape(rule.reason))
+    example = details["example"]
+    assert isinstance(example, dict)
+    where = f" ({example['file']})" if example["file"] else ""
+    for label, key in ((f"[red]Fires[/]{where}:", "fires"), (f"[green]Passes[/]{where}:", "passes")):
+        if example[key]:
+            console.print()
+            console.print(label)
+            for line in str(example[key]).rstrip("\n").split("\n"):
+                console.print(f"    {escape(line)}")
+    console.print()
+    console.print("Silence it:")
+    for way in details["silence"]:  # type: ignore[union-attr]
+        console.print(f"  - {escape(str(way))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,10 +20,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    # Plain help: rich markup would read `[default: ...]` or `os/arch[/variant]` in help texts as tags
+    # (eating them, or crashing). Click alone suggests close commands: typer's suggestion repeated it.
+    rich_markup_mode=None,
+    suggest_commands=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 _state = {"debug": False}
-err_console = Console(stderr=True)
 
 
 def _version(value: bool) -> None:
@@ -32,6 +38,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of unexpected errors."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (the NO_COLOR variable does the same)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     _state["debug"] = debug
@@ -59,6 +66,10 @@ COMMAND_MODULES = {
 }
 
 
+_registered: set[str] = set()
+GLOBAL_FLAGS = ("--debug", "--no-color")
+
+
 def _register(argv: list[str] | None = None) -> None:
     """Register the command named in `argv` (all of them for help, completion or an unknown word)."""
     import importlib
@@ -66,26 +77,73 @@ def _register(argv: list[str] | None = None) -> None:
     wanted = _command_word(argv if argv is not None else sys.argv[1:])
     modules = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
     for module in modules:
-        importlib.import_module(f"darse.cli.{module}").register(app)
+        if module not in _registered:
+            importlib.import_module(f"darse.cli.{module}").register(app)
+            _registered.add(module)
 
 
 def _command_word(argv: list[str]) -> str | None:
     """The first word that is not a global option (`darse --debug up wiki` → `up`)."""
     for word in argv:
-        if word in ("--debug",):
+        if word in GLOBAL_FLAGS:
             continue
         return None if word.startswith("-") else word
     return None
 
 
-def run() -> None:
-    """Console-script entry. Typer/click handle usage errors (exit 2) and exit codes themselves;
-    a DarseError becomes one line on stderr and exit 2; anything else is a bug with a traceback."""
-    _register()
+def _global_flags(argv: list[str]) -> set[str]:
+    """The global flags given before the command word: read before any console is made."""
+    flags = set()
+    for word in argv:
+        if word not in GLOBAL_FLAGS:
+            break
+        flags.add(word)
+    return flags
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Console-script entry, and the one place where errors become exit codes.
+
+    Click runs without its standalone mode so that its usage errors reach us: they print as one line
+    with a hint and exit 2, like a DarseError (not typer's boxed panel). A DarseError is a user's
+    mistake: one line, exit 2. Anything else is a bug and keeps its traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    flags = _global_flags(args)
+    if "--no-color" in flags:
+        os.environ["NO_COLOR"] = "1"  # every rich Console reads it when made, here and in the library
+    _state["debug"] = "--debug" in flags
+    _register(args)
+    command = typer.main.get_command(app)
     try:
-        app()
+        code = command.main(args=args, prog_name="darse", standalone_mode=False)
     except DarseError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]darse:[/] {escape(exc.one_line())}", highlight=False, soft_wrap=True)
+        _error(exc.one_line())
         sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `darse`, `darse secrets`: the help, as git does
+        sys.stderr.write(exc.format_message() + "\n")
+        sys.exit(2)
+    except click.UsageError as exc:
+        _error(_usage_line(exc))
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # e.g. a file option that cannot be opened
+        _error(exc.format_message())
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        _error("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """Click's message, each sentence once (a suggestion must not repeat), with the help as hint."""
+    sentences = re.split(r"(?<=[.?!])\s+", " ".join(exc.format_message().split()))
+    message = " ".join(dict.fromkeys(sentences))
+    where = exc.ctx.command_path if exc.ctx is not None else "darse"
+    return f"{message} (hint: see `{where} --help`)"
+
+
+def _error(line: str) -> None:
+    """One red `darse:` line on stderr; the console is made here, after --no-color took effect."""
+    Console(stderr=True).print(f"[bold red]darse:[/] {escape(line)}", highlight=False, soft_wrap=True)

@@ -26,13 +26,21 @@ def new(
     host: str = typer.Option(None, "--host", help="Host name for --web (default: NAME.DOMAIN, DOMAIN in darse.toml)."),
     db: DbKind = typer.Option(None, "--db", help="Add a database on its own network, with linked secrets."),
     dockerfile: bool = typer.Option(False, "--dockerfile", help="Add a Dockerfile FROM the image and a CHANGELOG."),
+    app_version: str = typer.Option(
+        None,
+        "--app-version",
+        metavar="VERSION",
+        help="With --dockerfile: the release the Dockerfile downloads onto --image, a pinned base (tag VERSION-1).",
+    ),
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Create a service folder that passes darse lint: compose.yaml, example secrets, README."""
     parent = Path.cwd()
     root = find_root(parent)
     repository = open_repository(root)
-    options = validate(name, image, web, host, db.value if db else None, dockerfile, repository.config)
+    options = validate(
+        name, image, web, host, db.value if db else None, dockerfile, repository.config, app_version=app_version
+    )
     created = create_service(repository, parent, options)
     service_repo = open_repository(root, under=created.path)
     result = Linter(service_repo.config, service_repo).lint_services(service_repo.services)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from darse.lint.rule import RULES
+from darse.lint.rule import RULES, Rule
 
 _SCOPES = {
     "parse": "parsing",
@@ -74,3 +74,189 @@ def rules_markdown() -> str:
             "",
         ]
     return "\n".join(lines)
+
+
+# One finding and its near miss per rule, shown by `darse rules RULE`: what fires, and the smallest
+# change that does not. Dockerfile and Compose examples are whole files (tests/lint/test_rule_examples.py
+# lints each pair for real); repository rules describe a folder.
+_SVC = "services:\n  app:\n    image: example/app:1.0\n    restart: unless-stopped\n    init: true\n"
+_PROXY = "networks:\n  docker_default:\n    external: true\n"
+_SWARM = "    deploy:\n      restart_policy:\n        condition: any\n"
+_TRAEFIK = (
+    "    labels:\n"
+    '      traefik.enable: "true"\n'
+    "      traefik.http.routers.app.rule: Host(`app.example.org`)\n"
+    "      traefik.http.routers.app.entrypoints: websecure\n"
+    "      traefik.http.routers.app.tls.certresolver: letsencrypt\n"
+    '      traefik.http.services.app.loadbalancer.server.port: "8080"\n'
+)
+_DB = "services:\n  db:\n    image: postgres:16.4-alpine\n    restart: unless-stopped\n    init: true\n"
+EXAMPLES: dict[str, tuple[str, str]] = {
+    "DC000": (_SVC + "    ports: [8080:80\n", _SVC),
+    "DC001": (
+        _SVC + "    environment:\n      LEVEL: ${LOG_LEVEL}\n",
+        _SVC + "    environment:\n      LEVEL: ${LOG_LEVEL:-info}\n",
+    ),
+    "DC002": ("version: '2.4'\n" + _SVC, _SVC),
+    "DC003": ("version: '3.8'\n" + _SVC, _SVC),
+    "DC004": (_SVC.replace("unless-stopped", "always"), _SVC),
+    "DC005": (_SVC.replace("    init: true\n", ""), _SVC),
+    "DC006": (
+        _SVC.replace("example/app:1.0", "nginx:1.27-alpine") + "    ports:\n      - 8080:80\n",
+        _SVC.replace("example/app:1.0", "nginx:1.27-alpine")
+        + _TRAEFIK
+        + "    networks:\n      - docker_default\n"
+        + _PROXY,
+    ),
+    "DC007": (_SVC + _TRAEFIK, _SVC + _TRAEFIK + "    networks:\n      - docker_default\n" + _PROXY),
+    "DC008": (
+        _SVC + _TRAEFIK + "    networks:\n      - docker_default\nnetworks:\n  docker_default:\n",
+        _SVC + _TRAEFIK + "    networks:\n      - docker_default\n" + _PROXY,
+    ),
+    "DC009": (
+        _SVC + '    labels:\n      traefik.enable: "true"\n    networks:\n      - docker_default\n' + _PROXY,
+        _SVC + _TRAEFIK + "    networks:\n      - docker_default\n" + _PROXY,
+    ),
+    "DC010": (
+        _DB + "    volumes:\n      - db:/var/lib/postgresql/data\n    ports:\n      - 5432:5432\nvolumes:\n  db:\n",
+        _DB + "    volumes:\n      - db:/var/lib/postgresql/data\nvolumes:\n  db:\n",
+    ),
+    "DC011": (
+        _SVC + "    volumes:\n      - data:/data\nvolumes:\n  data:\n    external: true\n",
+        _SVC + "    volumes:\n      - data:/data\nvolumes:\n  data:\n    name: app_data\n",
+    ),
+    "DC012": (_DB, _DB + "    volumes:\n      - db:/var/lib/postgresql/data\nvolumes:\n  db:\n"),
+    "DC013": (
+        _SVC + "    volumes:\n      - ./missing.conf:/etc/app.conf:ro\n",
+        _SVC + "    volumes:\n      - ./app.conf:/etc/app.conf:ro\n",
+    ),
+    "DC014": (
+        _SVC + "    environment:\n      SMTP_PASSWORD: s3cr3t-passw0rd\n",
+        _SVC + "    env_file:\n      - ./app.secrets\n",
+    ),
+    "DC015": (_SVC.replace("app:1.0", "app:latest"), _SVC),
+    "DC016": (_SVC + "    build: .\n", _SVC),
+    "DF000": ("FROM alpine:3.22\nRUN <<EOF\n", "FROM alpine:3.22\nRUN true\n"),
+    "DF001": ("FROM debian\n", "FROM debian:bookworm-slim\n"),
+    "DF002": ("FROM debian:bookworm\n", "FROM debian:bookworm-slim\n"),
+    "DF003": ("FROM debian:stretch-slim\n", "FROM debian:bookworm-slim\n"),
+    "DF004": (
+        "FROM alpine:3.22\nRUN git clone https://example.org/app.git /app\n",
+        "FROM alpine:3.22\nARG APP_VERSION=1.4.2\n"
+        "RUN git clone --branch v${APP_VERSION} https://example.org/app.git /app\n",
+    ),
+    "DF005": (
+        "FROM alpine:3.22\nRUN wget -O /app https://example.org/releases/latest/app\n",
+        "FROM alpine:3.22\nARG APP_VERSION=1.4.2\nRUN wget -O /app https://example.org/releases/${APP_VERSION}/app\n",
+    ),
+    "DF006": (
+        "FROM alpine:3.22\nRUN wget -O /tmp/app.tgz https://example.org/app-1.4.2.tgz\n",
+        "FROM alpine:3.22\nARG APP_VERSION=1.4.2\nRUN wget -O /tmp/app.tgz https://example.org/app-${APP_VERSION}.tgz\n",
+    ),
+    "DF007": (
+        "FROM debian:bookworm-slim\nENV DEBIAN_FRONTEND=noninteractive\n",
+        "FROM debian:bookworm-slim\nARG DEBIAN_FRONTEND=noninteractive\n",
+    ),
+    "DF008": ("FROM alpine:3.22\nUSER root\n", "FROM alpine:3.22\nUSER app\n"),
+    "DF009": ("FROM alpine:3.22\n", "FROM alpine:3.22\nUSER app\n"),
+    "DF010": (
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*\n",
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends curl"
+        " && rm -rf /var/lib/apt/lists/*\n",
+    ),
+    "DF011": (
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends curl\n",
+        "FROM debian:bookworm-slim\nRUN apt-get update && apt-get install -y --no-install-recommends curl"
+        " && rm -rf /var/lib/apt/lists/*\n",
+    ),
+    "DF012": ("FROM alpine:3.22\nADD app.conf /etc/app.conf\n", "FROM alpine:3.22\nCOPY app.conf /etc/app.conf\n"),
+    "DF013": (
+        "FROM alpine:3.22\nENV API_TOKEN=3f9a0c2e7b1d\n",
+        "FROM alpine:3.22\nENV API_TOKEN_FILE=/run/secrets/token\n",
+    ),
+    "DF014": (
+        'FROM alpine:3.22\nCOPY entrypoint.sh /entrypoint.sh\nENTRYPOINT ["/entrypoint.sh"]\n'
+        "# with compose.yaml lacking `init: true`\n",
+        'FROM alpine:3.22\nCOPY entrypoint.sh /entrypoint.sh\nENTRYPOINT ["/entrypoint.sh"]\n'
+        "# with `init: true` in compose.yaml\n",
+    ),
+    "RP001": ("wiki/compose.yaml, and no wiki/README.md", "wiki/compose.yaml and wiki/README.md"),
+    "RP002": (
+        "pad/Dockerfile, pad/compose.yaml, and no pad/CHANGELOG.md",
+        "pad/Dockerfile, pad/compose.yaml and pad/CHANGELOG.md",
+    ),
+    "RP003": (
+        "CHANGELOG.md: `## 2.0.3`; compose.yaml: `image: registry.example.org/pad:2.0.2`",
+        "CHANGELOG.md: `## 2.0.3`; compose.yaml: `image: registry.example.org/pad:2.0.3`",
+    ),
+    "RP004": (
+        "compose.yaml: `env_file: [./secrets/app.secrets]`, and neither that file nor its .example",
+        "compose.yaml: `env_file: [./secrets/app.secrets]`, and secrets/app.secrets.example committed",
+    ),
+    "RP005": (
+        "secrets/app.secrets on the host, and no secrets/app.secrets.example",
+        "secrets/app.secrets on the host, and secrets/app.secrets.example committed",
+    ),
+    "RP006": (
+        "`git add -f secrets/app.secrets`: the real file is in Git",
+        "only secrets/app.secrets.example is in Git",
+    ),
+    "RP007": (
+        "secrets/app.secrets, and no `*.secrets` line in .gitignore",
+        "secrets/app.secrets, and `*.secrets` in .gitignore (`darse new` and `darse secrets init` add it)",
+    ),
+    "SW001": (
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n    container_name: app\n" + _SWARM,
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n" + _SWARM,
+    ),
+    "SW002": (
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n    mem_limit: 256m\n" + _SWARM,
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n"
+        + _SWARM
+        + "      resources:\n        limits:\n          memory: 256m\n",
+    ),
+    "SW003": (_SVC, "services:\n  app:\n    image: example/app:1.0\n    init: true\n" + _SWARM),
+    "SW004": (
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n    depends_on:\n      - cache\n"
+        + _SWARM
+        + "  cache:\n    image: example/cache:1.0\n    init: true\n"
+        + _SWARM,
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n"
+        + _SWARM
+        + "  cache:\n    image: example/cache:1.0\n    init: true\n"
+        + _SWARM,
+    ),
+}
+
+
+def silencing(rule: Rule) -> list[str]:
+    """The three ways to silence a rule, most local first."""
+    return [
+        f"one finding: a comment `# darse: ignore[{rule.id}]` (or ignore[{rule.name}]) on its line or the line above",
+        f'the repository: darse.toml, [lint] disable = ["{rule.id}"] (or severity = {{ {rule.id} = "info" }})',
+        f"one run: darse lint --ignore {rule.id}",
+    ]
+
+
+def rule_details(rule: Rule) -> dict[str, object]:
+    """What `darse rules RULE --json` prints: the rule, its example pair and how to silence it."""
+    fires, passes = EXAMPLES.get(rule.id, ("", ""))
+    return {
+        "id": rule.id,
+        "name": rule.name,
+        "title": rule.title,
+        "severity": rule.severity.label,
+        "checks": _SCOPES[rule.scope],
+        "reason": rule.reason,
+        "example": {"fires": fires, "passes": passes, "file": example_file(rule)},
+        "silence": silencing(rule),
+    }
+
+
+def example_file(rule: Rule) -> str:
+    """Which file the examples are: a Dockerfile, compose.yaml, or a folder described in words."""
+    if rule.scope == "dockerfile" or rule.id.startswith("DF"):
+        return "Dockerfile"
+    if rule.scope == "repository":
+        return ""
+    return "compose.yaml"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from darse.config import LintSettings, RepoConfig
-from darse.errors import DarseError
+from darse.errors import DarseError, did_you_mean
 from darse.lint import rules as _rules  # noqa: F401  (registers the rules)
 from darse.lint.context import LintContext
 from darse.lint.ignores import IgnoreIndex
@@ -40,7 +40,9 @@ def resolve_rule(key: str) -> Rule:
     for rule in RULES.values():
         if rule.id.lower() == wanted.lower() or rule.name == wanted.lower():
             return rule
-    raise DarseError(f"unknown rule {key!r}", "`darse rules` lists every rule ID and name")
+    names = [n for rule in RULES.values() for n in (rule.id, rule.name)]
+    hint = did_you_mean(wanted.upper() if wanted[:2].isalpha() and wanted[2:].isdigit() else wanted, names)
+    raise DarseError(f"unknown rule {key!r}", hint or "`darse rules` lists every rule ID and name")
 
 
 def validate_settings(settings: LintSettings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from darse.errors import DarseError
+from darse.errors import DarseError, did_you_mean
 from darse.model.compose import COMPOSE_NAMES
 from darse.model.dockerfiles import DOCKERFILE_GLOBS
 from darse.model.repository import Repository, find_root, open_repository
@@ -73,7 +73,8 @@ def resolve_targets(targets: list[str], cwd: Path) -> LintTargets:
         except DarseError:
             raise DarseError(
                 f"{target!r} is neither a file, a folder nor a service of {root}",
-                "give a path, or a service name from `darse status`",
+                did_you_mean(target, [n for s in repository.services for n in (s.name, s.path.name)])
+                or "give a path, or a service name from `darse status`",
             ) from None
         chosen.setdefault(service.path, service)
     return LintTargets(repository, list(chosen.values()), loose)

@@ -54,8 +54,12 @@ class Repository:
         for service in self.services:
             if service.name == name or service.path.name == name:
                 return service
+        from darse.errors import did_you_mean
+
+        names = [n for s in self.services for n in (s.name, s.path.name)]
         known = ", ".join(s.name for s in self.services[:8]) or "none"
-        raise DarseError(f"no service named {name!r} in {self.root}", f"services here: {known}")
+        hint = did_you_mean(name, names) or f"services here: {known}"
+        raise DarseError(f"no service named {name!r} in {self.root}", hint)
 
 
 def find_root(start: Path) -> Path:

@@ -15,6 +15,7 @@ from darse.scaffold.databases import DATABASES, Database
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
+_TAG_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")  # what an image tag may hold
 _NETWORK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _HOST = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -30,10 +31,11 @@ class NewOptions:
     host: str | None
     database: Database | None
     dockerfile: bool
-    version: str | None  # the home-made image's first version (with --dockerfile)
+    version: str | None  # the home-made image's first version (with --dockerfile): CHANGELOG and tag
     proxy_network: str
     registry: str
     data_dirs: tuple[str, ...] = ()  # the image's own data directories, when darse knows them (a database)
+    app_version: str | None = None  # with --app-version: the release the Dockerfile downloads
 
     @property
     def db_name(self) -> str:
@@ -53,6 +55,11 @@ class NewOptions:
         return ("APP_" if arg[0].isdigit() else "") + arg + "_VERSION"
 
     @property
+    def downloads_app(self) -> bool:
+        """A home-made image of software the Dockerfile fetches, on a base image (not an extended one)."""
+        return self.app_version is not None
+
+    @property
     def base_repository(self) -> str:
         """The image as given, without its tag or digest: what the Dockerfile's FROM names."""
         text = self.image.split("@", 1)[0]
@@ -67,6 +74,7 @@ def validate(
     db: str | None,
     dockerfile: bool,
     config: RepoConfig,
+    app_version: str | None = None,
 ) -> NewOptions:
     if not _NAME.fullmatch(name):
         raise DarseError(
@@ -104,14 +112,17 @@ def validate(
             "drop --web; use --db to give an application its database",
         )
     version = None
-    if dockerfile:
+    if app_version is not None:
+        version = _app_image_version(app_version, dockerfile)
+    elif dockerfile:
         if not ref.tag or ref.tag == "latest":
             raise DarseError(f"--dockerfile needs a version tag in {image}", "give NAME:VERSION, e.g. nginx:1.27")
         found = latest_version_in(f"## {ref.tag}")
         if found is None or found.version != ref.tag.lstrip("vV"):
             raise DarseError(
                 f"--dockerfile needs a full version tag, and {ref.tag} is not one",
-                "give a tag such as 16.4-alpine (not 16-alpine): the CHANGELOG and the image tag carry it",
+                "give a tag such as 16.4-alpine (not 16-alpine), or, for software the Dockerfile downloads "
+                "onto this base, --app-version VERSION",
             )
         version = ref.tag
     return NewOptions(
@@ -123,7 +134,22 @@ def validate(
         database=database,
         dockerfile=dockerfile,
         version=version,
+        app_version=app_version,
         proxy_network=config.proxy_network,
         registry=config.registry,
         data_dirs=data_dirs,
     )
+
+
+def _app_image_version(app_version: str, dockerfile: bool) -> str:
+    """The first version of an image built around a downloaded release: the release plus a build
+    number (`2.0.3` → `2.0.3-1`), so a change to the Dockerfile alone becomes `2.0.3-2`."""
+    if not dockerfile:
+        raise DarseError("--app-version needs --dockerfile", "add --dockerfile: the Dockerfile downloads that release")
+    found = latest_version_in(f"## {app_version}-1") if _TAG_TEXT.fullmatch(app_version) else None
+    if found is None or found.version != f"{app_version.lstrip('vV')}-1":
+        raise DarseError(
+            f"--app-version {app_version!r} is not a full version",
+            "give the release the Dockerfile downloads, such as 2.0.3 or v1.4 (the CHANGELOG and the tag carry it)",
+        )
+    return found.version

@@ -181,11 +181,17 @@ def db_secrets_example(options: NewOptions) -> str:
     return text
 
 
+def _is_small(options: NewOptions) -> bool:
+    return any(word in f"{options.ref.repository}:{options.ref.tag}".lower() for word in _SMALL_WORDS)
+
+
 def dockerfile(options: NewOptions) -> str:
+    if options.downloads_app:
+        return _app_dockerfile(options)
     arg = options.version_arg
     digest = f"@{options.ref.digest}" if options.ref.digest else ""
     ignores = ["DF009"]
-    if not any(word in f"{options.ref.repository}:{options.ref.tag}".lower() for word in _SMALL_WORDS):
+    if not _is_small(options):
         ignores.insert(0, "DF002")
     why = ["# The base is the one chosen with `darse new --image`: it decides the user the application"]
     why.append(
@@ -211,7 +217,51 @@ def dockerfile(options: NewOptions) -> str:
     )
 
 
+def _app_dockerfile(options: NewOptions) -> str:
+    """The guide's own kind of home-made image: a pinned base, the release named by an ARG, a user."""
+    arg, name = options.version_arg, options.name
+    if "alpine" in options.image.lower():
+        add_user = f"RUN adduser -S -D -H -h /opt/{name} {name}"
+    else:
+        add_user = f"RUN useradd --system --no-create-home --home-dir /opt/{name} {name}"
+    base = []
+    if not _is_small(options):
+        base = [
+            "# The base is not an Alpine or slim variant (DF002): prefer one; drop the ignore once settled.",
+            "# darse: ignore[DF002]",
+        ]
+    return "\n".join(
+        [
+            f"# {name}: the application's release {arg}, downloaded onto a pinned base image.",
+            f"# The image's tag is that release and a build number ({options.version}): on upgrade, bump {arg},",
+            "# add the new tag at the top of CHANGELOG.md and set it in compose.yaml; a change of this",
+            "# Dockerfile alone keeps the release and bumps the build number.",
+            *base,
+            f"FROM {options.image}",
+            "",
+            f"ARG {arg}={options.app_version}",
+            f'LABEL org.opencontainers.image.version="${{{arg}}}"',
+            "",
+            "# Download that release by its version, never a moving URL (`darse rules DF005` explains), e.g.:",
+            f'# RUN wget -qO- "https://example.org/{name}/releases/{name}-${{{arg}}}.tar.gz" | tar -xz -C /opt',
+            "",
+            "# The application runs as its own user, never as root.",
+            add_user,
+            f"USER {name}",
+            "",
+        ]
+    )
+
+
 def changelog(options: NewOptions) -> str:
+    if options.downloads_app:
+        return (
+            "# Changelog\n\n"
+            f"Versions of the {options.name} image: the release it downloads, then a build number; the newest\n"
+            "is the tag compose.yaml deploys.\n\n"
+            f"## {options.version}\n\n"
+            f"- First version: {options.name} {options.app_version} on {options.image}.\n"
+        )
     return (
         "# Changelog\n\n"
         f"Versions of the {options.name} image; the newest is the tag compose.yaml deploys.\n\n"
@@ -272,10 +322,21 @@ def readme(options: NewOptions) -> str:
             f"Bump `{options.version_arg}` in the Dockerfile, add the version at the top of CHANGELOG.md, set the",
             f"same tag in `compose.yaml`, then `darse build {name} && darse push {name} && darse up {name}`.",
         ]
+        if options.downloads_app:
+            out += [
+                "",
+                f"The tag is the release and a build number (`{options.version}`): a change of the Dockerfile alone",
+                "(a package, a setting) keeps the release and bumps the build number.",
+            ]
     return "\n".join(out) + "\n"
 
 
 def _image_line(options: NewOptions) -> str:
+    if options.downloads_app:
+        return (
+            f"`{options.deployed_image}`, built from the `Dockerfile`: {options.name} {options.app_version} "
+            f"(`{options.version_arg}`) on `{options.image}`."
+        )
     if options.dockerfile:
         return f"`{options.deployed_image}`, built from the `Dockerfile` (`FROM {options.image}`)."
     return f"`{options.image}`."

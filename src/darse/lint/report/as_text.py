@@ -15,7 +15,7 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 
 def render_text(result: LintResult, console: Console) -> None:
     for path, findings in groupby(result.findings, key=lambda f: f.path):
-        console.print(f"[bold underline]{escape(path)}[/]")
+        console.print(f"[bold underline]{escape(path)}[/]", soft_wrap=True)
         for finding in findings:
             style = _STYLE[finding.severity]
             position = f"{finding.line}:{finding.column}"
@@ -26,18 +26,21 @@ def render_text(result: LintResult, console: Console) -> None:
                 soft_wrap=True,
             )
         console.print()
-    console.print(summary_line(result), highlight=False)
+    # soft_wrap: a pipe or a CI log gets the summary on one line, whatever width rich assumes
+    console.print(summary_line(result), highlight=False, soft_wrap=True)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 or noun == 'info' else 's'}"
 
 
 def summary_line(result: LintResult) -> str:
     errors, warnings, infos = (result.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
-    scope = f"{result.services} service{'s' if result.services != 1 else ''}, {result.files} files checked"
+    scope = f"{_count(result.services, 'service')}, {_count(result.files, 'file')} checked"
     if not result.findings:
         return f"[green]✔ no problems[/] ({scope})"
-    total = len(result.findings)
     colour = "red" if errors else "yellow" if warnings else "cyan"
     return (
-        f"[{colour}]✖ {total} problem{'s' if total != 1 else ''}[/] "
-        f"({errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}, "
-        f"{infos} info) in {scope}"
+        f"[{colour}]✖ {_count(len(result.findings), 'problem')}[/] "
+        f"({_count(errors, 'error')}, {_count(warnings, 'warning')}, {_count(infos, 'info')}) in {scope}"
     )

@@ -224,6 +224,11 @@ def test_help_keeps_bracketed_text() -> None:
     assert "[default: error, or lint.fail_on" in " ".join(darse("lint", "--help").stdout.split())
 
 
+def test_help_describes_positional_arguments() -> None:
+    """click 8.5.0 dropped the help text of typer's arguments (hence click < 8.5 in the lock)."""
+    assert "Paths (repository, service folder, file)" in " ".join(darse("lint", "--help").stdout.split())
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

@@ -11,11 +11,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from darse.errors import DarseError
-from darse.model.dotenv import EnvEntry
+from darse.fsutil import UnsafeFile
+from darse.model.dotenv import EnvEntry, parse_env
 from darse.model.repository import Repository
 from darse.model.service import Service
 from darse.secrets.example import Example, is_placeholder, load_example
-from darse.secrets.files import SecretPair, env_file_uses, read_real, secret_pairs
+from darse.secrets.files import SecretPair, env_file_uses, read_real, read_real_text, secret_pairs, unusual_lines
 
 # Problem kinds (stable: they appear in --json and the deploy code matches on them)
 MISSING = "missing"  # an env_file or an example's real file does not exist
@@ -26,6 +27,7 @@ LINK_MISMATCH = "link-mismatch"  # keys linked by @generate:LABEL hold different
 TRACKED = "tracked"  # a real secret file is tracked by Git
 NOT_IGNORED = "not-ignored"  # a real secret file is not ignored by Git
 WORLD_READABLE = "world-readable"  # a real secret file is readable by every user of the host
+SYNTAX = "syntax"  # a line Compose reads otherwise than KEY=value (`KEY: value`, an unclosed quote)
 HISTORY_FILE = "history-file"  # a real secret file was committed at some point
 HISTORY_LITERAL = "history-literal"  # a secret-looking literal was added to a Compose file or Dockerfile
 
@@ -78,7 +80,7 @@ class _Checker:
         self.problems: list[SecretProblem] = []
         self.pairs = secret_pairs(service)
         self.examples = {
-            pair.real: load_example(pair.example, repository.relative(pair.example))
+            pair.real: load_example(pair.example, repository.relative(pair.example), within=repository.root)
             for pair in self.pairs
             if pair.example is not None
         }
@@ -117,12 +119,19 @@ class _Checker:
         rel = self.repository.relative(pair.real)
         try:
             mode = pair.real.stat().st_mode
-            entries = read_real(pair.real)
+            text = read_real_text(pair.real)
+        except UnsafeFile as exc:
+            self.add(pair.real, UNREADABLE, f"{rel} is not read: {exc.message}")
+            return
         except OSError as exc:
             self.add(pair.real, UNREADABLE, f"{rel} cannot be read: {exc.strerror}")
             return
+        entries = parse_env(text)
         if mode & stat.S_IRWXO:
             self.add(pair.real, WORLD_READABLE, f"{rel} is readable by every user of the host; chmod 600 it")
+        for number, key, why in unusual_lines(text):
+            named = f" ({key})" if key else ""
+            self.add(pair.real, SYNTAX, f"{rel}:{number}{named} {why}", key or None)
         example = self.examples.get(pair.real)
         if example is not None:
             self._against_example(pair.real, rel, example, entries, linked)
@@ -185,7 +194,11 @@ def diff_service(repository: Repository, service: Service | str) -> list[SecretD
     diffs = []
     for pair in secret_pairs(service):
         rel = repository.relative(pair.real)
-        example = load_example(pair.example, repository.relative(pair.example)) if pair.example else None
+        example = (
+            load_example(pair.example, repository.relative(pair.example), within=repository.root)
+            if pair.example
+            else None
+        )
         expected = example.keys() if example else []
         example_rel = repository.relative(pair.example) if pair.example else None
         if not pair.real.exists():

@@ -126,10 +126,17 @@ def _unquote(value: str, number: int, where: str) -> str:
     return body.replace('\\"', '"').replace("\\n", "\n") if quote == '"' else body
 
 
-def load_example(path: Path, where: str) -> Example:
-    """Read and parse one example file; unreadable or malformed is a DarseError naming `where`."""
+MAX_EXAMPLE_BYTES = 1024 * 1024
+
+
+def load_example(path: Path, where: str, within: Path | None = None) -> Example:
+    """Read and parse one example file; unreadable or malformed is a DarseError naming `where`. It is
+    committed, so a link is followed only to a regular file inside `within` (the repository)."""
+    from darse.fsutil import read_bounded
+
     try:
-        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is not part of the first key
+        # an editor's byte-order mark is not part of the first key
+        text = read_bounded(path, MAX_EXAMPLE_BYTES, within=within or path.parent).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ExampleError(f"{where}: not UTF-8 text", "save the example as UTF-8") from None
     except OSError as exc:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from darse.errors import DarseError
+from darse.fsutil import read_bounded
 from darse.model.compose import env_files
 from darse.model.dotenv import EnvEntry, parse_env
 from darse.model.service import Service, env_file_path, example_for, real_for
 
 SECRET_MODE = 0o600
+MAX_SECRET_FILE_BYTES = 1024 * 1024
+_PLAIN = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*)\s*=")
+_COLON = re.compile(r"([A-Za-z_][A-Za-z0-9_.\-]*)\s*:")
 
 
 @dataclass(frozen=True)
@@ -56,9 +61,43 @@ def env_file_uses(service: Service) -> list[EnvFileUse]:
     return uses
 
 
+def read_real_text(path: Path, errors: str = "replace") -> str:
+    """A real secret file's text. It may be a link (hosts keep secrets elsewhere), but only to a regular
+    file (`UnsafeFile`, a DarseError, otherwise) and of at most MAX_SECRET_FILE_BYTES. OSError propagates."""
+    return read_bounded(path, MAX_SECRET_FILE_BYTES, within=Path("/")).decode("utf-8", errors)
+
+
 def read_real(path: Path) -> list[EnvEntry]:
     """A real secret file's entries, read the lenient way Compose reads env files. OSError propagates."""
-    return parse_env(path.read_text(encoding="utf-8", errors="replace"))
+    return parse_env(read_real_text(path))
+
+
+def unusual_lines(text: str) -> list[tuple[int, str, str]]:
+    """`(line, key, why)` for each line that is not plain `KEY=value` and that Compose reads otherwise
+    than darse's examples mean: `KEY: value`, a quote not closed on its line, a line with no key.
+    Never the value: callers report the line number and the key only."""
+    found = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :].lstrip()
+        match = _PLAIN.match(line)
+        if match is None:
+            colon = _COLON.match(line)
+            if colon is not None:
+                found.append((number, colon.group(1), "is written `KEY: value`; write KEY=value, as the example does"))
+            else:
+                found.append((number, "", "is not KEY=value"))
+            continue
+        value = line[match.end() :].strip()
+        quote = value[:1]
+        if quote in ("'", '"') and quote not in value[1:].replace("\\" + quote, ""):
+            found.append(
+                (number, match.group(1), "opens a quote it does not close: Compose reads the next lines into it")
+            )
+    return found
 
 
 def write_secret(path: Path, text: str, overwrite: bool) -> None:

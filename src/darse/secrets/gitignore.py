@@ -93,8 +93,10 @@ def undo_gitignore(fix: GitignoreFix) -> None:
 
 
 def _read(path: Path) -> str | None:
+    from darse.fsutil import read_bounded
+
     try:
-        return path.read_text(encoding="utf-8")
+        return read_bounded(path, 1024 * 1024, within=path.parent).decode("utf-8")
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:

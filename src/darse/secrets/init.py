@@ -17,7 +17,7 @@ from darse.model.dotenv import EnvEntry
 from darse.model.repository import Repository
 from darse.model.service import Service
 from darse.secrets.example import Example, load_example
-from darse.secrets.files import SecretPair, read_real, secret_pairs, write_secret
+from darse.secrets.files import SecretPair, read_real, read_real_text, secret_pairs, write_secret
 from darse.secrets.generate import LinkedValues, render_real
 from darse.secrets.gitignore import GitignoreFix, apply_gitignore, plan_gitignore, undo_gitignore
 
@@ -102,7 +102,7 @@ def _plan_service(repository: Repository, service: Service, force: bool) -> list
 
 def _load(repository: Repository, pair: SecretPair) -> Example:
     assert pair.example is not None
-    return load_example(pair.example, repository.relative(pair.example))
+    return load_example(pair.example, repository.relative(pair.example), within=repository.root)
 
 
 def _read_existing(repository: Repository, path: Path) -> list[EnvEntry]:
@@ -116,7 +116,7 @@ def _read_existing(repository: Repository, path: Path) -> list[EnvEntry]:
 
 def _read_text(repository: Repository, path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
+        return read_real_text(path, errors="surrogateescape")
     except OSError as exc:
         raise DarseError(
             f"cannot read {repository.relative(path)}: {exc.strerror}", "check the file's permissions"

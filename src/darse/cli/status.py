@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from darse.deploy.context import DeployContext
+from darse.engine.compose import project_name
 
 
 def status(json_flag: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
@@ -44,7 +45,11 @@ def status(json_flag: bool = typer.Option(False, "--json", help="Print the table
             f"{row.running}/{row.total} running, {row.healthy} healthy" if row.total else "none",
             escape(last),
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for row in rows:
+        for warning in row.warnings:
+            console.print(f"[yellow]warning:[/] {escape(row.service)}: {escape(warning)}", highlight=False)
 
 
 def history(
@@ -55,11 +60,12 @@ def history(
     """Every deployment attempt of a service, newest first."""
     ctx = DeployContext.open(Path.cwd())
     chosen = ctx.service(service)
-    records = ctx.history.list(ctx.project(chosen), limit)
+    project = project_name(chosen.name)  # the record of a project two folders share is still shown
+    records = ctx.history.list(project, limit)
     if json_flag:
         sys.stdout.write(json.dumps([r.public() for r in records], indent=2) + "\n")
         return
-    table = Table(title=f"{chosen.name} (project {ctx.project(chosen)})")
+    table = Table(title=f"{chosen.name} (project {project})")
     for column in ("#", "started", "action", "revision", "outcome", "config", "user", "message"):
         table.add_column(column, overflow="fold")
     for r in records:

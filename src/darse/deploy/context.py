@@ -72,5 +72,23 @@ class DeployContext:
     def service(self, name: str) -> Service:
         return self.repository.service(name.rstrip("/"))
 
+    @cached_property
+    def folders_by_project(self) -> dict[str, list[str]]:
+        """Compose project name -> the service folders that map to it (more than one is a collision)."""
+        found: dict[str, list[str]] = {}
+        for service in self.repository.services:
+            found.setdefault(project_name(service.name), []).append(service.name)
+        return found
+
     def project(self, service: Service) -> str:
-        return project_name(service.name)
+        """The service's Compose project, refused when another folder maps to the same name (`web/blog`
+        and `web-blog`): `compose up --remove-orphans` of one would remove the other's containers, and
+        Compose cannot limit it by label, so this refusal is the guard."""
+        name = project_name(service.name)
+        others = [folder for folder in self.folders_by_project.get(name, []) if folder != service.name]
+        if others:
+            raise DarseError(
+                f"{service.name} and {others[0]} both map to the Compose project {name}",
+                "rename one of the folders: deploying either would remove the other's containers",
+            )
+        return name

@@ -11,8 +11,15 @@ from typing import Any
 
 from darse.deploy.context import DeployContext
 from darse.deploy.revisions import under
-from darse.engine.compose import EngineTarget
-from darse.engine.docker import COMMIT_LABEL, HASH_LABEL, PROJECT_LABEL, SERVICE_HASH_LABEL, ContainerState
+from darse.engine.compose import EngineTarget, project_name
+from darse.engine.docker import (
+    COMMIT_LABEL,
+    HASH_LABEL,
+    PROJECT_LABEL,
+    SERVICE_HASH_LABEL,
+    SERVICE_LABEL,
+    ContainerState,
+)
 from darse.engine.swarm import ServiceState
 
 IN_SYNC, DRIFT, DEGRADED, NOT_DEPLOYED, UNKNOWN = "in-sync", "drift", "degraded", "not-deployed", "unknown"
@@ -33,6 +40,7 @@ class ServiceStatus:
     last_action: str = ""
     last_outcome: str = ""
     last_time: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         """The `--json` form, documented in docs/deploy.md."""
@@ -47,6 +55,7 @@ class ServiceStatus:
             "last": {"action": self.last_action, "outcome": self.last_outcome, "time": self.last_time}
             if self.last_action
             else None,
+            "warnings": self.warnings,
         }
 
 
@@ -65,7 +74,7 @@ def status(ctx: DeployContext) -> list[ServiceStatus]:
     diffs: dict[str, list[str] | None] = {}
     rows = []
     for service in ctx.repository.services:
-        project = ctx.project(service)
+        project = project_name(service.name)  # not ctx.project: status reports a collision, never refuses
         recorded = succeeded.get(project)
         target = ctx.target_of(service)
         if target.is_swarm:
@@ -75,6 +84,7 @@ def status(ctx: DeployContext) -> list[ServiceStatus]:
         deployed = recorded.revision if recorded else tasks.labelled_commit
         row = ServiceStatus(service.name, project, deployed, head, NOT_DEPLOYED)
         row.total, row.running, row.healthy = tasks.total, tasks.running, tasks.healthy
+        row.warnings = _ownership_warnings(service.name, project, ctx.folders_by_project.get(project, []), tasks)
         last = latest.get(project)
         if last is not None:
             row.last_action, row.last_outcome = last.action, last.outcome
@@ -110,6 +120,20 @@ class Counts:
     healthy: int
     labelled_commit: str
     config_drift: bool
+    folders: set[str] = field(default_factory=set)  # service folders named by the containers' labels
+
+
+def _ownership_warnings(folder: str, project: str, sharing: list[str], counts: Counts) -> list[str]:
+    """Two folders on one Compose project, or containers of the project deployed from another folder.
+    Containers without the folder label (deployed before it existed) belong to the project, as ever."""
+    warnings = []
+    others = [name for name in sharing if name != folder]
+    if others:
+        warnings.append(f"{', '.join(others)} also maps to the Compose project {project}: rename one folder")
+    strangers = sorted(name for name in counts.folders if name and name != folder)
+    if strangers:
+        warnings.append(f"containers of project {project} were deployed from {', '.join(strangers)}")
+    return warnings
 
 
 def _compose_counts(containers: list[ContainerState], recorded: Any) -> Counts:
@@ -120,6 +144,7 @@ def _compose_counts(containers: list[ContainerState], recorded: Any) -> Counts:
         healthy=sum(c.healthy for c in containers),
         labelled_commit=labelled.get(COMMIT_LABEL, ""),
         config_drift=_config_drift(containers, recorded.images if recorded else None),
+        folders={c.labels.get(SERVICE_LABEL, "") for c in containers},
     )
 
 

@@ -10,7 +10,7 @@ from darse.lint.context import LintContext
 from darse.lint.knowledge import database_data_dirs, is_proxy_image, is_web_image
 from darse.lint.rule import Hit, Severity, compose_file_rule, compose_service_rule
 from darse.model.compose import ComposeFile, environment, is_true, labels, mounts, networks, ports
-from darse.model.image import ImageRef, parse_image
+from darse.model.image import ImageRef, TagKind, moving_tag_phrase, parse_image
 from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX
 from darse.model.yamlnode import YNode
 from darse.secretlike import is_secret_literal
@@ -402,16 +402,37 @@ def secret_in_environment(name: str, node: YNode, compose: ComposeFile, ctx: Lin
     "image-tag",
     "Image without a pinned tag",
     Severity.ERROR,
-    """`image:` without a tag, or with `latest`, deploys whatever the registry holds that day:
-    rolling back to an old commit no longer brings back the old image.""",
+    """`image:` without a tag, with `latest`, or with a channel tag (`alpine`, `stable`, `lts`,
+    `edge`, `main`, `dev`, `latest-alpine`, ...) deploys whatever the registry holds that day:
+    rolling back to an old commit no longer brings back the old image. Major-only tags are DC017's
+    business.""",
 )
 def image_tag(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     image_node = node.get("image")
     image = _image(node)
-    if image_node is None or image is None or image.pinned:
+    if image_node is None or image is None or image.tag_kind not in (TagKind.LATEST, TagKind.CHANNEL):
         return
-    what = "is tagged latest" if image.tag == "latest" else "has no tag"
-    yield Hit(f"image {image_node.text()} {what}; pin a version", image_node.line, image_node.column)
+    yield Hit(f"image {image_node.text()} {moving_tag_phrase(image)}; pin a version", image_node.line, image_node.column)
+
+
+@compose_service_rule(
+    "DC017",
+    "image-tag-major",
+    "Image tagged with a major version only",
+    Severity.WARNING,
+    """A major-only tag (`postgres:16`, `redis:7-alpine`) follows every minor release: a
+    redeploy or a rollback to an old commit may run another image than the one tested. Pin at
+    least major.minor (`postgres:16.4`) or a digest.""",
+)
+def image_tag_major(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    image_node = node.get("image")
+    image = _image(node)
+    if image_node is not None and image is not None and image.tag_kind is TagKind.MAJOR:
+        yield Hit(
+            f"image {image_node.text()} names a major version only; pin major.minor or a digest",
+            image_node.line,
+            image_node.column,
+        )
 
 
 @compose_service_rule(

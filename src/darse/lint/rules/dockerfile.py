@@ -13,6 +13,7 @@ from darse.lint.shell import program, split_commands
 from darse.model.compose import is_true
 from darse.model.dockerfiles import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, unquote
 from darse.model.image import TagKind, moving_tag_phrase
+from darse.model.interpolate import InterpolationError, interpolate
 from darse.secretlike import is_secret_literal
 
 MOVING_REFS = {"latest", "master", "main", "head", "develop", "dev", "trunk", "nightly", "edge"}
@@ -413,12 +414,35 @@ def apt_lists_kept(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 )
 def add_instead_of_copy(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     for stage in dockerfile.stages:
+        known: dict[str, str] = {}  # ARG and ENV values in scope, as BuildKit expands ADD's sources
         for instruction in stage.instructions:
+            if instruction.cmd == "ARG":
+                for name, value in arg_pairs(instruction).items():
+                    default = value if value is not None else dockerfile.global_args.get(name)
+                    if default is not None:
+                        known[name] = _expanded(default, known) or default
+            elif instruction.cmd == "ENV":
+                known.update(env_pairs(instruction))
             if instruction.cmd != "ADD" or len(instruction.args) < 2:
                 continue
-            sources = [unquote(s) for s in instruction.args[:-1]]
-            if all(not _URL.fullmatch(s) and not s.startswith("git@") and not _ARCHIVE.search(s) for s in sources):
+            sources = [_expanded(unquote(s), known) for s in instruction.args[:-1]]
+            if all(
+                s is not None and not _URL.fullmatch(s) and not s.startswith("git@") and not _ARCHIVE.search(s)
+                for s in sources
+            ):
                 yield Hit("ADD of local files; use COPY", instruction.line, 1)
+
+
+def _expanded(source: str, known: dict[str, str]) -> str | None:
+    """`$URL` with `ARG URL=https://...` is that URL; None when a variable has no known value (it may
+    be a URL given with --build-arg, so ADD may be right)."""
+    if "$" not in source:
+        return source
+    try:
+        result = interpolate(source, known)
+    except InterpolationError:
+        return None
+    return None if result.missing else result.value
 
 
 @dockerfile_rule(

@@ -1478,3 +1478,22 @@ def test_dc014_escaped_dollar_is_still_a_literal(lint) -> None:
     compose = GOOD_SERVICE + "    environment:\n      DB_PASSWORD: pa$$word\n      API_TOKEN: ${API_TOKEN}\n"
     result = lint({"svc/compose.yaml": compose, "svc/README.md": "# svc\n"})
     assert rule_hits(result, "DC014") == [("svc/compose.yaml", 7, 20)]
+
+
+# --- real files (tests/corpus/compose): the web ports reported, the other protocols left alone ----
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # 80/tcp, 443/tcp and 3000/tcp are AdGuard's web interface; DNS, DoT, DoQ, DNSCrypt and UDP are not
+        ("P3Zer0__DNS-cloud-server__adguardhome.Dockerfile.yaml", [(12, 9), (13, 9), (15, 9)]),
+        ("dani-garcia__vaultwarden__docker-compose.yaml", [(8, 8)]),
+    ],
+)
+def test_dc006_on_real_files(lint: Lint, name: str, expected: list[tuple[int, int]]) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "corpus" / "compose" / name).read_text(encoding="utf-8")
+    result = lint({COMPOSE: text})
+    assert rule_hits(result, "DC006") == [(COMPOSE, *where) for where in expected]

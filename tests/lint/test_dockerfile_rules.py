@@ -314,7 +314,8 @@ TRUE_POSITIVES = [
     # DF001: channel tags move like latest
     pytest.param(
         "DF001",
-        "FROM redis:alpine AS a\nFROM node:lts AS b\nFROM nginx:stable AS c\nFROM example/app:latest-alpine\nUSER app\n",
+        "FROM redis:alpine AS a\nFROM node:lts AS b\nFROM nginx:stable AS c\n"
+        "FROM example/app:latest-alpine\nUSER app\n",
         [(1, 6), (2, 6), (3, 6), (4, 6)],
         id="DF001-channels",
     ),
@@ -328,7 +329,8 @@ TRUE_POSITIVES = [
     # DF011: `${F}` is one word, so a braced variable before the lists no longer hides them (positive kept)
     pytest.param(
         "DF011",
-        "FROM debian:bookworm-slim\nUSER app\nRUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
+        "FROM debian:bookworm-slim\nUSER app\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
         "    && rm -rf ${F} /tmp/*\n",
         [(3, 5)],
         id="DF011-braced-variable-wrong-folder",
@@ -522,7 +524,8 @@ NEAR_MISSES = [
     ),
     pytest.param(
         "DF011",
-        "FROM debian:bookworm-slim\nUSER app\nRUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
+        "FROM debian:bookworm-slim\nUSER app\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
         "    && rm -rf ${F} /var/lib/apt/lists/*\n",
         id="DF011-braced-variable-then-lists",
     ),

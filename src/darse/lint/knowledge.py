@@ -7,7 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 from darse.model.image import ImageRef
@@ -99,8 +99,14 @@ def _matches(entry: dict, ref: ImageRef) -> bool:
 
 def image_init(ref: ImageRef) -> str | None:
     """The init an image runs as PID 1 by itself (`s6-overlay`, `tini`, `dumb-init`), from init.toml."""
+    return _image_init(ref.full_name)
+
+
+@lru_cache(maxsize=4096)
+def _image_init(full_name: str) -> str | None:
+    """Cached by name: a repository runs the same few images in many services."""
     for entry in init_table()["image"]:
-        if _matches(entry, ref):
+        if fnmatchcase(full_name, entry["image"]):
             return str(entry["init"])
     return None
 

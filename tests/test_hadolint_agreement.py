@@ -181,6 +181,12 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], tuple[set[int], set[int]]] = {
     ("jessebmiller__dockerHello__Dockerfile.Dockerfile", "apt-lists-kept"): (set(), {4}),
     # `apt --yes install curl file`: `apt`, as in apt-plain-apt above.
     ("louislam__uptime-kuma__docker_dockerfile.Dockerfile", "apt-no-recommends"): (set(), {31}),
+    # `louislam/uptime-kuma:base-debian` names a flavour, not a release: a channel that moves with every
+    # base rebuild. hadolint's DL3006/DL3007 accept any tag but `latest`; darse's DF001 classifies tags.
+    ("louislam__uptime-kuma__docker_dockerfile.Dockerfile", "base-image-tag"): (set(), {1, 13, 29}),
+    # `ADD $PS_PACKAGE_URL` with `ARG PS_PACKAGE_URL=https://...`: the source is a URL once the ARG is
+    # expanded, as BuildKit expands it; hadolint reads the unexpanded `$PS_PACKAGE_URL` as a local file.
+    ("PowerShell__PowerShell-Docker__release_7-2_ubuntu22.04.Dockerfile", "add-instead-of-copy"): ({14}, set()),
 }
 
 # Corpus files one of the tools cannot parse: nothing to compare. A listed file that both tools parse

@@ -175,7 +175,7 @@ TRUE_POSITIVES = [
             ports:
               - "8080:80"
               - "127.0.0.1:8443:443"
-              - 9000
+              - 3000
         """,
         {},
         [(5, 9), (7, 9)],
@@ -527,6 +527,168 @@ TRUE_POSITIVES = [
         [(3, 5)],
         id="DC016-build",
     ),
+    # DC004: deploy.restart_policy without restart:, reported at the condition Compose converts
+    pytest.param(
+        "DC004",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            init: true
+            deploy:
+              restart_policy:
+                condition: any
+        """,
+        {},
+        [(7, 20)],
+        id="DC004-deploy-condition-any",
+    ),
+    # DC006: web ports on evidence (convention, the image's own web port, Traefik's port)
+    pytest.param(
+        "DC006",
+        """
+        services:
+          vaultwarden:
+            image: vaultwarden/server:1.32.5
+            ports:
+              - "8888:80"
+          adguard:
+            image: adguard/adguardhome:v0.107.55
+            ports:
+              - "53:53/tcp"
+              - "53:53/udp"
+              - "8080:80/tcp"
+              - "3000:3000/tcp"
+          kuma:
+            image: louislam/uptime-kuma:1.23.16
+            ports:
+              - "3001:3001"
+          app:
+            image: example/app:1.0
+            labels:
+              - traefik.http.services.app.loadbalancer.server.port=7000
+            ports:
+              - "7000:7000"
+        """,
+        {},
+        [(5, 9), (11, 9), (12, 9), (16, 9), (22, 9)],
+        id="DC006-evidence",
+    ),
+    # DC012: where the image really keeps its data
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: lscr.io/linuxserver/mariadb:11.4.4
+            volumes:
+              - ./config:/config
+          influx:
+            image: influxdb:1.8
+            volumes:
+              - influx:/var/lib/influxdb2
+        volumes:
+          influx:
+        """,
+        {"app/config/.keep": ""},
+        [(5, 9), (6, 3)],
+        id="DC012-linuxserver-bind-and-influxdb-1",
+    ),
+    # DC014: secret defaults, command lines, Laravel keys, placeholders
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              DB_PASSWORD: ${DB_PASS:-SuperSecret1234}
+              APP_KEY: base64:Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6
+              ADMIN_TOKEN: <YOUR-TOKEN>
+          cache:
+            image: redis:7.4.1-alpine
+            command: redis-server --requirepass sup3rs3cret
+            healthcheck:
+              test: ["CMD", "app", "--password=hunter22"]
+        """,
+        {},
+        [(5, 20), (6, 16), (7, 20), (10, 14), (12, 13)],
+        id="DC014-defaults-commands-keys-placeholders",
+    ),
+    # DC015: channel tags are as moving as latest
+    pytest.param(
+        "DC015",
+        """
+        services:
+          a:
+            image: redis:alpine
+          b:
+            image: node:lts
+          c:
+            image: nginx:stable
+          d:
+            image: mailserver/docker-mailserver:edge
+          e:
+            image: example/app:latest-alpine
+          f:
+            image: example/app:main
+        """,
+        {},
+        [(3, 12), (5, 12), (7, 12), (9, 12), (11, 12), (13, 12)],
+        id="DC015-channels",
+    ),
+    # DC017
+    pytest.param(
+        "DC017",
+        """
+        services:
+          a:
+            image: postgres:16
+          b:
+            image: postgres:16-alpine
+          c:
+            image: ghcr.io/example/app:v2
+        """,
+        {},
+        [(3, 12), (5, 12), (7, 12)],
+        id="DC017-major-only",
+    ),
+    # DC018: s6-overlay refuses not to be PID 1
+    pytest.param(
+        "DC018",
+        """
+        services:
+          sonarr:
+            image: lscr.io/linuxserver/sonarr:4.0.11
+            init: true
+          mariadb:
+            image: linuxserver/mariadb:11.4.4
+            init: true
+          custom:
+            image: example/app:1.0
+            entrypoint: ["/init"]
+            init: true
+        """,
+        {},
+        [(4, 11), (7, 11), (11, 11)],
+        id="DC018-s6-overlay",
+    ),
+    # DC019: a password in a tracked env file (outside Git: every file is meant for Git)
+    pytest.param(
+        "DC019",
+        """
+        services:
+          app:
+            image: example/app:${TAG}
+            env_file: db.env
+        """,
+        {
+            "app/.env": "TAG=1.0\nDB_PASSWORD=hunter2hunter2\n",
+            "app/db.env": "# db\nexport MYSQL_ROOT_PASSWORD=s3cr3t-value\n",
+        },
+        [("app/.env", 2, 1), ("app/db.env", 2, 8)],
+        id="DC019-env-files",
+    ),
 ]
 
 
@@ -535,7 +697,8 @@ def test_rule_fires_at_exact_position(
     lint: Lint, rule: str, compose: str, files: dict[str, str], positions: list[tuple[int, int]]
 ) -> None:
     result = lint_compose(lint, compose, files)
-    assert rule_hits(result, rule) == [(COMPOSE, line, column) for line, column in positions]
+    expected = [where if len(where) == 3 else (COMPOSE, *where) for where in positions]  # (path, line, col) too
+    assert rule_hits(result, rule) == expected
 
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
@@ -977,6 +1140,212 @@ NEAR_MISSES = [
     ),
     # DC016
     pytest.param("DC016", GOOD_SERVICE, {}, id="DC016-image-only"),
+    # DC004: a restart policy Compose turns into unless-stopped
+    pytest.param(
+        "DC004",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            init: true
+            deploy:
+              restart_policy:
+                condition: unless-stopped
+        """,
+        {},
+        id="DC004-deploy-condition-unless-stopped",
+    ),
+    # DC005: images with their own init are not asked for init: true
+    pytest.param(
+        "DC005",
+        """
+        services:
+          sonarr:
+            image: lscr.io/linuxserver/sonarr:4.0.11
+            restart: unless-stopped
+          jenkins:
+            image: jenkins/jenkins:2.479.1-lts
+            restart: unless-stopped
+          custom:
+            image: example/app:1.0
+            entrypoint: /usr/bin/dumb-init -- app
+            restart: unless-stopped
+          built:
+            build: .
+            restart: unless-stopped
+        """,
+        {"app/Dockerfile": 'FROM alpine:3.20\nENTRYPOINT ["/sbin/tini", "--"]\n'},
+        id="DC005-own-init",
+    ),
+    # DC006: protocols Traefik's HTTP routers cannot carry, and the proxies themselves
+    pytest.param(
+        "DC006",
+        """
+        services:
+          pihole:
+            image: pihole/pihole:2024.07.0
+            ports:
+              - "53:53/tcp"
+              - "53:53/udp"
+              - "67:67/udp"
+          gitea:
+            image: gitea/gitea:1.22.3
+            labels:
+              - traefik.enable=true
+              - traefik.http.services.gitea.loadbalancer.server.port=3000
+            ports:
+              - "2222:22"
+          wireguard:
+            image: lscr.io/linuxserver/wireguard:1.0.20210914
+            ports:
+              - 51820:51820/udp
+          mail:
+            image: mailserver/docker-mailserver:14.0.0
+            ports:
+              - "25:25"
+              - "143:143"
+              - "465:465"
+              - "587:587"
+              - "993:993"
+          ldap:
+            image: osixia/openldap:1.5.0
+            ports:
+              - "389:389"
+              - "636:636"
+          caddy:
+            image: caddy:2.8.4
+            ports:
+              - "80:80"
+              - "443:443"
+              - "443:443/udp"
+          php:
+            image: php:8.3-fpm
+            ports:
+              - "9000:9000"
+        """,
+        {},
+        id="DC006-non-http-protocols-and-proxies",
+    ),
+    # DC012: the data directory of each image's own layout, on a named volume
+    pytest.param(
+        "DC012",
+        """
+        services:
+          db:
+            image: lscr.io/linuxserver/mariadb:11.4.4
+            volumes:
+              - config:/config
+          influx:
+            image: influxdb:1.8
+            volumes:
+              - influx:/var/lib/influxdb
+          influx2:
+            image: influxdb:2.7
+            volumes:
+              - influx2:/var/lib/influxdb2
+        volumes:
+          config:
+          influx:
+          influx2:
+        """,
+        {},
+        id="DC012-own-layouts",
+    ),
+    # DC014: references and run-time expansions are not literals
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              DB_PASSWORD: ${DB_PASS:-}
+              DB_PORT: ${DB_PORT:-5432}
+              APP_KEY: ${APP_KEY}
+          cache:
+            image: redis:7.4.1-alpine
+            command: ["sh", "-c", "exec redis-server --requirepass \\"$$REDIS_PASSWORD\\""]
+            healthcheck:
+              test: ["CMD", "app", "--password-file=/run/secrets/db"]
+        """,
+        {},
+        id="DC014-references",
+    ),
+    # DC015: versions, dates, codenames of distributions, digests
+    pytest.param(
+        "DC015",
+        """
+        services:
+          a:
+            image: mariadb:11.4
+          b:
+            image: traefik:v2.11
+          c:
+            image: postgres:16.4-alpine
+          d:
+            image: debian:bookworm-20241111-slim
+          e:
+            image: debian:bookworm-slim
+          f:
+            image: example/app@sha256:0000000000000000000000000000000000000000000000000000000000000000
+          g:
+            image: alpine:3
+        """,
+        {},
+        id="DC015-versions",
+    ),
+    # DC017
+    pytest.param(
+        "DC017",
+        """
+        services:
+          a:
+            image: postgres:16.4
+          b:
+            image: node:20.18-bookworm-slim
+          c:
+            image: golang:1.23-alpine3.20
+          d:
+            image: redis:alpine
+        """,
+        {},
+        id="DC017-major-minor",
+    ),
+    # DC018: tini/dumb-init images and s6 images without init: true
+    pytest.param(
+        "DC018",
+        """
+        services:
+          jenkins:
+            image: jenkins/jenkins:2.479.1-lts
+            init: true
+          sonarr:
+            image: lscr.io/linuxserver/sonarr:4.0.11
+          overridden:
+            image: lscr.io/linuxserver/sonarr:4.0.11
+            entrypoint: ["/app/run.sh"]
+            init: true
+        """,
+        {},
+        id="DC018-no-s6-or-no-init",
+    ),
+    # DC019: real secret files are RP006's, examples hold placeholders, plain settings are fine
+    pytest.param(
+        "DC019",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            env_file: [app.secrets, settings.env]
+        """,
+        {
+            "app/.env": "TAG=1.0\nDB_PASSWORD=${FROM_HOST}\n",
+            "app/settings.env": "TZ=Europe/Paris\nDB_PASSWORD_FILE=/run/secrets/db\n",
+            "app/app.secrets": "DB_PASSWORD=hunter2hunter2\n",
+            "app/app.secrets.example": "DB_PASSWORD=<YOUR-PASSWORD>\n",
+        },
+        id="DC019-not-env-secrets",
+    ),
 ]
 
 
@@ -1109,3 +1478,22 @@ def test_dc014_escaped_dollar_is_still_a_literal(lint) -> None:
     compose = GOOD_SERVICE + "    environment:\n      DB_PASSWORD: pa$$word\n      API_TOKEN: ${API_TOKEN}\n"
     result = lint({"svc/compose.yaml": compose, "svc/README.md": "# svc\n"})
     assert rule_hits(result, "DC014") == [("svc/compose.yaml", 7, 20)]
+
+
+# --- real files (tests/corpus/compose): the web ports reported, the other protocols left alone ----
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # 80/tcp, 443/tcp and 3000/tcp are AdGuard's web interface; DNS, DoT, DoQ, DNSCrypt and UDP are not
+        ("P3Zer0__DNS-cloud-server__adguardhome.Dockerfile.yaml", [(12, 9), (13, 9), (15, 9)]),
+        ("dani-garcia__vaultwarden__docker-compose.yaml", [(8, 8)]),
+    ],
+)
+def test_dc006_on_real_files(lint: Lint, name: str, expected: list[tuple[int, int]]) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "corpus" / "compose" / name).read_text(encoding="utf-8")
+    result = lint({COMPOSE: text})
+    assert rule_hits(result, "DC006") == [(COMPOSE, *where) for where in expected]

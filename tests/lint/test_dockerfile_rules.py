@@ -311,6 +311,37 @@ TRUE_POSITIVES = [
         [(3, 5)],
         id="DF013-key-shaped-value-on-continuation-line",
     ),
+    # DF001: channel tags move like latest
+    pytest.param(
+        "DF001",
+        "FROM redis:alpine AS a\nFROM node:lts AS b\nFROM nginx:stable AS c\n"
+        "FROM example/app:latest-alpine\nUSER app\n",
+        [(1, 6), (2, 6), (3, 6), (4, 6)],
+        id="DF001-channels",
+    ),
+    # DF015: major-only tags, ARG defaults resolved
+    pytest.param(
+        "DF015",
+        "ARG NODE=20-bookworm-slim\nFROM alpine:3 AS a\nFROM node:${NODE}\nUSER app\n",
+        [(2, 6), (3, 6)],
+        id="DF015-major-only",
+    ),
+    # DF011: `${F}` is one word, so a braced variable before the lists no longer hides them (positive kept)
+    pytest.param(
+        "DF011",
+        "FROM debian:bookworm-slim\nUSER app\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
+        "    && rm -rf ${F} /tmp/*\n",
+        [(3, 5)],
+        id="DF011-braced-variable-wrong-folder",
+    ),
+    # DF012: `ADD $FILE` whose ARG default is a local file
+    pytest.param(
+        "DF012",
+        "FROM alpine:3.20\nARG FILE=conf/app.ini\nADD ${FILE} /etc/app.ini\nUSER app\n",
+        [(3, 1)],
+        id="DF012-arg-local-file",
+    ),
 ]
 
 
@@ -480,6 +511,30 @@ NEAR_MISSES = [
     pytest.param("DF013", "ARG TOKEN\nFROM alpine:3.22\n", id="DF013-global-arg-without-default"),
     pytest.param("DF013", "FROM alpine:3.22\nARG SECRET_KEY=${SECRET_KEY}\n", id="DF013-reference"),
     pytest.param("DF013", 'FROM alpine:3.22\nENV API_KEY="" AUTH_TOKEN=false\n', id="DF013-harmless-values"),
+    pytest.param(
+        "DF001",
+        "FROM debian:bookworm-slim AS a\nFROM debian:bookworm-20241111-slim AS b\nFROM nginx:1.27.3 AS c\n"
+        "FROM alpine:3 AS d\nFROM traefik:v2.11\nUSER app\n",
+        id="DF001-versions-and-codenames",
+    ),
+    pytest.param(
+        "DF015",
+        "FROM alpine:3.20 AS a\nFROM node:20.18-bookworm-slim AS b\nFROM golang:1.23-alpine3.20\nUSER app\n",
+        id="DF015-major-minor",
+    ),
+    pytest.param(
+        "DF011",
+        "FROM debian:bookworm-slim\nUSER app\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends curl \\\n"
+        "    && rm -rf ${F} /var/lib/apt/lists/*\n",
+        id="DF011-braced-variable-then-lists",
+    ),
+    pytest.param(
+        "DF012",
+        "FROM alpine:3.20\nARG BASE=https://example.org/dl\nARG URL=${BASE}/app.tar.gz\nADD $URL /tmp/\n"
+        "ARG FROM_CLI\nADD ${FROM_CLI} /tmp/\nUSER app\n",
+        id="DF012-arg-url-or-unknown",
+    ),
 ]
 
 
@@ -640,3 +695,28 @@ def test_ignore_comment_is_case_insensitive(lint) -> None:
         }
     )
     assert rule_hits(result, "DF001") == []
+
+
+# --- inline ignores: a trailing comment covers its own line, a comment alone the next one -----------
+
+TRAILING = """
+services:
+  app:
+    image: example/app:1.0
+    restart: unless-stopped
+    init: true
+    environment:
+      TZ: Europe/Paris  # darse: ignore[DC014]
+      DB_PASSWORD: hunter2hunter2
+"""
+
+
+def test_trailing_ignore_does_not_cover_the_next_line(lint: Lint) -> None:
+    result = lint({"app/compose.yaml": TRAILING, "app/README.md": "# app\n"})
+    assert rule_hits(result, "DC014") == [("app/compose.yaml", 8, 20)]
+
+
+def test_comment_alone_covers_the_next_line(lint: Lint) -> None:
+    compose = TRAILING.replace("      DB_PASSWORD:", "      # darse: ignore[DC014]\n      DB_PASSWORD:")
+    result = lint({"app/compose.yaml": compose, "app/README.md": "# app\n"})
+    assert rule_hits(result, "DC014") == []

@@ -188,6 +188,18 @@ TRUE_POSITIVES = [
         [(COMPOSE, 4, 15), (COMPOSE, 10, 15)],
         id="RP007-real-file-not-created-yet-points-at-env-file",
     ),
+    # RP008: an ignore comment naming no rule is reported where the name is written
+    pytest.param(
+        "RP008",
+        {
+            COMPOSE: GOOD_SERVICE.replace("restart: unless-stopped", "restart: unless-stopped  # darse: ignore[DC04]"),
+            "app/Dockerfile": "FROM alpine:3.20\n# darse: ignore[DF001, base-image-tga]\nUSER app\n",
+            **README,
+        },
+        NO_GIT,
+        [("app/Dockerfile", 2, 24), (COMPOSE, 4, 46)],
+        id="RP008-typos",
+    ),
 ]
 
 
@@ -258,6 +270,15 @@ NEAR_MISSES = [
         (),
         id="RP007-env-file-not-created-yet-but-ignored",
     ),
+    pytest.param(
+        "RP008",
+        {
+            COMPOSE: GOOD_SERVICE.replace("init: true", "init: true  # darse: ignore[DC005, init-missing, all]"),
+            **README,
+        },
+        NO_GIT,
+        id="RP008-known-ids-and-names",
+    ),
 ]
 
 
@@ -306,3 +327,27 @@ def test_nul_byte_in_a_path_is_a_finding_not_a_crash(
     files = home_made("1.0.0", "## 1.0.0")
     files[COMPOSE] = f"services:\n  app:\n    {entry}\n"
     assert rule_hits(lint_repository(tmp_path, files, NO_GIT), rule) == [(COMPOSE, *position)]
+
+
+# --- DC019 and Git: only what Git tracks is published -------------------------------------------
+
+ENV_SECRET = {
+    COMPOSE: "services:\n  app:\n    image: example/app:1.0\n    restart: unless-stopped\n    init: true\n",
+    "app/.env": "DB_PASSWORD=hunter2hunter2\n",
+    **README,
+}
+
+
+@pytest.mark.parametrize(
+    ("tracked", "expected"),
+    [
+        pytest.param(("app/.env",), [("app/.env", 1, 1)], id="tracked"),
+        pytest.param((), [], id="untracked-host-file"),
+    ],
+)
+def test_dc019_reports_env_files_git_tracks(
+    tmp_path: Path, tracked: tuple[str, ...], expected: list[tuple[str, int, int]]
+) -> None:
+    result = lint_repository(tmp_path, ENV_SECRET, tracked)
+    assert rule_hits(result, "DC019") == expected
+    assert all("hunter2" not in f.message for f in result.findings), "a secret must never be printed"

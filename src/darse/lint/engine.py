@@ -13,7 +13,7 @@ from darse.config import LintSettings, RepoConfig
 from darse.errors import DarseError, did_you_mean
 from darse.lint import rules as _rules  # noqa: F401  (registers the rules)
 from darse.lint.context import LintContext
-from darse.lint.ignores import IgnoreIndex
+from darse.lint.ignores import IGNORE_UNKNOWN, IgnoreIndex
 from darse.lint.rule import RULES, Finding, Hit, Rule, Severity
 from darse.lint.rules.parse import COMPOSE_SYNTAX, COMPOSE_VARIABLE, DOCKERFILE_SYNTAX
 from darse.model.dockerfiles import Dockerfile, load_dockerfile
@@ -120,11 +120,13 @@ class Linter:
         for rule in self.by_scope.get("repository", []):
             for hit in rule.check(service, ctx):
                 yield from self._emit(rule, hit, service.compose_path, service)
+        yield from self._unknown_ignores(compose.path, None, service)
 
     def lint_dockerfile(self, dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Finding]:
         for problem in dockerfile.problems:
             hit = Hit(problem.message, problem.line, problem.column)
             yield from self._emit(DOCKERFILE_SYNTAX, hit, dockerfile.path, ctx.service)
+        yield from self._unknown_ignores(dockerfile.path, dockerfile.lines, ctx.service)
         if dockerfile.problems:
             return
         starts = [i.line for i in dockerfile.instructions]
@@ -139,6 +141,11 @@ class Linter:
         ctx = LintContext(self.config, self.repository, None, self.today)
         findings = sorted(self.lint_dockerfile(load_dockerfile(path), ctx), key=lambda f: (f.line, f.column, f.rule))
         return LintResult(findings, 0, 1)
+
+    def _unknown_ignores(self, path: Path, lines: list[str] | None, service: Service | None) -> Iterator[Finding]:
+        """Ignore comments that name no rule (RP008), reported in the file that holds them."""
+        for hit in self.ignores.unknown_rules(path, lines):
+            yield from self._emit(IGNORE_UNKNOWN, hit, path, service)
 
     def _emit(
         self, rule: Rule, hit: Hit, default_path: Path, service: Service | None, anchor: int | None = None

@@ -1,4 +1,4 @@
-"""The data files the rules read (`darse/data/*.toml`): end-of-life releases and well-known images."""
+"""The data files the rules read (`darse/data/*.toml`): end-of-life releases, well-known images, inits."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
+from fnmatch import fnmatchcase
+from functools import cache, lru_cache
 from importlib.resources import files
+
+from darse.model.image import ImageRef
 
 
 @dataclass(frozen=True)
@@ -31,14 +34,20 @@ def images_table() -> dict:
     return _load("images.toml")
 
 
-def database_data_dirs(image_name: str) -> list[str] | None:
-    """Data directories of a known database image, or None if the image is not a known database."""
-    dirs = images_table()["databases"].get(image_name)
-    return list(dirs) if dirs is not None else None
+def database_data_dirs(image: str | ImageRef) -> list[str] | None:
+    """Data directories of a known database image, or None if the image is not a known database.
 
-
-def is_web_image(image_name: str) -> bool:
-    return image_name in images_table()["web"]["names"]
+    Given a whole reference, the image's own layout wins over its name's default: `linuxserver/mariadb`
+    keeps its data in /config, `influxdb:1.8` in /var/lib/influxdb (images.toml, `[[data_dir]]`)."""
+    name = image if isinstance(image, str) else image.name
+    dirs = images_table()["databases"].get(name)
+    if dirs is None:
+        return None
+    if not isinstance(image, str):
+        for entry in images_table().get("data_dir", ()):
+            if _matches(entry, image):
+                return list(entry["dirs"])
+    return list(dirs)
 
 
 def is_proxy_image(image_name: str) -> bool:
@@ -74,3 +83,50 @@ def eol_release_in(image_name: str, tag: str, today: dt.date | None = None) -> E
             if release == major and end < today:
                 return EolRelease(image_name, f"{version} ({codename})", end)
     return None
+
+
+@cache
+def init_table() -> dict:
+    return _load("init.toml")
+
+
+def _matches(entry: dict, ref: ImageRef) -> bool:
+    if not fnmatchcase(ref.full_name, entry["image"]):
+        return False
+    tags = entry.get("tags")
+    return tags is None or any(fnmatchcase(ref.tag.lower(), pattern) for pattern in tags)
+
+
+def image_init(ref: ImageRef) -> str | None:
+    """The init an image runs as PID 1 by itself (`s6-overlay`, `tini`, `dumb-init`), from init.toml."""
+    return _image_init(ref.full_name)
+
+
+@lru_cache(maxsize=4096)
+def _image_init(full_name: str) -> str | None:
+    """Cached by name: a repository runs the same few images in many services."""
+    for entry in init_table()["image"]:
+        if fnmatchcase(full_name, entry["image"]):
+            return str(entry["init"])
+    return None
+
+
+def entrypoint_init(first_word: str) -> str | None:
+    """What an entrypoint's first word makes PID 1: `/init` is s6-overlay, `/usr/bin/tini` is tini."""
+    table = init_table()["entrypoints"]
+    if first_word in table:
+        return str(table[first_word])
+    return table.get(first_word.rsplit("/", 1)[-1]) if first_word.rsplit("/", 1)[-1] != "init" else None
+
+
+def http_ports() -> frozenset[int]:
+    return frozenset(images_table()["ports"]["http"])
+
+
+def non_http_ports() -> frozenset[int]:
+    return frozenset(images_table()["ports"]["not_http"])
+
+
+def image_web_ports(image_name: str) -> frozenset[int]:
+    """The container ports a known web image serves its interface on (beyond the HTTP conventions)."""
+    return frozenset(images_table()["web"]["ports"].get(image_name, ()))

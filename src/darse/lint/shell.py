@@ -24,8 +24,47 @@ def _split_cached(script: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(command) for command in _split(script))
 
 
+def _braced(text: str) -> tuple[str, list[str]]:
+    """Hide each `${...}` (nested ones included) behind a placeholder, so that the punctuation-aware
+    lexer keeps `rm -rf ${F} /var/lib/apt/lists/*` one command instead of splitting at its braces."""
+    if "${" not in text:
+        return text, []
+    hidden: list[str] = []
+    out: list[str] = []
+    index = 0
+    while True:
+        start = text.find("${", index)
+        if start < 0:
+            break
+        depth, end = 0, start + 1
+        while end < len(text):
+            if text[end] == "{":
+                depth += 1
+            elif text[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        if end >= len(text):
+            break  # unbalanced: leave the rest as it is
+        out.append(text[index:start])
+        out.append(f"\x00{len(hidden)}\x00")
+        hidden.append(text[start : end + 1])
+        index = end + 1
+    out.append(text[index:])
+    return "".join(out), hidden
+
+
+def _restore(token: str, hidden: list[str]) -> str:
+    if "\x00" not in token:
+        return token
+    parts = token.split("\x00")
+    return "".join(hidden[int(part)] if i % 2 else part for i, part in enumerate(parts))
+
+
 def _split(script: str) -> list[list[str]]:
     text = strip_comments(script.replace("\\\n", " ")).replace("\n", " ; ")
+    text, hidden = _braced(text)
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|(){}")
         lexer.whitespace_split = True
@@ -33,6 +72,8 @@ def _split(script: str) -> list[list[str]]:
         tokens = list(lexer)
     except ValueError:
         tokens = text.replace(";", " ; ").replace("&&", " && ").replace("||", " || ").split()
+    if hidden:
+        tokens = [_restore(token, hidden) for token in tokens]
     commands: list[list[str]] = []
     current: list[str] = []
     for token in tokens:

@@ -1,8 +1,90 @@
-"""Image references (`registry/repo:tag@digest`) split the way Docker splits them."""
+"""Image references (`registry/repo:tag@digest`) split the way Docker splits them, and what a tag promises."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from enum import Enum
+
+
+class TagKind(Enum):
+    """How much a tag pins: the lint rules report the first three, accept the others."""
+
+    LATEST = "latest"  # no tag, or `latest`
+    CHANNEL = "channel"  # `alpine`, `stable`, `lts`, `edge`, `main`, `latest-alpine`: moves with every release
+    MAJOR = "major"  # `3`, `16-alpine`, `20-bookworm-slim`: moves with every minor release
+    VERSION = "version"  # `11.4`, `v2.11`, `16.4-alpine`, a date, a commit, a distribution's codename
+    DIGEST = "digest"  # `@sha256:...`: never moves
+
+    @property
+    def moves(self) -> bool:
+        return self in (TagKind.LATEST, TagKind.CHANNEL, TagKind.MAJOR)
+
+
+# Words that name a release channel rather than a release: a tag made only of them (and of variant
+# words) follows the channel. Registries' own conventions (Docker Hub official images, GitHub's ghcr).
+CHANNEL_WORDS = frozenset(
+    {
+        "latest", "stable", "lts", "edge", "main", "master", "dev", "develop", "development", "nightly",
+        "mainline", "beta", "alpha", "canary", "testing", "unstable", "current", "rolling", "next", "release",
+        "preview", "insider", "experimental", "head", "trunk", "snapshot", "unraid", "production", "prod",
+    }
+)  # fmt: skip
+# Variant words: they choose a flavour of whatever release the rest of the tag names.
+VARIANT_WORDS = frozenset(
+    {
+        "alpine", "slim", "full", "minimal", "debian", "ubuntu", "fpm", "apache", "cli", "jre", "jdk",
+        "community", "enterprise", "rootless", "distroless", "nonroot", "amd64", "arm64", "armhf", "arm",
+        "musl", "glibc", "perl", "otel", "ce", "ee", "oss", "bin", "static", "runtime", "devel", "base",
+    }
+)  # fmt: skip
+# Distribution images: for them, a codename tag (`debian:bookworm-slim`) names a release.
+DISTRIBUTIONS = frozenset({"debian", "ubuntu", "buildpack-deps"})
+# Debian and Ubuntu codenames: a tag made of a codename alone follows that distribution release only.
+CODENAMES = frozenset(
+    {
+        "buster", "bullseye", "bookworm", "trixie", "forky", "sid", "stretch", "jessie",
+        "bionic", "focal", "jammy", "noble", "oracular", "plucky", "questing", "xenial",
+    }
+)  # fmt: skip
+_LEADING_VERSION = re.compile(r"^v?(\d+)((?:\.\d+)+)?")
+_DATE = re.compile(r"(?:19|20)\d{2}(?:[-._]?\d{2}){1,2}")  # 20241111, 2024-11-11, 2024.11
+_HEX = re.compile(r"^(?:sha-)?[0-9a-f]{7,64}$")
+_DOTTED = re.compile(r"\d+\.\d+")
+# `alpine3.20`, `ubuntu22.04`: a version of the base the image is built on, not of the image itself
+_BASE_VERSION = re.compile(r"^(?:alpine|ubuntu|debian|windowsservercore|nanoserver|bookworm|bullseye)v?[\d.]+$")
+
+
+def classify_tag(tag: str, image_name: str = "", digest: str = "") -> TagKind:
+    """What a tag pins, from its shape alone (lint stays offline): see `TagKind`."""
+    if digest:
+        return TagKind.DIGEST
+    lowered = tag.lower()
+    if lowered in ("", "latest"):
+        return TagKind.LATEST
+    words = [w for w in re.split(r"[-_+]", lowered) if w]
+    own = [w for w in words if not _BASE_VERSION.match(w)]
+    if _DATE.search(lowered) or _HEX.match(lowered) or any(_DOTTED.search(w) for w in own):
+        return TagKind.VERSION
+    if any(w in CHANNEL_WORDS for w in words):
+        return TagKind.CHANNEL
+    leading = _LEADING_VERSION.match(words[0]) if words else None
+    if leading:
+        return TagKind.MAJOR  # one number alone: `3`, `16-alpine`, `v2`
+    bare = [w for w in own if w not in VARIANT_WORDS]
+    if not bare:
+        return TagKind.CHANNEL  # `alpine`, `slim`: the latest release in that flavour
+    if all(w in CODENAMES for w in bare) and image_name not in DISTRIBUTIONS:
+        return TagKind.CHANNEL  # `node:bookworm-slim`: the newest node on bookworm
+    return TagKind.VERSION
+
+
+def moving_tag_phrase(ref: ImageRef) -> str:
+    """Why a latest or channel tag moves, for a finding's message: `is tagged latest`, `has no tag`."""
+    kind = ref.tag_kind
+    if kind is TagKind.LATEST:
+        return "is tagged latest" if ref.tag else "has no tag"
+    return f"is tagged {ref.tag}, a channel that moves with every release"
 
 
 @dataclass(frozen=True)
@@ -18,9 +100,19 @@ class ImageRef:
         return self.repository.rsplit("/", 1)[-1]
 
     @property
+    def full_name(self) -> str:
+        """`lscr.io/linuxserver/mariadb`, `linuxserver/mariadb`, `postgres`: Docker Hub without a registry."""
+        registry = "" if self.registry in ("docker.io", "index.docker.io", "registry-1.docker.io") else self.registry
+        return f"{registry}/{self.repository}" if registry else self.repository
+
+    @property
     def pinned(self) -> bool:
         """A tag other than `latest`, or a digest."""
         return bool(self.digest) or (bool(self.tag) and self.tag != "latest")
+
+    @property
+    def tag_kind(self) -> TagKind:
+        return classify_tag(self.tag, self.name, self.digest)
 
 
 def parse_image(reference: str) -> ImageRef:

@@ -7,13 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from darse.lint.context import LintContext
-from darse.lint.knowledge import database_data_dirs, is_proxy_image, is_web_image
+from darse.lint.knowledge import (
+    database_data_dirs,
+    entrypoint_init,
+    http_ports,
+    image_init,
+    image_web_ports,
+    is_proxy_image,
+    non_http_ports,
+)
 from darse.lint.rule import Hit, Severity, compose_file_rule, compose_service_rule
-from darse.model.compose import ComposeFile, environment, is_true, labels, mounts, networks, ports
-from darse.model.image import ImageRef, parse_image
-from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX
+from darse.model.compose import ComposeFile, Mount, env_files, environment, is_true, labels, mounts, networks, ports
+from darse.model.dockerfiles import Dockerfile
+from darse.model.dotenv import parse_env
+from darse.model.image import ImageRef, TagKind, moving_tag_phrase, parse_image
+from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX, env_file_path
 from darse.model.yamlnode import YNode
-from darse.secretlike import is_secret_literal
+from darse.secretlike import command_line_secrets, is_placeholder, is_secret_literal, secret_defaults
 
 _LOOPBACK = ("127.", "[::1]", "localhost:")
 _ROUTER_KEY = re.compile(r"^traefik\.(http|tcp|udp)\.routers\.([^.]+)\.(.+)$")
@@ -122,10 +132,41 @@ def restart_policy(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
         return  # a Swarm ignores `restart:`; SW003 asks for deploy.restart_policy there
     restart = node.get("restart")
     if restart is None:
+        policy = _deploy_restart_policy(node)
+        if policy is not None:
+            yield from _restart_from_deploy(name, policy)
+            return
         key = compose.service_key(name)
         yield Hit(f"service {name} has no restart policy; use restart: unless-stopped", key.line, key.column)
     elif restart.text() != "unless-stopped":
         yield Hit(f"restart is {restart.text()!r}; use unless-stopped", restart.line, restart.column)
+
+
+def _deploy_restart_policy(node: YNode) -> YNode | None:
+    deploy = node.get("deploy")
+    policy = deploy.get("restart_policy") if deploy is not None and deploy.is_map else None
+    return policy if policy is not None and policy.is_map else None
+
+
+# What `docker compose up` makes of deploy.restart_policy.condition when `restart:` is absent
+# (compose's mapRestartPolicyCondition; the specification's default condition is `any`).
+_CONDITION_TO_RESTART = {"any": "always", "always": "always", "none": "no", "no": "no"}
+
+
+def _restart_from_deploy(name: str, policy: YNode) -> Iterator[Hit]:
+    condition = policy.get("condition")
+    written = (condition.text() if condition is not None else None) or "any"
+    effective = _CONDITION_TO_RESTART.get(written, written)
+    if effective == "unless-stopped":
+        return
+    where = condition if condition is not None else policy
+    shown = f"condition: {written}" + ("" if condition is not None else " by default")
+    yield Hit(
+        f"service {name} has no restart: key; Compose turns deploy.restart_policy ({shown}) into "
+        f"restart: {effective}; use restart: unless-stopped",
+        where.line,
+        where.column,
+    )
 
 
 @compose_service_rule(
@@ -134,15 +175,78 @@ def restart_policy(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
     "init: true missing",
     Severity.WARNING,
     """Without `init: true`, a shell entrypoint runs as PID 1 and never passes SIGTERM to the
-    application, which `docker stop` then kills after the timeout (the guide's 'Système init').""",
+    application, which `docker stop` then kills after the timeout (the guide's 'Système init').
+    Images that run their own init (s6-overlay, tini, dumb-init: `darse/data/init.toml`, a Compose
+    `entrypoint:`, a home-made image's ENTRYPOINT) are not asked for it; DC018 covers s6-overlay.""",
 )
 def init_missing(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     init = node.get("init")
+    if is_true(init) or own_init(name, node, ctx) is not None:
+        return  # an image with its own init (s6-overlay, tini, dumb-init) needs none, s6 refuses one
     if init is None:
         key = compose.service_key(name)
         yield Hit(f"service {name} lacks init: true", key.line, key.column)
-    elif not is_true(init):
+    else:
         yield Hit(f"service {name} sets init to {init.text()!r}; use init: true", init.line, init.column)
+
+
+def own_init(name: str, node: YNode, ctx: LintContext) -> str | None:
+    """The init a service's container already runs as PID 1, known offline: the Compose `entrypoint:`,
+    the image's name (data/init.toml), or for a home-made image its Dockerfile's ENTRYPOINT or base."""
+    entrypoint = node.get("entrypoint")
+    if entrypoint is not None:
+        first = entrypoint.value[0].text() if entrypoint.is_list and entrypoint.value else entrypoint.text()
+        words = (first or "").split()
+        return entrypoint_init(words[0]) if words else None
+    image = _image(node)
+    if image is not None:
+        known = image_init(image)
+        if known is not None:
+            return known
+    if ctx.service is None:
+        return None
+    for home_made in ctx.service.home_made_images:
+        if any(user is node for _name, user in home_made.users):
+            dockerfile = next((d for d in ctx.service.dockerfiles if d.path == home_made.dockerfile), None)
+            return dockerfile_init(dockerfile) if dockerfile is not None and not dockerfile.problems else None
+    return None
+
+
+def dockerfile_init(dockerfile: Dockerfile) -> str | None:
+    """The init an image built from this Dockerfile runs: its last ENTRYPOINT, else its base image's."""
+    stage = dockerfile.final_stage
+    while stage is not None:
+        entrypoints = [i for i in stage.instructions if i.cmd == "ENTRYPOINT"]
+        if entrypoints:
+            args = entrypoints[-1].args
+            words = list(args) if entrypoints[-1].json else (args[0].split() if args else [])
+            return entrypoint_init(words[0]) if words else None
+        if stage.parent is None:
+            image = stage.image
+            return image_init(image) if image is not None else None
+        stage = stage.parent
+    return None
+
+
+@compose_service_rule(
+    "DC018",
+    "init-conflict",
+    "init: true on an image whose init must be PID 1",
+    Severity.ERROR,
+    """s6-overlay (every linuxserver image, hotio, Home Assistant, Nginx Proxy Manager, any image
+    whose entrypoint is `/init`) must run as PID 1: with `init: true` Docker's init takes PID 1 and
+    the container stops at once ("s6-overlay-suexec: fatal: can only run as pid 1"). Such images
+    already forward signals; remove `init: true`. The list of images is data (`darse/data/init.toml`).""",
+)
+def init_conflict(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    init = node.get("init")
+    if is_true(init) and own_init(name, node, ctx) == "s6-overlay":
+        assert init is not None
+        yield Hit(
+            f"service {name} runs s6-overlay, which refuses to start when init: true takes PID 1; remove init",
+            init.line,
+            init.column,
+        )
 
 
 @compose_service_rule(
@@ -151,24 +255,79 @@ def init_missing(name: str, node: YNode, compose: ComposeFile, ctx: LintContext)
     "Web service publishes host ports",
     Severity.ERROR,
     """HTTP services go through the Traefik reverse proxy (routing by domain, certificates); their
-    port is never bound on the host. Ports bound to 127.0.0.1 only are allowed (SSH tunnels), and
-    the reverse proxy itself may publish 80 and 443.""",
+    port is never bound on the host. A published port is a web port on evidence: a container port
+    that speaks HTTP by convention (80, 443, 8080, 3000, ...), the port Traefik labels route to, or
+    the web interface of a known image (`darse/data/images.toml`). Protocols Traefik's HTTP routers
+    cannot carry (DNS, SSH, mail, LDAP, VPNs, anything over UDP) stay allowed, so do ports bound to
+    127.0.0.1 (SSH tunnels), and the reverse proxy itself may publish 80 and 443.""",
 )
 def web_host_ports(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    entries = [port for port in ports(node) if _publishes_publicly(port)]
+    if not entries:
+        return
     image = _image(node)
-    if image is not None and is_proxy_image(image.name):
-        return
-    is_web = bool(_traefik_labels(node)) or (image is not None and is_web_image(image.name))
-    if not is_web:
-        return
-    for port in ports(node):
-        if _publishes_publicly(port):
+    proxy = image is not None and is_proxy_image(image.name)
+    image_ports = image_web_ports(image.name) if image is not None else frozenset()
+    routed = _traefik_ports(node)
+    conventional, never = http_ports(), non_http_ports()
+    for port in entries:
+        published = _container_ports(port)
+        if published is None:
+            continue
+        numbers, protocol = published
+        if protocol != "tcp":
+            continue  # Traefik's HTTP routers carry TCP only (HTTP/3 is the proxy's own business)
+        for number in numbers:
+            if proxy and number in (80, 443):
+                continue
+            if number in routed:
+                why = f"container port {number}, which Traefik labels route to"
+            elif number in image_ports:
+                why = f"container port {number}, the web interface of {image.name if image else name}"
+            elif number in conventional and number not in never:
+                why = f"container port {number}, HTTP by convention"
+            else:
+                continue
+            shown = port.text() or "(long syntax)"
             yield Hit(
-                f"web service {name} publishes port {port.text() or '(long syntax)'} on the host; "
-                "route it through Traefik instead",
+                f"web service {name} publishes {why}, on the host ({shown}); route it through Traefik instead",
                 port.line,
                 port.column,
             )
+            break
+
+
+_MAX_RANGE = 1024  # a range wider than this is read by its first ports only
+
+
+def _container_ports(port: YNode) -> tuple[list[int], str] | None:
+    """The container ports and the protocol of one `ports:` entry, short or long syntax; None if unreadable."""
+    if port.is_map:
+        target = port.get("target")
+        protocol = port.get("protocol")
+        text = (target.text() if target is not None else "") or ""
+        proto = ((protocol.text() if protocol is not None else "") or "tcp").lower()
+    else:
+        text = port.text() or ""
+        text, _, proto = text.partition("/")
+        proto = (proto or "tcp").lower()
+        text = text.rsplit(":", 1)[-1]
+    first, _, last = text.strip().partition("-")
+    if not first.isdigit() or (last and not last.isdigit()):
+        return None
+    start = int(first)
+    end = int(last) if last else start
+    return list(range(start, min(end, start + _MAX_RANGE) + 1)), proto
+
+
+def _traefik_ports(node: YNode) -> set[int]:
+    """Container ports the service's Traefik labels route HTTP to (v2/v3 loadbalancer, v1 traefik.port)."""
+    found: set[int] = set()
+    for key, (value, _node) in _traefik_labels(node).items():
+        routes = key == "traefik.port" or (key.startswith("traefik.http.services.") and key.endswith(".server.port"))
+        if routes and value.strip().isdigit():
+            found.add(int(value.strip()))
+    return found
 
 
 @compose_service_rule(
@@ -281,7 +440,7 @@ def traefik_labels(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
 )
 def database_exposed(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     image = _image(node)
-    if image is None or database_data_dirs(image.name) is None:
+    if image is None or database_data_dirs(image) is None:
         return
     proxy = ctx.config.proxy_network
     joined = networks(node)
@@ -328,7 +487,7 @@ def volume_external(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
 )
 def data_on_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     image = _image(node)
-    data_dirs = database_data_dirs(image.name) if image is not None else None
+    data_dirs = database_data_dirs(image) if image is not None else None
     if not data_dirs:
         return
     env = environment(node)
@@ -341,15 +500,27 @@ def data_on_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
         if not covering:
             key = compose.service_key(name)
             yield Hit(
-                f"database {name} keeps {data_dir} in the container; mount a named volume there", key.line, key.column
+                f"database {name} keeps {data_dir} in the container's own layer, lost when the container is "
+                "recreated; mount a named volume there",
+                key.line,
+                key.column,
             )
         elif covering[-1].kind != "volume":
             mount = covering[-1]
             yield Hit(
-                f"{data_dir} of {name} is on a {mount.kind} mount; use a named volume",
-                mount.node.line,
-                mount.node.column,
+                f"{data_dir} of {name} {_mount_phrase(mount)}; use a named volume", mount.node.line, mount.node.column
             )
+
+
+def _mount_phrase(mount: Mount) -> str:
+    """What really holds the data, said plainly: a host folder, an unnamed volume, memory."""
+    if mount.kind == "bind":
+        return f"is a bind mount of the host folder {mount.source}" if mount.source else "is a bind mount"
+    if mount.kind == "anonymous":
+        return "is on an anonymous volume, which no name finds again after docker compose down"
+    if mount.kind == "tmpfs":
+        return "is on a tmpfs mount, in memory: lost at every restart"
+    return f"is on a {mount.kind} mount"
 
 
 def _covers(target: str, directory: str) -> bool:
@@ -384,17 +555,127 @@ def bind_source_missing(name: str, node: YNode, compose: ComposeFile, ctx: LintC
 @compose_service_rule(
     "DC014",
     "secret-in-environment",
-    "Secret written in environment:",
+    "Secret written in the Compose file",
     Severity.ERROR,
     """The repository is public: passwords, tokens and keys go in an env_file secret (a real
     `*.secrets` file on the host, with its committed `*.secrets.example`), never as a literal in the
-    Compose file. `${VAR}` references are fine.""",
+    Compose file: not in `environment:`, not as the default of a `${VAR:-default}` reference, not on
+    a command line (`redis-server --requirepass ...`, `--password=...`). `${VAR}` references are
+    fine. A placeholder (`<YOUR-TOKEN>`, `!changeme!`) is reported too: it belongs in the example
+    secret file.""",
 )
 def secret_in_environment(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     for key, value in environment(node).items():
         written = value.raw if value.raw is not None else value.text()  # as written, before interpolation
-        if value.value is not None and is_secret_literal(key, written):
-            yield Hit(f"{key} of service {name} is a literal secret; move it to an env_file", value.line, value.column)
+        if value.value is None or written is None:
+            continue
+        if is_secret_literal(key, written):
+            if is_placeholder(written):
+                yield Hit(
+                    f"{key} of service {name} holds a placeholder; move it into an example secret file "
+                    "(NAME.secrets.example) read through env_file",
+                    value.line,
+                    value.column,
+                )
+            else:
+                yield Hit(
+                    f"{key} of service {name} is a literal secret; move it to an env_file", value.line, value.column
+                )
+        for variable in secret_defaults(written, key):
+            yield Hit(
+                f"the default of ${{{variable}}} in {key} of service {name} is a literal secret; "
+                "drop the default and set it in an env_file",
+                value.line,
+                value.column,
+            )
+    for where, script in _command_lines(node):
+        for flag in command_line_secrets(script):
+            yield Hit(
+                f"service {name} passes {flag} a literal secret on its command line; "
+                "read it from the environment ($$VAR) set by an env_file",
+                where.line,
+                where.column,
+            )
+
+
+def _command_lines(node: YNode) -> Iterator[tuple[YNode, str]]:
+    """`command`, `entrypoint` and `healthcheck.test` as written (before interpolation), item by item."""
+    healthcheck = node.get("healthcheck")
+    for holder in (node.get("command"), node.get("entrypoint"), healthcheck.get("test") if healthcheck else None):
+        if holder is None:
+            continue
+        items = holder.value if holder.is_list else [holder]
+        if holder.is_list:
+            text = " ".join(_shell_word(item) for item in items)
+            yield holder, text
+        else:
+            text = holder.raw if holder.raw is not None else holder.text()
+            if text:
+                yield holder, text
+
+
+def _shell_word(item: YNode) -> str:
+    text = item.raw if item.raw is not None else (item.text() or "")
+    return text if " " not in text else f"{text} ;"  # `sh -c "script"`: the script's own words count
+
+
+@compose_file_rule(
+    "DC019",
+    "secret-in-env-file",
+    "Secret in an env file tracked by Git",
+    Severity.ERROR,
+    """An `env_file:` that is not a `*.secrets` file, or the `.env` Compose reads by itself, is
+    published with the repository when Git tracks it: a password written there is leaked. Move it
+    to a real `NAME.secrets` file (ignored by Git) with its committed `NAME.secrets.example`, remove
+    the tracked file from the index and rotate the secret. In a Git repository only the files Git
+    tracks are checked (outside one, every file is meant to be committed); real
+    `*.secrets` files tracked by Git are RP006's business.""",
+)
+def secret_in_env_file(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    repo = ctx.repository
+    if repo is None:
+        return
+    in_git = repo.git.is_repository  # outside Git, every file of the folder is meant to be committed
+    tracked = repo.git.tracked if in_git else set()
+    candidates: dict[Path, None] = {compose.path.parent / ".env": None}
+    for _name, node in compose.services():
+        for ref in env_files(node):
+            path = env_file_path(compose.path, ref.path)
+            if path is not None:
+                candidates[path] = None
+    for path in candidates:
+        if path.name.endswith((SECRET_SUFFIX, EXAMPLE_SUFFIX)) or (in_git and repo.relative(path) not in tracked):
+            continue
+        yield from _env_file_secrets(path, "Git tracks the file" if in_git else "the file is meant for Git")
+
+
+_ENV_FILE_LIMIT = 1 << 20  # an env file larger than this is not read (untrusted input stays bounded)
+
+
+def _env_file_secrets(path: Path, published: str) -> Iterator[Hit]:
+    try:
+        if path.stat().st_size > _ENV_FILE_LIMIT:
+            return
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    lines = text.splitlines()
+    read_by = "Compose reads .env by itself and " if path.name == ".env" else ""
+    for entry in parse_env(text):
+        if not is_secret_literal(entry.key, entry.value):
+            continue
+        column = lines[entry.line - 1].find(entry.key) + 1 if entry.line <= len(lines) else 1
+        if is_placeholder(entry.value):
+            message = (
+                f"{entry.key} in {path.name} holds a placeholder; {read_by}{published}: move it into "
+                "an example secret file (NAME.secrets.example)"
+            )
+        else:
+            message = (
+                f"{entry.key} in {path.name} is a literal secret; {read_by}{published}, so it is "
+                "published: move it to a NAME.secrets file and rotate it"
+            )
+        yield Hit(message, entry.line, max(column, 1), path)
 
 
 @compose_service_rule(
@@ -402,16 +683,39 @@ def secret_in_environment(name: str, node: YNode, compose: ComposeFile, ctx: Lin
     "image-tag",
     "Image without a pinned tag",
     Severity.ERROR,
-    """`image:` without a tag, or with `latest`, deploys whatever the registry holds that day:
-    rolling back to an old commit no longer brings back the old image.""",
+    """`image:` without a tag, with `latest`, or with a channel tag (`alpine`, `stable`, `lts`,
+    `edge`, `main`, `dev`, `latest-alpine`, ...) deploys whatever the registry holds that day:
+    rolling back to an old commit no longer brings back the old image. Major-only tags are DC017's
+    business.""",
 )
 def image_tag(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     image_node = node.get("image")
     image = _image(node)
-    if image_node is None or image is None or image.pinned:
+    if image_node is None or image is None or image.tag_kind not in (TagKind.LATEST, TagKind.CHANNEL):
         return
-    what = "is tagged latest" if image.tag == "latest" else "has no tag"
-    yield Hit(f"image {image_node.text()} {what}; pin a version", image_node.line, image_node.column)
+    yield Hit(
+        f"image {image_node.text()} {moving_tag_phrase(image)}; pin a version", image_node.line, image_node.column
+    )
+
+
+@compose_service_rule(
+    "DC017",
+    "image-tag-major",
+    "Image tagged with a major version only",
+    Severity.WARNING,
+    """A major-only tag (`postgres:16`, `redis:7-alpine`) follows every minor release: a
+    redeploy or a rollback to an old commit may run another image than the one tested. Pin at
+    least major.minor (`postgres:16.4`) or a digest.""",
+)
+def image_tag_major(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    image_node = node.get("image")
+    image = _image(node)
+    if image_node is not None and image is not None and image.tag_kind is TagKind.MAJOR:
+        yield Hit(
+            f"image {image_node.text()} names a major version only; pin major.minor or a digest",
+            image_node.line,
+            image_node.column,
+        )
 
 
 @compose_service_rule(

@@ -12,6 +12,8 @@ from darse.lint.rule import Hit, Severity, dockerfile_rule
 from darse.lint.shell import program, split_commands
 from darse.model.compose import is_true
 from darse.model.dockerfiles import Dockerfile, Instruction, Stage, arg_pairs, env_pairs, unquote
+from darse.model.image import TagKind, moving_tag_phrase
+from darse.model.interpolate import InterpolationError, interpolate
 from darse.secretlike import is_secret_literal
 
 MOVING_REFS = {"latest", "master", "main", "head", "develop", "dev", "trunk", "nightly", "edge"}
@@ -71,17 +73,39 @@ def _command_position(
     "base-image-tag",
     "Base image without a pinned tag",
     Severity.ERROR,
-    """A base image without a tag, or tagged `latest`, changes under your feet: rebuilding an old
+    """A base image without a tag, tagged `latest`, or tagged with a channel (`alpine`, `stable`,
+    `lts`, `edge`, `main`, `dev`, `latest-alpine`, ...) changes under your feet: rebuilding an old
     commit no longer gives the same image, which breaks the guide's reproducible builds. `ARG`
-    defaults used in `FROM` are resolved first.""",
+    defaults used in `FROM` are resolved first. Major-only tags are DF015's business.""",
 )
 def base_image_tag(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     for stage in dockerfile.stages:
         image = stage.image
-        if image is None or image.pinned:
+        if image is None or image.tag_kind not in (TagKind.LATEST, TagKind.CHANNEL):
             continue
-        what = "is tagged latest" if image.tag == "latest" else "has no tag"
-        yield Hit(f"base image {_image_label(stage)} {what}; pin a version tag", *_from_position(dockerfile, stage))
+        yield Hit(
+            f"base image {_image_label(stage)} {moving_tag_phrase(image)}; pin a version tag",
+            *_from_position(dockerfile, stage),
+        )
+
+
+@dockerfile_rule(
+    "DF015",
+    "base-image-tag-major",
+    "Base image tagged with a major version only",
+    Severity.WARNING,
+    """A major-only tag (`alpine:3`, `node:20-bookworm-slim`, `postgres:16-alpine`) follows every
+    minor release of that major version: a rebuild months later gets another image. Pin at least
+    major.minor (`alpine:3.20`, `node:20.18-bookworm-slim`) or a digest.""",
+)
+def base_image_tag_major(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
+    for stage in dockerfile.stages:
+        image = stage.image
+        if image is not None and image.tag_kind is TagKind.MAJOR:
+            yield Hit(
+                f"base image {_image_label(stage)} names a major version only; pin major.minor or a digest",
+                *_from_position(dockerfile, stage),
+            )
 
 
 @dockerfile_rule(
@@ -390,12 +414,35 @@ def apt_lists_kept(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
 )
 def add_instead_of_copy(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
     for stage in dockerfile.stages:
+        known: dict[str, str] = {}  # ARG and ENV values in scope, as BuildKit expands ADD's sources
         for instruction in stage.instructions:
+            if instruction.cmd == "ARG":
+                for name, value in arg_pairs(instruction).items():
+                    default = value if value is not None else dockerfile.global_args.get(name)
+                    if default is not None:
+                        known[name] = _expanded(default, known) or default
+            elif instruction.cmd == "ENV":
+                known.update(env_pairs(instruction))
             if instruction.cmd != "ADD" or len(instruction.args) < 2:
                 continue
-            sources = [unquote(s) for s in instruction.args[:-1]]
-            if all(not _URL.fullmatch(s) and not s.startswith("git@") and not _ARCHIVE.search(s) for s in sources):
+            sources = [_expanded(unquote(s), known) for s in instruction.args[:-1]]
+            if all(
+                s is not None and not _URL.fullmatch(s) and not s.startswith("git@") and not _ARCHIVE.search(s)
+                for s in sources
+            ):
                 yield Hit("ADD of local files; use COPY", instruction.line, 1)
+
+
+def _expanded(source: str, known: dict[str, str]) -> str | None:
+    """`$URL` with `ARG URL=https://...` is that URL; None when a variable has no known value (it may
+    be a URL given with --build-arg, so ADD may be right)."""
+    if "$" not in source:
+        return source
+    try:
+        result = interpolate(source, known)
+    except InterpolationError:
+        return None
+    return None if result.missing else result.value
 
 
 @dockerfile_rule(

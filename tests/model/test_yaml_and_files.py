@@ -102,7 +102,7 @@ def test_targets_per_service_and_repository_default() -> None:
         }
     )
     wiki, pad, other = (config.target_for(name) for name in ("apps/wiki", "pad", "other"))
-    assert (wiki.is_swarm, EngineTarget.of(wiki).global_args()) == (True, ["--context", "swarm-prod"])
+    assert (wiki.is_swarm, EngineTarget.of(wiki).global_args()) == (True, ["--context=swarm-prod"])
     assert (pad.name, pad.is_swarm) == ("local", False)
     assert (other.name, EngineTarget.of(other).env()["DOCKER_HOST"]) == ("edge", "ssh://admin@edge.example.org")
 

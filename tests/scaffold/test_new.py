@@ -170,11 +170,13 @@ def test_existing_folder_is_refused_and_nothing_is_written(tmp_path: Path) -> No
         (["new", "../x", "--image", "a/b:1.0"], "not a valid service name"),
         (["new", "app", "--image", "a/b"], "no pinned tag"),
         (["new", "app", "--image", "a/b:latest"], "no pinned tag"),
+        (["new", "app", "--image", "redis:alpine"], "a moving tag (alpine)"),
+        (["new", "app", "--image", "postgres:16"], "a moving tag (16)"),
         (["new", "app", "--image", "a/b:1.0 # x"], "not an image reference"),
         (["new", "app", "--image", "a/b:1.0", "--host", "x.example.org"], "--host needs --web"),
         (["new", "app", "--image", "a/b:1.0", "--web", "0"], "not a port number"),
         (["new", "app", "--image", "a/b:1.0", "--web", "80", "--host", "bad host"], "not a host name"),
-        (["new", "app", "--image", "postgres:16-alpine", "--dockerfile"], "full version tag"),
+        (["new", "app", "--image", "postgres:16-alpine", "--dockerfile"], "a moving tag (16-alpine)"),
     ],
 )
 def test_bad_options_exit_2_and_write_nothing(tmp_path: Path, args: list[str], needle: str) -> None:

@@ -138,9 +138,19 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     ),
     "DC015": (_SVC.replace("app:1.0", "app:latest"), _SVC),
     "DC016": (_SVC + "    build: .\n", _SVC),
+    "DC017": (_SVC.replace("app:1.0", "app:1"), _SVC),
+    "DC018": (
+        _SVC.replace("example/app:1.0", "lscr.io/linuxserver/nginx:1.26.2"),
+        _SVC.replace("example/app:1.0", "lscr.io/linuxserver/nginx:1.26.2").replace("    init: true\n", ""),
+    ),
+    "DC019": (
+        "db.env, tracked by Git: `POSTGRES_PASSWORD=s3cr3t-passw0rd`; compose.yaml: `env_file: [db.env]`",
+        "db.secrets, ignored by Git, and db.secrets.example committed: `POSTGRES_PASSWORD=`",
+    ),
     "DF000": ("FROM alpine:3.22\nRUN <<EOF\n", "FROM alpine:3.22\nRUN true\n"),
     "DF001": ("FROM debian\n", "FROM debian:bookworm-slim\n"),
     "DF002": ("FROM debian:bookworm\n", "FROM debian:bookworm-slim\n"),
+    "DF015": ("FROM alpine:3\n", "FROM alpine:3.22\n"),
     "DF003": ("FROM debian:stretch-slim\n", "FROM debian:bookworm-slim\n"),
     "DF004": (
         "FROM alpine:3.22\nRUN git clone https://example.org/app.git /app\n",
@@ -207,6 +217,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "secrets/app.secrets, and no `*.secrets` line in .gitignore",
         "secrets/app.secrets, and `*.secrets` in .gitignore (`darse new` and `darse secrets init` add it)",
     ),
+    "RP008": (_SVC + "    ports: []  # darse: ignore[DC999]\n", _SVC + "    ports: []  # darse: ignore[DC006]\n"),
     "SW001": (
         "services:\n  app:\n    image: example/app:1.0\n    init: true\n    container_name: app\n" + _SWARM,
         "services:\n  app:\n    image: example/app:1.0\n    init: true\n" + _SWARM,
@@ -234,7 +245,8 @@ EXAMPLES: dict[str, tuple[str, str]] = {
 def silencing(rule: Rule) -> list[str]:
     """The three ways to silence a rule, most local first."""
     return [
-        f"one finding: a comment `# darse: ignore[{rule.id}]` (or ignore[{rule.name}]) on its line or the line above",
+        f"one finding: a comment `# darse: ignore[{rule.id}]` (or ignore[{rule.name}]) at the end of its line,"
+        " or alone on the line above",
         f'the repository: darse.toml, [lint] disable = ["{rule.id}"] (or severity = {{ {rule.id} = "info" }})',
         f"one run: darse lint --ignore {rule.id}",
     ]
@@ -255,10 +267,13 @@ def rule_details(rule: Rule) -> dict[str, object]:
     }
 
 
+_DESCRIBED = {"DC019"}  # rules about another file than the one linted: their examples are words
+
+
 def example_file(rule: Rule) -> str:
     """Which file the examples are: a Dockerfile, compose.yaml, or a folder described in words."""
     if rule.scope == "dockerfile" or rule.id.startswith("DF"):
         return "Dockerfile"
-    if rule.scope == "repository":
+    if rule.scope == "repository" or rule.id in _DESCRIBED:
         return ""
     return "compose.yaml"

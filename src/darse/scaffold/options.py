@@ -10,7 +10,7 @@ from darse.config import RepoConfig
 from darse.errors import DarseError
 from darse.lint.knowledge import database_data_dirs
 from darse.model.changelog import latest_version_in
-from darse.model.image import ImageRef, parse_image
+from darse.model.image import ImageRef, TagKind, parse_image
 from darse.scaffold.databases import DATABASES, Database
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -84,8 +84,11 @@ def validate(
     if not _IMAGE.fullmatch(image):
         raise DarseError(f"{image!r} is not an image reference", "write it as NAME:TAG, e.g. requarks/wiki:2.5")
     ref = parse_image(image)
-    if not ref.pinned:
-        raise DarseError(f"image {image} has no pinned tag", "give a version tag, e.g. requarks/wiki:2.5, never latest")
+    if ref.tag_kind in (TagKind.LATEST, TagKind.CHANNEL, TagKind.MAJOR):
+        what = "no pinned tag" if ref.tag_kind is TagKind.LATEST else f"a moving tag ({ref.tag})"
+        raise DarseError(
+            f"image {image} has {what}", "give a major.minor or fuller version, e.g. requarks/wiki:2.5, never latest"
+        )
     if web is not None and not 1 <= web <= 65535:
         raise DarseError(f"--web {web} is not a port number", "give the port the container listens on, 1-65535")
     if host is not None and web is None:

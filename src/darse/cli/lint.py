@@ -40,15 +40,24 @@ def lint(
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Write the report to this file instead of stdout."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List the files read (on stderr)."),
+    changed: bool = typer.Option(
+        False, "--changed", help="Arguments are changed files (pre-commit): those outside any folder are ignored."
+    ),
 ) -> None:
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
-    chosen = resolve_targets(targets or [], Path.cwd())
+    chosen = resolve_targets(targets or [], Path.cwd(), changed=changed)
     linter = Linter(chosen.repository.config, chosen.repository)
-    result = linter.lint_services(chosen.services)
+    result = linter.lint_services(chosen.services, chosen.only)
     for path in chosen.loose_dockerfiles:
         extra = linter.lint_file(path)
         result.findings.extend(extra.findings)
         result.files += extra.files
+        result.read.extend(extra.read)
+    if verbose:
+        err = Console(stderr=True, highlight=False)
+        for path in result.read:
+            err.print(f"read {escape(chosen.repository.relative(path))}")
     if json_flag:
         output_format = Format.json
     _render(result, output_format, output)

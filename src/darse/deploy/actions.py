@@ -36,7 +36,7 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
     # Compose resolves the configuration on the other core while darse checks (it only reads)
-    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service)).start_config(service.compose_path)
+    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service)).start_config(service.deploy_file)
     try:
         revisions = ctx.revisions
         head = revisions.head
@@ -48,7 +48,7 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     except BaseException:
         pending.cancel()
         raise
-    return Source(service, ctx.project(service), service.compose_path, head, dirty, pending=pending)
+    return Source(service, ctx.project(service), service.deploy_file, head, dirty, pending=pending)
 
 
 def up(

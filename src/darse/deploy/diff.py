@@ -41,8 +41,9 @@ def _yaml(data: object) -> list[str]:
 
 def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
     project = ctx.project(service)
-    config = ComposeRunner(project, ctx.compose_target(service)).config(service.compose_path)
-    current = resolved.masked(config, (service.path,), service.compose_path)
+    compose_path = service.deploy_file
+    config = ComposeRunner(project, ctx.compose_target(service)).config(compose_path)
+    current = resolved.masked(config, (service.path,), compose_path)
     last = ctx.history.last_success(project)
     deployed = json.loads(last.config_masked) if last is not None else {}
     label = f"deployed ({last.revision[:12]})" if last is not None else "deployed (nothing recorded)"

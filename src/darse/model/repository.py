@@ -111,15 +111,17 @@ def discover(root: Path, under: Path, config: RepoConfig) -> tuple[list[Service]
     images: list[Service] = []
     skip = config.skip
     owners: dict[str, Service | None] = {}
+    prefix = os.path.join(str(root), "")
     for folder, dirs, files in os.walk(under):
-        here = Path(folder)
-        rel = _rel(root, here)
+        # plain strings here: a Path per folder costs more than the walk itself on a large tree
+        rel = folder[len(prefix) :].replace(os.sep, "/") if folder.startswith(prefix) else _rel(root, Path(folder))
         dirs[:] = sorted(
             d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".") and not _skipped(_join(rel, d), skip)
         )
         owner = owners.pop(folder, None)
         chosen = config.compose_files.get(rel)
         names = [name for name in files if is_compose_name(name)]
+        here = Path(folder) if names or chosen or owner is None else None
         if chosen is not None and chosen not in names:
             if chosen not in files:
                 raise DarseError(
@@ -127,7 +129,7 @@ def discover(root: Path, under: Path, config: RepoConfig) -> tuple[list[Service]
                     "fix compose_file under [services] in darse.toml",
                 )
             names.append(chosen)
-        if names:
+        if here is not None and names:
             deploy_path, units = compose_units(here, names, chosen)
             owner = Service(
                 name=rel or here.name,
@@ -140,7 +142,7 @@ def discover(root: Path, under: Path, config: RepoConfig) -> tuple[list[Service]
             )
             _top_files(owner, here, files)
             services.append(owner)
-        elif owner is None and any(_is_dockerfile(name) for name in files):
+        elif here is not None and owner is None and any(_is_dockerfile(name) for name in files):
             image = Service(
                 name=rel or here.name, path=here, compose_path=here, registry=config.registry, is_image=True
             )
@@ -150,7 +152,7 @@ def discover(root: Path, under: Path, config: RepoConfig) -> tuple[list[Service]
             images.append(image)
             continue  # an image folder's subfolders are read on their own
         if owner is not None:
-            _collect_files(owner, here, files)
+            _collect_files(owner, folder, files)
             for d in dirs:
                 owners[os.path.join(folder, d)] = owner
     return services, images
@@ -164,15 +166,15 @@ def _top_files(service: Service, here: Path, files: list[str]) -> None:
         service.changelog_path = here / lower["changelog.md"]
 
 
-def _collect_files(service: Service, folder: Path, names: list[str]) -> None:
+def _collect_files(service: Service, folder: Path | str, names: list[str]) -> None:
     """Record one folder's Dockerfiles, secret files and examples for the service that owns it."""
     for name in sorted(names):
         if _is_dockerfile(name):
-            service.dockerfile_paths.append(folder / name)
+            service.dockerfile_paths.append(Path(folder, name))
         elif name.endswith(SECRET_SUFFIX + EXAMPLE_SUFFIX):
-            service.example_paths.append(folder / name)
+            service.example_paths.append(Path(folder, name))
         elif name.endswith(SECRET_SUFFIX):
-            service.secret_paths.append(folder / name)
+            service.secret_paths.append(Path(folder, name))
 
 
 def _rel(root: Path, folder: Path) -> str:

@@ -129,11 +129,11 @@ class Linter:
             for finding in self.lint_service(view, dockerfiles=False, compose=bool(views)):
                 # a repository rule's finding about the folder (no README, ...) is anchored at 1:1 of
                 # the configuration's file: report it once, not once per variant
-                if finding.line == 1 and finding.column == 1 and finding.path == anchor:
-                    if RULES[finding.rule].scope == "repository":
-                        if (finding.rule, finding.message) in about_folder:
-                            continue
-                        about_folder.add((finding.rule, finding.message))
+                at_top = finding.line == 1 and finding.column == 1 and finding.path == anchor
+                if at_top and RULES[finding.rule].scope == "repository":
+                    if (finding.rule, finding.message) in about_folder:
+                        continue
+                    about_folder.add((finding.rule, finding.message))
                 findings.append(finding)
             if views and not view.is_image:
                 read.extend((view.compose_path, *view.override_paths))

@@ -178,3 +178,20 @@ def test_up_on_a_folder_of_variants_asks_which_file_to_deploy(tmp_path: Path) ->
     assert proc.exit_code == 2
     assert "docker-compose-mariadb-redis.yml, docker-compose-sqlite.yml" in proc.stderr
     assert 'compose_file = "docker-compose-mariadb-redis.yml"' in proc.stderr
+
+
+def test_a_real_folder_of_variants_is_read_whole(tmp_path: Path) -> None:
+    """chamanbravo/upstat's two Compose variants (tests/corpus/layouts): both read, findings on real lines."""
+    import shutil
+
+    source = Path(__file__).parent.parent / "corpus/layouts/chamanbravo__upstat"
+    shutil.copytree(source, tmp_path / "upstat")
+    (tmp_path / "darse.toml").write_text("", encoding="utf-8")
+    result = _lint(tmp_path)
+    assert sorted(p.name for p in result.read) == ["docker-compose-sqlite.yml", "docker-compose.postgres.yml"]
+    assert ("upstat/docker-compose-sqlite.yml", 5, 12) in rule_hits(result, "DC015")  # ...-sqlite:latest
+    for finding in result.findings:
+        lines = (tmp_path / finding.path).read_text(encoding="utf-8").split("\n")
+        assert 1 <= finding.line <= len(lines), finding
+    proc = run_darse("lint", "upstat", "--json", cwd=tmp_path)
+    assert proc.exit_code == 1 and '"files": 2' in proc.stdout

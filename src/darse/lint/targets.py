@@ -56,6 +56,7 @@ def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> Lin
     repository = open_repository(root)
     folders = repository.folders
     by_path = {folder.path: folder for folder in folders}
+    folder_texts = [str(folder.path) for folder in folders]  # string prefixes: cheap for many folder targets
     chosen: dict[Path, Service] = {}
     only: dict[Path, set[Path] | None] = {}  # None: the whole folder
     loose: list[Path] = []
@@ -79,7 +80,8 @@ def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> Lin
             if path in by_path:
                 take(by_path[path])
                 continue
-            inside = [f for f in folders if f.path.is_relative_to(path)]
+            prefix = os.path.join(str(path), "")
+            inside = [f for f, text in zip(folders, folder_texts, strict=True) if text.startswith(prefix)]
             if not inside and not path.is_relative_to(real_root):
                 outside = open_repository(path)
                 inside = outside.folders

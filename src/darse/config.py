@@ -32,7 +32,7 @@ _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 _TARGET_KEYS = {"kind", "context", "host"}
 _CONTEXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")  # the docker CLI's own rule for context names
-_SERVICE_KEYS = {"target"}
+_SERVICE_KEYS = {"target", "compose_file"}
 TARGET_KINDS = ("compose", "swarm")
 LOCAL_TARGET = "local"
 _HOST_SCHEMES = ("ssh://", "tcp://", "unix://", "npipe://")
@@ -85,6 +85,7 @@ class RepoConfig:
     default_target: str = LOCAL_TARGET
     targets: dict[str, Target] = field(default_factory=lambda: {LOCAL_TARGET: Target(LOCAL_TARGET)})
     service_targets: dict[str, str] = field(default_factory=dict)
+    compose_files: dict[str, str] = field(default_factory=dict)  # service folder -> the Compose file it deploys
 
     def target_for(self, service: str) -> Target:
         """The target of a service (its name is its folder relative to the root): its own, else the default."""
@@ -149,6 +150,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
         default_target=default_target,
         targets=targets,
         service_targets=service_targets,
+        compose_files=_service_compose_files(data, where),
         proxy_network=_str(data, "proxy_network", "docker_default", where),
         domain=_str(data, "domain", "", where),
         registry=_str(data, "registry", "", where),
@@ -203,6 +205,24 @@ def _service_targets(data: dict[str, Any], where: str) -> dict[str, str]:
         _check_keys(table, _SERVICE_KEYS, here)
         if "target" in table:
             out[name.strip("/")] = _str(table, "target", LOCAL_TARGET, here)
+    return out
+
+
+def _service_compose_files(data: dict[str, Any], where: str) -> dict[str, str]:
+    """`[services."apps/wiki"] compose_file = "docker-compose-sqlite.yml"`: the file a service deploys,
+    a plain file name in the service's folder (validated here; its existence when the folder is read)."""
+    out: dict[str, str] = {}
+    for name, table in _table(data, "services", where).items():
+        if not isinstance(table, dict) or "compose_file" not in table:
+            continue
+        here = f'{where} [services."{name}"]'
+        value = _str(table, "compose_file", "", here)
+        if not value or "/" in value or "\\" in value or value in (".", "..") or "\0" in value:
+            raise DarseError(
+                f"{here}: compose_file {value!r} is not a file name",
+                'give the name of a file in the service folder, e.g. compose_file = "docker-compose-sqlite.yml"',
+            )
+        out[name.strip("/")] = value
     return out
 
 

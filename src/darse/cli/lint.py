@@ -48,18 +48,27 @@ def lint(
     ignore: list[str] = typer.Option(
         None, "--ignore", metavar="RULE", help="Skip this rule (ID or name; repeat, or separate with commas)."
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List the files read (on stderr)."),
+    changed: bool = typer.Option(
+        False, "--changed", help="Arguments are changed files (pre-commit): those outside any folder are ignored."
+    ),
 ) -> None:
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
     if output is not None:
         _check_output(output)
-    chosen = resolve_targets(targets or [], Path.cwd())
+    chosen = resolve_targets(targets or [], Path.cwd(), changed=changed)
     config = _with_ignored(chosen.repository.config, ignore or [])
     linter = Linter(config, chosen.repository)
-    result = linter.lint_services(chosen.services)
+    result = linter.lint_services(chosen.services, chosen.only)
     for path in chosen.loose_dockerfiles:
         extra = linter.lint_file(path)
         result.findings.extend(extra.findings)
         result.files += extra.files
+        result.read.extend(extra.read)
+    if verbose:
+        err = Console(stderr=True, highlight=False)
+        for path in result.read:
+            err.print(f"read {escape(chosen.repository.relative(path))}")
     if json_flag:
         output_format = Format.json
     _render(result, output_format, output)

@@ -37,8 +37,8 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
     # Compose resolves the configuration on the other core while darse checks (it only reads)
-    mask = masker_for_compose(service.compose_path).text
-    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask).start_config(service.compose_path)
+    mask = masker_for_compose(service.deploy_file).text
+    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask).start_config(service.deploy_file)
     try:
         revisions = ctx.revisions
         head = revisions.head
@@ -50,7 +50,7 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     except BaseException:
         pending.cancel()
         raise
-    return Source(service, ctx.project(service), service.compose_path, head, dirty, pending=pending)
+    return Source(service, ctx.project(service), service.deploy_file, head, dirty, pending=pending)
 
 
 def up(

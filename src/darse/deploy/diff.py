@@ -42,8 +42,9 @@ def _yaml(data: object) -> list[str]:
 
 def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
     project = ctx.project(service)
-    masker = masker_for_compose(service.compose_path)
-    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(service.compose_path)
+    compose_path = service.deploy_file
+    masker = masker_for_compose(compose_path)
+    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path)
     current = resolved.masked(config, (service.path,), masker)
     last = ctx.history.last_success(project)
     deployed = json.loads(last.config_masked) if last is not None else {}

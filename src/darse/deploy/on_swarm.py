@@ -41,7 +41,7 @@ def up_on_swarm(
     dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
     preflight.check_secrets(ctx.repository, service)
     preflight.check_lint(ctx.repository, service, force)
-    return _deploy(ctx, service, service.compose_path, revisions.head, dirty, "up", timeout, progress)
+    return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, progress)
 
 
 def rollback_on_swarm(

@@ -100,8 +100,11 @@ def _compose_file(folder: Path) -> Path | None:
 
 def release_compose(ctx: DeployContext, service: Service, revision: str) -> Path:
     """The Compose file of the service's folder as of `revision`, materialised with this host's secrets."""
-    compose_path = _compose_file(materialise(ctx, service, revision))
-    if compose_path is None:
+    name = service.deploy_file.name  # a folder of variants says which one to deploy first
+    release = materialise(ctx, service, revision)
+    chosen = release / name
+    compose_path = chosen if chosen.is_file() or name not in COMPOSE_NAMES else _compose_file(release)
+    if compose_path is None or not compose_path.is_file():
         raise DarseError(f"{service.name} has no Compose file at {revision[:12]}", "choose another revision")
     return compose_path
 

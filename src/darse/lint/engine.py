@@ -16,7 +16,9 @@ from darse.lint.context import LintContext
 from darse.lint.ignores import IGNORE_UNKNOWN, IgnoreIndex
 from darse.lint.rule import RULES, Finding, Hit, Rule, Severity
 from darse.lint.rules.parse import COMPOSE_SYNTAX, COMPOSE_VARIABLE, DOCKERFILE_SYNTAX
+from darse.model.compose import ComposeFile
 from darse.model.dockerfiles import Dockerfile, load_dockerfile
+from darse.model.overrides import LINE_SHIFT, MergedCompose
 from darse.model.repository import Repository
 from darse.model.service import Service
 
@@ -24,8 +26,10 @@ from darse.model.service import Service
 @dataclass
 class LintResult:
     findings: list[Finding] = field(default_factory=list)
-    services: int = 0
-    files: int = 0
+    services: int = 0  # service folders linted
+    files: int = 0  # files actually read: Compose files (overrides included) and Dockerfiles
+    images: int = 0  # image folders linted (Dockerfiles, no Compose file)
+    read: list[Path] = field(default_factory=list)  # those files, in reading order (`darse lint -v`)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -92,35 +96,92 @@ class Linter:
         for rule in RULES.values():
             self.by_scope.setdefault(rule.scope, []).append(rule)
 
-    def lint_services(self, services: Iterable[Service]) -> LintResult:
+    def lint_services(self, services: Iterable[Service], only: dict[Path, set[Path]] | None = None) -> LintResult:
+        """Lint service and image folders; `only[folder]`, when given, restricts a folder to the files
+        named on the command line (its repository rules still run)."""
         result = LintResult()
         for service in services:
-            result.services += 1
-            result.files += 1 + len(service.dockerfile_paths)
-            result.findings.extend(self.lint_service(service))
+            if service.is_image:
+                result.images += 1
+            else:
+                result.services += 1
+            read: list[Path] = []
+            findings = self.lint_folder(service, (only or {}).get(service.path), read)
+            result.findings.extend(dict.fromkeys(findings))  # one finding per place, across variants
+            result.read.extend(read)
+        result.files = len(result.read)
         result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
         return result
 
-    def lint_service(self, service: Service) -> Iterator[Finding]:
+    def lint_folder(
+        self, service: Service, only: set[Path] | None = None, read: list[Path] | None = None
+    ) -> list[Finding]:
+        """Every Compose configuration of the folder (each variant on its own, each base merged with its
+        overrides), its Dockerfiles, and the repository rules for each configuration."""
+        read = [] if read is None else read
+        views = service.views
+        dockerfiles = service.dockerfile_paths
+        if only is not None:
+            views = [v for v in views if v.compose_path in only or not only.isdisjoint(v.override_paths)]
+            dockerfiles = [path for path in dockerfiles if path in only]
+        findings: list[Finding] = []
+        about_folder: set[tuple[str, str]] = set()
+        for view in views or [service]:
+            anchor = self._shown(view.compose_path)
+            for finding in self.lint_service(view, dockerfiles=False, compose=bool(views)):
+                # a repository rule's finding about the folder (no README, ...) is anchored at 1:1 of
+                # the configuration's file: report it once, not once per variant
+                at_top = finding.line == 1 and finding.column == 1 and finding.path == anchor
+                if at_top and RULES[finding.rule].scope == "repository":
+                    if (finding.rule, finding.message) in about_folder:
+                        continue
+                    about_folder.add((finding.rule, finding.message))
+                findings.append(finding)
+            if views and not view.is_image:
+                read.extend((view.compose_path, *view.override_paths))
         ctx = LintContext(self.config, self.repository, service, self.today)
+        loaded = {d.path: d for d in service.dockerfiles} if dockerfiles == service.dockerfile_paths else {}
+        for path in dockerfiles:
+            findings.extend(self.lint_dockerfile(loaded.get(path) or load_dockerfile(path), ctx))
+            read.append(path)
+        return findings
+
+    def lint_service(self, service: Service, dockerfiles: bool = True, compose: bool = True) -> Iterator[Finding]:
+        """One configuration of a service: its Compose file (with overrides), Dockerfiles, repository rules."""
+        ctx = LintContext(self.config, self.repository, service, self.today)
+        if compose and not service.is_image:
+            yield from self._lint_compose(service, ctx)
+        if dockerfiles:
+            for dockerfile in service.dockerfiles:
+                yield from self.lint_dockerfile(dockerfile, ctx)
+        for rule in self.by_scope.get("repository", []):
+            for hit in rule.check(service, ctx):
+                yield from self._emit(rule, self._locate(hit, service.compose), service.compose_path, service)
+
+    def _lint_compose(self, service: Service, ctx: LintContext) -> Iterator[Finding]:
         compose = service.compose
         for problem in compose.problems:
             rule = COMPOSE_SYNTAX if problem.fatal or "not set" not in problem.message else COMPOSE_VARIABLE
-            yield from self._emit(rule, Hit(problem.message, problem.line, problem.column), compose.path, service)
+            hit = self._locate(Hit(problem.message, problem.line, problem.column), compose)
+            yield from self._emit(rule, hit, compose.path, service)
         if compose.readable:
             for rule in self.by_scope.get("compose-file", []):
                 for hit in rule.check(compose, ctx):
-                    yield from self._emit(rule, hit, compose.path, service)
+                    yield from self._emit(rule, self._locate(hit, compose), compose.path, service)
             for name, node in compose.services():
                 for rule in self.by_scope.get("compose-service", []):
                     for hit in rule.check(name, node, compose, ctx):
-                        yield from self._emit(rule, hit, compose.path, service)
-        for dockerfile in service.dockerfiles:
-            yield from self.lint_dockerfile(dockerfile, ctx)
-        for rule in self.by_scope.get("repository", []):
-            for hit in rule.check(service, ctx):
-                yield from self._emit(rule, hit, service.compose_path, service)
-        yield from self._unknown_ignores(compose.path, None, service)
+                        yield from self._emit(rule, self._locate(hit, compose), compose.path, service)
+        for path in (compose.path, *service.override_paths):
+            yield from self._unknown_ignores(path, None, service)
+
+    @staticmethod
+    def _locate(hit: Hit, compose: ComposeFile) -> Hit:
+        """A hit on a value an override file wrote points at that file (darse.model.overrides)."""
+        if hit.line < LINE_SHIFT or not isinstance(compose, MergedCompose):
+            return hit
+        path, line = compose.locate(hit.line)
+        return Hit(hit.message, line, hit.column, path)
 
     def lint_dockerfile(self, dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Finding]:
         for problem in dockerfile.problems:
@@ -140,7 +201,10 @@ class Linter:
         """A Dockerfile outside any service folder: only the Dockerfile rules that need no service."""
         ctx = LintContext(self.config, self.repository, None, self.today)
         findings = sorted(self.lint_dockerfile(load_dockerfile(path), ctx), key=lambda f: (f.line, f.column, f.rule))
-        return LintResult(findings, 0, 1)
+        return LintResult(findings, 0, 1, read=[path])
+
+    def _shown(self, path: Path) -> str:
+        return self.repository.relative(path) if self.repository else path.as_posix()
 
     def _unknown_ignores(self, path: Path, lines: list[str] | None, service: Service | None) -> Iterator[Finding]:
         """Ignore comments that name no rule (RP008), reported in the file that holds them."""
@@ -151,7 +215,7 @@ class Linter:
         self, rule: Rule, hit: Hit, default_path: Path, service: Service | None, anchor: int | None = None
     ) -> Iterator[Finding]:
         path = hit.path or default_path
-        shown = self.repository.relative(path) if self.repository else path.as_posix()
+        shown = self._shown(path)
         severity = self.policy.apply(rule, shown)
         if severity is None:
             return

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from darse.config import CONFIG_NAME, RepoConfig, load_config
 from darse.errors import DarseError
-from darse.model.compose import COMPOSE_NAMES
 from darse.model.git import GitInfo
-from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX, Service
+from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX, Service, compose_units, is_compose_name
 
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 
@@ -31,7 +30,13 @@ def _is_dockerfile(name: str) -> bool:
 class Repository:
     root: Path
     config: RepoConfig
-    services: list[Service] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)  # service folders (Compose files)
+    images: list[Service] = field(default_factory=list)  # image folders (Dockerfiles, no Compose file)
+
+    @property
+    def folders(self) -> list[Service]:
+        """Service and image folders, by path: everything `darse lint` reads."""
+        return sorted([*self.services, *self.images], key=lambda s: s.path.as_posix())
 
     @cached_property
     def git(self) -> GitInfo:
@@ -40,7 +45,7 @@ class Repository:
     @cached_property
     def ignored_secret_files(self) -> set[str]:
         """Which secret files of all services Git ignores, asked in one `git check-ignore` call."""
-        candidates = [self.relative(p) for s in self.services for p in s.secret_files]
+        candidates = [self.relative(p) for f in self.folders for s in f.views for p in s.secret_files]
         return self.git.ignored([c for c in candidates if not c.startswith("/")])
 
     def relative(self, path: Path) -> str:
@@ -81,59 +86,99 @@ def open_repository(root: Path, under: Path | None = None) -> Repository:
         raise DarseError(f"{root} is not a folder", "give the path of a services repository")
     config = load_config(root)
     repo = Repository(root, config)
-    repo.services = discover_services(root, (under or root).resolve(), config)
+    under = (under or root).resolve()
+    repo.services, repo.images = discover(root, under, config)
+    if under == root:
+        found = {s.name for s in repo.services}
+        for name in config.compose_files:
+            if name not in found:
+                raise DarseError(
+                    f"darse.toml names a Compose file for {name!r}, which is not a service folder here",
+                    "fix the folder name under [services] in darse.toml, or remove the entry",
+                )
     return repo
 
 
 def discover_services(root: Path, under: Path, config: RepoConfig) -> list[Service]:
+    """The service folders below `under` (image folders left out: `discover` gives both)."""
+    return discover(root, under, config)[0]
+
+
+def discover(root: Path, under: Path, config: RepoConfig) -> tuple[list[Service], list[Service]]:
+    """Service folders and image folders below `under`, in one walk.
+
+    A folder holding a Compose file is a service and owns its subfolders' Dockerfiles and secret files,
+    except a subfolder holding Compose files of its own, which is a service in turn. A folder with a
+    Dockerfile and no Compose file, outside any service, is an image folder.
+    """
     services: list[Service] = []
+    images: list[Service] = []
     skip = config.skip
+    owners: dict[str, Service | None] = {}
+    prefix = os.path.join(str(root), "")
     for folder, dirs, files in os.walk(under):
-        here = Path(folder)
-        rel = _rel(root, here)
+        # plain strings here: a Path per folder costs more than the walk itself on a large tree
+        rel = folder[len(prefix) :].replace(os.sep, "/") if folder.startswith(prefix) else _rel(root, Path(folder))
         dirs[:] = sorted(
             d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".") and not _skipped(_join(rel, d), skip)
         )
-        compose_name = next((name for name in COMPOSE_NAMES if name in files), None)
-        if compose_name is None:
-            continue
-        service = Service(
-            name=rel or here.name,
-            path=here,
-            compose_path=here / compose_name,
-            registry=config.registry,
-        )
-        _collect_files(service, here, dirs, files)
-        services.append(service)
-        dirs[:] = []  # a service's subfolders belong to it
-    return services
+        owner = owners.pop(folder, None)
+        chosen = config.compose_files.get(rel)
+        names = [name for name in files if is_compose_name(name)]
+        here = Path(folder) if names or chosen or owner is None else None
+        if chosen is not None and chosen not in names:
+            if chosen not in files:
+                raise DarseError(
+                    f"darse.toml names {rel or '.'}/{chosen} as the service's Compose file, and it does not exist",
+                    "fix compose_file under [services] in darse.toml",
+                )
+            names.append(chosen)
+        if here is not None and names:
+            deploy_path, units = compose_units(here, names, chosen)
+            owner = Service(
+                name=rel or here.name,
+                path=here,
+                compose_path=units[0].path,
+                registry=config.registry,
+                units=units,
+                override_paths=units[0].overrides,
+                deploy_path=deploy_path,
+            )
+            _top_files(owner, here, files)
+            services.append(owner)
+        elif here is not None and owner is None and any(_is_dockerfile(name) for name in files):
+            image = Service(
+                name=rel or here.name, path=here, compose_path=here, registry=config.registry, is_image=True
+            )
+            _top_files(image, here, files)
+            _collect_files(image, here, files)
+            image.compose_path = image.dockerfile_paths[0]
+            images.append(image)
+            continue  # an image folder's subfolders are read on their own
+        if owner is not None:
+            _collect_files(owner, folder, files)
+            for d in dirs:
+                owners[os.path.join(folder, d)] = owner
+    return services, images
 
 
-def _collect_files(service: Service, here: Path, dirs: list[str], files: list[str]) -> None:
-    """Record the service's Dockerfiles, secret files, README and CHANGELOG (subfolders included)."""
+def _top_files(service: Service, here: Path, files: list[str]) -> None:
+    """README and CHANGELOG at the top of the folder."""
     lower = {name.lower(): name for name in files}
     service.has_readme = "readme.md" in lower
     if "changelog.md" in lower:
         service.changelog_path = here / lower["changelog.md"]
-    stack = [(here, files, dirs)]
-    while stack:
-        folder, names, subdirs = stack.pop()
-        for name in sorted(names):
-            if _is_dockerfile(name):
-                service.dockerfile_paths.append(folder / name)
-            elif name.endswith(SECRET_SUFFIX + EXAMPLE_SUFFIX):
-                service.example_paths.append(folder / name)
-            elif name.endswith(SECRET_SUFFIX):
-                service.secret_paths.append(folder / name)
-        for sub in subdirs:
-            if sub in _SKIP_DIRS or sub.startswith("."):
-                continue
-            path = folder / sub
-            try:
-                entries = list(os.scandir(path))
-            except OSError:
-                continue
-            stack.append((path, [e.name for e in entries if e.is_file()], [e.name for e in entries if e.is_dir()]))
+
+
+def _collect_files(service: Service, folder: Path | str, names: list[str]) -> None:
+    """Record one folder's Dockerfiles, secret files and examples for the service that owns it."""
+    for name in sorted(names):
+        if _is_dockerfile(name):
+            service.dockerfile_paths.append(Path(folder, name))
+        elif name.endswith(SECRET_SUFFIX + EXAMPLE_SUFFIX):
+            service.example_paths.append(Path(folder, name))
+        elif name.endswith(SECRET_SUFFIX):
+            service.secret_paths.append(Path(folder, name))
 
 
 def _rel(root: Path, folder: Path) -> str:

@@ -1,20 +1,86 @@
-"""One service of the repository: a folder holding a Compose file, and what lies beside it."""
+"""One folder of the repository: a service (Compose files) or an image folder (Dockerfiles only).
+
+A service folder may hold several Compose files, and every one is read:
+
+- the default, `compose.y[a]ml` or `docker-compose.y[a]ml`: what `docker compose up` (and `darse up`) uses;
+- overrides, `NAME.override.y[a]ml`: merged onto `NAME.y[a]ml` (else onto the default) as Compose merges
+  them, so an override is never judged alone;
+- variants, `docker-compose-*.y[a]ml`, `compose.*.y[a]ml`, ...: alternatives, each linted on its own.
+
+darse.toml's `[services."NAME"] compose_file` names the file a service deploys; a folder of variants and
+no default deploys only once one is named.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from darse.errors import DarseError
 from darse.model.changelog import ChangelogVersion, latest_version
-from darse.model.compose import ComposeFile, env_files, load_compose
+from darse.model.compose import COMPOSE_NAMES, ComposeFile, env_files, load_compose
 from darse.model.dockerfiles import Dockerfile, load_dockerfile
 from darse.model.image import parse_image
+from darse.model.overrides import load_merged
 from darse.model.yamlnode import YNode
 
 SECRET_SUFFIX = ".secrets"
 EXAMPLE_SUFFIX = ".example"
+
+# `compose.yaml`, `docker-compose-sqlite.yml`, `compose.prod.yaml`, `docker-compose.override.yml`, ...
+_COMPOSE_NAME = re.compile(r"^(?:docker-)?compose(?:[.\-_].+)?\.ya?ml$")
+_OVERRIDE_SUFFIXES = (".override.yml", ".override.yaml")
+COMPOSE_PATTERNS = "compose.y[a]ml, docker-compose.y[a]ml, *.override.y[a]ml, docker-compose-*.y[a]ml, compose.*.y[a]ml"
+SERVICE_HINT = (
+    f"a service is a folder holding a Compose file ({COMPOSE_PATTERNS}); "
+    "an image folder holds a Dockerfile and no Compose file"
+)
+
+
+def is_compose_name(name: str) -> bool:
+    """A file name darse reads as a Compose file (default, override or variant)."""
+    return _COMPOSE_NAME.match(name) is not None
+
+
+def is_override_name(name: str) -> bool:
+    return name.endswith(_OVERRIDE_SUFFIXES) and is_compose_name(name)
+
+
+@dataclass(frozen=True)
+class ComposeUnit:
+    """One Compose configuration linted on its own: a file, and the overrides Compose merges onto it."""
+
+    path: Path
+    overrides: tuple[Path, ...] = ()
+
+
+def compose_units(folder: Path, names: list[str], chosen: str | None = None) -> tuple[Path | None, list[ComposeUnit]]:
+    """The file a folder deploys (None when only variants and none chosen) and every unit to lint.
+
+    `names` are the folder's Compose file names; `chosen` is darse.toml's `compose_file`, if any.
+    The deployed file comes first among the units; the others follow in name order.
+    """
+    present = set(names)
+    default = chosen or next((name for name in COMPOSE_NAMES if name in present), None)
+    bases = sorted(name for name in present if not is_override_name(name))
+    overrides: dict[str, list[Path]] = {}
+    alone: list[str] = []
+    for name in sorted(present):
+        if not is_override_name(name):
+            continue
+        stem = name[: name.rindex(".override.")]
+        base = next((b for b in (f"{stem}.yml", f"{stem}.yaml") if b in present), default)
+        if base is None:
+            alone.append(name)  # nothing to merge onto: read on its own rather than not at all
+        else:
+            overrides.setdefault(base, []).append(folder / name)
+    ordered = ([default] if default in present else []) + [b for b in bases if b != default] + alone
+    units = [ComposeUnit(folder / name, tuple(overrides.get(name, ()))) for name in ordered]
+    return (folder / default if default else None), units
 
 
 @dataclass(frozen=True)
@@ -27,6 +93,13 @@ class HomeMadeImage:
 
 @dataclass
 class Service:
+    """A service folder, or an image folder (`is_image`: Dockerfiles and no Compose file).
+
+    `compose_path` is the Compose file rules read: the deployed file, else (a folder of variants only)
+    the first variant; for an image folder, its first Dockerfile, where folder-level findings point.
+    `view(unit)` gives the same folder reading another unit (a variant, the base with its overrides).
+    """
+
     name: str  # path of the folder relative to the repository root, with "/"
     path: Path
     compose_path: Path
@@ -36,10 +109,47 @@ class Service:
     has_readme: bool = False
     changelog_path: Path | None = None
     registry: str = ""
+    units: list[ComposeUnit] = field(default_factory=list)  # every Compose configuration of the folder
+    override_paths: tuple[Path, ...] = ()  # merged onto compose_path in `compose`
+    deploy_path: Path | None = None  # the file `darse up` deploys; None: variants only, none chosen
+    is_image: bool = False
 
     @cached_property
     def compose(self) -> ComposeFile:
+        if self.is_image:
+            return ComposeFile(self.compose_path, None)
+        if self.override_paths:
+            return load_merged(self.compose_path, self.override_paths)
         return load_compose(self.compose_path)
+
+    @property
+    def compose_paths(self) -> list[Path]:
+        """Every Compose file of the folder, overrides included."""
+        return [path for unit in self.units for path in (unit.path, *unit.overrides)]
+
+    @cached_property
+    def views(self) -> list[Service]:
+        """One view per Compose configuration of the folder (just this object for an image folder)."""
+        return [self.view(unit) for unit in self.units] or [self]
+
+    def view(self, unit: ComposeUnit) -> Service:
+        """This folder reading `unit` (shares the file lists; its own parsed Compose file)."""
+        if unit.path == self.compose_path and unit.overrides == self.override_paths:
+            return self
+        return dataclasses.replace(self, compose_path=unit.path, override_paths=unit.overrides)
+
+    @property
+    def deploy_file(self) -> Path:
+        """The Compose file to deploy; a folder of variants with none chosen is a user error to fix."""
+        if self.deploy_path is not None:
+            return self.deploy_path
+        choices = ", ".join(unit.path.name for unit in self.units) or "none"
+        raise DarseError(
+            f"service {self.name} has no default Compose file to deploy (it holds {choices})",
+            f'name one in darse.toml: [services."{self.name}"] compose_file = "{self.units[0].path.name}"'
+            if self.units
+            else "add compose.yaml to the folder",
+        )
 
     @cached_property
     def dockerfiles(self) -> list[Dockerfile]:

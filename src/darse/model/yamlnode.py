@@ -20,6 +20,7 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 _BOOL_TRUE = {"true", "True", "TRUE"}
 _BOOL_FALSE = {"false", "False", "FALSE"}
 _MAX_DEPTH = 200
+_MERGE_TAGS = ("!reset", "!override")
 _SAFE_INDICATORS = 1_000  # texts with fewer collection indicators are composed without a nesting scan
 
 
@@ -47,6 +48,7 @@ class YNode:
     keys: dict[str, YNode] | None = None
     quoted: bool = False
     raw: str | None = None  # the text before `${VAR}` interpolation, when interpolation changed it
+    tag: str | None = None  # Compose's merge tags only: `!reset`, `!override` (darse.model.overrides)
 
     @property
     def is_map(self) -> bool:
@@ -152,6 +154,8 @@ def _convert(node: yaml.Node, depth: int, seen: dict[int, YNode]) -> YNode:
         _fill_mapping(out, node, depth, seen)
     else:  # pragma: no cover - PyYAML has no other node kinds
         raise YamlError("unsupported YAML node", line, col)
+    if node.tag in _MERGE_TAGS:
+        out.tag = node.tag
     seen[id(node)] = out
     return out
 

@@ -31,30 +31,50 @@ def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         raise
 
 
-class UnsafeFile(DarseError):
-    """A file darse refuses to read: a link leaving its tree, a special file, or one over the size limit."""
+class UnsafeFile(DarseError, OSError):
+    """A file darse refuses to read: a link leaving its tree, a special file, or one over the size limit.
+    An OSError too, so that code which skips an unreadable file skips this one the same way."""
+
+    def __init__(self, path: Path, reason: str, hint: str) -> None:
+        super().__init__(f"{path} is {reason}", hint)
+        self.reason = reason  # without the path: for findings, which name the file already
+        self.strerror = self.message  # what `except OSError` handlers quote
+
+
+MAX_TEXT_BYTES = 4 * 1024 * 1024  # a Compose file, Dockerfile, CHANGELOG or env file larger than this is hostile
+
+
+def tree_of(path: Path) -> Path:
+    """The repository a file belongs to: the nearest folder above it holding darse.toml or .git (as
+    `darse.model.repository.find_root` decides), else the file's own folder."""
+    for folder in Path(os.path.abspath(path)).parents:
+        if (folder / "darse.toml").exists() or (folder / ".git").exists():
+            return folder
+    return Path(os.path.abspath(path)).parent
 
 
 def open_regular(path: Path, *, within: Path | None = None) -> BinaryIO:
     """Open `path` for reading only if it is a regular file (never a FIFO, device or socket, which could
-    block or never end); a symbolic link is followed only to a regular file inside `within`."""
+    block or never end); a symbolic link is followed only to a regular file inside `within` (by
+    default the repository holding the link: a committed link must not read the host's files)."""
     path = Path(path)
     target = path
     if path.is_symlink():
         real = Path(os.path.realpath(path))
-        if within is None or not real.is_relative_to(os.path.realpath(within)):
-            raise UnsafeFile(f"{path} is a link to {real}, outside the tree", "commit the file itself, not a link")
+        within = within if within is not None else tree_of(path)
+        if not real.is_relative_to(os.path.realpath(within)):
+            raise UnsafeFile(path, f"a link to {real}, outside the tree", "commit the file itself, not a link")
         target = real
     try:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UnsafeFile(f"{path} changed into a link while being read", "read it again") from None
+            raise UnsafeFile(path, "a link made while darse was reading it", "read it again") from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise UnsafeFile(f"{path} is not a regular file", "darse reads only regular files")
+        raise UnsafeFile(path, "not a regular file", "darse reads only regular files")
     os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
 
@@ -64,5 +84,11 @@ def read_bounded(path: Path, limit: int, *, within: Path | None = None) -> bytes
     with open_regular(path, within=within) as handle:
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise UnsafeFile(f"{path} is larger than {limit} bytes", "darse does not read files that large here")
+        raise UnsafeFile(path, f"larger than {limit} bytes", "darse does not read files that large here")
     return data
+
+
+def read_text_file(path: Path, *, limit: int = MAX_TEXT_BYTES, errors: str = "strict") -> str:
+    """A text file of the repository, UTF-8, read with `read_bounded`'s rules (UnsafeFile, OSError and
+    UnicodeDecodeError propagate; a byte-order mark is not part of the text)."""
+    return read_bounded(path, limit).decode("utf-8-sig", errors)

@@ -32,6 +32,9 @@ def bad_result(tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(BAD_REPO, root)
     for stored in root.rglob("*.secrets.in"):
         stored.rename(stored.with_suffix(""))
+    outside = root.parent / "outside.env"  # a committed link leaving the repository (RP009)
+    outside.write_text("HOST_SETTING=1\n")
+    (root / "rp009-unsafe-file" / ".env").symlink_to(outside)
     (root / ".gitignore").write_text("*.secrets\n!/rp007-secret-not-ignored/*.secrets\n")
     git_init(root, commit=False)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)

@@ -1,4 +1,4 @@
-"""Repository rules RP001-RP007: each fires where it should, at the exact place, and not on near misses.
+"""Repository rules RP001-RP009: each fires where it should, at the exact place, and not on near misses.
 
 Every case writes a repository holding one service folder `app/` and compares the full list of one
 rule's findings (path, line, column), so an extra, missing or misplaced finding fails. The Git rules
@@ -83,8 +83,26 @@ def make_repository(root: Path, tracked: tuple[str, ...]) -> None:
     subprocess.run(["git", *identity, "-C", str(root), "commit", "-qm", "initial", "--allow-empty"], check=True)
 
 
+class Link(str):
+    """A file written as a symbolic link to this target (absolute, or relative to the link)."""
+
+
+class Fifo(str):
+    """A file written as a FIFO (a read of it would block for ever)."""
+
+
 def lint_repository(root: Path, files: dict[str, str], git: tuple[str, ...] | None):
-    write_tree(root, files)
+    import os
+
+    write_tree(root, {path: text for path, text in files.items() if not isinstance(text, Link | Fifo)})
+    for path, special in files.items():
+        if isinstance(special, Link):
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).symlink_to(special.replace("{outside}", str(root.parent / "outside.txt")))
+            (root.parent / "outside.txt").write_text("## 9.9.9\nHOST=1\n")
+        elif isinstance(special, Fifo):
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            os.mkfifo(root / path)
     if git is NO_GIT:
         assert not GitInfo(root).is_repository, "the temporary folder must not be inside a Git work tree"
     else:
@@ -94,6 +112,27 @@ def lint_repository(root: Path, files: dict[str, str], git: tuple[str, ...] | No
 
 # (rule, files, Git: NO_GIT or the paths committed, [(path, line, column), ...] of every finding)
 TRUE_POSITIVES = [
+    pytest.param(
+        "RP009",
+        {COMPOSE: GOOD_SERVICE, **README, "app/CHANGELOG.md": Link("/dev/zero")},
+        NO_GIT,
+        [("app/CHANGELOG.md", 1, 1)],
+        id="RP009-changelog-to-dev-zero",
+    ),
+    pytest.param(
+        "RP009",
+        {COMPOSE: GOOD_SERVICE, **README, "app/.env": Link("{outside}")},
+        NO_GIT,
+        [("app/.env", 1, 1)],
+        id="RP009-dotenv-out-of-the-repository",
+    ),
+    pytest.param(
+        "RP009",
+        {COMPOSE: GOOD_SERVICE, **README, "app/x.secrets.example": Fifo()},
+        NO_GIT,
+        [("app/x.secrets.example", 1, 1)],
+        id="RP009-example-fifo",
+    ),
     pytest.param("RP001", {COMPOSE: GOOD_SERVICE}, NO_GIT, [(COMPOSE, 1, 1)], id="RP001-no-readme"),
     pytest.param(
         "RP001",
@@ -216,6 +255,19 @@ def test_rule_fires_at_exact_place(
 
 # (rule, files, Git: NO_GIT or the paths committed) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(
+        "RP009",
+        {COMPOSE: GOOD_SERVICE, **README, "app/notes.md": "## 1.0\n", "app/CHANGELOG.md": Link("notes.md")},
+        NO_GIT,
+        id="RP009-link-inside-the-repository",
+    ),
+    pytest.param("RP009", {COMPOSE: GOOD_SERVICE, **README, "app/.env": "A=1\n"}, NO_GIT, id="RP009-plain-file"),
+    pytest.param(
+        "RP009",
+        {COMPOSE: GOOD_SERVICE, **README, "app/x.secrets": Link("{outside}"), "app/x.secrets.example": "X=\n"},
+        NO_GIT,
+        id="RP009-real-secret-file-may-live-elsewhere",
+    ),
     pytest.param("RP001", {COMPOSE: GOOD_SERVICE, **README}, NO_GIT, id="RP001-readme"),
     pytest.param("RP001", {COMPOSE: GOOD_SERVICE, "app/readme.md": "# app\n"}, NO_GIT, id="RP001-lower-case"),
     pytest.param("RP002", home_made("1.0.0", "## 1.0.0"), NO_GIT, id="RP002-changelog"),

@@ -218,6 +218,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "secrets/app.secrets, and `*.secrets` in .gitignore (`darse new` and `darse secrets init` add it)",
     ),
     "RP008": (_SVC + "    ports: []  # darse: ignore[DC999]\n", _SVC + "    ports: []  # darse: ignore[DC006]\n"),
+    "RP009": (
+        "CHANGELOG.md committed as a link to /dev/zero (or .env to a file outside the repository)",
+        "CHANGELOG.md committed as a file",
+    ),
     "SW001": (
         "services:\n  app:\n    image: example/app:1.0\n    init: true\n    container_name: app\n" + _SWARM,
         "services:\n  app:\n    image: example/app:1.0\n    init: true\n" + _SWARM,

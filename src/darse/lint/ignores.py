@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darse.fsutil import read_bounded
 from darse.lint.rule import RULES, Hit, Severity, parse_rule
 
 _IGNORE = re.compile(r"#\s*darse:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
@@ -62,8 +63,8 @@ class IgnoreIndex:
         found = _FileIgnores()
         if lines is None:
             try:
-                raw = path.read_bytes() if path.stat().st_size <= _MAX_BYTES else b""
-            except OSError:
+                raw = read_bounded(path, _MAX_BYTES)
+            except OSError:  # UnsafeFile (a link out, a FIFO, too large) included: nothing read
                 raw = b""
             text = raw.decode("utf-8", errors="replace") if b"darse:" in raw.lower() else ""
             lines = text.split("\n") if text else []  # BuildKit numbers lines by \n only

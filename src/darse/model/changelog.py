@@ -18,10 +18,12 @@ class ChangelogVersion:
 
 def latest_version(path: Path) -> ChangelogVersion | None:
     """The first heading that names a version (`## [1.2.3] - date`, `## v1.2.3`, `# 5.2.1-1`)."""
+    from darse.fsutil import read_text_file
+
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+        text = read_text_file(path, errors="replace")
+    except OSError:  # absent, unreadable; a link out of the repository or a special file (UnsafeFile)
+        return None  # is not read: RP009 reports it
     return latest_version_in(text)
 
 

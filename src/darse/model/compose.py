@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from darse.fsutil import UnsafeFile, read_text_file
 from darse.model.dotenv import read_env_file
 from darse.model.interpolate import InterpolationError, interpolate
 from darse.model.yamlnode import YamlError, YNode, load_yaml
@@ -71,9 +72,12 @@ def load_compose(path: Path) -> ComposeFile:
     env = read_env_file(path.parent / ".env")
     compose = ComposeFile(path, None, env=env)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except UnicodeDecodeError:
         compose.problems.append(Problem("file is not UTF-8 text", 1, 1, True))
+        return compose
+    except UnsafeFile as exc:
+        compose.problems.append(Problem(f"not read: it is {exc.reason}", 1, 1, True))
         return compose
     except OSError as exc:
         compose.problems.append(Problem(f"cannot read file: {exc.strerror}", 1, 1, True))

@@ -118,10 +118,14 @@ def _indent(lines: list[str], line: int) -> int:
 
 
 def load_dockerfile(path: Path) -> Dockerfile:
+    from darse.fsutil import UnsafeFile, read_text_file
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except UnicodeDecodeError:
         return Dockerfile(path, [], problems=[DockerfileProblem("file is not UTF-8 text", 1, 1)])
+    except UnsafeFile as exc:
+        return Dockerfile(path, [], problems=[DockerfileProblem(f"not read: it is {exc.reason}", 1, 1)])
     except OSError as exc:
         return Dockerfile(path, [], problems=[DockerfileProblem(f"cannot read file: {exc.strerror}", 1, 1)])
     return parse_dockerfile(text, path)

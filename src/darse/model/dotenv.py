@@ -52,8 +52,10 @@ def parse_env(text: str) -> list[EnvEntry]:
 
 def read_env_file(path: Path) -> dict[str, str]:
     """Variables of an env file; an absent or unreadable file gives no variables."""
+    from darse.fsutil import read_text_file
+
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_text_file(path, errors="replace")
+    except OSError:  # absent, unreadable; a link out of the repository or a special file (UnsafeFile)
         return {}
     return {entry.key: entry.value for entry in parse_env(text)}

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from darse.fsutil import read_text_file
 from darse.lint.context import LintContext
 from darse.lint.knowledge import (
     database_data_dirs,
@@ -654,10 +655,8 @@ _ENV_FILE_LIMIT = 1 << 20  # an env file larger than this is not read (untrusted
 
 def _env_file_secrets(path: Path, published: str) -> Iterator[Hit]:
     try:
-        if path.stat().st_size > _ENV_FILE_LIMIT:
-            return
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        text = read_text_file(path, limit=_ENV_FILE_LIMIT, errors="replace")
+    except OSError:  # UnsafeFile (a link out, a FIFO, too large) included: RP009 reports those
         return
     lines = text.splitlines()
     read_by = "Compose reads .env by itself and " if path.name == ".env" else ""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from darse.fsutil import MAX_TEXT_BYTES
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, repository_rule
 from darse.model.compose import env_files
@@ -163,3 +165,50 @@ def _env_file_nodes(service: Service) -> dict[Path, YNode]:
             if path is not None:
                 nodes.setdefault(path, ref.node)
     return nodes
+
+
+@repository_rule(
+    "RP009",
+    "unsafe-file",
+    "A file darse reads is a link out of the repository, a special file, or huge",
+    Severity.ERROR,
+    """A cloned repository is untrusted input: a committed CHANGELOG.md, .env, env file or example
+    secret file that is a link to `/dev/zero`, to a FIFO or to a file outside the repository would
+    make every tool that reads it hang, exhaust memory or read the host's own files. darse does not
+    read such files and reports them (Compose files and Dockerfiles: DC000 and DF000). Commit the
+    file itself; real secret files (`*.secrets`) stay on the host and may be links.""",
+)
+def unsafe_file(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    from darse.fsutil import UnsafeFile, open_regular
+
+    for path in _committed_inputs(service):
+        if not path.is_symlink() and not path.exists():
+            continue
+        try:
+            with open_regular(path, within=ctx.repository.root if ctx.repository else None) as handle:
+                size = os.fstat(handle.fileno()).st_size
+        except UnsafeFile as exc:
+            yield Hit(f"{path.name} is not read: it is {exc.reason}", 1, 1, path)
+            continue
+        except OSError:
+            continue
+        if size > MAX_TEXT_BYTES:
+            yield Hit(f"{path.name} is not read: {size} bytes, over the limit of {MAX_TEXT_BYTES}", 1, 1, path)
+
+
+def _committed_inputs(service: Service) -> list[Path]:
+    """The files of a folder darse reads besides Compose files and Dockerfiles, committed ones only."""
+    found: dict[Path, None] = {}
+    if service.changelog_path is not None:
+        found[service.changelog_path] = None
+    found[service.path / ".env"] = None
+    for example in service.example_paths:
+        found[example] = None
+    if not service.is_image:
+        for _name, node in service.compose.services():
+            for ref in env_files(node):
+                path = env_file_path(service.compose_path, ref.path)
+                if path is not None and not path.name.endswith(".secrets"):
+                    found[path] = None
+    return list(found)
+

@@ -19,7 +19,8 @@ from darse.lint.rule import RULES
 from conftest import git_init, lint_tree
 
 BAD_REPO = Path(__file__).parent.parent / "fixtures" / "bad-repo"
-FOLDERS = sorted(p.name for p in BAD_REPO.iterdir() if p.is_dir())
+# top-level folders holding a service (`rp010/` only holds one deeper, colliding with rp010-project-collision)
+FOLDERS = sorted(p.name for p in BAD_REPO.iterdir() if p.is_dir() and any(f.is_file() for f in p.iterdir()))
 
 
 def expected_rules(folder: str) -> set[str]:

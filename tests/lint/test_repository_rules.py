@@ -113,6 +113,13 @@ def lint_repository(root: Path, files: dict[str, str], git: tuple[str, ...] | No
 # (rule, files, Git: NO_GIT or the paths committed, [(path, line, column), ...] of every finding)
 TRUE_POSITIVES = [
     pytest.param(
+        "RP010",
+        {COMPOSE: GOOD_SERVICE, **README, "app-x/compose.yaml": GOOD_SERVICE, "app/x/compose.yaml": GOOD_SERVICE},
+        NO_GIT,
+        [("app-x/compose.yaml", 1, 1), ("app/x/compose.yaml", 1, 1)],
+        id="RP010-slash-and-dash",
+    ),
+    pytest.param(
         "RP009",
         {COMPOSE: GOOD_SERVICE, **README, "app/CHANGELOG.md": Link("/dev/zero")},
         NO_GIT,
@@ -255,6 +262,12 @@ def test_rule_fires_at_exact_place(
 
 # (rule, files, Git: NO_GIT or the paths committed) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(
+        "RP010",
+        {COMPOSE: GOOD_SERVICE, **README, "app-x/compose.yaml": GOOD_SERVICE, "app/y/compose.yaml": GOOD_SERVICE},
+        NO_GIT,
+        id="RP010-different-projects",
+    ),
     pytest.param(
         "RP009",
         {COMPOSE: GOOD_SERVICE, **README, "app/notes.md": "## 1.0\n", "app/CHANGELOG.md": Link("notes.md")},

@@ -222,6 +222,7 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "CHANGELOG.md committed as a link to /dev/zero (or .env to a file outside the repository)",
         "CHANGELOG.md committed as a file",
     ),
+    "RP010": ("folders web/blog and web-blog (both Compose project web-blog)", "folders web/blog and web-blog2"),
     "SW001": (
         "services:\n  app:\n    image: example/app:1.0\n    init: true\n    container_name: app\n" + _SWARM,
         "services:\n  app:\n    image: example/app:1.0\n    init: true\n" + _SWARM,

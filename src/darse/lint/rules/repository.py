@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from darse.errors import DarseError
 from darse.fsutil import MAX_TEXT_BYTES
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, repository_rule
@@ -212,3 +213,50 @@ def _committed_inputs(service: Service) -> list[Path]:
                     found[path] = None
     return list(found)
 
+
+
+@repository_rule(
+    "RP010",
+    "project-collision",
+    "Two service folders map to one Compose project",
+    Severity.ERROR,
+    """A service's Compose project is its folder path with `/` turned into `-` (`web/blog` is
+    `web-blog`), so `web/blog` and `web-blog` are one project: `docker compose up --remove-orphans`
+    of either removes the other's containers. `darse up` refuses both; rename one folder.""",
+)
+def project_collision(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    if ctx.repository is None or service.is_image:
+        return
+    from darse.engine.compose import project_name
+
+    try:
+        project = project_name(service.name)
+    except DarseError:
+        return
+    others = [name for name in _folders_by_project(ctx.repository).get(project, []) if name != service.name]
+    if others:
+        yield Hit(
+            f"folders {service.name} and {', '.join(others)} both map to the Compose project {project}; rename one",
+            1,
+            1,
+            service.compose_path,
+        )
+
+
+_PROJECTS: list[tuple[object, dict[str, list[str]]]] = []  # the last repository's map (one lint run)
+
+
+def _folders_by_project(repository: object) -> dict[str, list[str]]:
+    """Compose project -> service folders, computed once per repository rather than once per folder."""
+    if _PROJECTS and _PROJECTS[0][0] is repository:
+        return _PROJECTS[0][1]
+    from darse.engine.compose import project_name
+
+    found: dict[str, list[str]] = {}
+    for other in repository.services:  # type: ignore[attr-defined]
+        try:
+            found.setdefault(project_name(other.name), []).append(other.name)
+        except DarseError:
+            continue
+    _PROJECTS[:] = [(repository, found)]
+    return found

@@ -1,4 +1,4 @@
-"""Compose rules DC000-DC016: each fires where it should, at the exact place, and not on near misses.
+"""Compose rules DC000-DC020: each fires where it should, at the exact place, and not on near misses.
 
 Every case lints a real service folder `app/` holding `compose.yaml` (plus the extra files a case needs,
 by path from the repository root) and compares the full list of one rule's findings, so an extra,
@@ -527,6 +527,19 @@ TRUE_POSITIVES = [
         [(3, 5)],
         id="DC016-build",
     ),
+    # DC020: Compose refuses a service without image and build
+    pytest.param(
+        "DC020",
+        """
+        services:
+          app:
+            restart: unless-stopped
+            init: true
+        """,
+        {},
+        [(2, 3)],
+        id="DC020-no-image",
+    ),
     # DC004: deploy.restart_policy without restart:, reported at the condition Compose converts
     pytest.param(
         "DC004",
@@ -703,6 +716,21 @@ def test_rule_fires_at_exact_position(
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(
+        "DC020",
+        """
+        services:
+          app:
+            extends:
+              file: common.yaml
+              service: base
+            restart: unless-stopped
+            init: true
+        """,
+        {"app/common.yaml": "services:\n  base:\n    image: example/app:1.0\n"},
+        id="DC020-image-from-extends",
+    ),
+    pytest.param("DC020", GOOD_SERVICE, {}, id="DC020-image"),
     # DC000
     pytest.param("DC000", MERGED_DEFAULTS, {}, id="DC000-merge-key"),
     pytest.param(

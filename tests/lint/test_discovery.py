@@ -50,6 +50,34 @@ def test_an_override_is_merged_never_judged_alone(tmp_path: Path) -> None:
     assert result.files == 2
 
 
+GPU_FRAGMENT = """\
+# Usage: docker compose -f compose.yaml -f docker-compose.nvidia.yml up -d
+services:
+  app:
+    deploy:
+      resources:
+        reservations:
+          devices:
+            - capabilities: [gpu]
+"""
+
+
+def test_a_variant_naming_no_image_is_a_fragment_linted_merged_onto_the_deployed_file(tmp_path: Path) -> None:
+    """Seen on a public homelab stack: `docker-compose.nvidia.yml` adds GPU settings to the base; read
+    alone, its service lacked restart, init and image (false alarms)."""
+    files = {"svc/README.md": "# svc\n", "svc/compose.yaml": GOOD_SERVICE}
+    result = _lint(write_tree(tmp_path, {**files, "svc/docker-compose.nvidia.yml": GPU_FRAGMENT}))
+    assert [f for f in result.findings if f.rule in ("DC004", "DC005", "DC020")] == []
+    assert result.files == 2  # the fragment was read
+
+
+def test_a_fragment_that_adds_a_service_without_image_is_reported(tmp_path: Path) -> None:  # the near miss
+    fragment = GPU_FRAGMENT + "  sidecar:\n    restart: unless-stopped\n    init: true\n"
+    files = {"svc/README.md": "# svc\n", "svc/compose.yaml": GOOD_SERVICE, "svc/docker-compose.nvidia.yml": fragment}
+    result = _lint(write_tree(tmp_path, files))
+    assert rule_hits(result, "DC020") == [("svc/docker-compose.nvidia.yml", 9, 3)]
+
+
 def test_a_finding_in_the_base_still_points_at_the_base(tmp_path: Path) -> None:
     write_tree(
         tmp_path,

@@ -147,6 +147,10 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         "db.env, tracked by Git: `POSTGRES_PASSWORD=s3cr3t-passw0rd`; compose.yaml: `env_file: [db.env]`",
         "db.secrets, ignored by Git, and db.secrets.example committed: `POSTGRES_PASSWORD=`",
     ),
+    "DC020": (
+        "services:\n  app:\n    restart: unless-stopped\n    init: true\n",
+        _SVC,
+    ),
     "DF000": ("FROM alpine:3.22\nRUN <<EOF\n", "FROM alpine:3.22\nRUN true\n"),
     "DF001": ("FROM debian\n", "FROM debian:bookworm-slim\n"),
     "DF002": ("FROM debian:bookworm\n", "FROM debian:bookworm-slim\n"),

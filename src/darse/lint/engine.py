@@ -20,7 +20,7 @@ from darse.model.compose import ComposeFile
 from darse.model.dockerfiles import Dockerfile, load_dockerfile
 from darse.model.overrides import LINE_SHIFT, MergedCompose
 from darse.model.repository import Repository
-from darse.model.service import Service
+from darse.model.service import ComposeUnit, Service
 
 
 @dataclass
@@ -109,6 +109,7 @@ class Linter:
             findings = self.lint_folder(service, (only or {}).get(service.path), read)
             result.findings.extend(dict.fromkeys(findings))  # one finding per place, across variants
             result.read.extend(read)
+        result.read = list(dict.fromkeys(result.read))  # a base read again under a fragment counts once
         result.files = len(result.read)
         result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
         return result
@@ -119,7 +120,7 @@ class Linter:
         """Every Compose configuration of the folder (each variant on its own, each base merged with its
         overrides), its Dockerfiles, and the repository rules for each configuration."""
         read = [] if read is None else read
-        views = service.views
+        views = [_as_overlay(service, view) for view in service.views]
         dockerfiles = service.dockerfile_paths
         if only is not None:
             views = [v for v in views if v.compose_path in only or not only.isdisjoint(v.override_paths)]
@@ -225,3 +226,18 @@ class Linter:
         yield Finding(
             rule.id, rule.name, severity, hit.message, shown, hit.line, hit.column, service.name if service else ""
         )
+
+
+def _as_overlay(service: Service, view: Service) -> Service:
+    """A variant none of whose services names an image or a build context (`docker-compose.nvidia.yml`
+    adding GPU settings) is a fragment written for `-f compose.yaml -f fragment`, not a stack of its
+    own: it is linted merged onto the deployed file, as Compose would read it."""
+    if service.deploy_path is None or view.compose_path == service.deploy_path or view.override_paths:
+        return view
+    compose = view.compose
+    services = compose.services() if compose.readable else []
+    if not services or any(node.get("image") is not None or node.get("build") is not None for _, node in services):
+        return view
+    base = next((unit for unit in service.units if unit.path == service.deploy_path), None)
+    overrides = base.overrides if base is not None else ()
+    return service.view(ComposeUnit(service.deploy_path, (*overrides, view.compose_path)))

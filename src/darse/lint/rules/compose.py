@@ -732,3 +732,19 @@ def build_in_deploy(name: str, node: YNode, compose: ComposeFile, ctx: LintConte
         yield Hit(
             f"service {name} builds its image on deploy; build with darse build and use image:", key.line, key.column
         )
+
+
+@compose_service_rule(
+    "DC020",
+    "no-image",
+    "Service with neither image: nor build:",
+    Severity.ERROR,
+    """Compose refuses a service that names no image and no build context ("has neither an image nor
+    a build context specified"): the file cannot be deployed as it is. A file written to be merged
+    onto another (`-f compose.yaml -f extra.yml`) is linted merged when none of its services names
+    an image; a service it adds must still name one.""",
+)
+def no_image(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    if node.get("image") is None and node.get("build") is None and node.get("extends") is None:
+        key = compose.service_key(name)
+        yield Hit(f"service {name} has neither image: nor build:; Compose refuses it", key.line, key.column)

@@ -12,7 +12,9 @@ from darse.lint.shell import program, split_commands
 _SECRET_NAME = re.compile(
     r"(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|API_?KEY|SECRET_?KEY|PRIVATE_?KEY|ACCESS_?KEY|"
     r"AUTH_?KEY|CREDENTIALS?|SALT|ENCRYPTION_?KEY|SIGNING_?KEY|CLIENT_?SECRET|APP_?KEY|MASTER_?KEY|"
-    r"SECRET_?KEY_?BASE|REQUIREPASS|MASTERAUTH)$",
+    r"SECRET_?KEY_?BASE|REQUIREPASS|MASTERAUTH)$"
+    # glued to a prefix: PAPERLESS_DBPASSWORD, WEBPASSWORD (Pi-hole), MYSQLPASSWORD, DBPASS
+    r"|[A-Z0-9](?:PASSWORD|PASSWD)$|(?:^|_)DB_?PASS$",
     re.IGNORECASE,
 )
 _SECRET_SHAPES = (
@@ -22,6 +24,8 @@ _SECRET_SHAPES = (
     re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),  # GitLab tokens
     re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),  # Slack tokens
     re.compile(r"^base64:[A-Za-z0-9+/]{32,}={0,2}$"),  # Laravel's APP_KEY and its imitators
+    # a password inside a URL (`postgres://app:s3cret@db/app`), not a reference to one (`:${DB_PASS}@`)
+    re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:(?!\$)[^\s/@]{3,}@"),
 )
 # Values that stand for a secret still to be chosen: `<YOUR-TOKEN>`, `!changeme!`, `CHANGE_ME`, `xxxx`.
 _PLACEHOLDER = re.compile(

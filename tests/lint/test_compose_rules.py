@@ -476,6 +476,21 @@ TRUE_POSITIVES = [
         [(5, 20)],
         id="DC014-mapping",
     ),
+    pytest.param(  # seen in paperless-ngx and Pi-hole files: the secret word glued to a prefix
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              PAPERLESS_DBPASSWORD: paperless-db-pw
+              WEBPASSWORD: admin-web-pw
+              DATABASE_URL: postgres://app:s3cret-pw@db/app
+        """,
+        {},
+        [(5, 29), (6, 20), (7, 21)],
+        id="DC014-glued-names-and-url-credentials",
+    ),
     pytest.param(
         "DC014",
         """
@@ -716,6 +731,20 @@ def test_rule_fires_at_exact_position(
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            environment:
+              DATABASE_URL: postgres://app:${DB_PASS}@db/app
+              BYPASS_CACHE: "yes"
+              REDIS_URL: redis://broker:6379
+        """,
+        {},
+        id="DC014-url-with-a-reference-and-words-ending-in-pass",
+    ),
     pytest.param(
         "DC020",
         """

@@ -71,7 +71,7 @@ def test_json_format_is_stable(tmp_path: Path) -> None:
     write_tree(tmp_path, BAD)
     document = json.loads(darse("lint", "--format", "json", cwd=tmp_path).stdout)
     assert document["schema"] == 1
-    assert document["summary"] == {"errors": 1, "warnings": 1, "info": 0, "services": 1, "files": 1}
+    assert document["summary"] == {"errors": 1, "warnings": 1, "info": 0, "services": 1, "images": 0, "files": 1}
     finding = next(f for f in document["findings"] if f["rule"] == "DC015")
     assert finding == {
         "rule": "DC015",

@@ -686,6 +686,27 @@ def test_inline_ignore_must_be_right_above(lint: Lint) -> None:
     assert rule_hits(lint_dockerfile(lint, dockerfile), "DF010") == [(DOCKERFILE, 4, 5)]
 
 
+def test_a_trailing_ignore_after_an_instruction_docker_reads_itself_is_reported_not_honoured(lint: Lint) -> None:
+    """Seen on a public Dockerfile: `ADD a /b  # darse: ignore[DF012]` gives Docker more arguments (the
+    destination becomes `ignore[DF012]`), so darse must not pretend the comment silenced anything."""
+    result = lint(
+        {
+            "app/compose.yaml": GOOD_SERVICE,
+            "app/README.md": "# app\n",
+            "app/CHANGELOG.md": "## 1.0\n",
+            "app/Dockerfile": "FROM alpine:3.22\nUSER app\nADD app.conf /etc/app.conf  # darse: ignore[DF012]\n",
+        }
+    )
+    assert rule_hits(result, "DF012") == [("app/Dockerfile", 3, 1)]
+    assert rule_hits(result, "RP008") == [("app/Dockerfile", 3, 29)]
+
+
+def test_a_trailing_ignore_in_a_run_script_is_a_shell_comment_and_honoured(lint: Lint) -> None:  # near miss
+    dockerfile = "FROM debian:bookworm-slim\nUSER app\nRUN apt-get install -y curl  # darse: ignore[DF010,DF011]\n"
+    result = lint({"app/compose.yaml": GOOD_SERVICE, "app/README.md": "# app\n", "app/Dockerfile": dockerfile})
+    assert rule_hits(result, "DF010") == [] and rule_hits(result, "RP008") == []
+
+
 def test_ignore_comment_is_case_insensitive(lint) -> None:
     result = lint(
         {

@@ -21,8 +21,9 @@ Every finding names a rule by its stable ID (`DF001`) and its name (`base-image-
 everywhere a rule is named:
 
 - **Silence one finding**: a comment `# darse: ignore[DF001]` (several: `ignore[DF001,DC004]`, or
-  names: `ignore[base-image-tag]`). After code, at the end of a line, it covers that line only;
-  alone on its line, it covers the next line. In a Dockerfile, a comment above an instruction also
+  names: `ignore[base-image-tag]`). After code, at the end of a line, it covers that line only (in a
+  Dockerfile only after a RUN, whose shell reads it as a comment: after FROM, ADD, COPY... Docker reads
+  it as arguments); alone on its line, it covers the next line. In a Dockerfile, a comment above an instruction also
   covers the findings inside that (multi-line) instruction. A name that no rule has is reported
   (RP008).
 - **Disable or re-grade a rule** for the whole repository in `darse.toml`:

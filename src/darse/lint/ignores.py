@@ -17,15 +17,21 @@ from darse.lint.rule import RULES, Hit, Severity, parse_rule
 
 _IGNORE = re.compile(r"#\s*darse:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
 _MAX_BYTES = 4 << 20  # files larger than this are not searched for comments
+# Dockerfile instructions whose words Docker reads itself: a `#` after them is an argument, not a comment
+_NOT_SHELL = {
+    "FROM", "ADD", "COPY", "ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "VOLUME", "STOPSIGNAL", "MAINTAINER",
+}  # fmt: skip
 
 IGNORE_UNKNOWN = parse_rule(
     "RP008",
     "ignore-unknown-rule",
-    "Inline ignore names no rule",
+    "Inline ignore that silences nothing",
     Severity.WARNING,
     """`# darse: ignore[...]` names rules by ID (`DC014`) or name (`secret-in-environment`); a name
     that no rule has silences nothing, so a typo would leave the finding it meant to silence, or
-    worse, the reader would believe it silenced. `darse rules` lists every ID and name.""",
+    worse, the reader would believe it silenced. `darse rules` lists every ID and name. In a
+    Dockerfile, `#` starts a comment only at the start of a line (or in a RUN's shell script): after
+    FROM, ADD, COPY, ENV... the words are arguments Docker passes on, so such an ignore is reported.""",
 )
 
 
@@ -70,18 +76,36 @@ class IgnoreIndex:
             lines = text.split("\n") if text else []  # BuildKit numbers lines by \n only
         elif not any("darse:" in line.lower() for line in lines):
             lines = []
+        lower = path.name.lower()
+        dockerfile = lower in ("dockerfile", "containerfile") or lower.startswith("dockerfile.") or lower.endswith(
+            ".dockerfile"
+        )
         for number, line in enumerate(lines, start=1):
             match = _IGNORE.search(line)
             if match is None:
                 continue
             names = {part.strip().lower() for part in match.group(1).split(",") if part.strip()}
             alone = not line[: match.start()].strip()
+            if not alone and dockerfile and line.split(None, 1)[0].upper() in _NOT_SHELL:
+                # Docker has no end-of-line comments: in `ADD a /b  # darse: ignore[DF012]` the words
+                # are arguments (only a RUN's shell reads `#` as a comment), so it silences nothing
+                found.unknown.append(
+                    Hit(
+                        "in a Dockerfile `#` starts a comment only at the start of a line: Docker reads this "
+                        "ignore as arguments of the instruction; put it alone on the line above",
+                        number,
+                        match.start() + 1,
+                        path,
+                    )
+                )
+                continue
             target = number + 1 if alone else number
             found.covered.setdefault(target, set()).update(names)
             for name in sorted(names - self.known()):
                 column = line.lower().find(name, match.start(1)) + 1
+                written = line[column - 1 : column - 1 + len(name)] if column else name
                 found.unknown.append(
-                    Hit(f"darse: ignore[{name}] names no rule; see darse rules", number, max(column, 1), path)
+                    Hit(f"darse: ignore[{written}] names no rule; see darse rules", number, max(column, 1), path)
                 )
         self._cache[path] = found
         return found

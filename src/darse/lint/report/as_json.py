@@ -18,6 +18,7 @@ def render_json(result: LintResult) -> str:
             "warnings": result.count(Severity.WARNING),
             "info": result.count(Severity.INFO),
             "services": result.services,
+            "images": result.images,  # image folders: Dockerfiles and no Compose file
             "files": result.files,
         },
         "findings": [finding.as_dict() for finding in result.findings],

@@ -36,7 +36,10 @@ def _count(number: int, noun: str) -> str:
 
 def summary_line(result: LintResult) -> str:
     errors, warnings, infos = (result.count(s) for s in (Severity.ERROR, Severity.WARNING, Severity.INFO))
-    scope = f"{_count(result.services, 'service')}, {_count(result.files, 'file')} checked"
+    folders = _count(result.services, "service")
+    if result.images:
+        folders += f", {_count(result.images, 'image folder')}"
+    scope = f"{folders}, {_count(result.files, 'file')} checked"
     if not result.findings:
         return f"[green]✔ no problems[/] ({scope})"
     colour = "red" if errors else "yellow" if warnings else "cyan"

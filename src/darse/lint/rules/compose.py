@@ -289,9 +289,9 @@ def web_host_ports(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
                 why = f"container port {number}, HTTP by convention"
             else:
                 continue
-            shown = port.text() or "(long syntax)"
+            shown = f" ({port.text()})" if port.text() else ""
             yield Hit(
-                f"web service {name} publishes {why}, on the host ({shown}); route it through Traefik instead",
+                f"web service {name} publishes {why}, on the host{shown}; route it through Traefik instead",
                 port.line,
                 port.column,
             )

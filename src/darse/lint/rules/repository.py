@@ -26,7 +26,8 @@ from darse.model.yamlnode import YNode
 )
 def readme_missing(service: Service, ctx: LintContext) -> Iterator[Hit]:
     if not service.has_readme:
-        yield Hit(f"service {service.name} has no README.md", 1, 1, service.compose_path)
+        what = "image folder" if service.is_image else "service"
+        yield Hit(f"{what} {service.name} has no README.md", 1, 1, service.compose_path)
 
 
 @repository_rule(

@@ -65,3 +65,10 @@ def test_lint_reports_files_it_refuses_to_read(tmp_path: Path, name: str, make, 
     assert [(f["rule"], f["path"]) for f in findings if f["rule"] == rule] == [(rule, f"svc/{name}")]
     assert any(needle in f["message"] for f in findings if f["rule"] == rule)
     assert str(tmp_path) not in result.stdout  # paths are shown from the repository root
+
+
+def test_a_changelog_not_read_is_not_also_said_to_name_no_version(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"svc/compose.yaml": GOOD_SERVICE, "svc/README.md": "# svc\n", "svc/Dockerfile": "FROM x\n"})
+    (tmp_path / "svc" / "CHANGELOG.md").symlink_to("/etc/passwd")
+    findings = json.loads(run_darse("lint", "--format", "json", cwd=tmp_path).stdout)["findings"]
+    assert [f["rule"] for f in findings if f["path"] == "svc/CHANGELOG.md"] == ["RP009"]

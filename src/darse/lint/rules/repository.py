@@ -60,6 +60,8 @@ def changelog_tag(service: Service, ctx: LintContext) -> Iterator[Hit]:
     if service.changelog_path is None or not service.builds_images:
         return
     latest = service.changelog_version
+    if latest is None and _refusal(service.changelog_path, ctx) is not None:
+        return  # not read at all: RP009 says why
     if latest is None:
         yield Hit("CHANGELOG.md names no version (expected a heading such as ## 1.2.0)", 1, 1, service.changelog_path)
         return
@@ -181,21 +183,26 @@ def _env_file_nodes(service: Service) -> dict[Path, YNode]:
     file itself; real secret files (`*.secrets`) stay on the host and may be links.""",
 )
 def unsafe_file(service: Service, ctx: LintContext) -> Iterator[Hit]:
+    for path in _committed_inputs(service):
+        reason = _refusal(path, ctx)
+        if reason is not None:
+            yield Hit(f"{path.name} is not read: it is {reason}", 1, 1, path)
+
+
+def _refusal(path: Path, ctx: LintContext) -> str | None:
+    """Why darse refuses to read a committed file (a link out, a special file, too large), or None."""
     from darse.fsutil import UnsafeFile, open_regular
 
-    for path in _committed_inputs(service):
-        if not path.is_symlink() and not path.exists():
-            continue
-        try:
-            with open_regular(path, within=ctx.repository.root if ctx.repository else None) as handle:
-                size = os.fstat(handle.fileno()).st_size
-        except UnsafeFile as exc:
-            yield Hit(f"{path.name} is not read: it is {exc.reason}", 1, 1, path)
-            continue
-        except OSError:
-            continue
-        if size > MAX_TEXT_BYTES:
-            yield Hit(f"{path.name} is not read: {size} bytes, over the limit of {MAX_TEXT_BYTES}", 1, 1, path)
+    if not path.is_symlink() and not path.exists():
+        return None
+    try:
+        with open_regular(path, within=ctx.repository.root if ctx.repository else None) as handle:
+            size = os.fstat(handle.fileno()).st_size
+    except UnsafeFile as exc:
+        return exc.reason
+    except OSError:
+        return None
+    return f"larger than {MAX_TEXT_BYTES} bytes" if size > MAX_TEXT_BYTES else None
 
 
 def _committed_inputs(service: Service) -> list[Path]:

@@ -41,6 +41,18 @@ def lint_compose(lint: Lint, compose: str, files: dict[str, str] | None = None) 
 
 # (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [
+    pytest.param(  # the near miss's twin: snapshots off, but an append-only file still written to /data
+        "DC012",
+        """
+        services:
+          cache:
+            image: redis:7.4-alpine
+            command: ["redis-server", "--save", "", "--appendonly", "yes"]
+        """,
+        {},
+        [(2, 3)],
+        id="DC012-redis-append-only",
+    ),
     # DC000: what Compose refuses is reported where it is written
     pytest.param(
         "DC000",
@@ -731,6 +743,17 @@ def test_rule_fires_at_exact_position(
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(  # seen in searxng-docker: a cache that starts empty by design keeps nothing in /data
+        "DC012",
+        """
+        services:
+          cache:
+            image: redis:7.4-alpine
+            command: redis-server --save "" --appendonly "no"
+        """,
+        {},
+        id="DC012-redis-with-persistence-off",
+    ),
     pytest.param(
         "DC014",
         """

@@ -18,6 +18,7 @@ from darse.lint.knowledge import (
     non_http_ports,
 )
 from darse.lint.rule import Hit, Severity, compose_file_rule, compose_service_rule
+from darse.lint.shell import split_commands
 from darse.model.compose import ComposeFile, Mount, env_files, environment, is_true, labels, mounts, networks, ports
 from darse.model.dockerfiles import Dockerfile
 from darse.model.dotenv import parse_env
@@ -489,7 +490,7 @@ def volume_external(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
 def data_on_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     image = _image(node)
     data_dirs = database_data_dirs(image) if image is not None else None
-    if not data_dirs:
+    if not data_dirs or _cache_only(image, node):
         return
     env = environment(node)
     pgdata = env.get("PGDATA")
@@ -511,6 +512,25 @@ def data_on_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
             yield Hit(
                 f"{data_dir} of {name} {_mount_phrase(mount)}; use a named volume", mount.node.line, mount.node.column
             )
+
+
+_REDIS_LIKE = {"redis", "valkey", "keydb"}
+
+
+def _cache_only(image: ImageRef | None, node: YNode) -> bool:
+    """A Redis run with snapshots off (`--save ""`) and no append-only file writes nothing to /data:
+    a cache that starts empty by design (seen in searxng's Compose file), not a database to keep."""
+    if image is None or image.name not in _REDIS_LIKE:
+        return False
+    command = node.get("command")
+    if command is None:
+        return False
+    if command.is_list:
+        words = [item.text() or "" for item in command.value]
+    else:
+        words = [word for part in split_commands(command.text() or "") for word in part]
+    pairs = dict(zip(words, [*words[1:], None], strict=True))
+    return "--save" in pairs and pairs["--save"] in ("", None) and pairs.get("--appendonly", "no") != "yes"
 
 
 def _mount_phrase(mount: Mount) -> str:

@@ -743,6 +743,22 @@ def test_rule_fires_at_exact_position(
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(  # seen in nextcloud/docker's examples: the proxy is built FROM jwilder/nginx-proxy
+        "DC006",
+        """
+        services:
+          proxy:
+            build: ./proxy
+            image: example/proxy:1.0
+            restart: unless-stopped
+            init: true
+            ports:
+              - 80:80
+              - 443:443
+        """,
+        {"app/proxy/Dockerfile": "FROM jwilder/nginx-proxy:1.6.4-alpine\nCOPY uploadsize.conf /etc/nginx/conf.d/\n"},
+        id="DC006-proxy-built-on-a-known-proxy",
+    ),
     pytest.param(  # seen in searxng-docker: a cache that starts empty by design keeps nothing in /data
         "DC012",
         """

@@ -205,13 +205,27 @@ def own_init(name: str, node: YNode, ctx: LintContext) -> str | None:
         known = image_init(image)
         if known is not None:
             return known
+    dockerfile = _home_made_dockerfile(node, ctx)
+    return dockerfile_init(dockerfile) if dockerfile is not None else None
+
+
+def _home_made_dockerfile(node: YNode, ctx: LintContext) -> Dockerfile | None:
+    """The parsed Dockerfile of the service's folder that builds the image this Compose service runs."""
     if ctx.service is None:
         return None
     for home_made in ctx.service.home_made_images:
         if any(user is node for _name, user in home_made.users):
             dockerfile = next((d for d in ctx.service.dockerfiles if d.path == home_made.dockerfile), None)
-            return dockerfile_init(dockerfile) if dockerfile is not None and not dockerfile.problems else None
+            return dockerfile if dockerfile is not None and not dockerfile.problems else None
     return None
+
+
+def _base_image(dockerfile: Dockerfile) -> ImageRef | None:
+    """The image the final stage of a Dockerfile is built on, through its parent stages."""
+    stage = dockerfile.final_stage
+    while stage is not None and stage.parent is not None:
+        stage = stage.parent
+    return stage.image if stage is not None else None
 
 
 def dockerfile_init(dockerfile: Dockerfile) -> str | None:
@@ -269,6 +283,10 @@ def web_host_ports(name: str, node: YNode, compose: ComposeFile, ctx: LintContex
         return
     image = _image(node)
     proxy = image is not None and is_proxy_image(image.name)
+    if not proxy:  # a reverse proxy built on a known one (`FROM jwilder/nginx-proxy` plus a config file)
+        dockerfile = _home_made_dockerfile(node, ctx)
+        base = _base_image(dockerfile) if dockerfile is not None else None
+        proxy = base is not None and is_proxy_image(base.name)
     image_ports = image_web_ports(image.name) if image is not None else frozenset()
     routed = _traefik_ports(node)
     conventional, never = http_ports(), non_http_ports()

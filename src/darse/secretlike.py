@@ -103,9 +103,13 @@ def command_line_secrets(script: str) -> list[str]:
                 continue
             flag, sep, value = word.partition("=")
             if mysql and not sep and flag.startswith("-p") and not flag.startswith("--") and len(flag) > 2:
-                flag, value, sep = "-p", flag[2:], "="
+                # `mysql -ps3cret` (glued; `-p s3cret` asks for the password and names a database)
+                if "$" not in flag and is_secret_literal("PASSWORD", flag[2:]):
+                    found.append("-p")
+                continue
             name = flag.lstrip("-").replace("-", "_").upper()
-            if flag != "-p" and not (flag.startswith("--") and (is_secret_name(name) or name in _SECRET_FLAGS)):
+            # only long flags are named: `-p` is a port for httpd, a password only for mysql clients
+            if not (flag.startswith("--") and (is_secret_name(name) or name in _SECRET_FLAGS)):
                 continue
             if not sep:
                 if index + 1 >= len(command) or command[index + 1].startswith("-"):

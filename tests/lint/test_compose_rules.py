@@ -743,6 +743,17 @@ def test_rule_fires_at_exact_position(
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(  # `-p` is a port for httpd and most servers: only mysql clients read a password there
+        "DC014",
+        """
+        services:
+          app:
+            image: example/app:1.0
+            command: ["sh", "-c", "exec httpd -f -p 8080 -h /srv"]
+        """,
+        {},
+        id="DC014-dash-p-is-a-port-outside-mysql",
+    ),
     pytest.param(  # seen in nextcloud/docker's examples: the proxy is built FROM jwilder/nginx-proxy
         "DC006",
         """

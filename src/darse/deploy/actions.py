@@ -37,8 +37,10 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
     # Compose resolves the configuration on the other core while darse checks (it only reads)
-    mask = masker_for_compose(service.deploy_file).text
-    pending = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask).start_config(service.deploy_file)
+    overrides = service.overrides_beside(service.deploy_file)
+    mask = masker_for_compose(service.deploy_file, *overrides).text
+    runner = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask)
+    pending = runner.start_config(service.deploy_file, overrides)
     try:
         revisions = ctx.revisions
         head = revisions.head

@@ -89,8 +89,9 @@ def _deploy(
     progress: Progress | None,
 ) -> StackResult:
     project = ctx.project(service)
-    masker = masker_for_compose(compose_path, service.compose_path)
-    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path)
+    overrides = service.overrides_beside(compose_path)
+    masker = masker_for_compose(compose_path, *overrides, service.compose_path)
+    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path, overrides)
     service_dirs = (compose_path.parent,)
     digest = resolved.config_hash(config, service_dirs)
     labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}

@@ -64,7 +64,12 @@ class Source:
     def masker(self) -> Masker:
         """What hides this deployment's secret values: those of the deployed files and of the working
         tree's (a release of an old commit runs with the real secret files of today)."""
-        return masker_for_compose(self.compose_path, self.service.compose_path)
+        return masker_for_compose(self.compose_path, *self.overrides, self.service.compose_path)
+
+    @property
+    def overrides(self) -> tuple[Path, ...]:
+        """Override files beside the deployed Compose file, merged onto it as Compose does."""
+        return self.service.overrides_beside(self.compose_path)
 
 
 @dataclass
@@ -102,7 +107,9 @@ def deploy(
     engine = ctx.engine_for(source.service)
     runner = ComposeRunner(source.project, ctx.compose_target(source.service), source.masker.text)
     say(f"{source.service.name}: resolving the configuration")
-    config = source.pending.result() if source.pending is not None else runner.config(source.compose_path)
+    config = (
+        source.pending.result() if source.pending is not None else runner.config(source.compose_path, source.overrides)
+    )
     if source.extra_dirs:
         resolved.rebind_unversioned(config, source.service_dir, source.extra_dirs[0])
     service_dirs = (source.service_dir, *source.extra_dirs)

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,17 +137,19 @@ class ComposeRunner:
             return ComposeResult(124, f"docker compose did not finish within {timeout:.0f} s")
         return ComposeResult(proc.returncode, self.mask(proc.stdout or ""))
 
-    def config(self, compose_file: Path) -> dict[str, Any]:
+    def config(self, compose_file: Path, overrides: Sequence[Path] = ()) -> dict[str, Any]:
         """The resolved configuration (`docker compose config`, Compose's own interpolation and merging).
 
         Holds env_file values merged into `environment`: callers keep it in memory, hash or mask it,
         never print or store it as is.
         """
-        return self.start_config(compose_file).result()
+        return self.start_config(compose_file, overrides).result()
 
-    def start_config(self, compose_file: Path) -> PendingConfig:
-        """Start `docker compose config` in the background: a deploy runs its preflight meanwhile."""
-        args = [*self._base(), "--file", str(compose_file), "--project-directory", str(compose_file.parent)]
+    def start_config(self, compose_file: Path, overrides: Sequence[Path] = ()) -> PendingConfig:
+        """Start `docker compose config` in the background: a deploy runs its preflight meanwhile.
+        `overrides` are merged onto the file in order, as `docker compose up` in the folder does."""
+        files = [arg for path in (compose_file, *overrides) for arg in ("--file", str(path))]
+        args = [*self._base(), *files, "--project-directory", str(compose_file.parent)]
         proc = subprocess.Popen(
             [*args, "config", "--format", "json"],
             stdout=subprocess.PIPE,

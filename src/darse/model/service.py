@@ -151,6 +151,16 @@ class Service:
             else "add compose.yaml to the folder",
         )
 
+    def overrides_beside(self, compose_path: Path) -> tuple[Path, ...]:
+        """The override files Compose merges onto the deployed file (`compose.override.yaml`), found
+        beside `compose_path`: the working tree's file, or the same file in a release of an old commit."""
+        deployed = next((unit for unit in self.units if unit.path == self.deploy_path), None)
+        if deployed is None:
+            return ()
+        return tuple(
+            compose_path.parent / p.name for p in deployed.overrides if (compose_path.parent / p.name).is_file()
+        )
+
     @cached_property
     def dockerfiles(self) -> list[Dockerfile]:
         return [load_dockerfile(path) for path in self.dockerfile_paths]

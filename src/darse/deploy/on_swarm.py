@@ -111,7 +111,7 @@ def _deploy(
             )
         )
         try:
-            result = run_stack(prepared, timeout, progress)
+            result = run_stack(prepared, timeout, progress, masker.text)
         except BaseException as exc:
             ctx.history.finish(record, FAILED, _why(exc))
             raise

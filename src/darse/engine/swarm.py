@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,12 +162,14 @@ class SwarmEngine:
 
     # --- acting, through the docker CLI ------------------------------------------------------------------
 
-    def deploy(self, stack: str, document: dict[str, Any]) -> None:
-        """`docker stack deploy --prune --with-registry-auth`, the document on standard input."""
+    def deploy(self, stack: str, document: dict[str, Any], mask: Callable[[str], str] | None = None) -> None:
+        """`docker stack deploy --prune --with-registry-auth`, the document on standard input. The
+        document holds env_file values: an error quoting it passes through `mask` (darse.masking)."""
         self._cli(
             ["stack", "deploy", "--prune", "--with-registry-auth", "--resolve-image", "always", "-c", "-", stack],
             stdin=json.dumps(document),
             what=f"stack deploy {stack}",
+            mask=mask,
         )
 
     def scale(self, service: str, replicas: int) -> None:
@@ -179,7 +182,9 @@ class SwarmEngine:
         """`docker stack rm`: services, networks, secrets and configs of the stack; volumes stay."""
         self._cli(["stack", "rm", stack], what=f"stack rm {stack}")
 
-    def _cli(self, args: list[str], what: str, stdin: str | None = None) -> str:
+    def _cli(
+        self, args: list[str], what: str, stdin: str | None = None, mask: Callable[[str], str] | None = None
+    ) -> str:
         env = self.address.env()
         try:
             proc = subprocess.run(
@@ -197,7 +202,9 @@ class SwarmEngine:
             raise DarseError(f"{what} did not finish in {CLI_TIMEOUT} s", "check the Swarm manager") from None
         if proc.returncode != 0:
             message = _last_line(proc.stderr) or _last_line(proc.stdout) or f"exit status {proc.returncode}"
-            raise DarseError(f"{what} failed: {message}", "see `docker stack ps` on the manager")
+            raise DarseError(
+                f"{what} failed: {mask(message) if mask else message}", "see `docker stack ps` on the manager"
+            )
         return proc.stdout
 
 

@@ -94,14 +94,17 @@ def prepare_stack(
 
 
 def run_stack(
-    prepared: PreparedStack, timeout: float, on_progress: Callable[[list[ServiceState]], None] | None = None
+    prepared: PreparedStack,
+    timeout: float,
+    on_progress: Callable[[list[ServiceState]], None] | None = None,
+    mask: Callable[[str], str] | None = None,
 ) -> StackResult:
     """Create missing overlay networks, `docker stack deploy`, wait, roll back what the Swarm paused,
     and remove secrets no service uses any more."""
     engine, stack = prepared.engine, prepared.stack
     _ensure_networks(engine, prepared.made.document)
     before = snapshot(engine.services(stack))
-    engine.deploy(stack, prepared.made.document)
+    engine.deploy(stack, prepared.made.document, mask)
     convergence = wait_for_convergence(engine, stack, before, timeout, on_progress)
     rolled_back = []
     paused = [o for o in convergence.services if o.state == "paused"]

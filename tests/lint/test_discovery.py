@@ -223,3 +223,31 @@ def test_a_real_folder_of_variants_is_read_whole(tmp_path: Path) -> None:
         assert 1 <= finding.line <= len(lines), finding
     proc = run_darse("lint", "upstat", "--json", cwd=tmp_path)
     assert proc.exit_code == 1 and '"files": 2' in proc.stdout
+
+
+
+def test_two_processes_give_exactly_the_serial_result(tmp_path: Path) -> None:
+    """Large trees are linted half in a forked child: the report must not change by a byte. Run in
+    fresh interpreters: the fork is only safe before BuildKit's Go parser is loaded, as in the CLI."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(Path(__file__).parent.parent / "fixtures" / "bad-repo", tmp_path / "repo")
+    src = Path(__file__).resolve().parents[2] / "src"
+
+    def report(parallel_from: int) -> str:
+        code = (
+            "import sys; sys.argv = ['darse', 'lint', '--format', 'json']\n"
+            f"import darse.lint.engine as engine; engine.PARALLEL_FROM = {parallel_from}\n"
+            "from darse.cli.main import run; run()\n"
+        )
+        env = {"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path / "repo", env=env, capture_output=True, text=True, timeout=120
+        )
+        assert proc.returncode == 1, proc.stderr
+        return proc.stdout
+
+    serial, forked = report(10**6), report(2)
+    assert forked == serial and serial.count('"rule"') > 40

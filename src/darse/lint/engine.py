@@ -5,6 +5,9 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import fnmatch
+import os
+import pickle
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +88,22 @@ class _Policy:
         return severity
 
 
+PARALLEL_FROM = 64  # folders; below this, forking costs more than it saves
+
+
+def _can_fork() -> bool:
+    """Two cores, and nothing that a fork would break: no thread, and no Go runtime yet (BuildKit's
+    parser, `dockerfile`, runs threads from its first load; a forked child of it deadlocks)."""
+    import threading
+
+    return (
+        hasattr(os, "fork")
+        and (os.cpu_count() or 1) >= 2
+        and threading.active_count() == 1
+        and "dockerfile" not in sys.modules
+    )
+
+
 class Linter:
     def __init__(self, config: RepoConfig, repository: Repository | None, today: dt.date | None = None) -> None:
         self.config = config
@@ -100,19 +119,55 @@ class Linter:
         """Lint service and image folders; `only[folder]`, when given, restricts a folder to the files
         named on the command line (its repository rules still run)."""
         result = LintResult()
-        for service in services:
+        folders = list(services)
+        for service in folders:
             if service.is_image:
                 result.images += 1
             else:
                 result.services += 1
-            read: list[Path] = []
-            findings = self.lint_folder(service, (only or {}).get(service.path), read)
+        for findings, read in self._lint_each(folders, only or {}):
             result.findings.extend(dict.fromkeys(findings))  # one finding per place, across variants
             result.read.extend(read)
         result.read = list(dict.fromkeys(result.read))  # a base read again under a fragment counts once
         result.files = len(result.read)
         result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
         return result
+
+    def _lint_each(
+        self, folders: list[Service], only: dict[Path, set[Path]]
+    ) -> list[tuple[list[Finding], list[Path]]]:
+        """(findings, files read) of each folder, in order. Folders are independent: from
+        PARALLEL_FROM folders on, a forked copy of this process lints the second half while this one
+        lints the first (a 2-core machine lints 500 folders in about half the time)."""
+
+        def lint(chunk: list[Service]) -> list[tuple[list[Finding], list[Path]]]:
+            out = []
+            for service in chunk:
+                read: list[Path] = []
+                out.append((self.lint_folder(service, only.get(service.path), read), read))
+            return out
+
+        if len(folders) < PARALLEL_FROM or not _can_fork():
+            return lint(folders)
+        half = len(folders) // 2
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: lint the second half, send it back pickled, exit without cleanup
+            status = 1
+            try:
+                os.close(reader)
+                with os.fdopen(writer, "wb") as pipe:
+                    pipe.write(pickle.dumps(lint(folders[half:]), protocol=pickle.HIGHEST_PROTOCOL))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(writer)
+        first = lint(folders[:half])
+        with os.fdopen(reader, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        second = pickle.loads(data) if status == 0 and data else lint(folders[half:])  # the child failed: redo
+        return first + second
 
     def lint_folder(
         self, service: Service, only: set[Path] | None = None, read: list[Path] | None = None

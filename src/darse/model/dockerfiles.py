@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dockerfile as _bk
-
 from darse.model.image import ImageRef, parse_image
 from darse.model.interpolate import InterpolationError, interpolate
 
@@ -136,6 +134,10 @@ def parse_dockerfile(text: str, path: Path) -> Dockerfile:
     if "\x00" in text:
         result.problems.append(DockerfileProblem("file contains NUL bytes", 1, 1))
         return result
+    # BuildKit's Go parser, loaded on first use: loading it starts the Go runtime's threads, after
+    # which the process must not fork (darse.lint.engine forks to lint large trees on two cores)
+    import dockerfile as _bk
+
     try:
         commands = _bk.parse_string(text)
     except _bk.GoParseError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 from darse.config import CONFIG_NAME, RepoConfig, load_config
 from darse.errors import DarseError
 from darse.model.git import GitInfo
-from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX, Service, compose_units, is_compose_name
+from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX, Service, compose_units, is_compose_name, real_for
 
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv"}
 
@@ -43,10 +43,24 @@ class Repository:
         return GitInfo(self.root)
 
     @cached_property
-    def ignored_secret_files(self) -> set[str]:
-        """Which secret files of all services Git ignores, asked in one `git check-ignore` call."""
-        candidates = [self.relative(p) for f in self.folders for s in f.views for p in s.secret_files]
-        return self.git.ignored([c for c in candidates if not c.startswith("/")])
+    def _ignore_answers(self) -> dict[str, bool]:
+        """Whether Git ignores each secret file the walk found (real files, and the real files of the
+        examples), asked in one `git check-ignore` call, without reading any Compose file."""
+        found = {self.relative(p) for f in self.folders for p in f.secret_paths}
+        found |= {self.relative(real_for(p)) for f in self.folders for p in f.example_paths}
+        candidates = sorted(c for c in found if not c.startswith("/"))
+        ignored = self.git.ignored(candidates)
+        return {c: c in ignored for c in candidates}
+
+    def ignored_among(self, relatives: list[str]) -> set[str]:
+        """Which of these paths (relative to the root) Git ignores. Paths the walk did not find (an
+        env_file not created yet) are asked in one more call for the lot."""
+        answers = self._ignore_answers
+        missing = [r for r in dict.fromkeys(relatives) if r not in answers and not r.startswith("/")]
+        if missing:
+            ignored = self.git.ignored(missing)
+            answers.update({m: m in ignored for m in missing})
+        return {r for r in relatives if answers.get(r)}
 
     def relative(self, path: Path) -> str:
         """A path as shown to users and in reports: relative to the root, with `/`."""

@@ -146,7 +146,7 @@ def secret_not_ignored(service: Service, ctx: LintContext) -> Iterator[Hit]:
     repo = ctx.repository
     if repo is None or not repo.git.is_repository:
         return
-    ignored = repo.ignored_secret_files
+    ignored = repo.ignored_among([repo.relative(path) for path in service.secret_files])
     tracked = repo.git.tracked
     named = _env_file_nodes(service)
     for path in service.secret_files:

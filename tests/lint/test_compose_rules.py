@@ -41,6 +41,19 @@ def lint_compose(lint: Lint, compose: str, files: dict[str, str] | None = None) 
 
 # (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [
+    pytest.param(  # seen in immich's file: an image darse does not know, mounted where PostgreSQL keeps data
+        "DC012",
+        """
+        services:
+          database:
+            image: tensorchord/pgvecto-rs:pg14-v0.2.0
+            volumes:
+              - ${UPLOAD_LOCATION:-./upload}/postgres:/var/lib/postgresql/data
+        """,
+        {},
+        [(5, 9)],
+        id="DC012-unknown-image-on-a-database-directory",
+    ),
     pytest.param(  # the near miss's twin: snapshots off, but an append-only file still written to /data
         "DC012",
         """
@@ -743,6 +756,20 @@ def test_rule_fires_at_exact_position(
 
 # (rule, compose.yaml, extra files) that must not make the rule fire
 NEAR_MISSES = [
+    pytest.param(
+        "DC012",
+        """
+        services:
+          database:
+            image: tensorchord/pgvecto-rs:pg14-v0.2.0
+            volumes:
+              - pgdata:/var/lib/postgresql/data
+        volumes:
+          pgdata:
+        """,
+        {},
+        id="DC012-unknown-image-on-a-named-volume",
+    ),
     pytest.param(  # `-p` is a port for httpd and most servers: only mysql clients read a password there
         "DC014",
         """

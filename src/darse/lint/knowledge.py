@@ -50,6 +50,11 @@ def database_data_dirs(image: str | ImageRef) -> list[str] | None:
     return list(dirs)
 
 
+def telltale_data_dirs() -> frozenset[str]:
+    """Data directories that tell a database whatever its image's name (images.toml, [telltale])."""
+    return frozenset(images_table().get("telltale", {}).get("data_dirs", ()))
+
+
 def is_proxy_image(image_name: str) -> bool:
     return image_name in images_table()["proxies"]["names"]
 

@@ -16,6 +16,7 @@ from darse.lint.knowledge import (
     image_web_ports,
     is_proxy_image,
     non_http_ports,
+    telltale_data_dirs,
 )
 from darse.lint.rule import Hit, Severity, compose_file_rule, compose_service_rule
 from darse.lint.shell import split_commands
@@ -503,11 +504,14 @@ def volume_external(compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     Severity.ERROR,
     """A database's data directory (`/var/lib/postgresql/data`, `/var/lib/mysql`, ...) must be a
     named Docker volume, or the data goes with the container (the guide's 'Volumes Docker').
-    Known images and their directories are data (`darse/data/images.toml`).""",
+    Known images and their directories are data (`darse/data/images.toml`); an image darse does not
+    know is a database when it mounts a directory only databases use (`/var/lib/postgresql/data`).""",
 )
 def data_on_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
     image = _image(node)
     data_dirs = database_data_dirs(image) if image is not None else None
+    if data_dirs is None:  # an image darse does not know, mounted where a database keeps its data
+        data_dirs = [m.target.rstrip("/") for m in mounts(node) if m.target.rstrip("/") in telltale_data_dirs()]
     if not data_dirs or _cache_only(image, node):
         return
     env = environment(node)

@@ -378,7 +378,7 @@ def apt_no_recommends(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]
         for index in _apt_installs(commands):
             if not _recommends_disabled(commands[index]):
                 line, col = _command_position(dockerfile, instruction, commands, index)
-                yield Hit("apt-get install without --no-install-recommends", line, col)
+                yield Hit(f"{program(commands[index])} install without --no-install-recommends", line, col)
 
 
 @dockerfile_rule(
@@ -401,7 +401,8 @@ def apt_lists_kept(dockerfile: Dockerfile, ctx: LintContext) -> Iterator[Hit]:
         if cleaned or cached:
             continue
         line, col = _command_position(dockerfile, instruction, commands, updates[0])
-        yield Hit("apt-get update without rm -rf /var/lib/apt/lists/* in the same RUN", line, col)
+        written = program(commands[updates[0]])  # apt or apt-get, as the Dockerfile says it
+        yield Hit(f"{written} update without rm -rf /var/lib/apt/lists/* in the same RUN", line, col)
 
 
 @dockerfile_rule(

@@ -208,7 +208,9 @@ class Engine:
                 yield container_id, None, False
                 continue
             health = ((data.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
-            yield container_id, data.get("State") or {}, bool(health) and health != ["NONE"]
+            # the restart count is a top-level field of the inspect document, not one of State's
+            state = {**(data.get("State") or {}), "RestartCount": data.get("RestartCount") or 0}
+            yield container_id, state, bool(health) and health != ["NONE"]
 
     def last_logs(self, container_id: str, lines: int = 20) -> str:
         """Through docker-py, which separates the multiplexed stdout/stderr frames (failures only)."""

@@ -60,7 +60,8 @@ def test_planted_values_never_leave_the_secret_files(stack: Stack) -> None:
         ("lint", "--format", "codeclimate"),
     ):
         run(*args)
-    stack.write(db_command=f'["sh", "-c", "env; echo {value["H"]}-marker; exit 3"]')
+    # and the web service's healthcheck fails: the deployment fails for a reason that needs no timing
+    stack.write(db_command=f'["sh", "-c", "env; echo {value["H"]}-marker; exit 3"]', health_port=9999)
     stack.commit("a database that prints its environment and dies")
     failed = run("up", stack.name, "--timeout", "20")
     assert failed.returncode != 0

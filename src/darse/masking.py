@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from darse.model.dotenv import env_line
 from darse.secretlike import has_secret_shape, is_secret_name
 
 MASK = "****"
@@ -91,12 +92,10 @@ def secret_values(text: str) -> Iterator[SecretValue]:
     lines = text.splitlines()
     index = 0
     while index < len(lines):
-        line = lines[index].strip()
+        line = env_line(lines[index])
         index += 1
-        if not line or line.startswith("#"):
+        if line is None:
             continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
         key_match = _KEY.match(line)
         separator = _SEPARATOR.match(line, key_match.end()) if key_match else None
         if key_match is None or separator is None:  # no key: part of a value (or garbage): hide it whole

@@ -53,13 +53,18 @@ def docker_save(layers: list[bytes], manifest_first: bool = False, **settings) -
     manifest = json.dumps([{"Config": config_name, "RepoTags": ["x/y:1"], "Layers": names}]).encode()
     items = [(n, t) for n, t in zip(names, layers, strict=True)] + [(config_name, config)]
     items = [("manifest.json", manifest), *items] if manifest_first else [*items, ("manifest.json", manifest)]
+    return archive_of(items)
+
+
+def archive_of(items: list[tuple[str, bytes]], compress: bool = False) -> bytes:
+    """A tar (gzip-compressed with `compress`) of regular files, in the order given."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
         for name, data in items:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), 9) if compress else buffer.getvalue()
 
 
 def oci_layout(root: Path, layers: list[bytes], platform=("linux", "amd64")) -> None:

@@ -6,16 +6,13 @@ send; before these bounds existed they grew to gigabytes, ran for minutes, hung,
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
-import tarfile
 import tracemalloc
 from pathlib import Path
 
 import pytest
-from inspect_tars import config_for, docker_save, layer_tar, member, oci_layout, sha
+from inspect_tars import archive_of, config_for, docker_save, layer_tar, member, oci_layout, sha
 
 from darse.errors import DarseError
 from darse.inspect.analysis import analyse, load_config
@@ -23,16 +20,6 @@ from darse.inspect.sources import open_source
 from darse.inspect.sources.archive import MAX_DOCUMENTS_BYTES
 
 LAYER = layer_tar(member("etc/hostname", b"box\n"))
-
-
-def _tar(items: list[tuple[str, bytes]], compress: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in items:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), 9) if compress else buffer.getvalue()
 
 
 def _load(path: Path):
@@ -43,7 +30,7 @@ def test_many_large_json_members_are_refused_not_kept(tmp_path: Path) -> None:
     """500 members of 4 MiB of JSON (a 2 MB .tar.gz) used to be kept in memory whole: 2 GB."""
     blob = b"[" + b" " * (4 * 1024 * 1024 - 2) + b"]"
     archive = tmp_path / "many.tar.gz"
-    archive.write_bytes(_tar([(f"doc{n}.json", blob) for n in range(40)], compress=True))
+    archive.write_bytes(archive_of([(f"doc{n}.json", blob) for n in range(40)], compress=True))
     tracemalloc.start()
     try:
         with pytest.raises(DarseError, match="bytes of JSON documents"):
@@ -58,7 +45,7 @@ def test_a_manifest_listing_one_layer_200000_times_is_refused(tmp_path: Path) ->
     config = config_for([LAYER] * 200_000)
     manifest = json.dumps([{"Config": "c.json", "Layers": ["l/layer.tar"] * 200_000}]).encode()
     archive = tmp_path / "repeat.tar"
-    archive.write_bytes(_tar([("l/layer.tar", LAYER), ("c.json", config), ("manifest.json", manifest)]))
+    archive.write_bytes(archive_of([("l/layer.tar", LAYER), ("c.json", config), ("manifest.json", manifest)]))
     with pytest.raises(DarseError, match="lists 200000 layers"):
         _load(archive)
 
@@ -72,7 +59,7 @@ def test_a_manifest_listing_one_layer_200000_times_is_refused(tmp_path: Path) ->
 )
 def test_deeply_nested_manifests_are_one_line_errors(tmp_path: Path, name: str, document: bytes) -> None:
     archive = tmp_path / "deep.tar"
-    archive.write_bytes(_tar([("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), (name, document)]))
+    archive.write_bytes(archive_of([("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'), (name, document)]))
     with pytest.raises(DarseError, match="nested too deeply"):
         _load(archive)
 
@@ -93,7 +80,7 @@ def test_config_fields_of_the_wrong_type_are_named(tmp_path: Path, change, messa
     raw = json.dumps(config).encode()
     manifest = json.dumps([{"Config": "c.json", "Layers": ["l/layer.tar"]}]).encode()
     archive = tmp_path / "typed.tar"
-    archive.write_bytes(_tar([("l/layer.tar", LAYER), ("c.json", raw), ("manifest.json", manifest)]))
+    archive.write_bytes(archive_of([("l/layer.tar", LAYER), ("c.json", raw), ("manifest.json", manifest)]))
     with pytest.raises(DarseError, match=message):
         _load(archive)
 

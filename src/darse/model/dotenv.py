@@ -16,6 +16,15 @@ class EnvEntry:
     line: int
 
 
+def env_line(raw: str) -> str | None:
+    """One line of an env file as Compose reads it before the key: stripped, `export ` dropped; None
+    for a blank line or a comment. Shared by every reader of env files (entries, masking, checks)."""
+    line = raw.strip()
+    if not line or line.startswith("#"):
+        return None
+    return line[len("export ") :].lstrip() if line.startswith("export ") else line
+
+
 def parse_env(text: str) -> list[EnvEntry]:
     """Parse env-file text into entries; malformed lines (no `=`, bad key) are skipped."""
     entries: list[EnvEntry] = []
@@ -23,12 +32,10 @@ def parse_env(text: str) -> list[EnvEntry]:
     index = 0
     while index < len(lines):
         line_no = index + 1
-        line = lines[index].strip()
+        line = env_line(lines[index])
         index += 1
-        if not line or line.startswith("#"):
+        if line is None:
             continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep or not key or any(c.isspace() for c in key):

@@ -11,7 +11,7 @@ from pathlib import Path
 from darse.errors import DarseError
 from darse.fsutil import read_bounded
 from darse.model.compose import env_files
-from darse.model.dotenv import EnvEntry, parse_env
+from darse.model.dotenv import EnvEntry, env_line, parse_env
 from darse.model.service import Service, env_file_path, example_for, real_for
 
 SECRET_MODE = 0o600
@@ -78,11 +78,9 @@ def unusual_lines(text: str) -> list[tuple[int, str, str]]:
     Never the value: callers report the line number and the key only."""
     found = []
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
+        line = env_line(raw)
+        if line is None:
             continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
         match = _PLAIN.match(line)
         if match is None:
             colon = _COLON.match(line)

@@ -29,6 +29,7 @@ PATTERNS = [
     (re.compile(r"\b[0-9a-f]{12}\b"), "<short>"),
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"), "<time>"),
     (re.compile(r"\b(app|px|svc|golden)[0-9a-f]{8}\b"), r"\1<rand>"),
+    (re.compile(r"127\.0\.0\.1:\d+"), "<registry>"),
     (re.compile(r"darsetest_px[0-9a-f]{8}"), "darsetest_px<rand>"),
 ]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from darse.lint.engine import Linter, LintResult
+from darse.lint.linter import Linter, LintResult
 from darse.model.repository import open_repository
 
 from engine_support import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile
 
 from conftest import lint_tree

@@ -33,7 +33,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile, parse_dockerfile
 from darse.model.dotenv import parse_env
 from darse.model.interpolate import Interpolation, InterpolationError, interpolate

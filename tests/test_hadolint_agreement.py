@@ -44,7 +44,7 @@ from pathlib import Path
 import pytest
 
 from darse.config import RepoConfig
-from darse.lint.engine import Linter
+from darse.lint.linter import Linter
 from darse.model.dockerfiles import Dockerfile, Stage, load_dockerfile
 
 from conftest import TODAY

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from darse.errors import DarseError
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.lint.rule import RULES, Severity
 
 from conftest import GOOD_SERVICE, rule_hits

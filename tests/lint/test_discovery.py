@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from darse.lint.engine import Linter
+from darse.lint.linter import Linter
 from darse.model.repository import open_repository
 
 from conftest import GOOD_SERVICE, TODAY, rule_hits, run_darse, write_tree
@@ -239,7 +239,7 @@ def test_two_processes_give_exactly_the_serial_result(tmp_path: Path) -> None:
     def report(parallel_from: int) -> str:
         code = (
             "import sys; sys.argv = ['darse', 'lint', '--format', 'json']\n"
-            f"import darse.lint.engine as engine; engine.PARALLEL_FROM = {parallel_from}\n"
+            f"import darse.lint.linter as linter; linter.PARALLEL_FROM = {parallel_from}\n"
             "from darse.cli.main import run; run()\n"
         )
         env = {"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}

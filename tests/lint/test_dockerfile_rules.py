@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 
 from conftest import GOOD_SERVICE, rule_hits
 

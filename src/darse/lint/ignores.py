@@ -1,7 +1,7 @@
 """Inline ignores: `# darse: ignore[DF001,apt-lists-kept]`, in Dockerfiles and YAML alike.
 
 A comment after code on a line covers that line only; a comment alone on its line covers the next
-line (the one it sits above). In a Dockerfile the engine also asks about the first line of the
+line (the one it sits above). In a Dockerfile the linter also asks about the first line of the
 instruction a finding is in, so a comment above a multi-line RUN covers the findings inside it. A
 rule name that no rule has is itself reported (RP008): a typo must not silence nothing in silence.
 """

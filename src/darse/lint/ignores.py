@@ -99,8 +99,8 @@ class IgnoreIndex:
                     )
                 )
                 continue
-            target = number + 1 if alone else number
-            found.covered.setdefault(target, set()).update(names)
+            covered = number + 1 if alone else number
+            found.covered.setdefault(covered, set()).update(names)
             for name in sorted(names - self.known()):
                 column = line.lower().find(name, match.start(1)) + 1
                 written = line[column - 1 : column - 1 + len(name)] if column else name

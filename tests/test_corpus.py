@@ -17,7 +17,7 @@ import pytest
 from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile
 
-from conftest import lint_tree
+from helpers.lint import lint_tree
 
 CORPUS = Path(__file__).parent / "corpus"
 DOCKERFILES = CORPUS / "dockerfiles"

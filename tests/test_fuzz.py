@@ -38,7 +38,7 @@ from darse.model.dockerfiles import load_dockerfile, parse_dockerfile
 from darse.model.dotenv import parse_env
 from darse.model.interpolate import Interpolation, InterpolationError, interpolate
 
-from conftest import lint_tree
+from helpers.lint import lint_tree
 
 _SCALE = max(1, int(os.environ.get("DARSE_FUZZ_SCALE", "1")))
 

@@ -47,7 +47,7 @@ from darse.config import RepoConfig
 from darse.lint.linter import Linter
 from darse.model.dockerfiles import Dockerfile, Stage, load_dockerfile
 
-from conftest import TODAY
+from helpers.lint import TODAY
 
 HADOLINT = shutil.which("hadolint")
 if HADOLINT is None:

@@ -16,7 +16,7 @@ import pytest
 
 from darse.lint.rule import RULES
 
-from conftest import git_init, lint_tree
+from helpers.lint import git_init, lint_tree
 
 BAD_REPO = Path(__file__).parent.parent / "fixtures" / "bad-repo"
 # top-level folders holding a service (`rp010/` only holds one deeper, colliding with rp010-project-collision)

@@ -10,7 +10,7 @@ import pytest
 from darse.lint.docs import EXAMPLES, example_file
 from darse.lint.rule import RULES
 
-from conftest import lint_tree, write_tree
+from helpers.lint import lint_tree, write_tree
 
 SERVICE = "services:\n  app:\n    image: example/app:1.0\n    restart: unless-stopped\n    init: true\n"
 CONFIG = 'proxy_network = "docker_default"\n'

@@ -1,6 +1,6 @@
-"""Plain helper functions shared by test modules (fixtures stay in conftest.py)."""
+"""Helpers shared by test modules (imported as `helpers.X`; conftest only holds fixtures)."""
 
 import pytest
 
-# The helpers assert on behalf of the tests: pytest explains their failures as it does the tests'.
+# The lint helpers assert on behalf of the tests: pytest explains their failures as it does the tests'.
 pytest.register_assert_rewrite("helpers.lint")

@@ -12,10 +12,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from darse.lint.linter import LintResult
-
-from engine_support import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
 from helpers.lint import (  # noqa: F401  (re-exported: many test modules import them from conftest)
     GOOD_SERVICE,
     TODAY,
@@ -24,6 +20,10 @@ from helpers.lint import (  # noqa: F401  (re-exported: many test modules import
     rule_hits,
     write_tree,
 )
+
+from darse.lint.linter import LintResult
+
+from engine_support import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from darse.lint.engine import Linter
+from darse.lint.linter import Linter
 from darse.model.repository import find_root, open_repository
 from darse.scaffold import create_service, validate
 from darse.scaffold.databases import DATABASES

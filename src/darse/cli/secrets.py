@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from darse.errors import DarseError
-from darse.lint.targets import resolve_targets
+from darse.lint.selection import resolve_selection
 from darse.model.repository import Repository
 from darse.model.service import Service
 from darse.secrets import (
@@ -38,7 +38,7 @@ def _console() -> Console:
 
 
 def _select(names: list[str] | None) -> tuple[Repository, list[Service]]:
-    chosen = resolve_targets(names or [], Path.cwd())
+    chosen = resolve_selection(names or [], Path.cwd())
     return chosen.repository, chosen.services
 
 

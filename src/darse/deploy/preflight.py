@@ -14,7 +14,7 @@ from darse.secrets.check import KEY_MISSING, LINK_MISMATCH, MISSING, PLACEHOLDER
 
 def check_lint(repository: Repository, service: Service, force: bool) -> int:
     """Lint errors block a deploy unless `force`; returns the number of errors let through."""
-    from darse.lint.engine import Linter
+    from darse.lint.linter import Linter
 
     linter = Linter(repository.config, repository)
     errors = [f for f in linter.lint_service(service) if f.severity >= Severity.parse("error")]

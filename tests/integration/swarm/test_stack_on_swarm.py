@@ -221,7 +221,7 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     history = darse("history", "swarmapp", "--json", cwd=root)
     assert history.returncode == 0, history.stderr
     records = json.loads(history.stdout)
-    check("stack-history", history.stdout, names)
+    check("stack-history", json.dumps(records[:4]), names)  # the state folder keeps earlier runs' records
     assert [(r["action"], r["outcome"]) for r in records[:4]] == [
         ("up", "success"),
         ("up", "failed"),

@@ -43,15 +43,15 @@ class GitError(DarseError):
 
 
 class GitMissing(GitError):
-    pass
+    """No `git` program to run."""
 
 
 class GitTimeout(GitError):
-    pass
+    """Git ran longer than its time bound and was killed."""
 
 
 class NotAWorkTree(GitError):
-    pass
+    """The folder is not inside a Git work tree (or does not exist)."""
 
 
 class GitFailed(GitError):

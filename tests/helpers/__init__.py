@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (imported as `helpers.X`; conftest only holds fixtures)."""

@@ -22,7 +22,7 @@ from darse.secrets import (
     check_service,
     diff_service,
     plan_init,
-    scan_history,
+    scan_leaks,
 )
 
 SCHEMA = 1
@@ -125,7 +125,7 @@ def check(
     for service in chosen:
         problems += check_service(repository, service)
     if history:
-        problems += scan_history(repository, None if not services else chosen)
+        problems += scan_leaks(repository, None if not services else chosen)
     if json_flag:
         _emit(
             {

@@ -16,6 +16,7 @@ from darse.deploy.state import project_lock
 from darse.deploy.up import Outcome, Progress, Source, deploy
 from darse.engine.compose import ComposeRunner
 from darse.errors import DarseError
+from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 
@@ -44,9 +45,8 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     try:
         revisions = ctx.revisions
         head = revisions.head
-        dirty = preflight.check_clean(
-            revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty
-        )
+        changes = revisions.working_changes(revisions.service_path(service.name))
+        dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
         preflight.check_secrets(ctx.repository, service)
         preflight.check_lint(ctx.repository, service, force)
     except BaseException:

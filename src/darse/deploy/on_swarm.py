@@ -20,6 +20,7 @@ from darse.engine.compose import ComposeRunner
 from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
 from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
+from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
@@ -38,7 +39,8 @@ def up_on_swarm(
 ) -> StackResult:
     """`darse up` (and `darse stack deploy`) of a Swarm-target service, recorded in the history."""
     revisions = ctx.revisions
-    dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
+    changes = revisions.working_changes(revisions.service_path(service.name))
+    dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
     preflight.check_secrets(ctx.repository, service)
     preflight.check_lint(ctx.repository, service, force)
     return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, progress)

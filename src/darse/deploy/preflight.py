@@ -49,12 +49,6 @@ def check_secrets(repository: Repository, service: Service) -> None:
         raise DarseError(f"{service.name}: {message}{more}", hint)
 
 
-def check_clean(dirty_paths: list[str], service: Service, allow_dirty: bool) -> bool:
-    """A deploy records a commit; uncommitted changes in the service folder would make that a lie."""
-    if dirty_paths and not allow_dirty:
-        more = f" and {len(dirty_paths) - 1} more" if len(dirty_paths) > 1 else ""
-        raise DarseError(
-            f"{service.name} has uncommitted changes ({dirty_paths[0]}{more})",
-            "commit them, or deploy anyway with --allow-dirty (recorded as dirty)",
-        )
-    return bool(dirty_paths)
+# A deploy records a commit; uncommitted changes in the service folder would make that a lie
+# (darse.git.check_clean refuses them with this hint).
+DIRTY_HINT = "commit them, or deploy anyway with --allow-dirty (recorded as dirty)"

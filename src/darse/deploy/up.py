@@ -105,7 +105,7 @@ def deploy(
     say = progress or (lambda _text: None)
     started = time.perf_counter()
     engine = ctx.engine_for(source.service)
-    runner = ComposeRunner(source.project, ctx.compose_target(source.service), source.masker.text)
+    runner = ComposeRunner(source.project, ctx.endpoint_of(source.service), source.masker.text)
     say(f"{source.service.name}: resolving the configuration")
     config = (
         source.pending.result() if source.pending is not None else runner.config(source.compose_path, source.overrides)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from darse.engine.api import ImageExport
 from darse.engine.docker import Engine
 from darse.errors import DarseError
 
@@ -28,6 +29,11 @@ def inspect_image(engine: Engine, reference: str) -> dict[str, Any] | None:
 
 def image_exists(engine: Engine, reference: str) -> bool:
     return inspect_image(engine, reference) is not None
+
+
+def export_image(engine: Engine, reference: str) -> ImageExport:
+    """The image as a `docker save` tar stream, requested now (`ImageExport.open()` waits for it)."""
+    return engine.api.start_export(reference)
 
 
 def build_image(

@@ -1,0 +1,1 @@
+"""Test doubles shared by the unit tests (an in-memory engine)."""

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from helpers.deploy_repo import Repo, make_repo
 
 from darse.deploy.history import FAILED
 from darse.deploy.rollback import choose
 from darse.errors import DarseError
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> Repo:
+    return make_repo(tmp_path, monkeypatch)
 
 
 def _three_deployments(repo):

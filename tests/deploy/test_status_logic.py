@@ -3,8 +3,16 @@ in sync, drifting (files or configuration), degraded, not deployed, unknown; own
 
 from __future__ import annotations
 
+import pytest
+from helpers.deploy_repo import Repo, make_repo
+
 from darse.deploy.status import DEGRADED, DRIFT, IN_SYNC, NOT_DEPLOYED, UNKNOWN, status
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> Repo:
+    return make_repo(tmp_path, monkeypatch)
 
 
 def _deploy_wiki(repo, ctx, *, web_hash="hw", db_hash="hd", health="healthy", revision=None):

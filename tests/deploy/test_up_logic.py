@@ -8,6 +8,7 @@ import datetime as dt
 import time
 
 import pytest
+from helpers.deploy_repo import Repo, make_repo
 
 from darse.deploy.up import Source, _all_current, _check_stable, _images, _labels, failed_containers
 from darse.engine.compose import ComposeResult, Endpoint
@@ -16,6 +17,11 @@ from darse.errors import DarseError
 
 LONG_AGO = "2026-01-01T00:00:00.000000000Z"
 WEB_ID, DB_ID = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch) -> Repo:
+    return make_repo(tmp_path, monkeypatch)
 
 
 def _fresh(repo, deployed_at="2026-11-22T10:00:00Z", **web_state):

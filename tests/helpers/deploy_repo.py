@@ -1,5 +1,10 @@
 """A real services repository (Git, history in a temporary state folder) whose engine is the in-memory
-fake: the deploy logic's unit tests run in milliseconds, without Docker."""
+fake: the deploy logic's unit tests run without Docker. A test module makes its fixture of it:
+
+    @pytest.fixture
+    def repo(tmp_path, monkeypatch) -> Repo:
+        return make_repo(tmp_path, monkeypatch)
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from helpers.fake_engine import FakeEngineAPI
 
 from darse.deploy.context import DeployContext
 from darse.deploy.history import SUCCESS, Deployment
+from helpers.fake_engine import FakeEngineAPI
 
 COMPOSE = """\
 services:
@@ -69,17 +74,12 @@ class Repo:
         return deployment
 
 
-@pytest.fixture
-def fake() -> FakeEngineAPI:
-    return FakeEngineAPI()
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeEngineAPI) -> Repo:
+def make_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    """The repository in `tmp_path/fleet`, its history in `tmp_path/state`, a fresh fake engine."""
     root = tmp_path / "fleet"
     root.mkdir()
     monkeypatch.setenv("DARSE_STATE_DIR", str(tmp_path / "state"))
     subprocess.run([*GIT, "init", "-q", str(root)], check=True)
-    repo = Repo(root, fake)
+    repo = Repo(root, FakeEngineAPI())
     repo.commit({"wiki/compose.yaml": COMPOSE, "pad/compose.yaml": COMPOSE.split("  db:")[0]}, "initial")
     return repo

@@ -4,7 +4,7 @@ Each Dockerfile of the service becomes `<registry>/<name>:<version>`, the versio
 CHANGELOG entry (the value lint's RP003 checks against the Compose `image:` tag). The OCI labels
 record the version, the Git commit, the source and the commit's time — not the wall clock — so the
 same commit always labels the same, wherever and whenever it is rebuilt. The engine's classic
-builder does the work through the Engine API (docker-py).
+builder does the work through the Engine API (`darse.engine.images`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from darse.engine import images
+from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.git import Git
 from darse.model.image import parse_image
@@ -175,58 +177,24 @@ def labels_for(plan: ImagePlan, facts: GitFacts) -> dict[str, str]:
 Progress = Callable[[str], None]
 
 
-def build_image(engine, plan: ImagePlan, labels: dict[str, str], *, no_cache: bool, progress: Progress) -> BuildResult:
+def build_image(
+    engine: Engine, plan: ImagePlan, labels: dict[str, str], *, no_cache: bool, progress: Progress
+) -> BuildResult:
     """Build one image with the engine's classic builder, streaming its steps to `progress`."""
-    import docker.errors
-
     started = time.monotonic()
     try:
         dockerfile = plan.dockerfile.relative_to(plan.context).as_posix()
     except ValueError:
         dockerfile = str(plan.dockerfile)
-    image_id = None
-    try:
-        stream = engine.api.build(
-            path=str(plan.context),
-            dockerfile=dockerfile,
-            tag=plan.tag,
-            buildargs={**plan.build_args, VERSION_ARG: plan.version},
-            labels=labels,
-            nocache=no_cache,
-            rm=True,
-            forcerm=True,
-            pull=False,
-            target=plan.target,
-            decode=True,
-        )
-        last_lines: list[str] = []
-        for event in stream:
-            if "error" in event:
-                detail = str(event.get("error", "")).strip().splitlines()[-1:] or ["unknown error"]
-                raise DarseError(f"building {plan.tag} failed: {detail[0][:300]}", "see the step above (--debug)")
-            text = event.get("stream")
-            if isinstance(text, str) and text.strip():
-                line = text.strip().splitlines()[-1]
-                last_lines = [*last_lines, line][-5:]
-                progress(line)
-            aux = event.get("aux")
-            if isinstance(aux, dict) and isinstance(aux.get("ID"), str):
-                image_id = aux["ID"]
-    except docker.errors.APIError as exc:
-        raise DarseError(f"building {plan.tag} failed: {exc.explanation or exc}", "check the Dockerfile") from None
-    except docker.errors.DockerException as exc:
-        raise DarseError(f"the Docker engine did not answer ({type(exc).__name__})", "is dockerd running?") from None
-    image = engine.images.get(image_id or plan.tag)
-    return BuildResult(plan, image.id, int(image.attrs.get("Size") or 0), time.monotonic() - started, labels)
-
-
-def docker_engine():
-    """A docker-py client on the local engine, or a one-line error."""
-    import docker
-
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except docker.errors.DockerException:
-        raise DarseError("cannot reach the Docker engine", "is dockerd running? is DOCKER_HOST right?") from None
-    return client
+    image = images.build_image(
+        engine,
+        context=plan.context,
+        dockerfile=dockerfile,
+        tag=plan.tag,
+        build_args={**plan.build_args, VERSION_ARG: plan.version},
+        labels=labels,
+        no_cache=no_cache,
+        target=plan.target,
+        on_line=progress,
+    )
+    return BuildResult(plan, image["Id"], int(image.get("Size") or 0), time.monotonic() - started, labels)

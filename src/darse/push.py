@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from darse.build import ImagePlan
+from darse.engine import images
+from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.registry.client import Credentials, RegistryClient
 from darse.registry.credentials import auth_config
@@ -38,27 +40,8 @@ class PushResult:
         }
 
 
-def _engine_push(engine, repository: str, tag: str, credentials: Credentials | None, progress: Callable[[str], None]):
-    import docker.errors
-
-    try:
-        for event in engine.api.push(
-            repository, tag=tag, auth_config=auth_config(credentials), stream=True, decode=True
-        ):
-            if "error" in event:
-                message = str(event.get("error", ""))[:300]
-                if credentials:
-                    message = message.replace(credentials.password, "****")
-                raise DarseError(f"pushing {repository}:{tag} failed: {message}", "check the login and the registry")
-            status = event.get("status")
-            if isinstance(status, str):
-                progress(f"{event.get('id', '')} {status}".strip())
-    except docker.errors.APIError as exc:
-        raise DarseError(f"pushing {repository}:{tag} failed ({exc.status_code})", "check the registry") from None
-
-
 def push_image(
-    engine,
+    engine: Engine,
     client: RegistryClient,
     plan: ImagePlan,
     credentials: Credentials | None,
@@ -67,17 +50,15 @@ def push_image(
     latest: bool,
     progress: Callable[[str], None],
 ) -> PushResult:
-    import docker.errors
-
     started = time.monotonic()
-    try:
-        image = engine.images.get(plan.tag)
-    except docker.errors.ImageNotFound:
-        raise DarseError(f"no local image {plan.tag}", f"build it first: darse build {plan.service}") from None
+    image = images.inspect_image(engine, plan.tag)
+    if image is None:
+        raise DarseError(f"no local image {plan.tag}", f"build it first: darse build {plan.service}")
+    image_id = image["Id"]
     status = "pushed"
     if client.manifest_digest(plan.repository, plan.version) is not None:
         existing = client.get_manifest(plan.repository, plan.version)
-        if existing.config_digest == image.id:
+        if existing.config_digest == image_id:
             status = "unchanged"
         elif not force:
             raise DarseError(
@@ -87,12 +68,14 @@ def push_image(
         else:
             status = "overwritten"
     target = f"{plan.registry}/{plan.repository}"
+    auth = auth_config(credentials)
+    secret = credentials.password if credentials else None
     if status != "unchanged":
-        _engine_push(engine, target, plan.version, credentials, progress)
+        images.push_tag(engine, target, plan.version, auth, secret, progress)
     if latest:
-        image.tag(target, "latest")
-        _engine_push(engine, target, "latest", credentials, progress)
+        images.tag_image(engine, image_id, target, "latest")
+        images.push_tag(engine, target, "latest", auth, secret, progress)
     manifest = client.get_manifest(plan.repository, plan.version)
-    if manifest.config_digest != image.id:
+    if manifest.config_digest != image_id:
         raise DarseError(f"after the push, {plan.tag} in the registry is not the local image", "push again")
-    return PushResult(plan, image.id, manifest.digest, status, latest, time.monotonic() - started)
+    return PushResult(plan, image_id, manifest.digest, status, latest, time.monotonic() - started)

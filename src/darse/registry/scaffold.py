@@ -10,9 +10,9 @@ never committed; its example is).
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
+from darse.engine.compose import ComposeRunner
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
 from darse.model.compose import COMPOSE_NAMES
@@ -209,8 +209,10 @@ def find_registry_folder(folder: Path | None) -> Path:
     )
 
 
-def compose_cmd(folder: Path, *args: str) -> list[str]:
-    return ["docker", "compose", "--project-directory", str(folder), *args]
+def _compose(folder: Path) -> ComposeRunner:
+    """Compose on the registry's folder, as `docker compose` typed there would run (its project name,
+    the environment's engine), through the engine layer's runner (plugin lookup, endpoint)."""
+    return ComposeRunner(None, directory=folder)
 
 
 def restart_if_running(folder: Path, service: str = SERVICE) -> bool:
@@ -218,23 +220,16 @@ def restart_if_running(folder: Path, service: str = SERVICE) -> bool:
     if not any((folder / n).is_file() for n in COMPOSE_NAMES):
         return False
     try:
-        running = subprocess.run(
-            compose_cmd(folder, "ps", "--status", "running", "--quiet", service),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        compose = _compose(folder)
+        running = compose.run(["ps", "--status", "running", "--quiet", service], timeout=60, separate=True)
+    except (DarseError, OSError):
         return False
-    if running.returncode != 0 or not running.stdout.strip():
+    if running.returncode != 0 or not running.output.strip():
         return False
-    restarted = subprocess.run(
-        compose_cmd(folder, "restart", service), capture_output=True, text=True, timeout=120, check=False
-    )
+    restarted = compose.run(["restart", service], timeout=120, separate=True)
     if restarted.returncode != 0:
         raise DarseError(
-            f"restarting the registry in {folder} failed: {restarted.stderr.strip()[-200:]}",
+            f"restarting the registry in {folder} failed: {restarted.errors.strip()[-200:]}",
             "restart it by hand: docker compose restart registry",
         )
     return True
@@ -249,14 +244,14 @@ def garbage_collect(folder: Path, *, dry_run: bool = False, untagged: bool = Fal
         args.append("--delete-untagged")
     args.append(CONFIG_IN_CONTAINER)
     try:
-        proc = subprocess.run(compose_cmd(folder, *args), capture_output=True, text=True, timeout=3600, check=False)
+        proc = _compose(folder).run(args, timeout=3600, separate=True)
     except OSError as exc:
         raise DarseError(f"cannot run docker compose: {exc.strerror}", "is the Docker CLI installed?") from None
-    except subprocess.TimeoutExpired:
-        raise DarseError("garbage collection took over an hour", "check the registry's logs") from None
+    if proc.timed_out:
+        raise DarseError("garbage collection took over an hour", "check the registry's logs")
     if proc.returncode != 0:
         raise DarseError(
-            f"garbage collection in {folder} failed: {proc.stderr.strip()[-300:]}",
+            f"garbage collection in {folder} failed: {proc.errors.strip()[-300:]}",
             "is the registry service running? (docker compose up -d)",
         )
-    return proc.stdout
+    return proc.output

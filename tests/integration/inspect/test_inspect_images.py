@@ -235,9 +235,10 @@ def test_engine_archive_and_registry_give_the_same_report(analysed, image, regis
 
 def test_docker_py_reader_gives_the_same_report(analysed, image, engine):
     """Engines off the local socket (TCP, TLS, SSH) are read through docker-py's chunked stream."""
+    from darse.engine.docker_py import api_for
     from darse.inspect.sources.engine import EngineSource
 
-    assert build(analyse(EngineSource(image, client=engine).load()), now=NOW) == build(analysed, now=NOW)
+    assert build(analyse(EngineSource(image, api_for(None, 300)).load()), now=NOW) == build(analysed, now=NOW)
 
 
 def _check_multi_platform_index(registry: str, remote: str, digest: str, reference: dict) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 from darse.errors import DarseError
 from darse.inspect.sources.base import ImageSource, LoadedImage
@@ -46,22 +45,21 @@ def open_source(reference: str, kind: str = "auto", platform: str | None = None)
         from darse.inspect.sources.registry import RegistrySource
 
         return RegistrySource(reference, platform)
-    from darse.inspect.sources.engine import EngineSource, connect, engine_has, local_engine
+    from darse.inspect.sources.engine import EngineSource, connect, engine_has
 
-    engine = local_engine()
-    if kind == "engine" or (engine is not None and not has_registry_host(reference)):
-        return EngineSource(reference, engine=engine)  # the engine starts its export now
+    if kind == "engine":
+        return EngineSource(reference, connect().api)  # the engine starts its export now
     try:
-        client: Any = engine if engine is not None else connect()
-        present = engine_has(client, reference)
+        engine = connect()
+        present = not has_registry_host(reference) or engine_has(engine, reference)
     except DarseError:
         if has_registry_host(reference):
             from darse.inspect.sources.registry import RegistrySource
 
             return RegistrySource(reference, platform)
         raise
-    if present or not has_registry_host(reference):
-        return EngineSource(reference, engine=engine) if engine is not None else EngineSource(reference, client)
+    if present:
+        return EngineSource(reference, engine.api)
     from darse.inspect.sources.registry import RegistrySource
 
     return RegistrySource(reference, platform)

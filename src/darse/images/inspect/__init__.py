@@ -14,9 +14,9 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Analysis": "darse.inspect.analysis",
-    "analyse": "darse.inspect.analysis",
-    "open_source": "darse.inspect.sources",
+    "Analysis": "darse.images.inspect.analysis",
+    "analyse": "darse.images.inspect.analysis",
+    "open_source": "darse.images.inspect.sources",
 }
 __all__ = sorted(_EXPORTS)
 

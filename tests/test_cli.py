@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.lint import GOOD_SERVICE
+from helpers.repo import write_tree
 from jsonschema.validators import validator_for
-
-from conftest import GOOD_SERVICE, write_tree
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 BAD = {

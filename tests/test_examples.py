@@ -7,8 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import lint_tree
+from helpers.lint import lint_tree
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SERVICES = sorted(p.name for p in EXAMPLES.iterdir() if (p / "compose.yaml").is_file())

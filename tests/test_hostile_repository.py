@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-
-from conftest import GOOD_SERVICE, run_darse, write_tree
+from helpers.cli import run_darse
+from helpers.lint import GOOD_SERVICE
+from helpers.repo import write_tree
 
 
 def _deep_toml(path: Path) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import textwrap
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +20,7 @@ from darse.lint.linter import Linter, LintResult
 from darse.lint.rule import RULES
 from darse.model.git import GitInfo
 from darse.model.repository import open_repository
+from helpers.repo import git_init, write_tree
 
 # A fixed date keeps end-of-life checks deterministic.
 TODAY = dt.date(2026, 11, 22)
@@ -50,22 +50,6 @@ services:
 """
 
 
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    """Write `{"svc/compose.yaml": "...", ...}` under root (text is dedented)."""
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-    return root
-
-
-def git_init(root: Path, commit: bool = True) -> None:
-    """Make `root` a Git repository (with one commit of everything present when `commit`)."""
-    env_args = ["-c", "user.name=darse tests", "-c", "user.email=tests@darse.invalid", "-c", "init.defaultBranch=main"]
-    subprocess.run(["git", *env_args, "init", "-q", str(root)], check=True)
-    if commit:
-        subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
-        subprocess.run(["git", *env_args, "-C", str(root), "commit", "-qm", "initial", "--allow-empty"], check=True)
 
 
 def lint_tree(root: Path, files: dict[str, str] | None = None, today: dt.date = TODAY) -> LintResult:

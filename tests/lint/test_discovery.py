@@ -6,12 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.cli import run_darse
 from helpers.lint import GOOD_SERVICE, TODAY, rule_hits, write_tree
 
 from darse.lint.linter import Linter
 from darse.model.repository import open_repository
-
-from conftest import run_darse
 
 LATEST = GOOD_SERVICE.replace("app:1.0", "app:latest")  # DC015 on line 3
 NO_RESTART = "services:\n  app:\n    image: example/app:1.0\n    init: true\n"  # DC004 on line 2

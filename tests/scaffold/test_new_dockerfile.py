@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import git_init, lint_tree, run_darse, snapshot, write_tree
+from helpers.cli import run_darse
+from helpers.lint import lint_tree
+from helpers.repo import git_init, snapshot, write_tree
 
 CONFIG = 'proxy_network = "proxy"\ndomain = "example.org"\nregistry = "registry.example.org"\n'
 

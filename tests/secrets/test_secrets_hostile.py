@@ -9,8 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from conftest import git_init, run_darse
+from helpers.cli import run_darse
+from helpers.repo import git_init
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 PLANTED = "Planted-Value-9f3c1e"

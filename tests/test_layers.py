@@ -150,3 +150,100 @@ def test_up_and_status_on_the_local_socket_never_import_docker_py(local_socket: 
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"containers": [], "docker": False}
+
+
+# --- imports only go down ---------------------------------------------------------------------------
+# Each package of darse in its layer, lowest first (docs/architecture.md draws them). A module imports
+# from its own layer or a lower one; `if TYPE_CHECKING:` imports (annotations only) do not count.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("base", {"darse", "errors", "fsutil", "progress"}),
+    ("outside systems", {"engine", "git"}),
+    ("model", {"config", "model", "secretlike", "masking"}),
+    ("library", {"api", "lint", "secrets", "scaffold", "deploy", "swarm", "images"}),
+    ("interfaces", {"cli", "web", "__main__"}),
+]
+RANK = {package: rank for rank, (_name, packages) in enumerate(LAYERS) for package in packages}
+
+
+def _package(module: str) -> str:
+    """`darse.deploy.up` → `deploy`; `darse` → `darse` (the package itself: its version)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _darse_imports(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """(line, module) of every import of darse, at any depth, except under `if TYPE_CHECKING:`."""
+    typing_only = {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for child in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "darse")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "darse":
+            yield node.lineno, node.module or ""
+
+
+def _all_modules() -> Iterator[tuple[str, ast.Module]]:
+    for path in sorted(SOURCE.rglob("*.py")):
+        name = ".".join(("darse", *path.relative_to(SOURCE).with_suffix("").parts)).removesuffix(".__init__")
+        yield name, ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def test_every_package_has_a_layer():
+    packages = {_package(name) for name, _tree in _all_modules()}
+    assert packages - set(RANK) == set(), "a new package of darse needs its place in LAYERS (and the docs)"
+
+
+def test_imports_only_go_down():
+    upward = [
+        f"{name}:{line} imports {module} ({LAYERS[RANK[_package(module)]][0]})"
+        for name, tree in _all_modules()
+        for line, module in _darse_imports(tree)
+        if RANK.get(_package(module), -1) > RANK[_package(name)]
+    ]
+    assert upward == [], "imports must only go down the layers of docs/architecture.md"
+
+
+def test_no_module_imports_an_interface():
+    offenders = [
+        f"{name}:{line}"
+        for name, tree in _all_modules()
+        for line, module in _darse_imports(tree)
+        if _package(module) in {"cli", "web"} and _package(name) not in {"cli", "web", "__main__"}
+    ]
+    assert offenders == []
+
+
+def test_packages_of_the_library_import_each_other_without_cycles():
+    graph: dict[str, set[str]] = {}
+    for name, tree in _all_modules():
+        graph.setdefault(_package(name), set()).update(
+            _package(module) for _line, module in _darse_imports(tree) if _package(module) != _package(name)
+        )
+    cycles = []
+
+    def visit(package: str, path: list[str]) -> None:
+        for imported in sorted(graph.get(package, ())):
+            if imported in path:
+                cycles.append(" → ".join([*path[path.index(imported) :], imported]))
+            elif len(path) < len(graph):
+                visit(imported, [*path, imported])
+
+    for package in sorted(graph):
+        visit(package, [package])
+    assert cycles == [], "packages import each other in a cycle"
+
+
+def test_the_layer_checks_see_what_they_look_for():
+    """An upward import inside a function is found; one under TYPE_CHECKING is not."""
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from darse.config import Target\n"
+        "def f():\n    from darse.deploy.up import deploy\n"
+    )
+    assert list(_darse_imports(tree)) == [(5, "darse.deploy.up")]
+    assert RANK[_package("darse.deploy.up")] > RANK[_package("darse.engine.compose")]

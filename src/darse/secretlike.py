@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from darse.lint.shell import program, split_commands
+from darse.model.shell import program, split_commands
 
 _SECRET_NAME = re.compile(
     r"(?:^|_)(?:PASSWORD|PASSWD|PASS|PWD|SECRET|TOKEN|API_?KEY|SECRET_?KEY|PRIVATE_?KEY|ACCESS_?KEY|"

@@ -20,10 +20,12 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from darse.config import Target
 from darse.errors import DarseError
+
+if TYPE_CHECKING:  # annotations only: the engine layer does not import the model
+    from darse.config import Target
 
 _INVALID = re.compile(r"[^a-z0-9_-]+")
 

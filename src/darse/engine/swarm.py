@@ -16,11 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from darse.config import Target
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
+
+if TYPE_CHECKING:  # annotations only: the engine layer does not import the model
+    from darse.config import Target
 
 if TYPE_CHECKING:  # docker-py is imported when a Swarm is first asked (`darse status` of Compose targets never does)
     import docker

@@ -9,10 +9,10 @@ from darse.lint.context import LintContext
 from darse.lint.knowledge import database_data_dirs, telltale_data_dirs
 from darse.lint.rule import Hit, Severity, compose_file_rule, compose_service_rule
 from darse.lint.rules.compose.common import is_external, service_image
-from darse.lint.shell import split_commands
 from darse.model.compose import ComposeFile, Mount, environment, mounts
 from darse.model.image import ImageRef
 from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX
+from darse.model.shell import split_commands
 from darse.model.yamlnode import YNode
 
 

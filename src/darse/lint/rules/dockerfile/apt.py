@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, dockerfile_rule
 from darse.lint.rules.dockerfile.common import command_position, final_chain, runs
-from darse.lint.shell import program, split_commands
 from darse.model.dockerfiles import Dockerfile, env_pairs
+from darse.model.shell import program, split_commands
 
 
 @dockerfile_rule(

@@ -9,9 +9,9 @@ from functools import partial
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, dockerfile_rule
 from darse.lint.rules.dockerfile.common import command_position, runs
-from darse.lint.shell import program, split_commands
 from darse.model.dockerfiles import Dockerfile, arg_pairs, env_pairs, unquote
 from darse.model.interpolate import InterpolationError, interpolate
+from darse.model.shell import program, split_commands
 
 MOVING_REFS = {"latest", "master", "main", "head", "develop", "dev", "trunk", "nightly", "edge"}
 _URL = re.compile(r"""(?:https?|ftp)://[^\s'"`;|&<>)]+""")

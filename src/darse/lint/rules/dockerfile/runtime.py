@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, dockerfile_rule
 from darse.lint.rules.dockerfile.common import final_chain
-from darse.lint.shell import program
 from darse.model.compose import is_true
 from darse.model.dockerfiles import Dockerfile, Instruction, Stage
+from darse.model.shell import program
 
 _INIT_PROGRAMS = {"tini", "tini-static", "dumb-init", "init", "s6-svscan", "catatonit", "supervisord", "runsvdir"}
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh"}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from darse.lint.shell import split_commands
+from darse.model.shell import split_commands
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def _shlex_tokens(text: str) -> list[str] | None:
 @settings(max_examples=3000, deadline=None)
 @given(st.text(alphabet=_SHELL_CHARS, max_size=40))
 def test_tokenize_agrees_with_shlex(text: str) -> None:
-    from darse.lint.shell import tokenize
+    from darse.model.shell import tokenize
 
     try:
         ours: list[str] | None = tokenize(text)
@@ -54,7 +54,7 @@ def test_tokenize_agrees_with_shlex(text: str) -> None:
 
 
 def test_tokenize_on_real_scripts() -> None:
-    from darse.lint.shell import tokenize
+    from darse.model.shell import tokenize
 
     script = 'apt-get update && apt-get install -y "a b" c\\ d \'e\' && rm -rf /var/lib/apt/lists/* ; echo "x\\"y\\$z"'
     assert tokenize(script) == _shlex_tokens(script)

@@ -2,58 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from darse.errors import DarseError
+from darse.cli.output import human_size, print_json, progress_display
 
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-@contextmanager
-def _progress(enabled: bool):
-    """A spinner with the current step on stderr (stdout stays clean for --json)."""
-    if not enabled:
-        yield lambda _title: lambda _line: None
-        return
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-
-        def start(title: str):
-            task = bar.add_task(escape(title))
-
-            def update(line: str) -> None:
-                bar.update(task, description=f"{escape(title)}  [dim]{escape(line[:80])}[/]")
-
-            return update
-
-        yield start
-
-
-def _repository_and_services(names: list[str]):
-    from darse.model.repository import find_root, open_repository
-
-    repository = open_repository(find_root(Path.cwd()))
-    return repository, [repository.service(name) for name in names]
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 def build(
@@ -64,26 +22,14 @@ def build(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Build each service's images, tagged <registry>/<name>:<CHANGELOG version>, with OCI labels."""
-    from darse.engine.connect import BUILD_TIMEOUT, connect
-    from darse.git import check_clean
-    from darse.images.build import DIRTY_HINT, build_image, git_facts, labels_for, plan_service
+    from darse.images.build import LABEL_REVISION, build_services
 
-    repository, chosen = _repository_and_services(services)
-    host = registry or repository.config.registry
-    work = []
-    for service in chosen:  # every check before the first build: nothing half-done
-        facts = git_facts(service.path)
-        check_clean(f"service {service.name}", facts.dirty, allow_dirty, hint=DIRTY_HINT, listed=3)
-        for plan in plan_service(service, host):
-            work.append((plan, labels_for(plan, facts)))
-    engine = connect(timeout=BUILD_TIMEOUT)
-    results = []
-    with _progress(not json_flag) as start:
-        for plan, labels in work:
-            update = start(f"building {plan.tag}")
-            results.append(build_image(engine, plan, labels, no_cache=no_cache, progress=update))
+    with progress_display(not json_flag) as listener:
+        results = build_services(
+            Path.cwd(), services, registry=registry, allow_dirty=allow_dirty, no_cache=no_cache, listener=listener
+        )
     if json_flag:
-        sys.stdout.write(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+        print_json([r.to_dict() for r in results])
         return
     table = Table(box=None)
     for column in ("tag", "ID", "size", "duration", "revision"):
@@ -92,9 +38,9 @@ def build(
         table.add_row(
             escape(r.plan.tag),
             r.image_id.removeprefix("sha256:")[:12],
-            _human_size(r.size),
+            human_size(r.size, whole_bytes=False),
             f"{r.duration:.1f} s",
-            r.labels["org.opencontainers.image.revision"][:12],
+            r.labels[LABEL_REVISION][:12],
         )
     out.print(table)
 
@@ -107,30 +53,12 @@ def push(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Push the version tags `darse build` made. Login: DARSE_REGISTRY_USER/PASSWORD or docker login."""
-    from darse.engine.connect import BUILD_TIMEOUT, connect
-    from darse.images.build import plan_service
-    from darse.images.push import push_image
-    from darse.images.registry.client import RegistryClient
-    from darse.images.registry.credentials import ca_bundle_for, resolve_credentials
+    from darse.images.push import push_services
 
-    repository, chosen = _repository_and_services(services)
-    host = registry or repository.config.registry
-    plans = [plan for service in chosen for plan in plan_service(service, host)]
-    if not plans:
-        raise DarseError("nothing to push", "name services that build images")
-    credentials = resolve_credentials(host)
-    engine = connect(timeout=BUILD_TIMEOUT)
-    results = []
-    with (
-        RegistryClient(host, credentials=credentials, ca_bundle=ca_bundle_for(host)) as client,
-        _progress(not json_flag) as start,
-    ):
-        client.ping()
-        for plan in plans:
-            update = start(f"pushing {plan.tag}")
-            results.append(push_image(engine, client, plan, credentials, force=force, latest=latest, progress=update))
+    with progress_display(not json_flag) as listener:
+        results = push_services(Path.cwd(), services, registry=registry, force=force, latest=latest, listener=listener)
     if json_flag:
-        sys.stdout.write(json.dumps([r.as_json() for r in results], indent=2) + "\n")
+        print_json([r.to_dict() for r in results])
         return
     for r in results:
         extra = " (and latest)" if r.latest else ""

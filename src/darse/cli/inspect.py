@@ -10,8 +10,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 
+from darse.cli.output import print_json, progress_display
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
 
@@ -20,36 +20,6 @@ class Format(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
-
-
-def _load(source, console: Console):
-    """Read the image once, with a progress bar on a terminal."""
-    total = source.total_bytes() if console.is_terminal else None
-    columns = [
-        TextColumn("[bold]reading[/] {task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(escape(source.reference), total=total)
-        return source.load(lambda count: progress.advance(task, count))
-
-
-def _thresholds(flags: dict):
-    """darse.toml's [inspect] (the nearest darse.toml from here up), overridden by the flags given."""
-    from darse.config import CONFIG_NAME, load_config
-    from darse.images.inspect.ci import from_config, parse_size
-
-    table = None
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        if (folder / CONFIG_NAME).is_file():
-            table = load_config(folder).inspect
-            break
-    if flags.get("highest_wasted_bytes") is not None:
-        flags["highest_wasted_bytes"] = parse_size(flags["highest_wasted_bytes"])
-    return from_config(table, f"{CONFIG_NAME} [inspect]").merged(**flags)
 
 
 def inspect(
@@ -79,54 +49,45 @@ def inspect(
     forbid_eol: bool = typer.Option(None, "--forbid-eol/--allow-eol", help="CI: fail on an end-of-life base OS."),
 ) -> None:
     """What an image really contains, layer by layer: sizes, commands, waste, base OS, findings."""
-    from darse.images.inspect.sources import open_source
+    from darse.images.inspect import commands
 
     if ls_path is not None and not ls_flag:
         raise DarseError(f"unexpected argument {ls_path!r}", "a PATH after the image goes with --ls")
     if extract_path is not None and output is None:
         raise DarseError("--extract needs -o FILE", "add -o where the file should be written")
-    source = open_source(image, source_kind, platform)  # first: the engine starts its export now
-
-    from darse.images.inspect import report as reporting
-    from darse.images.inspect.analysis import analyse
-
     if json_flag:
         output_format = Format.json
     err = Console(stderr=True, highlight=False)
-    limits = (
-        _thresholds(
-            {
-                "lowest_efficiency": lowest_efficiency,
-                "highest_wasted_bytes": highest_wasted_bytes,
-                "highest_wasted_percent": highest_wasted_percent,
-                "max_age_days": max_age_days,
-                "forbid_root": forbid_root,
-                "forbid_eol": forbid_eol,
-            }
-        )
-        if ci
-        else None
-    )
-    analysis = analyse(_load(source, err))
+    where = {"source": source_kind, "platform": platform}
+    limits = None  # read even for --extract and --ls: a broken [inspect] is reported either way
+    if ci:
+        flags = {
+            "lowest_efficiency": lowest_efficiency,
+            "highest_wasted_bytes": highest_wasted_bytes,
+            "highest_wasted_percent": highest_wasted_percent,
+            "max_age_days": max_age_days,
+            "forbid_root": forbid_root,
+            "forbid_eol": forbid_eol,
+        }
+        limits = commands.thresholds(Path.cwd(), flags)
     if extract_path is not None:
         from darse.images.inspect.ci import parse_size
-        from darse.images.inspect.extract import extract
 
-        done = extract(source, analysis, extract_path, layer, output, force, parse_size(max_bytes, "--max-bytes"))
-        if output_format is Format.json:
-            sys.stdout.write(
-                json.dumps({"path": done.path, "layer": done.layer, "size": done.size, "output": str(done.output)})
-                + "\n"
+        limit = parse_size(max_bytes, "--max-bytes")
+        with progress_display(err.is_terminal, err, bytes_=True) as listener:
+            done = commands.extract_file(
+                image, extract_path, output, **where, layer=layer, force=force, max_bytes=limit, listener=listener
             )
+        if output_format is Format.json:
+            print_json(done.to_dict(), indent=None)
         else:
             err.print(
                 f"wrote {escape(done.path)} from layer {done.layer} ({done.size} bytes) to {escape(str(done.output))}"
             )
         return
     if ls_flag:
-        from darse.images.inspect.extract import listing
-
-        rows = listing(analysis, layer, ls_path)
+        with progress_display(err.is_terminal, err, bytes_=True) as listener:
+            rows = commands.list_files(image, ls_path, **where, layer=layer, listener=listener)
         if output_format is Format.json:
             _emit(json.dumps(rows, indent=2), output)
         else:
@@ -137,26 +98,25 @@ def inspect(
             ]
             _emit("\n".join(lines), output)
         return
-    document = reporting.build(analysis, max_items if max_items is not None else 1000)
-    violations = []
-    if limits is not None:
-        from darse.images.inspect.ci import ci_section, evaluate
-
-        violations = evaluate(analysis, limits)
-        document["ci"] = ci_section(limits, violations)
+    with progress_display(err.is_terminal, err, bytes_=True) as listener:
+        report = commands.inspect_report(
+            image, **where, max_items=max_items if max_items is not None else 1000, thresholds=limits, listener=listener
+        )
     if output_format is Format.json:
-        _emit(json.dumps(document, indent=2), output)
+        _emit(json.dumps(report.to_dict(), indent=2), output)
     elif output_format is Format.sarif:
-        from darse.images.inspect.sarif import render_sarif
-
-        _emit(json.dumps(render_sarif(document), indent=2), output)
-    elif output is None:
-        reporting.render(document, Console(highlight=False), max_items if max_items is not None else 20)
+        _emit(json.dumps(report.to_sarif(), indent=2), output)
     else:
-        console = Console(record=True, width=140, file=open("/dev/null", "w"))  # noqa: SIM115
-        reporting.render(document, console, max_items if max_items is not None else 20)
-        _emit(console.export_text(), output)
-    raise typer.Exit(1 if violations else 0)
+        from darse.cli.inspect_view import render
+
+        shown = max_items if max_items is not None else 20
+        if output is None:
+            render(report.document, Console(highlight=False), shown)
+        else:
+            console = Console(record=True, width=140, file=open("/dev/null", "w"))  # noqa: SIM115
+            render(report.document, console, shown)
+            _emit(console.export_text(), output)
+    raise typer.Exit(0 if report.passed else 1)
 
 
 def _emit(text: str, output: Path | None) -> None:

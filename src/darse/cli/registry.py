@@ -186,7 +186,7 @@ def ls(
         return
     from rich.table import Table
 
-    from darse.cli.build import _human_size
+    from darse.cli.output import human_size as _human_size
 
     table = Table(box=None)
     for column in ("repository", "tag", "digest", "size", "created"):

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from darse import progress
 from darse.engine import images
+from darse.engine.connect import BUILD_TIMEOUT, connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
-from darse.git import Git
+from darse.git import Git, check_clean
 from darse.model.image import parse_image
+from darse.model.repository import Repository, find_root, open_repository
 from darse.model.service import Service
 from darse.model.yamlnode import YNode
 
@@ -74,7 +77,7 @@ class BuildResult:
     duration: float
     labels: dict[str, str]
 
-    def as_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             **self.plan.identity(),
             "id": self.image_id,
@@ -198,3 +201,39 @@ def build_image(
         on_line=progress,
     )
     return BuildResult(plan, image["Id"], int(image.get("Size") or 0), time.monotonic() - started, labels)
+
+
+def open_services(start: Path, names: list[str]) -> tuple[Repository, list[Service]]:
+    """The repository holding `start` and the services named (a `DarseError` for an unknown name)."""
+    repository = open_repository(find_root(start))
+    return repository, [repository.service(name) for name in names]
+
+
+def build_services(
+    start: Path,
+    names: list[str],
+    *,
+    registry: str | None = None,
+    allow_dirty: bool = False,
+    no_cache: bool = False,
+    listener: progress.Listener = progress.ignore,
+) -> list[BuildResult]:
+    """Build every image of the services named, after every check passed: nothing is half-done by a refusal.
+
+    `registry` overrides darse.toml's; each image is one progress task whose details are the build's steps.
+    """
+    repository, chosen = open_services(start, names)
+    host = registry or repository.config.registry
+    work = []
+    for service in chosen:
+        facts = git_facts(service.path)
+        check_clean(f"service {service.name}", facts.dirty, allow_dirty, hint=DIRTY_HINT, listed=3)
+        for plan in plan_service(service, host):
+            work.append((plan, labels_for(plan, facts)))
+    engine = connect(timeout=BUILD_TIMEOUT)
+    results = []
+    for plan, labels in work:
+        task = f"building {plan.tag}"
+        results.append(build_image(engine, plan, labels, no_cache=no_cache, progress=progress.reporter(listener, task)))
+        listener(progress.Event(task, done=True))
+    return results

@@ -11,13 +11,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from darse import progress
 from darse.engine import images
+from darse.engine.connect import BUILD_TIMEOUT, connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
-from darse.images.build import ImagePlan
+from darse.images.build import ImagePlan, open_services, plan_service
 from darse.images.registry.client import Credentials, RegistryClient
-from darse.images.registry.credentials import auth_config
+from darse.images.registry.credentials import auth_config, ca_bundle_for, resolve_credentials
 
 
 @dataclass
@@ -29,7 +32,7 @@ class PushResult:
     latest: bool
     duration: float
 
-    def as_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             **self.plan.identity(),
             "id": self.image_id,
@@ -79,3 +82,34 @@ def push_image(
     if manifest.config_digest != image_id:
         raise DarseError(f"after the push, {plan.tag} in the registry is not the local image", "push again")
     return PushResult(plan, image_id, manifest.digest, status, latest, time.monotonic() - started)
+
+
+def push_services(
+    start: Path,
+    names: list[str],
+    *,
+    registry: str | None = None,
+    force: bool = False,
+    latest: bool = False,
+    listener: progress.Listener = progress.ignore,
+) -> list[PushResult]:
+    """Push the version tags `build_services` made for the services named (and `latest` when asked).
+
+    `registry` overrides darse.toml's; each image is one progress task whose details are the engine's status lines.
+    """
+    repository, chosen = open_services(start, names)
+    host = registry or repository.config.registry
+    plans = [plan for service in chosen for plan in plan_service(service, host)]
+    if not plans:
+        raise DarseError("nothing to push", "name services that build images")
+    credentials = resolve_credentials(host)
+    engine = connect(timeout=BUILD_TIMEOUT)
+    results = []
+    with RegistryClient(host, credentials=credentials, ca_bundle=ca_bundle_for(host)) as client:
+        client.ping()
+        for plan in plans:
+            task = f"pushing {plan.tag}"
+            report = progress.reporter(listener, task)
+            results.append(push_image(engine, client, plan, credentials, force=force, latest=latest, progress=report))
+            listener(progress.Event(task, done=True))
+    return results

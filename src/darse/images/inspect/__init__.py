@@ -1,7 +1,9 @@
 """`darse inspect`: what an image really contains, layer by layer (see docs/inspect.md).
 
-Public API: `open_source(reference, kind, platform)` gives an `ImageSource`; `source.load()` reads it
-once into a `LoadedImage`; `analyse(loaded)` stacks the layers into an `Analysis` (waste, OS,
+Public API: `inspect_report(image, ...)` (the report, with CI thresholds from `thresholds(start, flags)`),
+`extract_file(image, path, output, ...)` and `list_files(image, under, ...)` are the three uses, in
+`commands`. Underneath: `open_source(reference, kind, platform)` gives an `ImageSource`; `source.load()`
+reads it once into a `LoadedImage`; `analyse(loaded)` stacks the layers into an `Analysis` (waste, OS,
 findings); `report.build(analysis)` is the stable JSON document.
 
 Names are imported on first use: `open_source` on the engine sends the export request, and it should
@@ -17,6 +19,11 @@ _EXPORTS = {
     "Analysis": "darse.images.inspect.analysis",
     "analyse": "darse.images.inspect.analysis",
     "open_source": "darse.images.inspect.sources",
+    "InspectReport": "darse.images.inspect.commands",
+    "inspect_report": "darse.images.inspect.commands",
+    "extract_file": "darse.images.inspect.commands",
+    "list_files": "darse.images.inspect.commands",
+    "thresholds": "darse.images.inspect.commands",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -62,7 +62,7 @@ class Thresholds:
         """Flags given on the command line override darse.toml."""
         return replace(self, **{k: v for k, v in flags.items() if v is not None})
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
@@ -73,7 +73,7 @@ class Violation:
     actual: Any
     limit: Any
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "message": self.message, "actual": self.actual, "limit": self.limit}
 
 
@@ -181,4 +181,4 @@ def evaluate(analysis: Analysis, limits: Thresholds) -> list[Violation]:
 
 
 def ci_section(limits: Thresholds, violations: list[Violation]) -> dict[str, Any]:
-    return {"passed": not violations, "thresholds": limits.as_dict(), "violations": [v.as_dict() for v in violations]}
+    return {"passed": not violations, "thresholds": limits.to_dict(), "violations": [v.to_dict() for v in violations]}

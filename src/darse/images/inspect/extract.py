@@ -36,6 +36,9 @@ class Extracted:
     size: int
     output: Path
 
+    def to_dict(self) -> dict:
+        return {"path": self.path, "layer": self.layer, "size": self.size, "output": str(self.output)}
+
 
 def _image_path(path: str) -> str:
     clean = normalise(path)

@@ -52,7 +52,7 @@ class Finding:
     size: int
     detail: str = ""
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "kind": self.kind,
             "path": "/" + self.path,

@@ -22,7 +22,7 @@ class OsInfo:
     eol_date: dt.date | None  # end of standard support when the release is in the table
     eol: bool | None  # None: unknown release
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "id": self.id,
             "name": self.name,

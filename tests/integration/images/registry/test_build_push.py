@@ -232,3 +232,44 @@ def test_dirty_tree_and_tag_mismatch_are_refused(registry, services, engine) -> 
     assert mismatch.returncode == 2
     assert "deploys tag 1.0.0 but CHANGELOG.md's latest version is 1.0.1" in mismatch.stderr
     assert not engine.images.list(name=f"{registry.host}/{repository}:1.0.1")
+
+
+def test_build_and_push_services_as_library_calls(registry, services, monkeypatch) -> None:  # noqa: F811
+    """The orchestration behind `darse build/push`, called directly: one progress task per image, then done."""
+    from darse.images.build import build_services
+    from darse.images.push import push_services
+    from darse.progress import Event
+
+    root, repository, revision = services
+    for name, value in registry.env().items():
+        monkeypatch.setenv(name, value)
+    tag = f"{registry.host}/{repository}:1.0.0"
+    events: list[Event] = []
+    [built] = build_services(root / "app", ["app"], listener=events.append)
+    assert built.to_dict()["tag"] == tag and built.to_dict()["labels"]["org.opencontainers.image.revision"] == revision
+    assert {e.task for e in events} == {f"building {tag}"}
+    assert any(e.detail for e in events) and events[-1].done
+    events.clear()
+    [pushed] = push_services(root, ["app"], latest=True, listener=events.append)
+    assert pushed.to_dict()["status"] == "pushed" and pushed.latest
+    assert {e.task for e in events} == {f"pushing {tag}"} and events[-1].done
+    [again] = push_services(root, ["app"])
+    assert again.status == "unchanged" and again.digest == pushed.digest
+
+
+def test_build_services_checks_everything_before_connecting(registry, services, monkeypatch) -> None:  # noqa: F811
+    """A dirty service is refused before the engine is even asked: nothing is half-built."""
+    import darse.images.build as building
+    from darse.errors import DarseError
+
+    root, _, _ = services
+
+    def no_engine(**_kwargs):
+        raise AssertionError("connected before every check passed")
+
+    monkeypatch.setattr(building, "connect", no_engine)
+    (root / "app" / "notes.txt").write_text("uncommitted\n")
+    with pytest.raises(DarseError, match="uncommitted changes"):
+        building.build_services(root, ["app"])
+    with pytest.raises(DarseError):
+        building.build_services(root, ["absent"])

@@ -149,7 +149,7 @@ def rollback(
     chosen = ctx.service(service)
     if ctx.target_of(chosen).is_swarm:
         from darse.cli.stack import render_result
-        from darse.deploy.on_swarm import rollback_on_swarm
+        from darse.swarm.deploy import rollback_on_swarm
 
         result = rollback_on_swarm(ctx, chosen, to=to, steps=steps, timeout=timeout)
         if json_flag:
@@ -180,7 +180,7 @@ def down(
     if ctx.target_of(chosen).is_swarm:
         if volumes:
             raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
-        from darse.deploy.on_swarm import down_on_swarm
+        from darse.swarm.deploy import down_on_swarm
 
         stack = down_on_swarm(ctx, chosen)
         if json_flag:

@@ -45,7 +45,7 @@ def deploy_services(
     ctx: DeployContext, services: list[Service], *, force: bool, allow_dirty: bool, timeout: float, json_flag: bool
 ) -> list[StackResult]:
     """Deploy each Swarm-target service (preflight, stack, convergence, history), rendering as it goes."""
-    from darse.deploy.on_swarm import up_on_swarm
+    from darse.swarm.deploy import up_on_swarm
 
     for service in services:
         swarm_target(ctx.repository, service)  # every one a Swarm target, before anything happens
@@ -166,7 +166,7 @@ def rollback(
 @app.command("rm")
 def rm(service: str = typer.Argument(..., help="The service folder whose stack to remove.")) -> None:
     """Remove a service's stack (services, networks, secrets); named volumes are kept."""
-    from darse.deploy.on_swarm import down_on_swarm
+    from darse.swarm.deploy import down_on_swarm
 
     ctx = DeployContext.open(Path.cwd())
     stack = down_on_swarm(ctx, ctx.service(service))

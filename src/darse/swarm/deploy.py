@@ -1,4 +1,4 @@
-"""`up`, `rollback` and `down` for a service whose darse.toml target is a Swarm.
+"""`up`, `rollback` and `down` of one service whose darse.toml target is a Swarm, recorded in the history.
 
 The same preflight (clean tree, secrets, lint) and the same history as on Compose; in between, the
 stack: `docker stack deploy`, convergence, the Swarm's own rollback of a failed update
@@ -22,9 +22,8 @@ from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
 from darse.masking import masker_for_compose
 from darse.model.service import Service
+from darse.progress import Event, Listener, ignore
 from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
-
-Progress = Callable[[list[ServiceState]], None]
 
 
 def up_on_swarm(
@@ -34,14 +33,14 @@ def up_on_swarm(
     force: bool = False,
     allow_dirty: bool = False,
     timeout: float = 300,
-    progress: Progress | None = None,
+    listener: Listener = ignore,
 ) -> StackResult:
     """`darse up` (and `darse stack deploy`) of a Swarm-target service, recorded in the history."""
     revisions = ctx.revisions
     dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
     preflight.check_secrets(ctx.repository, service)
     preflight.check_lint(ctx.repository, service, force)
-    return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, progress)
+    return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, listener)
 
 
 def rollback_on_swarm(
@@ -51,14 +50,14 @@ def rollback_on_swarm(
     to: str | None = None,
     steps: int | None = None,
     timeout: float = 300,
-    progress: Progress | None = None,
+    listener: Listener = ignore,
 ) -> StackResult:
     """The service folder as of an earlier revision (working tree untouched), deployed as the stack."""
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
     commit, _recorded = choose(ctx, service, to, steps)
     compose_path = release_compose(ctx, service, commit)
-    return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, progress)
+    return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, listener)
 
 
 def down_on_swarm(ctx: DeployContext, service: Service) -> str:
@@ -86,7 +85,7 @@ def _deploy(
     dirty: bool,
     action: str,
     timeout: float,
-    progress: Progress | None,
+    listener: Listener,
 ) -> StackResult:
     project = ctx.project(service)
     overrides = service.overrides_beside(compose_path)
@@ -110,13 +109,26 @@ def _deploy(
                 images={name: {"image": image} for name, image in prepared.made.images.items()},
             )
         )
+        task = f"deploying {service.name} to {prepared.target.name}"
         try:
-            result = run_stack(prepared, timeout, progress, masker.text)
+            result = run_stack(prepared, timeout, replica_reporter(listener, task), masker.text)
         except BaseException as exc:
             ctx.history.finish(record, FAILED, _why(exc))
             raise
+        finally:
+            listener(Event(task, done=True))
         ctx.history.finish(record, SUCCESS if result.ok else FAILED, _summary(result))
     return result
+
+
+def replica_reporter(listener: Listener, task: str) -> Callable[[list[ServiceState]], None]:
+    """The Swarm's service states as progress events: `web 2/3, db 1/global`, one event per poll."""
+
+    def report(states: list[ServiceState]) -> None:
+        parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'global'}" for s in states]
+        listener(Event(task, ", ".join(parts) if parts else "starting"))
+
+    return report
 
 
 def _summary(result: StackResult) -> str:

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from darse.deploy import preflight
 from darse.deploy.context import DeployContext
 from darse.deploy.diff import ConfigDiff, config_diff
 from darse.deploy.history import SUCCESS, Deployment, ServiceHistory
@@ -70,6 +69,8 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
+    from darse.deploy import preflight  # lint and secrets: not loaded for `darse status` or `history`
+
     # Compose resolves the configuration on the other core while darse checks (it only reads)
     overrides = service.overrides_beside(service.deploy_file)
     mask = masker_for_compose(service.deploy_file, *overrides).text

@@ -12,7 +12,7 @@ from typing import Any
 from darse.deploy.context import DeployContext
 from darse.model.repository import Repository
 from darse.model.service import Service
-from darse.progress import Event, Listener, ignore
+from darse.progress import Event, Listener, ignore, reporter
 from darse.swarm.converge import Convergence
 from darse.swarm.deploy import down_on_swarm, replica_reporter, up_on_swarm
 from darse.swarm.select import split_member, swarm_services
@@ -92,7 +92,7 @@ def rollback(repository: Repository, text: str, timeout: float, listener: Listen
     folder, member = split_member(repository, text)
     task = f"rolling back {text}"
     try:
-        return rollback_stack(repository, folder, member, timeout, replica_reporter(listener, task))
+        return rollback_stack(repository, folder, member, timeout, replica_reporter(reporter(listener, task)))
     finally:
         listener(Event(task, done=True))
 

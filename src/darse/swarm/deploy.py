@@ -8,7 +8,8 @@ the previous version: that is what happened to this deployment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from darse.deploy import preflight, resolved
@@ -22,7 +23,7 @@ from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
 from darse.masking import masker_for_compose
 from darse.model.service import Service
-from darse.progress import Event, Listener, ignore
+from darse.progress import Event, Listener, ignore, reporter
 from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
 
 
@@ -36,11 +37,14 @@ def up_on_swarm(
     listener: Listener = ignore,
 ) -> StackResult:
     """`darse up` (and `darse stack deploy`) of a Swarm-target service, recorded in the history."""
-    revisions = ctx.revisions
-    dirty = preflight.check_clean(revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty)
-    preflight.check_secrets(ctx.repository, service)
-    preflight.check_lint(ctx.repository, service, force)
-    return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, listener)
+    with _task(ctx, service, listener) as say:
+        say("checking")
+        revisions = ctx.revisions
+        changes = revisions.working_changes(revisions.service_path(service.name))
+        dirty = preflight.check_clean(changes, service, allow_dirty)
+        preflight.check_secrets(ctx.repository, service)
+        preflight.check_lint(ctx.repository, service, force)
+        return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, say)
 
 
 def rollback_on_swarm(
@@ -55,9 +59,11 @@ def rollback_on_swarm(
     """The service folder as of an earlier revision (working tree untouched), deployed as the stack."""
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
-    commit, _recorded = choose(ctx, service, to, steps)
-    compose_path = release_compose(ctx, service, commit)
-    return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, listener)
+    with _task(ctx, service, listener) as say:
+        say("checking")
+        commit, _recorded = choose(ctx, service, to, steps)
+        compose_path = release_compose(ctx, service, commit)
+        return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, say)
 
 
 def down_on_swarm(ctx: DeployContext, service: Service) -> str:
@@ -85,7 +91,7 @@ def _deploy(
     dirty: bool,
     action: str,
     timeout: float,
-    listener: Listener,
+    say: Callable[[str], None],
 ) -> StackResult:
     project = ctx.project(service)
     overrides = service.overrides_beside(compose_path)
@@ -109,26 +115,34 @@ def _deploy(
                 images={name: {"image": image} for name, image in prepared.made.images.items()},
             )
         )
-        task = f"deploying {service.name} to {prepared.target.name}"
+        say("docker stack deploy")
         try:
-            result = run_stack(prepared, timeout, replica_reporter(listener, task), masker.text)
+            result = run_stack(prepared, timeout, replica_reporter(say), masker.text)
         except BaseException as exc:
             ctx.history.finish(record, FAILED, _why(exc))
             raise
-        finally:
-            listener(Event(task, done=True))
         ctx.history.finish(record, SUCCESS if result.ok else FAILED, _summary(result))
     return result
 
 
-def replica_reporter(listener: Listener, task: str) -> Callable[[list[ServiceState]], None]:
-    """The Swarm's service states as progress events: `web 2/3, db 1/global`, one event per poll."""
+def replica_reporter(say: Callable[[str], None]) -> Callable[[list[ServiceState]], None]:
+    """The Swarm's service states as progress details, one per poll: `web 2/3, db 1/global`."""
 
     def report(states: list[ServiceState]) -> None:
         parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'global'}" for s in states]
-        listener(Event(task, ", ".join(parts) if parts else "starting"))
+        say(", ".join(parts) if parts else "starting")
 
     return report
+
+
+@contextlib.contextmanager
+def _task(ctx: DeployContext, service: Service, listener: Listener) -> Iterator[Callable[[str], None]]:
+    """One progress task per service deployed (`deploying wiki to cluster`), ended however it ends."""
+    task = f"deploying {service.name} to {ctx.target_of(service).name}"
+    try:
+        yield reporter(listener, task)
+    finally:
+        listener(Event(task, done=True))
 
 
 def _summary(result: StackResult) -> str:

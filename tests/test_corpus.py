@@ -13,11 +13,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers.lint import lint_tree
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile
-
-from conftest import lint_tree
 
 CORPUS = Path(__file__).parent / "corpus"
 DOCKERFILES = CORPUS / "dockerfiles"

@@ -42,12 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.lint import TODAY
 
 from darse.config import RepoConfig
-from darse.lint.engine import Linter
+from darse.lint.linter import Linter
 from darse.model.dockerfiles import Dockerfile, Stage, load_dockerfile
-
-from conftest import TODAY
 
 HADOLINT = shutil.which("hadolint")
 if HADOLINT is None:

@@ -10,15 +10,14 @@ builder does the work through the Engine API (docker-py).
 from __future__ import annotations
 
 import re
-import subprocess
 import time
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from darse.errors import DarseError
+from darse.git import Git
 from darse.model.image import parse_image
 from darse.model.service import Service
 from darse.model.yamlnode import YNode
@@ -51,6 +50,10 @@ class ImagePlan:
     def identity(self) -> dict[str, str]:
         """The fields every `--json` result about this image starts with (build and push alike)."""
         return {"service": self.service, "image": self.repository, "tag": self.tag, "version": self.version}
+
+
+GIT_HINT = "darse build labels images with their commit"
+DIRTY_HINT = "commit them (the image is labelled with the commit), or pass --allow-dirty"  # for darse.git.check_clean
 
 
 @dataclass(frozen=True)
@@ -154,40 +157,12 @@ def _args(node: YNode | None) -> dict[str, str]:
     return out
 
 
-def _git(folder: Path, *args: str) -> str:
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=60, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        raise DarseError("git did not run", "install git") from None
-    if proc.returncode != 0:
-        raise DarseError(f"{folder} is not in a Git work tree", "darse build labels images with their commit") from None
-    return proc.stdout
-
-
-def _clean_url(url: str) -> str:
-    """A remote URL without any user or token in it (`https://user:tok@host/x` → `https://host/x`)."""
-    url = url.strip()
-    parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme and parsed.netloc and "@" in parsed.netloc:
-        host = parsed.netloc.rsplit("@", 1)[1]
-        return urllib.parse.urlunsplit((parsed.scheme, host, parsed.path, "", ""))
-    return url
-
-
 def git_facts(folder: Path) -> GitFacts:
     """The commit checked out in `folder`'s work tree, its time, its remote, and the dirty paths under `folder`."""
-    revision = _git(folder, "rev-parse", "HEAD").strip()
-    epoch = int(_git(folder, "log", "-1", "--format=%ct", "HEAD").strip())
-    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    try:
-        source = _clean_url(_git(folder, "remote", "get-url", "origin"))
-    except DarseError:
-        source = ""
-    status = _git(folder, "status", "--porcelain", "--untracked-files=all", "--", ".")
-    dirty = [line[3:] for line in status.splitlines() if line.strip()]
-    return GitFacts(revision, created, source, dirty)
+    git = Git(folder, hint=GIT_HINT)
+    revision = git.head()
+    created = datetime.fromtimestamp(git.commit_time(revision), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return GitFacts(revision, created, git.origin_url(), git.working_changes(git.prefix()))
 
 
 def labels_for(plan: ImagePlan, facts: GitFacts) -> dict[str, str]:
@@ -195,15 +170,6 @@ def labels_for(plan: ImagePlan, facts: GitFacts) -> dict[str, str]:
     if facts.source:
         labels[LABEL_SOURCE] = facts.source
     return labels
-
-
-def check_clean(service: Service, facts: GitFacts, allow_dirty: bool) -> None:
-    if facts.dirty and not allow_dirty:
-        shown = ", ".join(facts.dirty[:3]) + (" ..." if len(facts.dirty) > 3 else "")
-        raise DarseError(
-            f"service {service.name} has uncommitted changes ({shown})",
-            "commit them (the image is labelled with the commit), or pass --allow-dirty",
-        )
 
 
 Progress = Callable[[str], None]

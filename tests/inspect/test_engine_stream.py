@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inspect_tars import docker_save, layer_tar, member
+from helpers.inspect_tars import docker_save, layer_tar, member
 
 from darse.engine.local import LocalEngine
 from darse.errors import DarseError

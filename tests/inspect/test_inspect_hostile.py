@@ -12,7 +12,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from inspect_tars import archive_of, config_for, docker_save, layer_tar, member, oci_layout, sha
+from helpers.inspect_tars import archive_of, config_for, docker_save, layer_tar, member, oci_layout, sha
 
 from darse.errors import DarseError
 from darse.inspect.analysis import analyse, load_config

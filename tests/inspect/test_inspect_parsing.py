@@ -9,9 +9,9 @@ import os
 import tarfile
 
 import pytest
+from helpers.inspect_tars import docker_save, layer_tar, loaded, member, oci_layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from inspect_tars import docker_save, layer_tar, loaded, member, oci_layout
 
 from darse.errors import DarseError
 from darse.inspect.analysis import analyse

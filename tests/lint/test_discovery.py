@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers.lint import GOOD_SERVICE, TODAY, rule_hits, write_tree
 
-from darse.lint.engine import Linter
+from darse.lint.linter import Linter
 from darse.model.repository import open_repository
 
-from conftest import GOOD_SERVICE, TODAY, rule_hits, run_darse, write_tree
+from conftest import run_darse
 
 LATEST = GOOD_SERVICE.replace("app:1.0", "app:latest")  # DC015 on line 3
 NO_RESTART = "services:\n  app:\n    image: example/app:1.0\n    init: true\n"  # DC004 on line 2
@@ -239,7 +240,7 @@ def test_two_processes_give_exactly_the_serial_result(tmp_path: Path) -> None:
     def report(parallel_from: int) -> str:
         code = (
             "import sys; sys.argv = ['darse', 'lint', '--format', 'json']\n"
-            f"import darse.lint.engine as engine; engine.PARALLEL_FROM = {parallel_from}\n"
+            f"import darse.lint.linter as linter; linter.PARALLEL_FROM = {parallel_from}\n"
             "from darse.cli.main import run; run()\n"
         )
         env = {"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"}

@@ -64,14 +64,15 @@ def build(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Build each service's images, tagged <registry>/<name>:<CHANGELOG version>, with OCI labels."""
-    from darse.build import build_image, check_clean, docker_engine, git_facts, labels_for, plan_service
+    from darse.build import DIRTY_HINT, build_image, docker_engine, git_facts, labels_for, plan_service
+    from darse.git import check_clean
 
     repository, chosen = _repository_and_services(services)
     host = registry or repository.config.registry
     work = []
     for service in chosen:  # every check before the first build: nothing half-done
         facts = git_facts(service.path)
-        check_clean(service, facts, allow_dirty)
+        check_clean(f"service {service.name}", facts.dirty, allow_dirty, hint=DIRTY_HINT, listed=3)
         for plan in plan_service(service, host):
             work.append((plan, labels_for(plan, facts)))
     engine = docker_engine()

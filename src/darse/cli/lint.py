@@ -16,9 +16,9 @@ from rich.table import Table
 from darse.config import RepoConfig
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
-from darse.lint.engine import Linter, LintResult, resolve_rule
+from darse.lint.linter import Linter, LintResult, resolve_rule
 from darse.lint.rule import RULES, Rule, Severity
-from darse.lint.targets import resolve_targets
+from darse.lint.selection import resolve_selection
 
 
 class Format(StrEnum):
@@ -56,7 +56,7 @@ def lint(
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
     if output is not None:
         _check_output(output)
-    chosen = resolve_targets(targets or [], Path.cwd(), changed=changed)
+    chosen = resolve_selection(targets or [], Path.cwd(), changed=changed)
     config = _with_ignored(chosen.repository.config, ignore or [])
     linter = Linter(config, chosen.repository)
     result = linter.lint_services(chosen.services, chosen.only)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -11,9 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from darse.lint.engine import Linter
-from darse.model.repository import find_root, open_repository
-from darse.scaffold import create_service, validate
+from darse.cli.output import print_json
+from darse.scaffold import new_service
 from darse.scaffold.databases import DATABASES
 
 DbKind = StrEnum("DbKind", {kind: kind for kind in DATABASES})
@@ -35,28 +32,16 @@ def new(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Create a service folder that passes darse lint: compose.yaml, example secrets, README."""
-    parent = Path.cwd()
-    root = find_root(parent)
-    repository = open_repository(root)
-    options = validate(
-        name, image, web, host, db.value if db else None, dockerfile, repository.config, app_version=app_version
-    )
-    created = create_service(repository, parent, options)
-    service_repo = open_repository(root, under=created.path)
-    result = Linter(service_repo.config, service_repo).lint_services(service_repo.services)
-    relative = service_repo.relative(created.path)
+    report = new_service(
+        Path.cwd(), name, image, web=web, host=host, database=db.value if db else None,
+        dockerfile=dockerfile, app_version=app_version,
+    )  # fmt: skip
     if json_flag:
-        document = {
-            "schema": 1,
-            "service": relative,
-            "files": [f"{relative}/{f}" for f in created.files],
-            "gitignore_fixed": created.gitignore_fixed,
-            "lint_findings": len(result.findings),
-        }
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        print_json(report.to_dict())
         return
     console = Console(highlight=False, soft_wrap=True)
-    console.print(f"[green]created[/] {escape(relative)}/")
+    created, result = report.created, report.lint
+    console.print(f"[green]created[/] {escape(report.relative)}/")
     for file in created.files:
         console.print(f"  {escape(file)}")
     if created.gitignore_fixed:
@@ -68,7 +53,7 @@ def new(
         render_text(result, console)
     else:
         console.print("darse lint: no problems")
-    console.print(f"next: darse secrets init {escape(options.name)} && darse up {escape(options.name)}")
+    console.print(f"next: darse secrets init {escape(report.name)} && darse up {escape(report.name)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,31 +1,18 @@
-"""`darse secrets init | check | diff`: arguments in, the secrets package does the work, text or JSON out."""
+"""`darse secrets init | check | diff`: arguments in, `darse.secrets.commands` does the work, text or JSON out."""
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from darse.errors import DarseError
-from darse.lint.targets import resolve_targets
-from darse.model.repository import Repository
-from darse.model.service import Service
-from darse.secrets import (
-    InitPlan,
-    SecretDiff,
-    SecretProblem,
-    apply_init,
-    check_service,
-    diff_service,
-    plan_init,
-    scan_history,
-)
+from darse.cli.output import print_json
+from darse.secrets import commands
+from darse.secrets.check import SecretDiff, SecretProblem
+from darse.secrets.init import InitPlan
 
-SCHEMA = 1
 secrets_app = typer.Typer(
     name="secrets",
     help="Real secret files made from their committed examples, and checks that they never reach Git.",
@@ -35,15 +22,6 @@ secrets_app = typer.Typer(
 
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
-
-
-def _select(names: list[str] | None) -> tuple[Repository, list[Service]]:
-    chosen = resolve_targets(names or [], Path.cwd())
-    return chosen.repository, chosen.services
-
-
-def _emit(document: dict[str, object]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 @secrets_app.command("init")
@@ -56,41 +34,17 @@ def init(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Create each missing real secret file from its example: placeholders get random values."""
-    if not services and not all_services:
-        raise DarseError("name the services whose secret files to create, or give --all", "darse secrets init wiki")
-    if services and all_services:
-        raise DarseError("give service names or --all, not both", "darse secrets init --all")
-    repository, chosen = _select(services)
-    plan = plan_init(repository, chosen, force)
-    if plan.overwrites and not yes:
-        names = ", ".join(item.path for item in plan.overwrites)
+    report = commands.plan(services, Path.cwd(), all_services=all_services, force=force)
+    if report.plan.overwrites and not yes:
+        names = ", ".join(item.path for item in report.plan.overwrites)
         if not typer.confirm(f"Regenerate {names}? Their current values are lost.", default=False, err=True):
             typer.echo("nothing changed", err=True)
             raise typer.Exit(1)
-    apply_init(repository, plan)
+    report.apply()
     if json_flag:
-        _emit(_init_document(plan, show))
+        print_json(report.to_dict(show))
     else:
-        _render_init(plan, show)
-
-
-def _init_document(plan: InitPlan, show: bool) -> dict[str, object]:
-    files = []
-    for item in plan.files:
-        entry: dict[str, object] = {
-            "service": item.service,
-            "path": item.path,
-            "example": item.example,
-            "action": item.action,
-            "generated": item.generated,
-            "defaults": item.defaults,
-        }
-        if show and item.values:
-            entry["values"] = item.values
-        files.append(entry)
-    fix = plan.gitignore
-    gitignore = {"path": ".gitignore", "changed": fix is not None, "fixed_for": fix.unignored if fix else []}
-    return {"schema": SCHEMA, "files": files, "gitignore": gitignore}
+        _render_init(report.plan, show)
 
 
 def _render_init(plan: InitPlan, show: bool) -> None:
@@ -120,25 +74,12 @@ def check(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Check that every env_file exists with every key of its example, and no real secret is in Git."""
-    repository, chosen = _select(services)
-    problems: list[SecretProblem] = []
-    for service in chosen:
-        problems += check_service(repository, service)
-    if history:
-        problems += scan_history(repository, None if not services else chosen)
+    report = commands.check(services, Path.cwd(), history=history)
     if json_flag:
-        _emit(
-            {
-                "schema": SCHEMA,
-                "services": [s.name for s in chosen],
-                "history": history,
-                "problems": [p.to_dict() for p in problems],
-                "summary": {"problems": len(problems), "services": len(chosen)},
-            }
-        )
+        print_json(report.to_dict())
     else:
-        _render_problems(problems, len(chosen))
-    raise typer.Exit(1 if problems else 0)
+        _render_problems(report.problems, len(report.services))
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def _render_problems(problems: list[SecretProblem], services: int) -> None:
@@ -163,15 +104,12 @@ def diff(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Keys missing from or extra in the real secret files compared with their examples."""
-    repository, chosen = _select([service])
-    if len(chosen) != 1:
-        raise DarseError(f"{service!r} names {len(chosen)} services", "give one service")
-    diffs = diff_service(repository, chosen[0])
+    report = commands.diff(service, Path.cwd())
     if json_flag:
-        _emit({"schema": SCHEMA, "service": chosen[0].name, "files": [d.to_dict() for d in diffs]})
+        print_json(report.to_dict())
     else:
-        _render_diffs(diffs)
-    raise typer.Exit(1 if any(d.differs for d in diffs) else 0)
+        _render_diffs(report.files)
+    raise typer.Exit(1 if report.differs else 0)
 
 
 def _render_diffs(diffs: list[SecretDiff]) -> None:

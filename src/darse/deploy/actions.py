@@ -24,6 +24,7 @@ from darse.deploy.status import status as service_statuses
 from darse.deploy.up import Outcome, Source, deploy
 from darse.engine.compose import ComposeRunner, project_name
 from darse.errors import DarseError
+from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.progress import Event, Listener, ignore, reporter
@@ -79,9 +80,8 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     try:
         revisions = ctx.revisions
         head = revisions.head
-        dirty = preflight.check_clean(
-            revisions.working_changes(revisions.service_path(service.name)), service, allow_dirty
-        )
+        changes = revisions.working_changes(revisions.service_path(service.name))
+        dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
         preflight.check_secrets(ctx.repository, service)
         preflight.check_lint(ctx.repository, service, force)
     except BaseException:

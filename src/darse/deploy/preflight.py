@@ -14,7 +14,7 @@ from darse.secrets.check import KEY_MISSING, LINK_MISMATCH, MISSING, PLACEHOLDER
 
 def check_lint(repository: Repository, service: Service, force: bool) -> int:
     """Lint errors block a deploy unless `force`; returns the number of errors let through."""
-    from darse.lint.engine import Linter
+    from darse.lint.linter import Linter
 
     linter = Linter(repository.config, repository)
     errors = [f for f in linter.lint_service(service) if f.severity >= Severity.parse("error")]
@@ -49,12 +49,6 @@ def check_secrets(repository: Repository, service: Service) -> None:
         raise DarseError(f"{service.name}: {message}{more}", hint)
 
 
-def check_clean(dirty_paths: list[str], service: Service, allow_dirty: bool) -> bool:
-    """A deploy records a commit; uncommitted changes in the service folder would make that a lie."""
-    if dirty_paths and not allow_dirty:
-        more = f" and {len(dirty_paths) - 1} more" if len(dirty_paths) > 1 else ""
-        raise DarseError(
-            f"{service.name} has uncommitted changes ({dirty_paths[0]}{more})",
-            "commit them, or deploy anyway with --allow-dirty (recorded as dirty)",
-        )
-    return bool(dirty_paths)
+# A deploy records a commit; uncommitted changes in the service folder would make that a lie
+# (darse.git.check_clean refuses them with this hint).
+DIRTY_HINT = "commit them, or deploy anyway with --allow-dirty (recorded as dirty)"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from darse.lint.rule import RULES, Rule
+from darse.lint.rule import RULES, Rule, Scope
 
 _SCOPES = {
-    "parse": "parsing",
-    "dockerfile": "Dockerfile",
-    "compose-file": "Compose file",
-    "compose-service": "Compose service",
-    "repository": "repository layout",
+    Scope.PARSE: "parsing",
+    Scope.DOCKERFILE: "Dockerfile",
+    Scope.COMPOSE_FILE: "Compose file",
+    Scope.COMPOSE_SERVICE: "Compose service",
+    Scope.REPOSITORY: "repository layout",
 }
 
 _PREAMBLE = """\
@@ -282,8 +282,8 @@ _DESCRIBED = {"DC019"}  # rules about another file than the one linted: their ex
 
 def example_file(rule: Rule) -> str:
     """Which file the examples are: a Dockerfile, compose.yaml, or a folder described in words."""
-    if rule.scope == "dockerfile" or rule.id.startswith("DF"):
+    if rule.scope is Scope.DOCKERFILE or rule.id.startswith("DF"):
         return "Dockerfile"
-    if rule.scope == "repository" or rule.id in _DESCRIBED:
+    if rule.scope is Scope.REPOSITORY or rule.id in _DESCRIBED:
         return ""
     return "compose.yaml"

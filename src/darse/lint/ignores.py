@@ -1,7 +1,7 @@
 """Inline ignores: `# darse: ignore[DF001,apt-lists-kept]`, in Dockerfiles and YAML alike.
 
 A comment after code on a line covers that line only; a comment alone on its line covers the next
-line (the one it sits above). In a Dockerfile the engine also asks about the first line of the
+line (the one it sits above). In a Dockerfile the linter also asks about the first line of the
 instruction a finding is in, so a comment above a multi-line RUN covers the findings inside it. A
 rule name that no rule has is itself reported (RP008): a typo must not silence nothing in silence.
 """
@@ -99,8 +99,8 @@ class IgnoreIndex:
                     )
                 )
                 continue
-            target = number + 1 if alone else number
-            found.covered.setdefault(target, set()).update(names)
+            covered = number + 1 if alone else number
+            found.covered.setdefault(covered, set()).update(names)
             for name in sorted(names - self.known()):
                 column = line.lower().find(name, match.start(1)) + 1
                 written = line[column - 1 : column - 1 + len(name)] if column else name

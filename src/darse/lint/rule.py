@@ -1,7 +1,7 @@
 """Rules, the hits their checks return, and the findings a lint run reports.
 
 A check is a plain generator function; the decorators below register it with its stable ID, title,
-default severity and reason. The engine turns each `Hit` into a `Finding` once configuration and
+default severity and reason. The linter turns each `Hit` into a `Finding` once configuration and
 inline ignores have been applied.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,16 @@ class Severity(IntEnum):
     @classmethod
     def parse(cls, text: str) -> Severity:
         return cls[text.upper()]
+
+
+class Scope(StrEnum):
+    """What a rule's check is given, hence when the linter runs it."""
+
+    DOCKERFILE = "dockerfile"  # each Dockerfile
+    COMPOSE_FILE = "compose-file"  # each Compose file, once
+    COMPOSE_SERVICE = "compose-service"  # each service of a Compose file
+    REPOSITORY = "repository"  # each service folder
+    PARSE = "parse"  # no check: the parsers' own problems
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class Rule:
     title: str
     severity: Severity
     reason: str  # why the guide asks for it; shown by `darse rules` and in docs/rules.md
-    scope: str  # "dockerfile", "compose-file", "compose-service", "repository", "parse"
+    scope: Scope
     check: Callable[..., Iterable[Hit]] | None = None
 
 
@@ -60,7 +70,7 @@ class Finding:
     column: int
     service: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
             "name": self.name,
@@ -83,7 +93,7 @@ def register(rule: Rule) -> Rule:
     return rule
 
 
-def _decorator(scope: str, rule_id: str, name: str, title: str, severity: Severity, reason: str):
+def _decorator(scope: Scope, rule_id: str, name: str, title: str, severity: Severity, reason: str):
     def wrap(func: Callable[..., Iterable[Hit]]) -> Callable[..., Iterable[Hit]]:
         register(Rule(rule_id, name, title, severity, " ".join(reason.split()), scope, func))
         return func
@@ -93,24 +103,24 @@ def _decorator(scope: str, rule_id: str, name: str, title: str, severity: Severi
 
 def dockerfile_rule(rule_id: str, name: str, title: str, severity: Severity, reason: str):
     """Register `check(dockerfile, ctx) -> Iterable[Hit]`, run on every Dockerfile."""
-    return _decorator("dockerfile", rule_id, name, title, severity, reason)
+    return _decorator(Scope.DOCKERFILE, rule_id, name, title, severity, reason)
 
 
 def compose_file_rule(rule_id: str, name: str, title: str, severity: Severity, reason: str):
     """Register `check(compose, ctx) -> Iterable[Hit]`, run once per Compose file."""
-    return _decorator("compose-file", rule_id, name, title, severity, reason)
+    return _decorator(Scope.COMPOSE_FILE, rule_id, name, title, severity, reason)
 
 
 def compose_service_rule(rule_id: str, name: str, title: str, severity: Severity, reason: str):
     """Register `check(name, node, compose, ctx) -> Iterable[Hit]`, run on every service of a Compose file."""
-    return _decorator("compose-service", rule_id, name, title, severity, reason)
+    return _decorator(Scope.COMPOSE_SERVICE, rule_id, name, title, severity, reason)
 
 
 def repository_rule(rule_id: str, name: str, title: str, severity: Severity, reason: str):
     """Register `check(service, ctx) -> Iterable[Hit]`, run once per service folder."""
-    return _decorator("repository", rule_id, name, title, severity, reason)
+    return _decorator(Scope.REPOSITORY, rule_id, name, title, severity, reason)
 
 
 def parse_rule(rule_id: str, name: str, title: str, severity: Severity, reason: str) -> Rule:
     """Register a rule whose hits come from the parsers themselves (no check function)."""
-    return register(Rule(rule_id, name, title, severity, " ".join(reason.split()), "parse"))
+    return register(Rule(rule_id, name, title, severity, " ".join(reason.split()), Scope.PARSE))

@@ -135,7 +135,7 @@ def parse_dockerfile(text: str, path: Path) -> Dockerfile:
         result.problems.append(DockerfileProblem("file contains NUL bytes", 1, 1))
         return result
     # BuildKit's Go parser, loaded on first use: loading it starts the Go runtime's threads, after
-    # which the process must not fork (darse.lint.engine forks to lint large trees on two cores)
+    # which the process must not fork (darse.lint.linter forks to lint large trees on two cores)
     import dockerfile as _bk
 
     try:

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from darse.errors import DarseError
+from darse.lint.linter import LintResult
 from darse.model.compose import COMPOSE_NAMES
 from darse.model.repository import Repository
 from darse.scaffold import render
 from darse.scaffold.options import NewOptions, validate
 from darse.secrets.gitignore import apply_gitignore, plan_gitignore, undo_gitignore
 
-__all__ = ["Created", "NewOptions", "create_service", "planned_files", "validate"]
+__all__ = ["Created", "NewOptions", "NewReport", "create_service", "new_service", "planned_files", "validate"]
 
 
 @dataclass
@@ -109,3 +110,46 @@ def _write_tree(temp: Path, files: dict[str, str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     os.chmod(temp, 0o777 & ~umask)
+
+
+@dataclass
+class NewReport:
+    """`darse new`'s result: the folder made, and what `darse lint` says of it (about the image chosen)."""
+
+    name: str
+    relative: str  # the new folder, relative to the repository root
+    created: Created
+    lint: LintResult
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "schema": 1,
+            "service": self.relative,
+            "files": [f"{self.relative}/{f}" for f in self.created.files],
+            "gitignore_fixed": self.created.gitignore_fixed,
+            "lint_findings": len(self.lint.findings),
+        }
+
+
+def new_service(
+    start: Path,
+    name: str,
+    image: str,
+    *,
+    web: int | None = None,
+    host: str | None = None,
+    database: str | None = None,
+    dockerfile: bool = False,
+    app_version: str | None = None,
+) -> NewReport:
+    """Create the folder `start/NAME` in the repository around `start`, then lint it."""
+    from darse.lint.linter import Linter
+    from darse.model.repository import find_root, open_repository
+
+    root = find_root(start)
+    repository = open_repository(root)
+    options = validate(name, image, web, host, database, dockerfile, repository.config, app_version=app_version)
+    created = create_service(repository, start, options)
+    service_repo = open_repository(root, under=created.path)
+    result = Linter(service_repo.config, service_repo).lint_services(service_repo.services)
+    return NewReport(options.name, service_repo.relative(created.path), created, result)

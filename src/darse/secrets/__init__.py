@@ -3,7 +3,7 @@
 The public API (the CLI and the deploy preflight use only these):
 
 - `check_service(repository, service) -> list[SecretProblem]`: the preflight, no history;
-- `scan_history(repository, services=None) -> list[SecretProblem]`: `check --history`;
+- `scan_leaks(repository, services=None) -> list[SecretProblem]`: `check --history` (the Git log);
 - `diff_service(repository, service) -> list[SecretDiff]`: keys missing or extra, by name;
 - `plan_init(repository, services, force=False) -> InitPlan`, `apply_init(repository, plan)`, and
   `init_services(...)` for both at once.
@@ -18,7 +18,7 @@ import importlib
 from typing import Any
 
 # Each name is imported from its module on first use: the deploy preflight needs only `check_service`,
-# and importing the history scanner and the generator with it would cost every `darse up`.
+# and importing the Git log scanner and the generator with it would cost every `darse up`.
 _EXPORTS = {
     "ExampleEntry": "example",
     "InitFile": "init",
@@ -32,7 +32,7 @@ _EXPORTS = {
     "is_placeholder": "example",
     "parse_example": "example",
     "plan_init": "init",
-    "scan_history": "history",
+    "scan_leaks": "leaks",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -21,6 +21,7 @@ from darse.engine.compose import ComposeRunner
 from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
 from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
+from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.progress import Event, Listener, ignore, reporter
@@ -41,7 +42,7 @@ def up_on_swarm(
         say("checking")
         revisions = ctx.revisions
         changes = revisions.working_changes(revisions.service_path(service.name))
-        dirty = preflight.check_clean(changes, service, allow_dirty)
+        dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
         preflight.check_secrets(ctx.repository, service)
         preflight.check_lint(ctx.repository, service, force)
         return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, say)

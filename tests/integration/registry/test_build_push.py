@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from helpers.golden import check
 from registry_support import RunningRegistry, darse, registry  # noqa: F401  (fixture)
 
 GIT = ["git", "-c", "user.name=darse tests", "-c", "user.email=tests@darse.invalid", "-c", "init.defaultBranch=main"]
@@ -74,6 +75,8 @@ def test_build_push_pull_list_delete(tmp_path, registry, services, engine) -> No
     root, repository, revision = services
     built = darse("build", "app", "--json", cwd=root, env=registry.env())
     [result] = run_json(built)
+    names = {str(root): "<ROOT>", repository: "<repository>", registry.host: "<registry>"}
+    check("build", built.stdout, names)
     tag = f"{registry.host}/{repository}:1.0.0"
     assert result["tag"] == tag and result["version"] == "1.0.0" and result["size"] > 0
     labels = engine.images.get(tag).labels
@@ -85,8 +88,11 @@ def test_build_push_pull_list_delete(tmp_path, registry, services, engine) -> No
 
     pushed = darse("push", "app", "--json", cwd=root, env=registry.env())
     [push] = run_json(pushed)
+    check("push", pushed.stdout, names)
     assert push["status"] == "pushed" and push["digest"].startswith("sha256:")
-    again = run_json(darse("push", "app", "--json", cwd=root, env=registry.env()))
+    pushed_again = darse("push", "app", "--json", cwd=root, env=registry.env())
+    check("push-unchanged", pushed_again.stdout, names)
+    again = run_json(pushed_again)
     assert again[0]["status"] == "unchanged" and again[0]["digest"] == push["digest"]
 
     # The Docker CLI pulls what darse pushed and gets the same digest.
@@ -107,7 +113,9 @@ def test_build_push_pull_list_delete(tmp_path, registry, services, engine) -> No
     assert pull.returncode == 0, pull.stderr
     assert f"Digest: {push['digest']}" in pull.stdout
 
-    listing = run_json(darse("registry", "ls", repository, "--json", cwd=root, env=registry.env()))
+    listed = darse("registry", "ls", repository, "--json", cwd=root, env=registry.env())
+    check("registry-ls", listed.stdout, names)
+    listing = run_json(listed)
     assert [(r["tag"], r["digest"], r["created"]) for r in listing] == [
         ("1.0.0", push["digest"], "2024-03-01T09:00:00Z")
     ]
@@ -117,7 +125,9 @@ def test_build_push_pull_list_delete(tmp_path, registry, services, engine) -> No
 
     refused = darse("registry", "rm", f"{repository}:1.0.0", cwd=root, env=registry.env(), stdin="")
     assert refused.returncode == 2 and f"{repository}:1.0.0" in refused.stderr and "--yes" in refused.stderr
-    removed = run_json(darse("registry", "rm", f"{repository}:1.0.0", "--yes", "--json", cwd=root, env=registry.env()))
+    removal = darse("registry", "rm", f"{repository}:1.0.0", "--yes", "--json", cwd=root, env=registry.env())
+    check("registry-rm", removal.stdout, names)
+    removed = run_json(removal)
     assert removed == {"repository": repository, "digest": push["digest"], "tags": ["1.0.0"]}
     assert run_json(darse("registry", "ls", repository, "--json", cwd=root, env=registry.env())) == []
     outputs = [built.stdout, built.stderr, pushed.stdout, pushed.stderr, refused.stderr, login.stdout, pull.stdout]

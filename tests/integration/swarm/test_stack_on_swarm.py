@@ -17,6 +17,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from helpers.golden import check
 
 from conftest import git_init, write_tree
 from engine_support import build_image, ensure_busybox, start_registry
@@ -171,6 +172,9 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     outputs += [first.stdout, first.stderr]
     assert first.returncode == 0, first.stdout + first.stderr
     (deployment,) = json.loads(first.stdout)["deployments"]
+    names = {str(root): "<ROOT>", proxy: "<proxy>"}
+    check("stack-deploy", first.stdout, names)
+    check("stack-status", darse("stack", "status", "swarmapp", "--json", cwd=root).stdout, names)
     assert deployment["ok"] and deployment["services"][0]["state"] == "converged"
     assert swarm.networks.get(proxy).attrs["Scope"] == "swarm"  # the missing proxy network was created
     service = swarm.services.get("swarmapp_web")
@@ -197,6 +201,7 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     outputs += [broken.stdout, broken.stderr]
     assert broken.returncode == 1, broken.stdout + broken.stderr
     (failed,) = json.loads(broken.stdout)["deployments"]
+    check("stack-deploy-failed", broken.stdout, names)
     (web,) = failed["services"]
     assert not failed["ok"] and web["state"] == "rolled back"
     assert any("exit" in error for error in web["errors"]), web
@@ -216,6 +221,7 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     history = darse("history", "swarmapp", "--json", cwd=root)
     assert history.returncode == 0, history.stderr
     records = json.loads(history.stdout)
+    check("stack-history", json.dumps(records[:4]), names)  # the state folder keeps earlier runs' records
     assert [(r["action"], r["outcome"]) for r in records[:4]] == [
         ("up", "success"),
         ("up", "failed"),
@@ -286,6 +292,9 @@ def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.Dock
         on_swarm = darse("up", "swarmapp", "--timeout", "120", "--json", cwd=root)
         assert on_swarm.returncode == 0, on_swarm.stdout + on_swarm.stderr
         (result,) = json.loads(on_swarm.stdout)
+        # the image is 1.0 or 1.1, as the lifecycle test ran or not before
+        names = {str(root): "<ROOT>", _proxy: "<proxy>", images["1.0"]: "<image>", images["1.1"]: "<image>"}
+        check("up-on-swarm", on_swarm.stdout, names)
         assert result["target"] == "swarm" and result["ok"]
         assert swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"})
         status = darse("status", "--json", cwd=root)
@@ -293,7 +302,9 @@ def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.Dock
         (row,) = [r for r in json.loads(status.stdout)["services"] if r["service"] == "swarmapp"]
         assert row["containers"]["running"] >= 1 and row["state"] == "in-sync", row
 
-        down = darse("down", "swarmapp", cwd=root)
+        check("status-swarm", status.stdout, names)
+        down = darse("down", "swarmapp", "--json", cwd=root)
+        check("down-on-swarm", down.stdout, names)
         assert down.returncode == 0, down.stderr
         assert _wait(lambda: not swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
         assert _wait(lambda: not swarm.containers.list(filters={"label": "com.docker.stack.namespace=swarmapp"}))

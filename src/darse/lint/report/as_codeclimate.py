@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections import Counter
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.lint.rule import Severity
 
 # GitLab's scale is info, minor, major, critical, blocker; darse's error breaks the guide.

@@ -6,7 +6,7 @@ quickfix), CI log parsers and `grep` read it without knowing darse.
 
 from __future__ import annotations
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 
 
 def render_gnu(result: LintResult) -> str:

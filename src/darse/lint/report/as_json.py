@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from darse import __version__
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.lint.rule import Severity
 
 
@@ -21,6 +21,6 @@ def render_json(result: LintResult) -> str:
             "images": result.images,  # image folders: Dockerfiles and no Compose file
             "files": result.files,
         },
-        "findings": [finding.as_dict() for finding in result.findings],
+        "findings": [finding.to_dict() for finding in result.findings],
     }
     return json.dumps(document, indent=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from darse import __version__
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.lint.rule import RULES, Severity
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}

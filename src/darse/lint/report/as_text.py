@@ -7,7 +7,7 @@ from itertools import groupby
 from rich.console import Console
 from rich.markup import escape
 
-from darse.lint.engine import LintResult
+from darse.lint.linter import LintResult
 from darse.lint.rule import Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}

@@ -222,7 +222,6 @@ def _committed_inputs(service: Service) -> list[Path]:
     return list(found)
 
 
-
 @repository_rule(
     "RP010",
     "project-collision",

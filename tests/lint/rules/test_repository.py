@@ -9,20 +9,16 @@ left untracked, as on a host where `darse secrets init` wrote the real secrets a
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.lint import GOOD_SERVICE, NO_GIT, Fifo, Link, lint_repository, rule_hits
 
 from darse.lint.rule import RULES
-from darse.model.git import GitInfo
-
-from conftest import GOOD_SERVICE, git_init, lint_tree, rule_hits, write_tree
 
 COMPOSE = "app/compose.yaml"
 README = {"app/README.md": "# app\n"}
 DOCKERFILE = "FROM alpine:3.22\nUSER app\n"
-NO_GIT = None  # no repository at all
 
 # The image's last path component is the folder name, so it is the image app/Dockerfile builds.
 HOME_MADE = """
@@ -72,42 +68,6 @@ def secret_repo(gitignore: str | None, **extra: str) -> dict[str, str]:
     if gitignore is not None:
         files[".gitignore"] = gitignore
     return {**files, **extra}
-
-
-def make_repository(root: Path, tracked: tuple[str, ...]) -> None:
-    """A Git repository whose one commit holds exactly `tracked`, force-added even if ignored."""
-    git_init(root, commit=False)
-    identity = ["-c", "user.name=darse tests", "-c", "user.email=tests@darse.invalid"]
-    if tracked:
-        subprocess.run(["git", "-C", str(root), "add", "-f", "--", *tracked], check=True)
-    subprocess.run(["git", *identity, "-C", str(root), "commit", "-qm", "initial", "--allow-empty"], check=True)
-
-
-class Link(str):
-    """A file written as a symbolic link to this target (absolute, or relative to the link)."""
-
-
-class Fifo(str):
-    """A file written as a FIFO (a read of it would block for ever)."""
-
-
-def lint_repository(root: Path, files: dict[str, str], git: tuple[str, ...] | None):
-    import os
-
-    write_tree(root, {path: text for path, text in files.items() if not isinstance(text, Link | Fifo)})
-    for path, special in files.items():
-        if isinstance(special, Link):
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            (root / path).symlink_to(special.replace("{outside}", str(root.parent / "outside.txt")))
-            (root.parent / "outside.txt").write_text("## 9.9.9\nHOST=1\n")
-        elif isinstance(special, Fifo):
-            (root / path).parent.mkdir(parents=True, exist_ok=True)
-            os.mkfifo(root / path)
-    if git is NO_GIT:
-        assert not GitInfo(root).is_repository, "the temporary folder must not be inside a Git work tree"
-    else:
-        make_repository(root, git)
-    return lint_tree(root)
 
 
 # (rule, files, Git: NO_GIT or the paths committed, [(path, line, column), ...] of every finding)
@@ -392,27 +352,3 @@ def test_nul_byte_in_a_path_is_a_finding_not_a_crash(
     files = home_made("1.0.0", "## 1.0.0")
     files[COMPOSE] = f"services:\n  app:\n    {entry}\n"
     assert rule_hits(lint_repository(tmp_path, files, NO_GIT), rule) == [(COMPOSE, *position)]
-
-
-# --- DC019 and Git: only what Git tracks is published -------------------------------------------
-
-ENV_SECRET = {
-    COMPOSE: "services:\n  app:\n    image: example/app:1.0\n    restart: unless-stopped\n    init: true\n",
-    "app/.env": "DB_PASSWORD=hunter2hunter2\n",
-    **README,
-}
-
-
-@pytest.mark.parametrize(
-    ("tracked", "expected"),
-    [
-        pytest.param(("app/.env",), [("app/.env", 1, 1)], id="tracked"),
-        pytest.param((), [], id="untracked-host-file"),
-    ],
-)
-def test_dc019_reports_env_files_git_tracks(
-    tmp_path: Path, tracked: tuple[str, ...], expected: list[tuple[str, int, int]]
-) -> None:
-    result = lint_repository(tmp_path, ENV_SECRET, tracked)
-    assert rule_hits(result, "DC019") == expected
-    assert all("hunter2" not in f.message for f in result.findings), "a secret must never be printed"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from darse.model.repository import open_repository
-from darse.secrets import scan_history
+from darse.secrets import scan_leaks
 
 from conftest import git_init, run_darse, write_tree
 
@@ -53,7 +53,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def test_clean_history(repo: Path) -> None:
-    assert scan_history(open_repository(repo)) == []
+    assert scan_leaks(open_repository(repo)) == []
 
 
 def test_secret_file_committed_then_deleted_names_the_commit(repo: Path) -> None:
@@ -92,7 +92,7 @@ def test_literals_added_then_removed_are_found(repo: Path) -> None:
     (repo / "svc/Dockerfile").unlink()
     (repo / "other/docker-compose.override.yml").unlink()
     commit(repo, "clean up")
-    problems = scan_history(open_repository(repo))
+    problems = scan_leaks(open_repository(repo))
     found = {(p.kind, p.path, p.key, p.commit, p.service) for p in problems}
     assert found == {
         ("history-literal", "svc/compose.yaml", "DB_PASSWORD", added, "svc"),
@@ -108,7 +108,7 @@ def test_key_shaped_values_anywhere_in_a_compose_file(repo: Path) -> None:
     added = commit(repo, "token")
     (repo / "svc/run.Dockerfile").write_text("FROM alpine:3.22\nRUN echo -----BEGIN RSA PRIVATE KEY-----\n")
     dockerfile = commit(repo, "key")
-    problems = scan_history(open_repository(repo))
+    problems = scan_leaks(open_repository(repo))
     assert [(p.kind, p.path, p.key, p.commit) for p in problems] == [
         ("history-literal", "svc/run.Dockerfile", None, dockerfile),
         ("history-literal", "svc/compose.yaml", "command", added),
@@ -120,7 +120,7 @@ def test_history_of_named_services_only(repo: Path) -> None:
     (repo / "other/app.secrets").write_text("TOKEN=y\n")
     commit(repo, "both", "svc/app.secrets", "other/app.secrets")
     repository = open_repository(repo)
-    only = scan_history(repository, [repository.service("other")])
+    only = scan_leaks(repository, [repository.service("other")])
     assert [(p.path, p.service) for p in only] == [("other/app.secrets", "other")]
     result = run_darse("secrets", "check", "other", "--history", "--json", cwd=repo)
     paths = {p["path"] for p in json.loads(result.stdout)["problems"]}
@@ -130,7 +130,7 @@ def test_history_of_named_services_only(repo: Path) -> None:
 def test_history_of_a_repository_below_the_git_top(tmp_path: Path) -> None:
     write_tree(tmp_path, {"infra/darse.toml": "", "infra/svc/compose.yaml": GOOD, "infra/svc/app.secrets": "T=1\n"})
     git_init(tmp_path)
-    problems = scan_history(open_repository(tmp_path / "infra"))
+    problems = scan_leaks(open_repository(tmp_path / "infra"))
     assert [(p.path, p.kind) for p in problems] == [("svc/app.secrets", "history-file")]
 
 
@@ -139,4 +139,4 @@ def test_empty_repository_and_no_repository(tmp_path: Path) -> None:
     result = run_darse("secrets", "check", "--history", cwd=tmp_path)
     assert result.exit_code == 2 and "not in a Git repository" in result.stderr
     git_init(tmp_path, commit=False)
-    assert scan_history(open_repository(tmp_path)) == []
+    assert scan_leaks(open_repository(tmp_path)) == []

@@ -23,7 +23,7 @@ _REPOSITORY_FILES = {"darse.toml", ".gitignore"}
 
 
 @dataclass
-class LintTargets:
+class LintSelection:
     repository: Repository
     services: list[Service] = field(default_factory=list)  # service and image folders
     loose_dockerfiles: list[Path] = field(default_factory=list)  # Dockerfiles outside any folder darse reads
@@ -34,29 +34,29 @@ def _is_dockerfile(path: Path) -> bool:
     return any(path.match(pattern) for pattern in DOCKERFILE_GLOBS)
 
 
-def _absolute(cwd: Path, target: str) -> Path:
-    """`target` from the (resolved) `cwd`, normalised without a system call; `Path.resolve()` costs
+def _absolute(cwd: Path, argument: str) -> Path:
+    """`argument` from the (resolved) `cwd`, normalised without a system call; `Path.resolve()` costs
     several per path, and discovery already gives folders by their resolved paths."""
-    return Path(os.path.normpath(cwd / target))
+    return Path(os.path.normpath(cwd / argument))
 
 
-def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> LintTargets:
+def resolve_selection(arguments: list[str], cwd: Path, changed: bool = False) -> LintSelection:
     """`changed`: the arguments are files pre-commit saw change; those belonging to no folder are ignored."""
-    if not targets:
+    if not arguments:
         root = find_root(cwd)
         repository = open_repository(root)
         if not repository.folders:
             raise DarseError(f"no service or image folder found in {root}", _NO_SERVICE_HINT)
-        return LintTargets(repository, repository.folders)
+        return LintSelection(repository, repository.folders)
     cwd = cwd.resolve()
-    first = _absolute(cwd, targets[0])
+    first = _absolute(cwd, arguments[0])
     base = first if first.is_dir() else first.parent if first.exists() else cwd
     root = find_root(base)
     real_root = root.resolve()
     repository = open_repository(root)
     folders = repository.folders
     by_path = {folder.path: folder for folder in folders}
-    folder_texts = [str(folder.path) for folder in folders]  # string prefixes: cheap for many folder targets
+    folder_texts = [str(folder.path) for folder in folders]  # string prefixes: cheap for many folders named
     chosen: dict[Path, Service] = {}
     only: dict[Path, set[Path] | None] = {}  # None: the whole folder
     loose: list[Path] = []
@@ -69,12 +69,12 @@ def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> Lin
         elif files is not None:
             only[folder.path] = files | {file}
 
-    for target in targets:
-        path = _absolute(cwd, target)
+    for argument in arguments:
+        path = _absolute(cwd, argument)
         if path not in by_path and path.exists() and path.resolve() != path:
             path = path.resolve()  # a symbolic link on the way
         if not path.exists():
-            _by_name(repository, target, root, take)
+            _by_name(repository, argument, root, take)
             continue
         if path.is_dir():
             if path in by_path:
@@ -88,7 +88,7 @@ def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> Lin
             if not inside:
                 if changed:
                     continue
-                raise DarseError(f"{target} holds no service or image folder", _NO_SERVICE_HINT)
+                raise DarseError(f"{argument} holds no service or image folder", _NO_SERVICE_HINT)
             for folder in inside:
                 take(folder)
             continue
@@ -97,7 +97,7 @@ def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> Lin
             take(owner, path)
         elif owner is not None and path.suffix in (".yml", ".yaml") and not changed:
             raise DarseError(
-                f"{target} is not a Compose file darse reads",
+                f"{argument} is not a Compose file darse reads",
                 f"{SERVICE_HINT}; another name can be given in darse.toml: "
                 f'[services."{owner.name}"] compose_file = "{path.name}"',
             )
@@ -110,11 +110,11 @@ def resolve_targets(targets: list[str], cwd: Path, changed: bool = False) -> Lin
             loose.append(path)
         elif not changed:
             raise DarseError(
-                f"{target} belongs to no service or image folder of {root}",
+                f"{argument} belongs to no service or image folder of {root}",
                 f"{SERVICE_HINT}; name a folder, one of its files, or a service",
             )
     named = {key: files for key, files in only.items() if files is not None}
-    return LintTargets(repository, list(chosen.values()), loose, named)
+    return LintSelection(repository, list(chosen.values()), loose, named)
 
 
 def _owner(path: Path, by_path: dict[Path, Service], root: Path) -> Service | None:
@@ -131,14 +131,14 @@ def _owner(path: Path, by_path: dict[Path, Service], root: Path) -> Service | No
     return None
 
 
-def _by_name(repository: Repository, target: str, root: Path, take: Callable[[Service], None]) -> None:
-    name = target.rstrip("/")
+def _by_name(repository: Repository, argument: str, root: Path, take: Callable[[Service], None]) -> None:
+    name = argument.rstrip("/")
     for folder in repository.folders:
         if folder.name == name or folder.path.name == name:
             take(folder)
             return
     raise DarseError(
-        f"{target!r} is neither a file, a folder nor a service of {root}",
-        did_you_mean(target, [n for s in repository.folders for n in (s.name, s.path.name)])
+        f"{argument!r} is neither a file, a folder nor a service of {root}",
+        did_you_mean(argument, [n for s in repository.folders for n in (s.name, s.path.name)])
         or "give a path, or a service name from `darse status`",
     )

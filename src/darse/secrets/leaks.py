@@ -1,4 +1,5 @@
-"""`darse secrets check --history`: every commit of every ref, read as one `git log -p` stream.
+"""Secrets leaked into Git (`darse secrets check --history`): every commit of every ref, read as one
+`git log -p` stream.
 
 Reported: any real secret file ever added or changed in a commit, and any secret-looking literal
 (`DB_PASSWORD: hunter2`, `ENV API_TOKEN=...`, a private key) added to a Compose file or a Dockerfile.
@@ -10,12 +11,11 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
-import subprocess
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath
 
 from darse.errors import DarseError
+from darse.git import Git
 from darse.model.dockerfiles import DOCKERFILE_GLOBS
 from darse.model.repository import Repository
 from darse.model.service import SECRET_SUFFIX, Service
@@ -31,34 +31,20 @@ _YAML_LIST = re.compile(r"""^\s*-\s+["']?([A-Za-z_][A-Za-z0-9_.\-]*)=(.*?)["']?\
 _DOCKER_ENV = re.compile(r"^\s*(ENV|ARG)\s+(.*)$", re.IGNORECASE)
 
 
-def scan_history(repository: Repository, services: list[Service] | None = None) -> list[SecretProblem]:
-    """Problems found in the history of the whole repository, or only of `services`' folders."""
+def scan_leaks(repository: Repository, services: list[Service] | None = None) -> list[SecretProblem]:
+    """Secrets ever committed, in the log of the whole repository or only of `services`' folders."""
     if not repository.git.is_repository:
         raise DarseError(f"{repository.root} is not in a Git repository", "--history reads the Git history")
     folders = None if services is None else [repository.relative(s.path) for s in services]
     owners = _owners(repository, services)
     known = {repository.relative(pair.real) for s in services or repository.services for pair in secret_pairs(s)}
-    command = [
-        "git", "-c", "core.quotePath=false", "-C", str(repository.root), "log", "--all", "-p", "-U0",
-        "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--diff-filter=d", "--relative",
-        "--format=%x00%H %cs", "--", *_pathspecs(folders, known),
+    options = [
+        "-p", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--diff-filter=d",
+        "--relative", "--format=%x00%H %cs",
     ]  # fmt: skip
-    with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
-        except OSError as exc:
-            raise DarseError(f"cannot run git: {exc.strerror}", "install Git") from None
-        assert proc.stdout is not None
-        with proc.stdout:
-            lines = (raw.decode("utf-8", errors="replace").rstrip("\n") for raw in proc.stdout)
-            problems = list(_scan(lines, known, owners))
-        status = proc.wait()
-        errors.seek(0)
-        stderr = errors.read(4096).decode("utf-8", errors="replace")
-    if status != 0 and "does not have any commits" not in stderr:
-        first = stderr.strip().splitlines()[0] if stderr.strip() else f"exit status {status}"
-        raise DarseError(f"git log failed: {first}", "check the repository with git log")
-    return problems
+    git = Git(repository.root, hint="--history reads the Git history")
+    with git.log_lines(*options, paths=_pathspecs(folders, known)) as lines:
+        return list(_scan(lines, known, owners))
 
 
 def _owners(repository: Repository, services: list[Service] | None) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from darse.errors import DarseError, did_you_mean
 from darse.lint import rules as _rules  # noqa: F401  (registers the rules)
 from darse.lint.context import LintContext
 from darse.lint.ignores import IGNORE_UNKNOWN, IgnoreIndex
-from darse.lint.rule import RULES, Finding, Hit, Rule, Severity
+from darse.lint.rule import RULES, Finding, Hit, Rule, Scope, Severity
 from darse.lint.rules.parse import COMPOSE_SYNTAX, COMPOSE_VARIABLE, DOCKERFILE_SYNTAX
 from darse.model.compose import ComposeFile
 from darse.model.dockerfiles import Dockerfile, load_dockerfile
@@ -111,7 +111,7 @@ class Linter:
         self.policy = _Policy(config.lint)
         self.ignores = IgnoreIndex()
         self.today = today or dt.date.today()
-        self.by_scope: dict[str, list[Rule]] = {}
+        self.by_scope: dict[Scope, list[Rule]] = {}
         for rule in RULES.values():
             self.by_scope.setdefault(rule.scope, []).append(rule)
 
@@ -188,7 +188,7 @@ class Linter:
                 # a repository rule's finding about the folder (no README, ...) is anchored at 1:1 of
                 # the configuration's file: report it once, not once per variant
                 at_top = finding.line == 1 and finding.column == 1 and finding.path == anchor
-                if at_top and RULES[finding.rule].scope == "repository":
+                if at_top and RULES[finding.rule].scope is Scope.REPOSITORY:
                     if (finding.rule, finding.message) in about_folder:
                         continue
                     about_folder.add((finding.rule, finding.message))
@@ -210,7 +210,7 @@ class Linter:
         if dockerfiles:
             for dockerfile in service.dockerfiles:
                 yield from self.lint_dockerfile(dockerfile, ctx)
-        for rule in self.by_scope.get("repository", []):
+        for rule in self.by_scope.get(Scope.REPOSITORY, []):
             for hit in rule.check(service, ctx):
                 yield from self._emit(rule, self._locate(hit, service.compose), service.compose_path, service)
 
@@ -221,11 +221,11 @@ class Linter:
             hit = self._locate(Hit(problem.message, problem.line, problem.column), compose)
             yield from self._emit(rule, hit, compose.path, service)
         if compose.readable:
-            for rule in self.by_scope.get("compose-file", []):
+            for rule in self.by_scope.get(Scope.COMPOSE_FILE, []):
                 for hit in rule.check(compose, ctx):
                     yield from self._emit(rule, self._locate(hit, compose), compose.path, service)
             for name, node in compose.services():
-                for rule in self.by_scope.get("compose-service", []):
+                for rule in self.by_scope.get(Scope.COMPOSE_SERVICE, []):
                     for hit in rule.check(name, node, compose, ctx):
                         yield from self._emit(rule, self._locate(hit, compose), compose.path, service)
         for path in (compose.path, *service.override_paths):
@@ -247,7 +247,7 @@ class Linter:
         if dockerfile.problems:
             return
         starts = [i.line for i in dockerfile.instructions]
-        for rule in self.by_scope.get("dockerfile", []):
+        for rule in self.by_scope.get(Scope.DOCKERFILE, []):
             for hit in rule.check(dockerfile, ctx):
                 index = bisect.bisect_right(starts, hit.line) - 1
                 anchor = starts[index] if index >= 0 else hit.line

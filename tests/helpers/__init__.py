@@ -1,0 +1,6 @@
+"""Helpers shared by test modules (imported as `helpers.X`; conftest only holds fixtures)."""
+
+import pytest
+
+# The lint helpers assert on behalf of the tests: pytest explains their failures as it does the tests'.
+pytest.register_assert_rewrite("helpers.lint")

@@ -20,7 +20,7 @@ import subprocess
 import time
 
 from darse.engine.local import LocalEngine
-from darse.inspect.tarstream import BLOCK, _number
+from darse.images.inspect.tarstream import BLOCK, _number
 
 
 def floor(reference: str) -> tuple[float, float, int]:

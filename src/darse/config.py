@@ -79,7 +79,7 @@ class RepoConfig:
     registry: str = ""
     skip: tuple[str, ...] = ()
     lint: LintSettings = field(default_factory=LintSettings)
-    inspect: dict[str, Any] = field(default_factory=dict)  # `darse inspect --ci` thresholds (darse.inspect.ci)
+    inspect: dict[str, Any] = field(default_factory=dict)  # `darse inspect --ci` thresholds (darse.images.inspect.ci)
     path: Path | None = None
     state_dir: str = ""  # where deployment history lives (darse.deploy.state); "" = the per-host default
     default_target: str = LOCAL_TARGET

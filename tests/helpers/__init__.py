@@ -1,4 +1,5 @@
-"""Helpers shared by test modules (imported as `helpers.X`; conftest only holds fixtures)."""
+"""Helpers shared by test modules (imported as `helpers.X`; conftest only holds fixtures): lint
+helpers, golden files, image archives, the in-memory fake engine, a deploy repository."""
 
 import pytest
 

@@ -9,7 +9,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from darse.inspect.sources.base import LoadedImage
+from darse.images.inspect.sources.base import LoadedImage
 
 
 def member(name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE, link: str = "", mode: int = 0o644):
@@ -115,7 +115,7 @@ def oci_layout(root: Path, layers: list[bytes], platform=("linux", "amd64")) -> 
 
 
 def loaded(layers: list[bytes], **settings) -> LoadedImage:
-    from darse.inspect.sources.archive import index_reader
+    from darse.images.inspect.sources.archive import index_reader
 
     indexes = [index_reader(io.BytesIO(t), f"l{n}") for n, t in enumerate(layers)]
     return LoadedImage("test", "test", config_for(layers, **settings), indexes)

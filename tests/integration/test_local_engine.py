@@ -9,8 +9,8 @@ import docker
 import pytest
 
 from darse.engine import local
-from darse.engine.compose import EngineTarget
-from darse.engine.docker import Engine
+from darse.engine.compose import Endpoint
+from darse.engine.connect import connect
 from darse.errors import DarseError
 
 from engine_support import BASE_TAG
@@ -66,7 +66,7 @@ def test_export_over_http_1_0_is_the_whole_tar(engine, busybox):
 
 def test_engine_uses_the_socket_and_docker_py_on_demand(engine, busybox, monkeypatch):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    ours = Engine(EngineTarget())
+    ours = connect(Endpoint())
     try:
         assert isinstance(ours.api, local.LocalEngine)
         assert ours.image_id(BASE_TAG) == busybox.id
@@ -80,7 +80,7 @@ def test_engine_uses_the_socket_and_docker_py_on_demand(engine, busybox, monkeyp
 def test_unreachable_engine_is_one_line(host, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", host)
     with pytest.raises(DarseError) as error:
-        Engine(EngineTarget())
+        connect(Endpoint())
     assert "cannot reach the Docker engine at " + host in error.value.one_line()
     assert "\n" not in error.value.one_line()
 

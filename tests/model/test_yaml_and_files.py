@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from darse.config import parse_config
-from darse.engine.compose import EngineTarget
+from darse.engine.compose import Endpoint
 from darse.errors import DarseError
 from darse.model.changelog import latest_version_in
 from darse.model.dotenv import parse_env
@@ -86,7 +86,7 @@ def test_image_references(ref: str, registry: str, repository: str, tag: str, pi
 def test_targets_default_to_compose_on_the_local_engine() -> None:
     config = parse_config({})
     target = config.target_for("wiki")
-    address = EngineTarget.of(target)
+    address = Endpoint.of(target)
     assert (target.name, target.kind, address.context, address.docker_host) == ("local", "compose", None, None)
 
 
@@ -102,9 +102,9 @@ def test_targets_per_service_and_repository_default() -> None:
         }
     )
     wiki, pad, other = (config.target_for(name) for name in ("apps/wiki", "pad", "other"))
-    assert (wiki.is_swarm, EngineTarget.of(wiki).global_args()) == (True, ["--context=swarm-prod"])
+    assert (wiki.is_swarm, Endpoint.of(wiki).global_args()) == (True, ["--context=swarm-prod"])
     assert (pad.name, pad.is_swarm) == ("local", False)
-    assert (other.name, EngineTarget.of(other).env()["DOCKER_HOST"]) == ("edge", "ssh://admin@edge.example.org")
+    assert (other.name, Endpoint.of(other).env()["DOCKER_HOST"]) == ("edge", "ssh://admin@edge.example.org")
 
 
 def test_config_defaults_and_values() -> None:

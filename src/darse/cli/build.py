@@ -64,8 +64,9 @@ def build(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Build each service's images, tagged <registry>/<name>:<CHANGELOG version>, with OCI labels."""
-    from darse.build import DIRTY_HINT, build_image, docker_engine, git_facts, labels_for, plan_service
+    from darse.engine.connect import BUILD_TIMEOUT, connect
     from darse.git import check_clean
+    from darse.images.build import DIRTY_HINT, build_image, git_facts, labels_for, plan_service
 
     repository, chosen = _repository_and_services(services)
     host = registry or repository.config.registry
@@ -75,7 +76,7 @@ def build(
         check_clean(f"service {service.name}", facts.dirty, allow_dirty, hint=DIRTY_HINT, listed=3)
         for plan in plan_service(service, host):
             work.append((plan, labels_for(plan, facts)))
-    engine = docker_engine()
+    engine = connect(timeout=BUILD_TIMEOUT)
     results = []
     with _progress(not json_flag) as start:
         for plan, labels in work:
@@ -106,10 +107,11 @@ def push(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Push the version tags `darse build` made. Login: DARSE_REGISTRY_USER/PASSWORD or docker login."""
-    from darse.build import docker_engine, plan_service
-    from darse.push import push_image
-    from darse.registry.client import RegistryClient
-    from darse.registry.credentials import ca_bundle_for, resolve_credentials
+    from darse.engine.connect import BUILD_TIMEOUT, connect
+    from darse.images.build import plan_service
+    from darse.images.push import push_image
+    from darse.images.registry.client import RegistryClient
+    from darse.images.registry.credentials import ca_bundle_for, resolve_credentials
 
     repository, chosen = _repository_and_services(services)
     host = registry or repository.config.registry
@@ -117,7 +119,7 @@ def push(
     if not plans:
         raise DarseError("nothing to push", "name services that build images")
     credentials = resolve_credentials(host)
-    engine = docker_engine()
+    engine = connect(timeout=BUILD_TIMEOUT)
     results = []
     with (
         RegistryClient(host, credentials=credentials, ca_bundle=ca_bundle_for(host)) as client,

@@ -40,7 +40,7 @@ def _load(source, console: Console):
 def _thresholds(flags: dict):
     """darse.toml's [inspect] (the nearest darse.toml from here up), overridden by the flags given."""
     from darse.config import CONFIG_NAME, load_config
-    from darse.inspect.ci import from_config, parse_size
+    from darse.images.inspect.ci import from_config, parse_size
 
     table = None
     for folder in (Path.cwd(), *Path.cwd().parents):
@@ -79,7 +79,7 @@ def inspect(
     forbid_eol: bool = typer.Option(None, "--forbid-eol/--allow-eol", help="CI: fail on an end-of-life base OS."),
 ) -> None:
     """What an image really contains, layer by layer: sizes, commands, waste, base OS, findings."""
-    from darse.inspect.sources import open_source
+    from darse.images.inspect.sources import open_source
 
     if ls_path is not None and not ls_flag:
         raise DarseError(f"unexpected argument {ls_path!r}", "a PATH after the image goes with --ls")
@@ -87,8 +87,8 @@ def inspect(
         raise DarseError("--extract needs -o FILE", "add -o where the file should be written")
     source = open_source(image, source_kind, platform)  # first: the engine starts its export now
 
-    from darse.inspect import report as reporting
-    from darse.inspect.analysis import analyse
+    from darse.images.inspect import report as reporting
+    from darse.images.inspect.analysis import analyse
 
     if json_flag:
         output_format = Format.json
@@ -109,8 +109,8 @@ def inspect(
     )
     analysis = analyse(_load(source, err))
     if extract_path is not None:
-        from darse.inspect.ci import parse_size
-        from darse.inspect.extract import extract
+        from darse.images.inspect.ci import parse_size
+        from darse.images.inspect.extract import extract
 
         done = extract(source, analysis, extract_path, layer, output, force, parse_size(max_bytes, "--max-bytes"))
         if output_format is Format.json:
@@ -124,7 +124,7 @@ def inspect(
             )
         return
     if ls_flag:
-        from darse.inspect.extract import listing
+        from darse.images.inspect.extract import listing
 
         rows = listing(analysis, layer, ls_path)
         if output_format is Format.json:
@@ -140,14 +140,14 @@ def inspect(
     document = reporting.build(analysis, max_items if max_items is not None else 1000)
     violations = []
     if limits is not None:
-        from darse.inspect.ci import ci_section, evaluate
+        from darse.images.inspect.ci import ci_section, evaluate
 
         violations = evaluate(analysis, limits)
         document["ci"] = ci_section(limits, violations)
     if output_format is Format.json:
         _emit(json.dumps(document, indent=2), output)
     elif output_format is Format.sarif:
-        from darse.inspect.sarif import render_sarif
+        from darse.images.inspect.sarif import render_sarif
 
         _emit(json.dumps(render_sarif(document), indent=2), output)
     elif output is None:

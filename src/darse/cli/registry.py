@@ -35,7 +35,7 @@ def _read_password(from_stdin: bool) -> str:
 
 def _htpasswd_path(folder: Path | None, htpasswd: Path | None) -> tuple[Path, Path | None]:
     """(htpasswd file, registry service folder or None)."""
-    from darse.registry.scaffold import HTPASSWD, find_registry_folder
+    from darse.images.registry.scaffold import HTPASSWD, find_registry_folder
 
     if htpasswd is not None:
         return htpasswd, folder
@@ -44,7 +44,7 @@ def _htpasswd_path(folder: Path | None, htpasswd: Path | None) -> tuple[Path, Pa
 
 
 def _restart_note(service_folder: Path | None, restart: bool, as_json: dict | None) -> None:
-    from darse.registry.scaffold import restart_if_running
+    from darse.images.registry.scaffold import restart_if_running
 
     if service_folder is None or not restart:
         return
@@ -70,7 +70,7 @@ def user_add(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Add a user (or change its password). The password is read from a prompt or stdin, never argv."""
-    from darse.registry.htpasswd import add_user, check_username
+    from darse.images.registry.htpasswd import add_user, check_username
 
     check_username(name)
     path, service_folder = _htpasswd_path(folder, htpasswd)
@@ -93,7 +93,7 @@ def user_remove(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Remove a user from the htpasswd file."""
-    from darse.registry.htpasswd import remove_user
+    from darse.images.registry.htpasswd import remove_user
 
     path, service_folder = _htpasswd_path(folder, htpasswd)
     remove_user(path, name)
@@ -113,7 +113,7 @@ def user_list(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """List the users (names only; hashes are never shown)."""
-    from darse.registry.htpasswd import list_users
+    from darse.images.registry.htpasswd import list_users
 
     path, _ = _htpasswd_path(folder, htpasswd)
     users = list_users(path)
@@ -128,9 +128,9 @@ def user_list(
 
 def _client(registry: str | None):
     from darse.config import load_config
+    from darse.images.registry.client import RegistryClient
+    from darse.images.registry.credentials import ca_bundle_for, resolve_credentials
     from darse.model.repository import find_root
-    from darse.registry.client import RegistryClient
-    from darse.registry.credentials import ca_bundle_for, resolve_credentials
 
     host = registry or load_config(find_root(Path.cwd())).registry
     if not host:
@@ -150,8 +150,8 @@ def init(
 ) -> None:
     """Scaffold a lint-clean registry:2 service: named volume, deletion, htpasswd, HTTPS."""
     from darse.config import load_config
+    from darse.images.registry.scaffold import scaffold
     from darse.model.repository import find_root
-    from darse.registry.scaffold import scaffold
 
     config = load_config(find_root(Path.cwd()))
     name = host or config.registry or (f"registry.{config.domain}" if config.domain else "")
@@ -177,7 +177,7 @@ def ls(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable listing."),
 ) -> None:
     """List repositories, tags, digests, sizes and build times (from the image labels)."""
-    from darse.registry.listing import list_images
+    from darse.images.registry.listing import list_images
 
     with _client(registry) as client:
         rows = list_images(client, [repository] if repository else None, workers=workers)
@@ -204,7 +204,7 @@ def rm(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Delete a tag's manifest by digest: every tag on that digest goes with it (you are told which)."""
-    from darse.registry.listing import tags_sharing
+    from darse.images.registry.listing import tags_sharing
 
     repository, sep, tag = reference.rpartition(":")
     if not sep or not repository or "/" in tag:
@@ -236,7 +236,7 @@ def gc(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Free the layers no manifest references, inside the running registry service."""
-    from darse.registry.scaffold import find_registry_folder, garbage_collect
+    from darse.images.registry.scaffold import find_registry_folder, garbage_collect
 
     found = find_registry_folder(folder)
     text = garbage_collect(found, dry_run=dry_run, untagged=untagged)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -10,48 +11,59 @@ from darse.config import Target
 from darse.deploy.history import History
 from darse.deploy.revisions import Revisions
 from darse.deploy.state import state_dir
-from darse.engine.compose import EngineTarget, project_name
+from darse.engine.compose import Endpoint, project_name
+from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
 from darse.model.service import Service
 
+EngineFactory = Callable[[Endpoint], Engine]
+
 
 @dataclass
 class DeployContext:
     """`override`, when given, sends every service to one engine; otherwise each service goes to the
-    target darse.toml gives it (Compose on the local engine, a Docker context, a DOCKER_HOST, a Swarm)."""
+    target darse.toml gives it (Compose on the local engine, a Docker context, a DOCKER_HOST, a Swarm).
+
+    `connect_engine` makes the Engine of an endpoint: `darse.engine.connect.connect`, or a fake in
+    the unit tests of the deploy logic."""
 
     repository: Repository
-    override: EngineTarget | None = None
-    _engines: dict[EngineTarget, Engine] = field(default_factory=dict, repr=False)
+    override: Endpoint | None = None
+    connect_engine: EngineFactory = connect
+    _engines: dict[Endpoint, Engine] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def open(cls, start: Path, override: EngineTarget | None = None) -> DeployContext:
+    def open(
+        cls, start: Path, override: Endpoint | None = None, connect_engine: EngineFactory = connect
+    ) -> DeployContext:
         repository = open_repository(find_root(start))
         if not repository.services:
             raise DarseError(
                 f"no service found in {repository.root}", "a service is a folder holding compose.yaml; run darse there"
             )
-        return cls(repository, override)
+        return cls(repository, override, connect_engine)
 
     def target_of(self, service: Service) -> Target:
         return self.repository.config.target_for(service.name)
 
-    def compose_target(self, service: Service) -> EngineTarget:
-        """The engine a service's `docker compose` and Engine API calls go to."""
+    def endpoint_of(self, service: Service) -> Endpoint:
+        """The engine endpoint a service's `docker compose` and Engine API calls go to."""
         if self.override is not None:
             return self.override
-        return EngineTarget.of(self.target_of(service))
+        return Endpoint.of(self.target_of(service))
+
+    compose_target = endpoint_of  # the former name, for callers not renamed yet
 
     def engine_for(self, service: Service) -> Engine:
         """Connected on first use, one client per engine; raises the one-line 'cannot reach' error."""
-        return self.engine_at(self.compose_target(service))
+        return self.engine_at(self.endpoint_of(service))
 
-    def engine_at(self, target: EngineTarget) -> Engine:
-        if target not in self._engines:
-            self._engines[target] = Engine(target)
-        return self._engines[target]
+    def engine_at(self, endpoint: Endpoint) -> Engine:
+        if endpoint not in self._engines:
+            self._engines[endpoint] = self.connect_engine(endpoint)
+        return self._engines[endpoint]
 
     @property
     def root(self) -> Path:

@@ -45,7 +45,7 @@ def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
     compose_path = service.deploy_file
     overrides = service.overrides_beside(compose_path)
     masker = masker_for_compose(compose_path, *overrides)
-    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path, overrides)
+    config = ComposeRunner(project, ctx.endpoint_of(service), masker.text).config(compose_path, overrides)
     current = resolved.masked(config, (service.path,), masker)
     last = ctx.history.last_success(project)
     deployed = json.loads(last.config_masked) if last is not None else {}

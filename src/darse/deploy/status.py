@@ -11,7 +11,7 @@ from typing import Any
 
 from darse.deploy.context import DeployContext
 from darse.deploy.revisions import under
-from darse.engine.compose import EngineTarget, project_name
+from darse.engine.compose import Endpoint, project_name
 from darse.engine.docker import (
     COMMIT_LABEL,
     HASH_LABEL,
@@ -74,12 +74,12 @@ class StatusReport:
 
 
 def status(ctx: DeployContext) -> list[ServiceStatus]:
-    by_project: dict[tuple[EngineTarget, str], list[ContainerState]] = {}
+    by_project: dict[tuple[Endpoint, str], list[ContainerState]] = {}
     compose_services = [s for s in ctx.repository.services if not ctx.target_of(s).is_swarm]
     stacks = _swarm_stacks(ctx)
-    for target in dict.fromkeys(ctx.compose_target(s) for s in compose_services):
-        for container in ctx.engine_at(target).containers(label=PROJECT_LABEL):  # one query per engine
-            by_project.setdefault((target, container.project), []).append(container)
+    for endpoint in dict.fromkeys(ctx.endpoint_of(s) for s in compose_services):
+        for container in ctx.engine_at(endpoint).containers(label=PROJECT_LABEL):  # one query per engine
+            by_project.setdefault((endpoint, container.project), []).append(container)
     latest = ctx.history.latest_by_project()
     succeeded = ctx.history.last_success_by_project()
     revisions = ctx.revisions
@@ -94,7 +94,7 @@ def status(ctx: DeployContext) -> list[ServiceStatus]:
         if target.is_swarm:
             tasks = _swarm_counts(stacks.get(target.name, {}).get(project, []), recorded)
         else:
-            tasks = _compose_counts(by_project.get((ctx.compose_target(service), project), []), recorded)
+            tasks = _compose_counts(by_project.get((ctx.endpoint_of(service), project), []), recorded)
         deployed = recorded.revision if recorded else tasks.labelled_commit
         row = ServiceStatus(service.name, project, deployed, head, NOT_DEPLOYED)
         row.total, row.running, row.healthy = tasks.total, tasks.running, tasks.healthy

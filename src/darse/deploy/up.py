@@ -34,6 +34,7 @@ from darse.engine.docker import (
     SERVICE_LABEL,
     TIME_LABEL,
     ContainerState,
+    Engine,
 )
 from darse.masking import Masker, masker_for_compose
 from darse.model.service import Service
@@ -122,7 +123,7 @@ def deploy(
     say = progress or (lambda _text: None)
     started = time.perf_counter()
     engine = ctx.engine_for(source.service)
-    runner = ComposeRunner(source.project, ctx.compose_target(source.service), source.masker.text)
+    runner = ComposeRunner(source.project, ctx.endpoint_of(source.service), source.masker.text)
     say(f"{source.service.name}: resolving the configuration")
     config = (
         source.pending.result() if source.pending is not None else runner.config(source.compose_path, source.overrides)
@@ -179,11 +180,7 @@ def deploy(
         else:
             if unstable:  # states changed since the list above (a crash loop): look again
                 after = outcome.containers = engine.containers(project=source.project)
-            outcome.failures = [
-                FailedContainer(c.name, c.state, c.health, source.masker.text(engine.last_logs(c.id)))
-                for c in after
-                if not c.healthy or c.id in unstable
-            ]
+            outcome.failures = failed_containers(engine, after, unstable, source.masker.text)
             ctx.history.finish(record, FAILED, _first_error(result.output))
     except BaseException as exc:
         if record.outcome != SUCCESS and record.ended_at is None:
@@ -200,7 +197,19 @@ def deploy(
     return outcome
 
 
-def _all_current(engine, existing: list[ContainerState], declared: dict[str, str]) -> bool:
+def failed_containers(
+    engine: Engine, containers: list[ContainerState], unstable: set[str], mask: Callable[[str], str]
+) -> list[FailedContainer]:
+    """The containers a failed deployment reports: not running, unhealthy, or restarted since created
+    (`unstable`), each with its last log lines (masked: a program may print what it read)."""
+    return [
+        FailedContainer(c.name, c.state, c.health, mask(engine.last_logs(c.id)))
+        for c in containers
+        if not c.healthy or c.id in unstable
+    ]
+
+
+def _all_current(engine: Engine, existing: list[ContainerState], declared: dict[str, str]) -> bool:
     """Whether `compose up` would change nothing: one container per service, each running and healthy,
     each on the image its tag names now (a re-pulled or rebuilt tag makes Compose recreate it). Then
     darse skips `compose up` altogether, the common case of an `up --all` on a host already in sync."""
@@ -228,7 +237,7 @@ def _auto_rollback(
     return deploy(ctx, source, timeout, auto_rollback=False, progress=say)
 
 
-def _check_stable(engine, after: list[ContainerState], labels: dict[str, dict[str, str]], result):
+def _check_stable(engine: Engine, after: list[ContainerState], labels: dict[str, dict[str, str]], result):
     """`compose up --wait` accepts a container without a healthcheck as soon as it runs, even one in a
     crash loop under a restart policy: a container this deployment created must still be running and
     never restarted. (A healthcheck is the reliable signal; this catches what exits at once.)"""

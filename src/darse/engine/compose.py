@@ -1,7 +1,8 @@
 """The only code in darse that runs `docker compose`: argument lists, never a shell string.
 
-Every call goes through `ComposeRunner`, which is parameterised by an `EngineTarget` (a docker context or a
-DOCKER_HOST) so that later deploy targets (a remote host, a Swarm manager) reuse it unchanged.
+Every call goes through `ComposeRunner`, which is parameterised by an `Endpoint` (a docker context or a
+DOCKER_HOST: where an engine answers) so that every deploy target (a remote host, a Swarm manager)
+reuses it unchanged.
 
 Project names: a service's Compose project is its folder path relative to the repository root, lowercased,
 with every character Compose refuses turned into `-` (`wiki` → `wiki`, `web/blog` → `web-blog`). For a
@@ -36,15 +37,15 @@ def project_name(service_name: str) -> str:
 
 
 @dataclass(frozen=True)
-class EngineTarget:
-    """Where containers run: None/None is the local engine from the environment (DOCKER_HOST or the
-    current docker context)."""
+class Endpoint:
+    """Where an engine answers: None/None is the local engine from the environment (DOCKER_HOST or
+    the current docker context). A darse.toml *target* names one (`Endpoint.of`)."""
 
     context: str | None = None
     docker_host: str | None = None
 
     @classmethod
-    def of(cls, target: Target) -> EngineTarget:
+    def of(cls, target: Target) -> Endpoint:
         """darse.toml's target as an engine address (a context, a DOCKER_HOST, or the environment's)."""
         return cls(context=target.context or None, docker_host=target.host or None)
 
@@ -66,18 +67,18 @@ PLUGIN_DIRS = (
 )
 
 
-def compose_command(docker: str, target: EngineTarget) -> list[str]:
+def compose_command(docker: str, endpoint: Endpoint) -> list[str]:
     """How to run Compose: its plugin binary directly when the docker CLI would only relay to it.
 
     `docker compose X` starts the docker CLI, which runs the plugin once to read its metadata and once
     more for X: about 0.1 s of every call. The plugin is a complete Compose on its own (it reads
     DOCKER_HOST and the current context like the CLI), so darse runs it directly; a named context
     goes through the CLI, whose business contexts are."""
-    if not target.context:
+    if not endpoint.context:
         plugin = find_compose_plugin()
         if plugin is not None:
             return [plugin]
-    return [docker, *target.global_args(), "compose"]
+    return [docker, *endpoint.global_args(), "compose"]
 
 
 def find_compose_plugin() -> str | None:
@@ -93,7 +94,9 @@ def find_compose_plugin() -> str | None:
 @dataclass(frozen=True)
 class ComposeResult:
     returncode: int
-    output: str  # stdout and stderr of compose, interleaved (progress lines, errors)
+    output: str  # stdout and stderr of compose, interleaved (progress lines, errors); stdout alone with `errors`
+    errors: str = ""  # stderr, when it was kept apart (`ComposeRunner.run(..., separate=True)`)
+    timed_out: bool = False
 
     @property
     def ok(self) -> bool:
@@ -101,13 +104,21 @@ class ComposeResult:
 
 
 class ComposeRunner:
-    """`docker compose` for one project, with its files or with a resolved configuration fed on stdin."""
+    """`docker compose` for one project, with its files or with a resolved configuration fed on stdin.
+
+    `project` None leaves the name to Compose (the folder's name), as `docker compose` typed in
+    `directory` would; `directory` is then the project directory of every call."""
 
     def __init__(
-        self, project: str, target: EngineTarget | None = None, mask: Callable[[str], str] | None = None
+        self,
+        project: str | None,
+        endpoint: Endpoint | None = None,
+        mask: Callable[[str], str] | None = None,
+        directory: Path | None = None,
     ) -> None:
         self.project = project
-        self.target = target or EngineTarget()
+        self.endpoint = endpoint or Endpoint()
+        self.directory = directory
         # Compose quotes what it read in its errors, values of env files included: every text it
         # returns passes through `mask` (darse.masking) before anyone can show or store it
         self.mask = mask or (lambda text: text)
@@ -117,25 +128,40 @@ class ComposeRunner:
         self.docker = docker
 
     def _base(self) -> list[str]:
-        return [*compose_command(self.docker, self.target), "--project-name", self.project]
+        base = compose_command(self.docker, self.endpoint)
+        if self.project is not None:
+            base = [*base, "--project-name", self.project]
+        if self.directory is not None:
+            base = [*base, "--project-directory", str(self.directory)]
+        return base
 
     def _run(
-        self, args: list[str], stdin: str | None = None, timeout: float | None = None, capture: bool = True
+        self,
+        args: list[str],
+        stdin: str | None = None,
+        timeout: float | None = None,
+        capture: bool = True,
+        separate: bool = False,
     ) -> ComposeResult:
         try:
             proc = subprocess.run(
                 args,
                 input=stdin,
                 stdout=subprocess.PIPE if capture else None,
-                stderr=subprocess.STDOUT if capture else None,
+                stderr=(subprocess.PIPE if separate else subprocess.STDOUT) if capture else None,
                 text=True,
-                env=self.target.env(),
+                env=self.endpoint.env(),
                 timeout=timeout,
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            return ComposeResult(124, f"docker compose did not finish within {timeout:.0f} s")
-        return ComposeResult(proc.returncode, self.mask(proc.stdout or ""))
+            return ComposeResult(124, f"docker compose did not finish within {timeout:.0f} s", timed_out=True)
+        return ComposeResult(proc.returncode, self.mask(proc.stdout or ""), self.mask(proc.stderr or ""))
+
+    def run(self, args: list[str], timeout: float, separate: bool = False) -> ComposeResult:
+        """Any other compose subcommand (`ps`, `restart`, `exec`), captured; `separate` keeps stderr
+        apart from stdout (for a command whose output is data)."""
+        return self._run([*self._base(), *args], timeout=timeout, separate=separate)
 
     def config(self, compose_file: Path, overrides: Sequence[Path] = ()) -> dict[str, Any]:
         """The resolved configuration (`docker compose config`, Compose's own interpolation and merging).
@@ -155,7 +181,7 @@ class ComposeRunner:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=self.target.env(),
+            env=self.endpoint.env(),
         )
         return PendingConfig(proc, compose_file, self.mask)
 

@@ -1,16 +1,15 @@
-"""The Engine API (docker-py, or the stdlib on the local socket): reachability, container state, networks, images."""
+"""The Engine API, high level: container state, networks, images, on either client of `darse.engine.api`."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from darse.engine.compose import EngineTarget
-from darse.engine.local import local_socket
-from darse.errors import DarseError
+from darse.engine import api as api_errors
+from darse.engine.api import EngineAPI
+from darse.engine.compose import Endpoint
 
 PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
@@ -70,74 +69,47 @@ def _state(raw: dict[str, Any]) -> ContainerState:
     )
 
 
-def context_host(context: str) -> str:
-    """The engine endpoint of a Docker context, asked of the docker CLI: contexts are its business, and
-    docker-py's own reader misses contexts that recent CLIs write."""
-    import subprocess
-
-    try:
-        proc = subprocess.run(
-            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", "--", context],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        proc = None
-    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
-        raise DarseError(f"no docker context named {context!r}", "see `docker context ls`")
-    return proc.stdout.strip()
-
-
 class Engine:
-    """An engine checked to answer; every error becomes a one-line DarseError.
+    """An engine that answered (made by `darse.engine.connect.connect`): container state, networks,
+    images, on any `EngineAPI` client. Errors of the client are caught through `errors`, whose
+    `APIError` and `NotFound` are those the client raises (`darse.engine.api`'s, or docker-py's)."""
 
-    The local engine (no context, DOCKER_HOST unset or a unix socket) is spoken to with the standard
-    library (`darse.engine.local`: docker-py's import would be a large share of a short command);
-    any other endpoint, and every call outside the few hot ones (`client`), goes through docker-py."""
+    def __init__(
+        self,
+        api: EngineAPI,
+        endpoint: Endpoint | None = None,
+        url: str = "",
+        errors: Any = None,
+        timeout: float = 60,
+    ) -> None:
+        self.api = api
+        self.endpoint = endpoint or Endpoint()
+        self.url = url
+        self.errors: Any = errors if errors is not None else api_errors
+        self.timeout = timeout
+        self._docker_py: Any = None
 
-    def __init__(self, target: EngineTarget | None = None) -> None:
-        self.target = target or EngineTarget()
-        self._client: Any = None
-        url = self.target.docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        try:
-            if self.target.context:
-                url = context_host(self.target.context)
-            self.url = url
-            socket_path = None if self.target.context else local_socket(self.target.docker_host)
-            if socket_path is not None:
-                from darse.engine import local
+    @property
+    def docker_api(self) -> Any:
+        """docker-py's low-level client on the same engine (build, push, tag, Swarm), made on first use:
+        the client itself when the engine is not on the local socket."""
+        if self._docker_py is None:
+            from darse.engine import docker_py
 
-                self.api: Any = local.LocalEngine(socket_path)
-                self._errors: Any = local
+            if isinstance(self.api, docker_py.DockerPyAPI):
+                self._docker_py = self.api
+            elif self.endpoint.context or self.endpoint.docker_host:  # ssh:// through the system's ssh client
+                self._docker_py = docker_py.api_for(self.url, self.timeout, self.url.startswith("ssh://"))
             else:
-                import docker.errors
-
-                self._errors = docker.errors
-                self.api = self.client.api
-            self.api.ping()
-        except DarseError:
-            raise
-        except Exception as exc:  # socket/requests/urllib3/docker errors: all mean "no engine answers"
-            raise DarseError(
-                f"cannot reach the Docker engine at {url} ({type(exc).__name__})",
-                "start dockerd (`systemctl start docker`), or check DOCKER_HOST / `docker context ls`",
-            ) from None
+                self._docker_py = docker_py.api_for(None, self.timeout)
+        return self._docker_py
 
     @property
     def client(self) -> Any:
-        """docker-py's client on the same engine, made on first use."""
-        if self._client is None:
-            import docker
+        """docker-py's high-level client (`docker.DockerClient`) on `docker_api`."""
+        from darse.engine import docker_py
 
-            if self.target.context or self.target.docker_host:  # ssh:// through the system's ssh client
-                self._client = docker.DockerClient(
-                    base_url=self.url, timeout=60, use_ssh_client=self.url.startswith("ssh://")
-                )
-            else:  # DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them
-                self._client = docker.from_env(timeout=60)
-        return self._client
+        return docker_py.high_level(self.docker_api)
 
     def containers(self, label: str = SERVICE_LABEL, project: str | None = None) -> list[ContainerState]:
         """Every container carrying `label` (all projects, stopped ones included), in one API call."""
@@ -163,7 +135,7 @@ class Engine:
         for image_id in dict.fromkeys(image_ids):
             try:
                 out[image_id] = list(self.api.inspect_image(image_id).get("RepoDigests") or [])
-            except self._errors.APIError:
+            except self.errors.APIError:
                 out[image_id] = []
         return out
 
@@ -171,7 +143,7 @@ class Engine:
         """The local image ID a reference names, "" when the engine does not have it."""
         try:
             return self.api.inspect_image(ref).get("Id", "")
-        except self._errors.APIError:
+        except self.errors.APIError:
             return ""
 
     def restarted(self, container_ids: list[str], settle: float = 1.0) -> list[str]:
@@ -204,7 +176,7 @@ class Engine:
         for container_id in container_ids:
             try:
                 data = self.api.inspect_container(container_id)
-            except self._errors.NotFound:
+            except self.errors.NotFound:
                 yield container_id, None, False
                 continue
             health = ((data.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
@@ -213,18 +185,16 @@ class Engine:
             yield container_id, state, bool(health) and health != ["NONE"]
 
     def last_logs(self, container_id: str, lines: int = 20) -> str:
-        """Through docker-py, which separates the multiplexed stdout/stderr frames (failures only)."""
-        import docker.errors
-
+        """The last lines a container wrote, stdout and stderr (shown when a deployment fails)."""
         try:
-            raw = self.client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
-        except docker.errors.APIError:
+            raw = self.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+        except self.errors.APIError:
             return ""
         return raw.decode("utf-8", errors="replace")
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+        if self._docker_py is not None and self._docker_py is not self.api:
+            self._docker_py.close()
         self.api.close()
 
 

@@ -3,7 +3,8 @@
 `docker stack deploy` turns a Compose document into services, networks and secrets on the client side;
 re-implementing that would be re-implementing Compose, so darse calls the CLI (document on standard
 input, never on disk: it holds env-file values). Reads (services, tasks, secrets) go through the Engine
-API with docker-py: one query per kind of object for a whole stack, not one process per service.
+API with docker-py: one query per kind of object for a whole stack, not one process per service. The
+connection is made by `darse.engine.connect` like any other (same endpoints, same one-line error).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import json
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import docker
-import docker.errors
+from typing import TYPE_CHECKING, Any
 
 from darse.config import Target
-from darse.engine.compose import EngineTarget
+from darse.engine.compose import Endpoint
+from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
+
+if TYPE_CHECKING:  # docker-py is imported when a Swarm is first asked (`darse status` of Compose targets never does)
+    import docker
 
 STACK_LABEL = "com.docker.stack.namespace"
 CLI_TIMEOUT = 600
@@ -66,7 +68,7 @@ class SwarmEngine:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.address = EngineTarget.of(target)
+        self.address = Endpoint.of(target)
         self._engine: Engine | None = None
 
     # --- reading, through the Engine API -----------------------------------------------------------------
@@ -75,7 +77,7 @@ class SwarmEngine:
     def client(self) -> docker.DockerClient:
         """Connected (and pinged) on first use, as for Compose targets: one-line error when unreachable."""
         if self._engine is None:
-            self._engine = Engine(self.address)
+            self._engine = connect(self.address)
         return self._engine.client
 
     def ensure_manager(self) -> None:
@@ -135,6 +137,8 @@ class SwarmEngine:
         return used
 
     def remove_secret(self, secret_id: str) -> bool:
+        import docker.errors
+
         try:
             self.client.api.remove_secret(secret_id)
         except docker.errors.APIError:
@@ -143,6 +147,8 @@ class SwarmEngine:
 
     def network_scope(self, name: str) -> str | None:
         """`swarm` or `local` for an existing network, None when it does not exist."""
+        import docker.errors
+
         try:
             return self.client.api.inspect_network(name).get("Scope")
         except docker.errors.NotFound:
@@ -153,6 +159,8 @@ class SwarmEngine:
 
     def local_image(self, reference: str) -> dict[str, Any] | None:
         """The engine's record of an image (RepoDigests says whether it came from a registry), or None."""
+        import docker.errors
+
         try:
             return self.client.api.inspect_image(reference)
         except docker.errors.ImageNotFound:

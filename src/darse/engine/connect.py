@@ -1,0 +1,69 @@
+"""The one way darse reaches an engine: `connect(endpoint)` gives an `Engine` that answered, or a
+one-line DarseError.
+
+The local engine (no context, DOCKER_HOST unset or a unix socket) is spoken to with the standard
+library (`darse.engine.local`): docker-py's import (~0.3 s) would be a large share of a short command
+such as `darse up` of one service, which must stay within 15 % of plain `docker compose`. Any other
+endpoint (a Docker context, TCP, TLS, SSH) goes through docker-py (`darse.engine.docker_py`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from darse.engine.compose import Endpoint
+from darse.engine.docker import Engine
+from darse.engine.local import LocalEngine, local_socket
+from darse.errors import DarseError
+
+DEFAULT_URL = "unix:///var/run/docker.sock"
+BUILD_TIMEOUT = 600  # s without a byte from the engine during a build or a push (a long silent RUN step)
+UNREACHABLE_HINT = "start dockerd (`systemctl start docker`), or check DOCKER_HOST / `docker context ls`"
+
+
+def context_host(context: str) -> str:
+    """The engine endpoint of a Docker context, asked of the docker CLI: contexts are its business, and
+    docker-py's own reader misses contexts that recent CLIs write."""
+    try:
+        proc = subprocess.run(
+            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", "--", context],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        proc = None
+    if proc is None or proc.returncode != 0 or not proc.stdout.strip():
+        raise DarseError(f"no docker context named {context!r}", "see `docker context ls`")
+    return proc.stdout.strip()
+
+
+def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
+    """An engine on `endpoint` (the environment's when None) checked to answer a ping.
+
+    `timeout` bounds every read on the connection: builds and pushes, whose steps can be silent for
+    minutes, ask for more than the default."""
+    endpoint = endpoint or Endpoint()
+    url = endpoint.docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_URL
+    try:
+        if endpoint.context:
+            url = context_host(endpoint.context)
+        socket_path = None if endpoint.context else local_socket(endpoint.docker_host)
+        if socket_path is not None:
+            engine = Engine(LocalEngine(socket_path, timeout=timeout), endpoint, url, timeout=timeout)
+        else:
+            from darse.engine import docker_py
+
+            if endpoint.context or endpoint.docker_host:  # ssh:// through the system's ssh client
+                api = docker_py.api_for(url, timeout, use_ssh_client=url.startswith("ssh://"))
+            else:  # DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH as the docker CLI reads them
+                api = docker_py.api_for(None, timeout)
+            engine = Engine(api, endpoint, url, errors=docker_py.errors, timeout=timeout)
+        engine.api.ping()
+    except DarseError:
+        raise
+    except Exception as exc:  # socket/requests/urllib3/docker errors: all mean "no engine answers"
+        raise DarseError(f"cannot reach the Docker engine at {url} ({type(exc).__name__})", UNREACHABLE_HINT) from None
+    return engine

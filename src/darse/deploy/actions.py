@@ -75,7 +75,7 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
     # Compose resolves the configuration on the other core while darse checks (it only reads)
     overrides = service.overrides_beside(service.deploy_file)
     mask = masker_for_compose(service.deploy_file, *overrides).text
-    runner = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask)
+    runner = ComposeRunner(ctx.project(service), ctx.endpoint_of(service), mask)
     pending = runner.start_config(service.deploy_file, overrides)
     try:
         revisions = ctx.revisions
@@ -258,7 +258,7 @@ def down_compose(ctx: DeployContext, service: Service, volumes: bool = False) ->
             )
         )
         mask = masker_for_compose(service.compose_path).text
-        result = ComposeRunner(project, ctx.compose_target(service), mask).down(volumes=volumes)
+        result = ComposeRunner(project, ctx.endpoint_of(service), mask).down(volumes=volumes)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
     return DownResult(service.name, project, volumes, result.ok, result.output)
 
@@ -284,7 +284,7 @@ def logs(ctx: DeployContext, name: str, follow: bool = False, tail: int | None =
     """`darse logs`: `docker compose logs` of the service's project, straight to the terminal; its exit code."""
     service = ctx.service(name)
     _ = ctx.engine_for(service)
-    return ComposeRunner(ctx.project(service), ctx.compose_target(service)).logs(follow, tail)
+    return ComposeRunner(ctx.project(service), ctx.endpoint_of(service)).logs(follow, tail)
 
 
 @contextlib.contextmanager

@@ -97,7 +97,7 @@ def _deploy(
     project = ctx.project(service)
     overrides = service.overrides_beside(compose_path)
     masker = masker_for_compose(compose_path, *overrides, service.compose_path)
-    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path, overrides)
+    config = ComposeRunner(project, ctx.endpoint_of(service), masker.text).config(compose_path, overrides)
     service_dirs = (compose_path.parent,)
     digest = resolved.config_hash(config, service_dirs)
     labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}

@@ -2,50 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse.cli.output import print_json, progress_display, render_stack_result
 from darse.deploy import actions
 from darse.deploy.context import DeployContext
-from darse.deploy.up import Outcome, Progress
+from darse.deploy.up import LOG_LINES, Outcome
 from darse.errors import DarseError
 
 TIMEOUT_HELP = "Seconds to wait for the containers to be running and healthy."
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Progress]:
-    if not enabled:
-        yield lambda _text: None
-        return
-    console = Console(stderr=True)
-    with console.status("starting", spinner="dots") as spinner:
-        yield lambda text: spinner.update(escape(text))
-
-
-def _outcome_json(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "service": outcome.deployment.service,
-        "project": outcome.deployment.project,
-        "ok": outcome.ok,
-        "unchanged": outcome.unchanged,
-        "seconds": round(outcome.seconds, 3),
-        "deployment": outcome.deployment.public(),
-        "pinned": outcome.pinned,
-        "failures": [
-            {"container": f.name, "state": f.state, "health": f.health, "logs": f.logs} for f in outcome.failures
-        ],
-        "rollback": _outcome_json(outcome.rollback) if outcome.rollback else None,
-        "rollback_note": outcome.rollback_note,
-    }
 
 
 def _render(outcome: Outcome, console: Console, indent: str = "") -> None:
@@ -65,7 +35,7 @@ def _render(outcome: Outcome, console: Console, indent: str = "") -> None:
     for failure in outcome.failures:
         health = f", {failure.health}" if failure.health else ""
         console.print(f"{indent}  {escape(failure.name)} ({failure.state}{health}), last log lines:")
-        for line in failure.logs.splitlines()[-actions_log_lines() :] or ["(no output)"]:
+        for line in failure.logs.splitlines()[-LOG_LINES:] or ["(no output)"]:
             console.print(f"{indent}    {escape(line)}", highlight=False)
     if outcome.rollback is not None:
         _render(outcome.rollback, console, indent)
@@ -73,34 +43,17 @@ def _render(outcome: Outcome, console: Console, indent: str = "") -> None:
         console.print(f"{indent}  not rolled back: {outcome.rollback_note}")
 
 
-def actions_log_lines() -> int:
-    from darse.deploy.up import LOG_LINES
-
-    return LOG_LINES
-
-
-def _finish(
-    outcomes: list[Outcome], json_flag: bool, extra: list[dict[str, Any]] | None = None, ok: bool = True
-) -> None:
-    """Print the outcomes (`extra`: Swarm deployments, already rendered as text) and exit 0 or 1."""
+def _finish(report: actions.DeployReport, json_flag: bool) -> None:
+    """Print the report and exit 0, or 1 when a deployment failed."""
     if json_flag:
-        sys.stdout.write(json.dumps([*(_outcome_json(o) for o in outcomes), *(extra or [])], indent=2) + "\n")
+        print_json(report.to_dict())
     else:
         console = Console(highlight=False)
-        for outcome in outcomes:
+        for stack in report.stacks:  # Swarm lines first, as when each was printed once converged
+            render_stack_result(stack, console)
+        for outcome in report.outcomes:
             _render(outcome, console)
-    raise typer.Exit(0 if ok and all(o.ok for o in outcomes) else 1)
-
-
-def _stack_json(result) -> dict[str, Any]:
-    """A Swarm deployment in `darse up --json`: the same first keys as a Compose one, then the stack."""
-    return {
-        "service": result.service,
-        "project": result.stack,
-        "ok": result.ok,
-        "target": "swarm",
-        "stack": result.as_dict(),
-    }
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def up(
@@ -114,27 +67,18 @@ def up(
 ) -> None:
     """Preflight, `docker compose up --wait`, record; roll back to the last good deployment on failure."""
     ctx = DeployContext.open(Path.cwd())
-    chosen = actions.select(ctx, services or [], all_services)
-    on_swarm = [s for s in chosen if ctx.target_of(s).is_swarm]
-    on_compose = [s for s in chosen if s not in on_swarm]
-    outcomes: list[Outcome] = []
-    if on_compose:
-        with _progress(not json_flag) as progress:
-            outcomes = actions.up(
-                ctx,
-                on_compose,
-                force=force,
-                allow_dirty=allow_dirty,
-                timeout=timeout,
-                auto_rollback=not no_rollback,
-                progress=progress,
-            )
-    if not on_swarm:
-        _finish(outcomes, json_flag)
-    from darse.cli.stack import deploy_services
-
-    stacks = deploy_services(ctx, on_swarm, force=force, allow_dirty=allow_dirty, timeout=timeout, json_flag=json_flag)
-    _finish(outcomes, json_flag, [_stack_json(r) for r in stacks], all(r.ok for r in stacks))
+    with progress_display(not json_flag) as listener:
+        report = actions.up(
+            ctx,
+            services or [],
+            all_services=all_services,
+            force=force,
+            allow_dirty=allow_dirty,
+            timeout=timeout,
+            auto_rollback=not no_rollback,
+            listener=listener,
+        )
+    _finish(report, json_flag)
 
 
 def rollback(
@@ -146,20 +90,9 @@ def rollback(
 ) -> None:
     """Deploy the service as it was at an earlier revision, without touching the working tree."""
     ctx = DeployContext.open(Path.cwd())
-    chosen = ctx.service(service)
-    if ctx.target_of(chosen).is_swarm:
-        from darse.cli.stack import render_result
-        from darse.deploy.on_swarm import rollback_on_swarm
-
-        result = rollback_on_swarm(ctx, chosen, to=to, steps=steps, timeout=timeout)
-        if json_flag:
-            sys.stdout.write(json.dumps([_stack_json(result)], indent=2) + "\n")
-        else:
-            render_result(result)
-        raise typer.Exit(0 if result.ok else 1)
-    with _progress(not json_flag) as progress:
-        outcome = actions.rollback(ctx, chosen, to=to, steps=steps, timeout=timeout, progress=progress)
-    _finish([outcome], json_flag)
+    with progress_display(not json_flag) as listener:
+        report = actions.rollback(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
+    _finish(report, json_flag)
 
 
 def down(
@@ -177,22 +110,13 @@ def down(
         typed = typer.prompt(f"This deletes the volumes (the data) of {chosen.name}. Type the service name")
         if typed.strip() != chosen.name:
             raise DarseError("the name typed does not match; nothing was removed", f"type {chosen.name} exactly")
-    if ctx.target_of(chosen).is_swarm:
-        if volumes:
-            raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
-        from darse.deploy.on_swarm import down_on_swarm
-
-        stack = down_on_swarm(ctx, chosen)
-        if json_flag:
-            data = {"service": chosen.name, "project": stack, "ok": True, "volumes_removed": False}
-            sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        else:
-            Console(highlight=False).print(f"[green]✔[/] {escape(chosen.name)}: stack {stack} removed (volumes kept)")
-        raise typer.Exit(0)
-    result = actions.down(ctx, chosen, volumes=volumes)
+    result = actions.down(ctx, chosen.name, volumes=volumes)
     if json_flag:
-        data = {"service": result.service, "project": result.project, "ok": result.ok, "volumes_removed": volumes}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        print_json(result.to_dict())
+    elif result.on_swarm:
+        Console(highlight=False).print(
+            f"[green]✔[/] {escape(result.service)}: stack {result.project} removed (volumes kept)"
+        )
     elif result.ok:
         kept = "volumes removed" if volumes else "volumes kept"
         Console(highlight=False).print(f"[green]✔[/] {escape(result.service)}: stopped ({kept})")
@@ -207,12 +131,9 @@ def diff(
     json_flag: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
 ) -> None:
     """What `darse up` would change: the deployed configuration against the working tree (secrets masked)."""
-    from darse.deploy.diff import config_diff
-
-    ctx = DeployContext.open(Path.cwd())
-    result = config_diff(ctx, ctx.service(service))
+    result = actions.diff(DeployContext.open(Path.cwd()), service)
     if json_flag:
-        sys.stdout.write(json.dumps(result.public(), indent=2) + "\n")
+        print_json(result.to_dict())
     elif result.changed:
         sys.stdout.write(result.diff)
     else:
@@ -225,12 +146,7 @@ def logs(
     tail: int = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines of each container."),
 ) -> None:
     """The service's container logs (`docker compose logs` of its project)."""
-    from darse.engine.compose import ComposeRunner
-
-    ctx = DeployContext.open(Path.cwd())
-    chosen = ctx.service(service)
-    _ = ctx.engine_for(chosen)
-    raise typer.Exit(ComposeRunner(ctx.project(chosen), ctx.compose_target(chosen)).logs(follow, tail))
+    raise typer.Exit(actions.logs(DeployContext.open(Path.cwd()), service, follow, tail))
 
 
 def register(app: typer.Typer) -> None:

@@ -62,3 +62,21 @@ def progress_display(enabled: bool, console: Console | None = None, bytes_: bool
                 del tasks[event.task]
 
         yield listen
+
+
+def render_stack_result(result: Any, console: Console) -> None:
+    """A Swarm deployment (darse.swarm.stack.StackResult), as `darse up`, `rollback` and `stack deploy` print it."""
+    mark = "[green]✔[/]" if result.ok else "[red]✖[/]"
+    console.print(f"{mark} {escape(result.service)} → stack {escape(result.stack)} on {escape(result.target)}")
+    for outcome in result.convergence.services:
+        colour = "green" if outcome.ok else "red"
+        line = f"   [{colour}]{escape(outcome.name)}[/]: {escape(outcome.state)}"
+        if outcome.detail:
+            line += f" ({escape(outcome.detail)})"
+        console.print(line)
+        for error in outcome.errors:
+            console.print(f"      task error: {escape(error)}")
+    if result.rolled_back:
+        console.print(f"   the Swarm runs the previous version of: {escape(', '.join(result.rolled_back))}")
+    if result.secrets_removed:
+        console.print(f"   {result.secrets_removed} unused secret(s) removed")

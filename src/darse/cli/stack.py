@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
@@ -11,61 +9,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse.cli.output import print_json, progress_display, render_stack_result
 from darse.deploy.context import DeployContext
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
-from darse.model.service import Service
-from darse.swarm.stack import (
-    StackResult,
-    rollback_stack,
-    scale_stack_service,
-    stack_status,
-    swarm_target,
-)
+from darse.swarm import actions
 
 app = typer.Typer(help="Run service folders on a Docker Swarm (services whose darse.toml target is a Swarm).")
 console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 def _repository() -> Repository:
     return open_repository(find_root(Path.cwd()))
-
-
-def _services(repository: Repository, names: list[str] | None, all_: bool = False) -> list[Service]:
-    if all_ or not names:
-        chosen = [s for s in repository.services if repository.config.target_for(s.name).is_swarm]
-        if not chosen:
-            raise DarseError("no service of this repository targets a Swarm", 'set target = "NAME" in darse.toml')
-        return chosen
-    return [repository.service(name) for name in names]
-
-
-def deploy_services(
-    ctx: DeployContext, services: list[Service], *, force: bool, allow_dirty: bool, timeout: float, json_flag: bool
-) -> list[StackResult]:
-    """Deploy each Swarm-target service (preflight, stack, convergence, history), rendering as it goes."""
-    from darse.deploy.on_swarm import up_on_swarm
-
-    for service in services:
-        swarm_target(ctx.repository, service)  # every one a Swarm target, before anything happens
-    results: list[StackResult] = []
-    for service in services:
-        if json_flag:
-            results.append(up_on_swarm(ctx, service, force=force, allow_dirty=allow_dirty, timeout=timeout))
-            continue
-        target = ctx.target_of(service)
-        with err.status(f"deploying {service.name} to {target.name}…") as status:
-
-            def progress(states, _status=status, _name=service.name) -> None:
-                parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'global'}" for s in states]
-                _status.update(f"{_name}: " + (", ".join(parts) if parts else "starting"))
-
-            results.append(
-                up_on_swarm(ctx, service, force=force, allow_dirty=allow_dirty, timeout=timeout, progress=progress)
-            )
-        render_result(results[-1])
-    return results
 
 
 @app.command("deploy")
@@ -78,28 +33,14 @@ def deploy(
 ) -> None:
     """Deploy services to their Swarm and wait until every service converged (or was rolled back)."""
     ctx = DeployContext.open(Path.cwd())
-    chosen = _services(ctx.repository, services)
-    results = deploy_services(ctx, chosen, force=force, allow_dirty=allow_dirty, timeout=timeout, json_flag=json_flag)
+    with progress_display(not json_flag) as listener:
+        report = actions.deploy(ctx, services, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener)
     if json_flag:
-        sys.stdout.write(json.dumps({"schema": 1, "deployments": [r.as_dict() for r in results]}, indent=2) + "\n")
-    raise typer.Exit(0 if all(r.ok for r in results) else 1)
-
-
-def render_result(result: StackResult) -> None:
-    mark = "[green]✔[/]" if result.ok else "[red]✖[/]"
-    console.print(f"{mark} {escape(result.service)} → stack {escape(result.stack)} on {escape(result.target)}")
-    for outcome in result.convergence.services:
-        colour = "green" if outcome.ok else "red"
-        line = f"   [{colour}]{escape(outcome.name)}[/]: {escape(outcome.state)}"
-        if outcome.detail:
-            line += f" ({escape(outcome.detail)})"
-        console.print(line)
-        for error in outcome.errors:
-            console.print(f"      task error: {escape(error)}")
-    if result.rolled_back:
-        console.print(f"   the Swarm runs the previous version of: {escape(', '.join(result.rolled_back))}")
-    if result.secrets_removed:
-        console.print(f"   {result.secrets_removed} unused secret(s) removed")
+        print_json(report.to_dict())
+    else:
+        for result in report.results:
+            render_stack_result(result, console)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command("status")
@@ -108,15 +49,14 @@ def status(
     json_flag: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Services of each stack: replicas running/desired, image, update state, failing tasks."""
-    repository = _repository()
-    rows = stack_status(repository, _services(repository, services))
+    report = actions.status(_repository(), services)
     if json_flag:
-        sys.stdout.write(json.dumps({"schema": 1, "services": rows}, indent=2) + "\n")
+        print_json(report.to_dict())
         return
     table = Table()
     for column in ("folder", "service", "replicas", "image", "update", "failing tasks"):
         table.add_column(column, overflow="fold")
-    for row in rows:
+    for row in report.rows:
         if not row["deployed"]:
             table.add_row(row["service"], "-", "not deployed", "", "", "")
             continue
@@ -141,9 +81,7 @@ def scale(
     target, sep, count = assignment.rpartition("=")
     if not sep or not target or not count.strip().isdigit():
         raise DarseError(f"cannot read {assignment!r}", "write SERVICE=N or SERVICE/NAME=N, e.g. wiki/web=3")
-    repository = _repository()
-    folder, member = _split_member(repository, target)
-    name = scale_stack_service(repository, folder, member, int(count))
+    name = actions.scale(_repository(), target, int(count))
     console.print(f"{escape(name)} scaled to {int(count)} (the Swarm converges in the background)")
 
 
@@ -154,9 +92,8 @@ def rollback(
 ) -> None:
     """The Swarm's rollback to each service's previous spec, waited for."""
     repository = _repository()
-    folder, member = _split_member(repository, service)
-    with console.status(f"rolling back {service}…"):
-        convergence = rollback_stack(repository, folder, member, timeout)
+    with progress_display(True) as listener:
+        convergence = actions.rollback(repository, service, timeout, listener)
     for outcome in convergence.services:
         colour = "green" if outcome.ok else "red"
         console.print(f"[{colour}]{escape(outcome.name)}[/]: {escape(outcome.state)} {escape(outcome.detail)}")
@@ -166,20 +103,8 @@ def rollback(
 @app.command("rm")
 def rm(service: str = typer.Argument(..., help="The service folder whose stack to remove.")) -> None:
     """Remove a service's stack (services, networks, secrets); named volumes are kept."""
-    from darse.deploy.on_swarm import down_on_swarm
-
-    ctx = DeployContext.open(Path.cwd())
-    stack = down_on_swarm(ctx, ctx.service(service))
+    stack = actions.remove(DeployContext.open(Path.cwd()), service)
     console.print(f"stack {escape(stack)} removed; its volumes are kept")
-
-
-def _split_member(repository: Repository, text: str) -> tuple[Service, str | None]:
-    """`wiki` → (wiki, None); `wiki/web` → (wiki, "web") unless `wiki/web` is itself a folder."""
-    names = {s.name for s in repository.services}
-    if text in names or "/" not in text:
-        return repository.service(text), None
-    folder, _, member = text.rpartition("/")
-    return repository.service(folder), member
 
 
 def register(root: typer.Typer) -> None:

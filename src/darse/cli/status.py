@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
@@ -11,22 +9,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse.cli.output import print_json
+from darse.deploy import actions
 from darse.deploy.context import DeployContext
-from darse.engine.compose import project_name
 
 
 def status(json_flag: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
     """Every service: deployed commit, HEAD, drift, containers, last deployment."""
-    from darse.deploy.status import status as compute
-
-    ctx = DeployContext.open(Path.cwd())
-    rows = compute(ctx)
+    report = actions.status(DeployContext.open(Path.cwd()))
     if json_flag:
-        head = rows[0].head if rows else ""
-        data = {"head": head, "services": [row.public() for row in rows]}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        print_json(report.to_dict())
         return
-    table = Table(title=f"HEAD {rows[0].head[:12]}" if rows else None)
+    rows = report.rows
+    table = Table(title=f"HEAD {report.head[:12]}" if rows else None)
     for column in ("service", "deployed", "state", "drift", "containers", "last deployment"):
         table.add_column(column, overflow="fold")
     colours = {"in-sync": "green", "drift": "yellow", "degraded": "red", "not-deployed": "dim", "unknown": "red"}
@@ -58,17 +53,14 @@ def history(
     json_flag: bool = typer.Option(False, "--json", help="Print the records as JSON."),
 ) -> None:
     """Every deployment attempt of a service, newest first."""
-    ctx = DeployContext.open(Path.cwd())
-    chosen = ctx.service(service)
-    project = project_name(chosen.name)  # the record of a project two folders share is still shown
-    records = ctx.history.list(project, limit)
+    report = actions.history(DeployContext.open(Path.cwd()), service, limit)
     if json_flag:
-        sys.stdout.write(json.dumps([r.public() for r in records], indent=2) + "\n")
+        print_json(report.to_dict())
         return
-    table = Table(title=f"{chosen.name} (project {project})")
+    table = Table(title=f"{report.service} (project {report.project})")
     for column in ("#", "started", "action", "revision", "outcome", "config", "user", "message"):
         table.add_column(column, overflow="fold")
-    for r in records:
+    for r in report.records:
         revision = r.revision[:12] + (" dirty" if r.dirty else "")
         table.add_row(
             str(r.id),

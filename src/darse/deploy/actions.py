@@ -1,24 +1,57 @@
-"""The deploy commands as operations: every check first, then the engine, one service at a time.
+"""The deploy commands as operations, whatever the target: up, rollback, down, status, history, diff, logs.
 
-A user's mistake (unknown service, dirty tree, lint errors, missing secret, unreachable engine) raises a
+Each entry point takes service names, picks Compose or Swarm by the service's darse.toml target, and
+returns a plain result whose `to_dict()` is the command's `--json` document; progress goes to a
+`darse.progress` listener. Every check comes first, then the engine, one service at a time: a user's
+mistake (unknown service, dirty tree, lint errors, missing secret, unreachable engine) raises a
 DarseError before anything on the engine or in the history changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from darse.deploy import preflight
 from darse.deploy.context import DeployContext
-from darse.deploy.history import SUCCESS, Deployment
+from darse.deploy.diff import ConfigDiff, config_diff
+from darse.deploy.history import SUCCESS, Deployment, ServiceHistory
 from darse.deploy.rollback import choose, source_for
 from darse.deploy.state import project_lock
-from darse.deploy.up import Outcome, Progress, Source, deploy
-from darse.engine.compose import ComposeRunner
+from darse.deploy.status import StatusReport
+from darse.deploy.status import status as service_statuses
+from darse.deploy.up import Outcome, Source, deploy
+from darse.engine.compose import ComposeRunner, project_name
 from darse.errors import DarseError
 from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
+from darse.progress import Event, Listener, ignore, reporter
+from darse.swarm.select import split_by_target
+
+if TYPE_CHECKING:
+    from darse.swarm.stack import StackResult
+
+
+@dataclass
+class DeployReport:
+    """`darse up` and `darse rollback`: the Compose outcomes, then the Swarm stacks, in the order deployed."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    stacks: list[StackResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes) and all(s.ok for s in self.stacks)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The `--json` document, a list: a Swarm entry starts with the keys of a Compose one, then the stack."""
+        stacks = [
+            {"service": s.service, "project": s.stack, "ok": s.ok, "target": "swarm", "stack": s.to_dict()}
+            for s in self.stacks
+        ]
+        return [*(o.to_dict() for o in self.outcomes), *stacks]
 
 
 def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Service]:
@@ -37,10 +70,12 @@ def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Ser
 
 def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool) -> Source:
     """Preflight of one service (reads only): tree clean, lint, secrets; the Source to deploy."""
+    from darse.deploy import preflight  # lint and secrets: not loaded for `darse status` or `history`
+
     # Compose resolves the configuration on the other core while darse checks (it only reads)
     overrides = service.overrides_beside(service.deploy_file)
     mask = masker_for_compose(service.deploy_file, *overrides).text
-    runner = ComposeRunner(ctx.project(service), ctx.compose_target(service), mask)
+    runner = ComposeRunner(ctx.project(service), ctx.endpoint_of(service), mask)
     pending = runner.start_config(service.deploy_file, overrides)
     try:
         revisions = ctx.revisions
@@ -57,14 +92,49 @@ def plan_up(ctx: DeployContext, service: Service, force: bool, allow_dirty: bool
 
 def up(
     ctx: DeployContext,
+    names: list[str],
+    *,
+    all_services: bool = False,
+    force: bool = False,
+    allow_dirty: bool = False,
+    timeout: float = 120,
+    auto_rollback: bool = True,
+    listener: Listener = ignore,
+) -> DeployReport:
+    """`darse up`: the services named (or all), Compose ones first, then those whose target is a Swarm."""
+    chosen = select(ctx, names, all_services)
+    on_compose, on_swarm = split_by_target(ctx, chosen)
+    report = DeployReport()
+    if on_compose:
+        report.outcomes = up_compose(
+            ctx,
+            on_compose,
+            force=force,
+            allow_dirty=allow_dirty,
+            timeout=timeout,
+            auto_rollback=auto_rollback,
+            listener=listener,
+        )
+    if on_swarm:
+        from darse.swarm.actions import deploy_services
+
+        report.stacks = deploy_services(
+            ctx, on_swarm, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener
+        )
+    return report
+
+
+def up_compose(
+    ctx: DeployContext,
     services: list[Service],
     *,
     force: bool = False,
     allow_dirty: bool = False,
     timeout: float = 120,
     auto_rollback: bool = True,
-    progress: Progress | None = None,
+    listener: Listener = ignore,
 ) -> list[Outcome]:
+    """Every service's preflight and engine first, then each deployed under its project's lock."""
     sources: list[Source] = []
     try:
         for service in services:
@@ -76,12 +146,33 @@ def up(
         raise
     outcomes = []
     for source in sources:
-        with project_lock(ctx.state, source.project):
-            outcomes.append(deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=progress))
+        task = f"deploying {source.service.name}"
+        with project_lock(ctx.state, source.project), _task(listener, task):
+            say = reporter(listener, task)
+            outcomes.append(deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=say))
     return outcomes
 
 
 def rollback(
+    ctx: DeployContext,
+    name: str,
+    *,
+    to: str | None = None,
+    steps: int | None = None,
+    timeout: float = 120,
+    listener: Listener = ignore,
+) -> DeployReport:
+    """`darse rollback`: the service as of an earlier revision, on Compose or as its Swarm stack."""
+    service = ctx.service(name)
+    if ctx.target_of(service).is_swarm:
+        from darse.swarm.deploy import rollback_on_swarm
+
+        stack = rollback_on_swarm(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
+        return DeployReport(stacks=[stack])
+    return DeployReport([rollback_compose(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)])
+
+
+def rollback_compose(
     ctx: DeployContext,
     service: Service,
     *,
@@ -89,16 +180,17 @@ def rollback(
     steps: int | None = None,
     timeout: float = 120,
     auto_rollback: bool = True,
-    progress: Progress | None = None,
+    listener: Listener = ignore,
 ) -> Outcome:
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
     _ = ctx.engine_for(service)
     commit, recorded = choose(ctx, service, to, steps)
-    with project_lock(ctx.state, ctx.project(service)):
+    task = f"rolling back {service.name}"
+    with project_lock(ctx.state, ctx.project(service)), _task(listener, task):
         source = source_for(ctx, service, recorded, commit=commit)
         preflight_release(service, source)
-        return deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=progress)
+        return deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=reporter(listener, task))
 
 
 def preflight_release(service: Service, source: Source) -> None:
@@ -119,13 +211,36 @@ def preflight_release(service: Service, source: Source) -> None:
 @dataclass
 class DownResult:
     service: str
-    project: str
+    project: str  # the Compose project, or the stack on a Swarm
     removed_volumes: bool
     ok: bool
-    output: str
+    output: str  # what `docker compose down` printed (empty on a Swarm)
+    on_swarm: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "project": self.project,
+            "ok": self.ok,
+            "volumes_removed": self.removed_volumes,
+        }
 
 
-def down(ctx: DeployContext, service: Service, volumes: bool = False) -> DownResult:
+def down(ctx: DeployContext, name: str, volumes: bool = False) -> DownResult:
+    """`darse down`: the service's containers (or stack) removed; named volumes stay unless `volumes`,
+    which a Swarm target refuses (its volumes live on every node)."""
+    service = ctx.service(name)
+    if not ctx.target_of(service).is_swarm:
+        return down_compose(ctx, service, volumes)
+    if volumes:
+        raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
+    from darse.swarm.deploy import down_on_swarm
+
+    stack = down_on_swarm(ctx, service)
+    return DownResult(service.name, stack, removed_volumes=False, ok=True, output="", on_swarm=True)
+
+
+def down_compose(ctx: DeployContext, service: Service, volumes: bool = False) -> DownResult:
     """Stop and remove the service's containers and networks; named volumes stay unless `volumes`."""
     project = ctx.project(service)
     _ = ctx.engine_for(service)
@@ -143,6 +258,39 @@ def down(ctx: DeployContext, service: Service, volumes: bool = False) -> DownRes
             )
         )
         mask = masker_for_compose(service.compose_path).text
-        result = ComposeRunner(project, ctx.compose_target(service), mask).down(volumes=volumes)
+        result = ComposeRunner(project, ctx.endpoint_of(service), mask).down(volumes=volumes)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
     return DownResult(service.name, project, volumes, result.ok, result.output)
+
+
+def status(ctx: DeployContext) -> StatusReport:
+    """`darse status`: every service's deployed commit, drift, containers and last deployment."""
+    return StatusReport(service_statuses(ctx))
+
+
+def history(ctx: DeployContext, name: str, limit: int | None = 20) -> ServiceHistory:
+    """`darse history`: the newest `limit` records of the service's project (shared projects included)."""
+    service = ctx.service(name)
+    project = project_name(service.name)  # not ctx.project: the record of a project two folders share is shown
+    return ServiceHistory(service.name, project, ctx.history.list(project, limit))
+
+
+def diff(ctx: DeployContext, name: str) -> ConfigDiff:
+    """`darse diff`: the deployed configuration against the working tree's, secrets masked."""
+    return config_diff(ctx, ctx.service(name))
+
+
+def logs(ctx: DeployContext, name: str, follow: bool = False, tail: int | None = None) -> int:
+    """`darse logs`: `docker compose logs` of the service's project, straight to the terminal; its exit code."""
+    service = ctx.service(name)
+    _ = ctx.engine_for(service)
+    return ComposeRunner(ctx.project(service), ctx.endpoint_of(service)).logs(follow, tail)
+
+
+@contextlib.contextmanager
+def _task(listener: Listener, task: str) -> Iterator[None]:
+    """The task's last event (`done`), however it ends."""
+    try:
+        yield
+    finally:
+        listener(Event(task, done=True))

@@ -26,7 +26,7 @@ class ConfigDiff:
     def changed(self) -> bool:
         return bool(self.diff)
 
-    def public(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "service": self.service,
             "deployed_revision": self.deployed_revision or None,

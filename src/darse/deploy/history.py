@@ -73,11 +73,25 @@ class Deployment:
     user: str = field(default_factory=current_user)
     id: int | None = None
 
-    def public(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The `--json` form (docs/deploy.md): everything but the masked configuration."""
         data = asdict(self)
         data.pop("config_masked")
         return data
+
+
+@dataclass
+class ServiceHistory:
+    """`darse history`: the records of a service's Compose project, newest first (a project two folders
+    share shows the records of both)."""
+
+    service: str
+    project: str
+    records: list[Deployment]
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        """The `--json` document: a list of records."""
+        return [record.to_dict() for record in self.records]
 
 
 class History:

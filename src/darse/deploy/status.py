@@ -42,8 +42,8 @@ class ServiceStatus:
     last_time: str = ""
     warnings: list[str] = field(default_factory=list)
 
-    def public(self) -> dict[str, Any]:
-        """The `--json` form, documented in docs/deploy.md."""
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` form of a row, documented in docs/deploy.md."""
         return {
             "service": self.service,
             "project": self.project,
@@ -57,6 +57,20 @@ class ServiceStatus:
             else None,
             "warnings": self.warnings,
         }
+
+
+@dataclass
+class StatusReport:
+    """`darse status`: the repository's HEAD and one row per service."""
+
+    rows: list[ServiceStatus]
+
+    @property
+    def head(self) -> str:
+        return self.rows[0].head if self.rows else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"head": self.head, "services": [row.to_dict() for row in self.rows]}
 
 
 def status(ctx: DeployContext) -> list[ServiceStatus]:

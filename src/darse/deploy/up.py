@@ -94,6 +94,23 @@ class Outcome:
     rollback_note: str = ""  # why no automatic rollback happened after a failure
     seconds: float = 0.0
 
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` form of one deployment attempt (and of the automatic rollback that followed it)."""
+        return {
+            "service": self.deployment.service,
+            "project": self.deployment.project,
+            "ok": self.ok,
+            "unchanged": self.unchanged,
+            "seconds": round(self.seconds, 3),
+            "deployment": self.deployment.to_dict(),
+            "pinned": self.pinned,
+            "failures": [
+                {"container": f.name, "state": f.state, "health": f.health, "logs": f.logs} for f in self.failures
+            ],
+            "rollback": self.rollback.to_dict() if self.rollback else None,
+            "rollback_note": self.rollback_note,
+        }
+
 
 def deploy(
     ctx: DeployContext,

@@ -52,7 +52,7 @@ class StackResult:
     config_hash: str = ""
     images: dict[str, str] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "service": self.service,
             "stack": self.stack,
@@ -204,8 +204,18 @@ def _outcome_dict(outcome: ServiceOutcome) -> dict[str, Any]:
     }
 
 
-def stack_status(repository: Repository, services: list[Service]) -> list[dict[str, Any]]:
-    """Rows for `darse stack status`: every Swarm service of the given folders, with failing tasks."""
+@dataclass
+class StackStatus:
+    """`darse stack status`: one row per Swarm service of the folders asked about (or per folder not deployed)."""
+
+    rows: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": 1, "services": self.rows}
+
+
+def stack_status(repository: Repository, services: list[Service]) -> StackStatus:
+    """Every Swarm service of the given folders, with its replicas, image, update state and failing tasks."""
     rows: list[dict[str, Any]] = []
     engines: dict[str, SwarmEngine] = {}
     for service in services:
@@ -232,7 +242,7 @@ def stack_status(repository: Repository, services: list[Service]) -> list[dict[s
                     "failing": [t.error or t.state for t in state.failing_tasks][-3:],
                 }
             )
-    return rows
+    return StackStatus(rows)
 
 
 def scale_stack_service(repository: Repository, service: Service, member: str | None, replicas: int) -> str:

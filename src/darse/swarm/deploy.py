@@ -1,4 +1,4 @@
-"""`up`, `rollback` and `down` for a service whose darse.toml target is a Swarm.
+"""`up`, `rollback` and `down` of one service whose darse.toml target is a Swarm, recorded in the history.
 
 The same preflight (clean tree, secrets, lint) and the same history as on Compose; in between, the
 stack: `docker stack deploy`, convergence, the Swarm's own rollback of a failed update
@@ -8,7 +8,8 @@ the previous version: that is what happened to this deployment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from darse.deploy import preflight, resolved
@@ -23,9 +24,8 @@ from darse.errors import DarseError
 from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
+from darse.progress import Event, Listener, ignore, reporter
 from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
-
-Progress = Callable[[list[ServiceState]], None]
 
 
 def up_on_swarm(
@@ -35,15 +35,17 @@ def up_on_swarm(
     force: bool = False,
     allow_dirty: bool = False,
     timeout: float = 300,
-    progress: Progress | None = None,
+    listener: Listener = ignore,
 ) -> StackResult:
     """`darse up` (and `darse stack deploy`) of a Swarm-target service, recorded in the history."""
-    revisions = ctx.revisions
-    changes = revisions.working_changes(revisions.service_path(service.name))
-    dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
-    preflight.check_secrets(ctx.repository, service)
-    preflight.check_lint(ctx.repository, service, force)
-    return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, progress)
+    with _task(ctx, service, listener) as say:
+        say("checking")
+        revisions = ctx.revisions
+        changes = revisions.working_changes(revisions.service_path(service.name))
+        dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
+        preflight.check_secrets(ctx.repository, service)
+        preflight.check_lint(ctx.repository, service, force)
+        return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, say)
 
 
 def rollback_on_swarm(
@@ -53,14 +55,16 @@ def rollback_on_swarm(
     to: str | None = None,
     steps: int | None = None,
     timeout: float = 300,
-    progress: Progress | None = None,
+    listener: Listener = ignore,
 ) -> StackResult:
     """The service folder as of an earlier revision (working tree untouched), deployed as the stack."""
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
-    commit, _recorded = choose(ctx, service, to, steps)
-    compose_path = release_compose(ctx, service, commit)
-    return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, progress)
+    with _task(ctx, service, listener) as say:
+        say("checking")
+        commit, _recorded = choose(ctx, service, to, steps)
+        compose_path = release_compose(ctx, service, commit)
+        return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, say)
 
 
 def down_on_swarm(ctx: DeployContext, service: Service) -> str:
@@ -88,12 +92,12 @@ def _deploy(
     dirty: bool,
     action: str,
     timeout: float,
-    progress: Progress | None,
+    say: Callable[[str], None],
 ) -> StackResult:
     project = ctx.project(service)
     overrides = service.overrides_beside(compose_path)
     masker = masker_for_compose(compose_path, *overrides, service.compose_path)
-    config = ComposeRunner(project, ctx.compose_target(service), masker.text).config(compose_path, overrides)
+    config = ComposeRunner(project, ctx.endpoint_of(service), masker.text).config(compose_path, overrides)
     service_dirs = (compose_path.parent,)
     digest = resolved.config_hash(config, service_dirs)
     labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}
@@ -112,13 +116,34 @@ def _deploy(
                 images={name: {"image": image} for name, image in prepared.made.images.items()},
             )
         )
+        say("docker stack deploy")
         try:
-            result = run_stack(prepared, timeout, progress, masker.text)
+            result = run_stack(prepared, timeout, replica_reporter(say), masker.text)
         except BaseException as exc:
             ctx.history.finish(record, FAILED, _why(exc))
             raise
         ctx.history.finish(record, SUCCESS if result.ok else FAILED, _summary(result))
     return result
+
+
+def replica_reporter(say: Callable[[str], None]) -> Callable[[list[ServiceState]], None]:
+    """The Swarm's service states as progress details, one per poll: `web 2/3, db 1/global`."""
+
+    def report(states: list[ServiceState]) -> None:
+        parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'global'}" for s in states]
+        say(", ".join(parts) if parts else "starting")
+
+    return report
+
+
+@contextlib.contextmanager
+def _task(ctx: DeployContext, service: Service, listener: Listener) -> Iterator[Callable[[str], None]]:
+    """One progress task per service deployed (`deploying wiki to cluster`), ended however it ends."""
+    task = f"deploying {service.name} to {ctx.target_of(service).name}"
+    try:
+        yield reporter(listener, task)
+    finally:
+        listener(Event(task, done=True))
 
 
 def _summary(result: StackResult) -> str:

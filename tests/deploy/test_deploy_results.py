@@ -1,0 +1,173 @@
+"""The `--json` documents of up, rollback, down, status, history, diff and `darse stack`, as `to_dict()`
+builds them from the library's results (the shapes docs/deploy.md documents); and the refusals that
+come before anything happens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from darse.deploy import actions
+from darse.deploy.context import DeployContext
+from darse.deploy.diff import ConfigDiff
+from darse.deploy.history import Deployment, ServiceHistory
+from darse.deploy.status import ServiceStatus, StatusReport
+from darse.deploy.up import FailedContainer, Outcome
+from darse.errors import DarseError
+from darse.swarm.actions import StackDeployment
+from darse.swarm.converge import Convergence, ServiceOutcome
+from darse.swarm.stack import StackResult, StackStatus
+
+from conftest import git_init, write_tree
+
+
+def _deployment(action: str = "up", id_: int = 7) -> Deployment:
+    return Deployment(
+        project="wiki",
+        service="wiki",
+        repository="/srv/services",
+        action=action,
+        revision="a" * 40,
+        dirty=False,
+        config_hash="sha256:" + "b" * 64,
+        config_masked='{"services": {}}',
+        images={"web": {"image": "wiki:2.5"}},
+        started_at="2026-01-01T00:00:00Z",
+        ended_at="2026-01-01T00:00:05Z",
+        outcome="success",
+        user="admin",
+        id=id_,
+    )
+
+
+def _stack(ok: bool = True) -> StackResult:
+    state = "converged" if ok else "rolled back"
+    convergence = Convergence([ServiceOutcome("web", ok, state, "1/1 running", [] if ok else ["exit 3"])])
+    return StackResult("pad", "pad", "cluster", ok, convergence, [] if ok else ["web"], 1, "sha256:c", {"web": "p:1"})
+
+
+def test_a_record_is_everything_but_the_masked_config() -> None:
+    data = _deployment().to_dict()
+    assert "config_masked" not in data
+    assert list(data) == [
+        "project", "service", "repository", "action", "revision", "dirty", "config_hash", "images",
+        "started_at", "ended_at", "outcome", "message", "user", "id",
+    ]  # fmt: skip
+
+
+def test_an_outcome_nests_its_automatic_rollback() -> None:
+    back = Outcome(_deployment("auto-rollback", 8), ok=True, seconds=1.23456)
+    outcome = Outcome(
+        _deployment(),
+        ok=False,
+        failures=[FailedContainer("wiki-web-1", "exited", "", "boom")],
+        rollback=back,
+        seconds=2.0,
+    )
+    data = outcome.to_dict()
+    assert list(data) == [
+        "service", "project", "ok", "unchanged", "seconds", "deployment", "pinned", "failures", "rollback",
+        "rollback_note",
+    ]  # fmt: skip
+    assert data["failures"] == [{"container": "wiki-web-1", "state": "exited", "health": "", "logs": "boom"}]
+    assert data["rollback"]["seconds"] == 1.235 and data["rollback"]["rollback"] is None
+    assert data["deployment"]["id"] == 7 and data["rollback"]["deployment"]["action"] == "auto-rollback"
+
+
+def test_up_lists_compose_outcomes_then_swarm_stacks() -> None:
+    report = actions.DeployReport([Outcome(_deployment(), ok=True)], [_stack()])
+    assert report.ok
+    compose, swarm = report.to_dict()
+    assert compose["service"] == "wiki" and "target" not in compose
+    assert list(swarm) == ["service", "project", "ok", "target", "stack"]
+    assert swarm["target"] == "swarm" and swarm["project"] == "pad"
+    assert swarm["stack"] == _stack().to_dict()
+    assert not actions.DeployReport(stacks=[_stack(ok=False)]).ok
+    json.dumps(report.to_dict())  # JSON-ready
+
+
+def test_a_stack_result() -> None:
+    data = _stack(ok=False).to_dict()
+    assert data == {
+        "service": "pad",
+        "stack": "pad",
+        "target": "cluster",
+        "ok": False,
+        "config_hash": "sha256:c",
+        "images": {"web": "p:1"},
+        "rolled_back": ["web"],
+        "secrets_removed": 1,
+        "services": [
+            {"name": "web", "ok": False, "state": "rolled back", "detail": "1/1 running", "errors": ["exit 3"]}
+        ],
+    }
+    assert StackDeployment([_stack()]).to_dict() == {"schema": 1, "deployments": [_stack().to_dict()]}
+    assert StackStatus([{"service": "pad", "deployed": False}]).to_dict() == {
+        "schema": 1,
+        "services": [{"service": "pad", "deployed": False}],
+    }
+
+
+def test_down_on_either_target() -> None:
+    compose = actions.DownResult("wiki", "wiki", True, True, "output")
+    assert compose.to_dict() == {"service": "wiki", "project": "wiki", "ok": True, "volumes_removed": True}
+    swarm = actions.DownResult("apps/pad", "apps-pad", False, True, "", on_swarm=True)
+    assert swarm.to_dict() == {"service": "apps/pad", "project": "apps-pad", "ok": True, "volumes_removed": False}
+
+
+def test_status_has_the_head_and_one_row_per_service() -> None:
+    row = ServiceStatus("wiki", "wiki", "", "c" * 40, "not-deployed")
+    assert StatusReport([row]).to_dict() == {
+        "head": "c" * 40,
+        "services": [
+            {
+                "service": "wiki",
+                "project": "wiki",
+                "deployed_revision": None,
+                "head": "c" * 40,
+                "state": "not-deployed",
+                "drift": {"files": [], "config": False},
+                "containers": {"running": 0, "healthy": 0, "total": 0},
+                "last": None,
+                "warnings": [],
+            }
+        ],
+    }
+    assert StatusReport([]).to_dict() == {"head": "", "services": []}
+
+
+def test_history_and_diff() -> None:
+    records = [_deployment(id_=2), _deployment(id_=1)]
+    assert ServiceHistory("wiki", "wiki", records).to_dict() == [r.to_dict() for r in records]
+    assert ConfigDiff("wiki", "", "d" * 40, "").to_dict() == {
+        "service": "wiki",
+        "deployed_revision": None,
+        "head": "d" * 40,
+        "changed": False,
+        "diff": "",
+    }
+
+
+def test_down_volumes_on_a_swarm_is_refused_before_anything(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DARSE_STATE_DIR", str(tmp_path / "state"))
+    root = tmp_path / "repo"
+    write_tree(
+        root,
+        {
+            "darse.toml": '[targets.cluster]\nkind = "swarm"\n[services."pad"]\ntarget = "cluster"\n',
+            "pad/compose.yaml": "services:\n  web:\n    image: busybox:1.36\n",
+        },
+    )
+    git_init(root)
+    with pytest.raises(DarseError, match="--volumes is not supported on a Swarm target"):
+        actions.down(DeployContext.open(root), "pad", volumes=True)
+    assert not (tmp_path / "state" / "history.sqlite3").exists()
+
+
+def test_up_refuses_names_and_all_together(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"wiki/compose.yaml": "services:\n  web:\n    image: busybox:1.36\n"})
+    git_init(tmp_path)
+    with pytest.raises(DarseError, match="not both"):
+        actions.up(DeployContext.open(tmp_path), ["wiki"], all_services=True)

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers.repo import git_init, write_tree
 
 from darse.deploy import actions
 from darse.deploy.context import DeployContext
@@ -19,8 +20,6 @@ from darse.errors import DarseError
 from darse.swarm.actions import StackDeployment
 from darse.swarm.converge import Convergence, ServiceOutcome
 from darse.swarm.stack import StackResult, StackStatus
-
-from conftest import git_init, write_tree
 
 
 def _deployment(action: str = "up", id_: int = 7) -> Deployment:

@@ -18,8 +18,8 @@ from pathlib import Path
 import docker
 import pytest
 from helpers.golden import check
+from helpers.repo import git_init, write_tree
 
-from conftest import git_init, write_tree
 from engine_support import build_image, ensure_busybox, start_registry
 
 TOKEN_V1 = "token-" + uuid.uuid4().hex

@@ -15,11 +15,11 @@ from darse.deploy.context import DeployContext
 from darse.deploy.diff import ConfigDiff
 from darse.deploy.history import Deployment, ServiceHistory
 from darse.deploy.status import ServiceStatus, StatusReport
+from darse.deploy.swarm.actions import StackDeployment
+from darse.deploy.swarm.converge import Convergence, ServiceOutcome
+from darse.deploy.swarm.stack import StackResult, StackStatus
 from darse.deploy.up import FailedContainer, Outcome
 from darse.errors import DarseError
-from darse.swarm.actions import StackDeployment
-from darse.swarm.converge import Convergence, ServiceOutcome
-from darse.swarm.stack import StackResult, StackStatus
 
 
 def _deployment(action: str = "up", id_: int = 7) -> Deployment:

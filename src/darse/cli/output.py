@@ -65,7 +65,7 @@ def progress_display(enabled: bool, console: Console | None = None, bytes_: bool
 
 
 def render_stack_result(result: Any, console: Console) -> None:
-    """A Swarm deployment (darse.swarm.stack.StackResult), as `darse up`, `rollback` and `stack deploy` print it."""
+    """A Swarm deployment (`StackResult`), as `darse up`, `rollback` and `stack deploy` print it."""
     mark = "[green]✔[/]" if result.ok else "[red]✖[/]"
     console.print(f"{mark} {escape(result.service)} → stack {escape(result.stack)} on {escape(result.target)}")
     for outcome in result.convergence.services:

@@ -11,9 +11,9 @@ from rich.table import Table
 
 from darse.cli.output import print_json, progress_display, render_stack_result
 from darse.deploy.context import DeployContext
+from darse.deploy.swarm import actions
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
-from darse.swarm import actions
 
 app = typer.Typer(help="Run service folders on a Docker Swarm (services whose darse.toml target is a Swarm).")
 console = Console(highlight=False)

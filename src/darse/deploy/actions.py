@@ -21,6 +21,7 @@ from darse.deploy.rollback import choose, source_for
 from darse.deploy.state import project_lock
 from darse.deploy.status import StatusReport
 from darse.deploy.status import status as service_statuses
+from darse.deploy.swarm.select import split_by_target
 from darse.deploy.up import Outcome, Source, deploy
 from darse.engine.compose import ComposeRunner, project_name
 from darse.errors import DarseError
@@ -28,10 +29,9 @@ from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.progress import Event, Listener, ignore, reporter
-from darse.swarm.select import split_by_target
 
 if TYPE_CHECKING:
-    from darse.swarm.stack import StackResult
+    from darse.deploy.swarm.stack import StackResult
 
 
 @dataclass
@@ -116,7 +116,7 @@ def up(
             listener=listener,
         )
     if on_swarm:
-        from darse.swarm.actions import deploy_services
+        from darse.deploy.swarm.actions import deploy_services
 
         report.stacks = deploy_services(
             ctx, on_swarm, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener
@@ -165,7 +165,7 @@ def rollback(
     """`darse rollback`: the service as of an earlier revision, on Compose or as its Swarm stack."""
     service = ctx.service(name)
     if ctx.target_of(service).is_swarm:
-        from darse.swarm.deploy import rollback_on_swarm
+        from darse.deploy.swarm.deploy import rollback_on_swarm
 
         stack = rollback_on_swarm(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
         return DeployReport(stacks=[stack])
@@ -234,7 +234,7 @@ def down(ctx: DeployContext, name: str, volumes: bool = False) -> DownResult:
         return down_compose(ctx, service, volumes)
     if volumes:
         raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
-    from darse.swarm.deploy import down_on_swarm
+    from darse.deploy.swarm.deploy import down_on_swarm
 
     stack = down_on_swarm(ctx, service)
     return DownResult(service.name, stack, removed_volumes=False, ok=True, output="", on_swarm=True)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from darse.deploy.swarm.converge import Before, _judge
+from darse.deploy.swarm.stack import _came_from_registry
+from darse.deploy.swarm.stackfile import make_stack_document
 from darse.engine.swarm import ServiceState, TaskState
 from darse.errors import DarseError
 from darse.model.image import parse_image
-from darse.swarm.converge import Before, _judge
-from darse.swarm.stack import _came_from_registry
-from darse.swarm.stackfile import make_stack_document
 
 
 def resolved(secret_file: Path) -> dict:

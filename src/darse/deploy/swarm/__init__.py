@@ -2,7 +2,7 @@
 
 Where Swarm lives:
 
-- here, `darse.swarm`, the library: `select` (which services target a Swarm, `wiki/web`), `actions`
+- here, `darse.deploy.swarm`, the library: `select` (which services target a Swarm, `wiki/web`), `actions`
   (the `darse stack` operations), `deploy` (up, rollback and down of one service, recorded in the
   history), `stack` (prepare, run and report a stack), `stackfile` (the document for
   `docker stack deploy`) and `converge` (waiting for a rollout and judging it);

@@ -10,13 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from darse.deploy.context import DeployContext
-from darse.model.repository import Repository
-from darse.model.service import Service
-from darse.progress import Event, Listener, ignore, reporter
-from darse.swarm.converge import Convergence
-from darse.swarm.deploy import down_on_swarm, replica_reporter, up_on_swarm
-from darse.swarm.select import split_member, swarm_services
-from darse.swarm.stack import (
+from darse.deploy.swarm.converge import Convergence
+from darse.deploy.swarm.deploy import down_on_swarm, replica_reporter, up_on_swarm
+from darse.deploy.swarm.select import split_member, swarm_services
+from darse.deploy.swarm.stack import (
     StackResult,
     StackStatus,
     rollback_stack,
@@ -24,6 +21,9 @@ from darse.swarm.stack import (
     stack_status,
     swarm_target,
 )
+from darse.model.repository import Repository
+from darse.model.service import Service
+from darse.progress import Event, Listener, ignore, reporter
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The same preflight (clean tree, secrets, lint) and the same history as on Compose; in between, the
 stack: `docker stack deploy`, convergence, the Swarm's own rollback of a failed update
-(darse.swarm.stack). A failed update is recorded as failed even though the Swarm is healthy again on
+(darse.deploy.swarm.stack). A failed update is recorded as failed even though the Swarm is healthy again on
 the previous version: that is what happened to this deployment.
 """
 
@@ -17,6 +17,7 @@ from darse.deploy.context import DeployContext
 from darse.deploy.history import FAILED, SUCCESS, Deployment, now
 from darse.deploy.rollback import choose, release_compose
 from darse.deploy.state import project_lock
+from darse.deploy.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
 from darse.engine.compose import ComposeRunner
 from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
 from darse.engine.swarm import ServiceState
@@ -25,7 +26,6 @@ from darse.git import check_clean
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.progress import Event, Listener, ignore, reporter
-from darse.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
 
 
 def up_on_swarm(

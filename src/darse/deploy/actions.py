@@ -23,11 +23,11 @@ from darse.deploy.status import StatusReport
 from darse.deploy.status import status as service_statuses
 from darse.deploy.swarm.select import split_by_target
 from darse.deploy.up import Outcome, Source, deploy
-from darse.engine.compose import ComposeRunner, project_name
+from darse.engine.compose import ComposeRunner
 from darse.errors import DarseError
 from darse.git import check_clean
 from darse.masking import masker_for_compose
-from darse.model.service import Service
+from darse.model.service import Service, project_name
 from darse.progress import Event, Listener, ignore, reporter
 
 if TYPE_CHECKING:

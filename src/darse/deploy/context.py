@@ -11,12 +11,12 @@ from darse.config import Target
 from darse.deploy.history import History
 from darse.deploy.revisions import Revisions
 from darse.deploy.state import state_dir
-from darse.engine.compose import Endpoint, project_name
+from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
-from darse.model.service import Service
+from darse.model.service import Service, project_name
 
 EngineFactory = Callable[[Endpoint], Engine]
 
@@ -54,7 +54,6 @@ class DeployContext:
             return self.override
         return Endpoint.of(self.target_of(service))
 
-    compose_target = endpoint_of  # the former name, for callers not renamed yet
 
     def engine_for(self, service: Service) -> Engine:
         """Connected on first use, one client per engine; raises the one-line 'cannot reach' error."""

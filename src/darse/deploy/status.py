@@ -11,7 +11,7 @@ from typing import Any
 
 from darse.deploy.context import DeployContext
 from darse.deploy.revisions import under
-from darse.engine.compose import Endpoint, project_name
+from darse.engine.compose import Endpoint
 from darse.engine.docker import (
     COMMIT_LABEL,
     HASH_LABEL,
@@ -21,6 +21,7 @@ from darse.engine.docker import (
     ContainerState,
 )
 from darse.engine.swarm import ServiceState
+from darse.model.service import project_name
 
 IN_SYNC, DRIFT, DEGRADED, NOT_DEPLOYED, UNKNOWN = "in-sync", "drift", "degraded", "not-deployed", "unknown"
 

@@ -4,17 +4,13 @@ Every call goes through `ComposeRunner`, which is parameterised by an `Endpoint`
 DOCKER_HOST: where an engine answers) so that every deploy target (a remote host, a Swarm manager)
 reuses it unchanged.
 
-Project names: a service's Compose project is its folder path relative to the repository root, lowercased,
-with every character Compose refuses turned into `-` (`wiki` → `wiki`, `web/blog` → `web-blog`). For a
-top-level folder this is exactly the name `cd wiki && docker compose up -d` would give, so a stack started
-by hand the seed's way is the same project darse manages.
+Project names are the model's (`darse.model.service.project_name`): callers pass them in.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -27,15 +23,6 @@ from darse.errors import DarseError
 if TYPE_CHECKING:  # annotations only: the engine layer does not import the model
     from darse.config import Target
 
-_INVALID = re.compile(r"[^a-z0-9_-]+")
-
-
-def project_name(service_name: str) -> str:
-    """The stable Compose project name of a service (see the module docstring)."""
-    name = _INVALID.sub("-", service_name.lower()).strip("-_")
-    if not name:
-        raise DarseError(f"cannot derive a Compose project name from {service_name!r}", "rename the service folder")
-    return name
 
 
 @dataclass(frozen=True)

@@ -247,3 +247,18 @@ def example_for(real: Path) -> Path:
 
 def real_for(example: Path) -> Path:
     return example.with_name(example.name[: -len(EXAMPLE_SUFFIX)])
+
+
+# A service's Compose project is its folder path relative to the repository root, lowercased, with every
+# character Compose refuses turned into `-` (`wiki` → `wiki`, `web/blog` → `web-blog`). For a top-level
+# folder this is exactly the name `cd wiki && docker compose up -d` would give, so a stack started by
+# hand the seed's way is the same project darse manages.
+_INVALID = re.compile(r"[^a-z0-9_-]+")
+
+
+def project_name(service_name: str) -> str:
+    """The stable Compose project name of a service (see above)."""
+    name = _INVALID.sub("-", service_name.lower()).strip("-_")
+    if not name:
+        raise DarseError(f"cannot derive a Compose project name from {service_name!r}", "rename the service folder")
+    return name

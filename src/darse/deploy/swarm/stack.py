@@ -15,12 +15,11 @@ from typing import Any
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
 from darse.deploy.swarm.stackfile import StackDocument, make_stack_document
-from darse.engine.compose import project_name
 from darse.engine.swarm import ServiceState, SwarmEngine
 from darse.errors import DarseError
 from darse.model.image import ImageRef, parse_image
 from darse.model.repository import Repository
-from darse.model.service import Service
+from darse.model.service import Service, project_name
 
 LABEL_PREFIX = "org.darse."
 

@@ -234,7 +234,7 @@ def _committed_inputs(service: Service) -> list[Path]:
 def project_collision(service: Service, ctx: LintContext) -> Iterator[Hit]:
     if ctx.repository is None or service.is_image:
         return
-    from darse.engine.compose import project_name
+    from darse.model.service import project_name
 
     try:
         project = project_name(service.name)
@@ -257,7 +257,7 @@ def _folders_by_project(repository: object) -> dict[str, list[str]]:
     """Compose project -> service folders, computed once per repository rather than once per folder."""
     if _PROJECTS and _PROJECTS[0][0] is repository:
         return _PROJECTS[0][1]
-    from darse.engine.compose import project_name
+    from darse.model.service import project_name
 
     found: dict[str, list[str]] = {}
     for other in repository.services:  # type: ignore[attr-defined]

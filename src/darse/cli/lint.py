@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -13,12 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from darse.config import RepoConfig
+from darse.cli.output import print_json
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
-from darse.lint.linter import Linter, LintResult, resolve_rule
-from darse.lint.rule import RULES, Rule, Severity
-from darse.lint.selection import resolve_selection
+from darse.lint import commands
+from darse.lint.rule import Rule
 
 
 class Format(StrEnum):
@@ -56,33 +54,17 @@ def lint(
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
     if output is not None:
         _check_output(output)
-    chosen = resolve_selection(targets or [], Path.cwd(), changed=changed)
-    config = _with_ignored(chosen.repository.config, ignore or [])
-    linter = Linter(config, chosen.repository)
-    result = linter.lint_services(chosen.services, chosen.only)
-    for path in chosen.loose_dockerfiles:
-        extra = linter.lint_file(path)
-        result.findings.extend(extra.findings)
-        result.files += extra.files
-        result.read.extend(extra.read)
+    report = commands.lint(
+        targets, Path.cwd(), ignore=ignore, changed=changed, fail_on=fail_on.value if fail_on else None
+    )
     if verbose:
         err = Console(stderr=True, highlight=False)
-        for path in result.read:
-            err.print(f"read {escape(chosen.repository.relative(path))}")
+        for path in report.read:
+            err.print(f"read {escape(path)}")
     if json_flag:
         output_format = Format.json
-    _render(result, output_format, output)
-    threshold = Severity.parse((fail_on.value if fail_on else None) or chosen.repository.config.lint.fail_on)
-    raise typer.Exit(1 if result.fails(threshold) else 0)
-
-
-def _with_ignored(config: RepoConfig, ignore: list[str]) -> RepoConfig:
-    """`--ignore` adds to darse.toml's `[lint] disable` for this run (unknown rules are refused)."""
-    keys = [key.strip() for value in ignore for key in value.split(",") if key.strip()]
-    if not keys:
-        return config
-    ids = {resolve_rule(key).id for key in keys}
-    return replace(config, lint=replace(config.lint, disable=frozenset(config.lint.disable) | ids))
+    _render(report, output_format, output)
+    raise typer.Exit(1 if report.failed else 0)
 
 
 def _check_output(output: Path) -> None:
@@ -102,16 +84,15 @@ def _write(output: Path, document: str) -> None:
         raise DarseError(f"cannot write {output}: {exc.strerror}", hint) from None
 
 
-def _render(result: LintResult, output_format: Format, output: Path | None) -> None:
+def _render(report: commands.LintReport, output_format: Format, output: Path | None) -> None:
+    result = report.result
     if output_format is Format.text and output is None:
         from darse.lint.report.as_text import render_text
 
         render_text(result, Console(highlight=False))
         return
     if output_format is Format.json:
-        from darse.lint.report.as_json import render_json
-
-        document = render_json(result)
+        document = json.dumps(report.to_dict(), indent=2)
     elif output_format is Format.sarif:
         from darse.lint.report.as_sarif import render_sarif
 
@@ -153,20 +134,16 @@ def rules(
 ) -> None:
     """List every lint rule with its ID, severity and reason; or explain one rule."""
     if rule is not None:
-        _show_rule(resolve_rule(rule), json_flag or output_format is RulesFormat.json)
+        _show_rule(*commands.rule(rule), json_flag or output_format is RulesFormat.json)
         return
-    ordered = sorted(RULES.values(), key=lambda r: r.id)
+    ordered = commands.rules()
     if output_format is RulesFormat.markdown:
         from darse.lint.docs import rules_markdown
 
         sys.stdout.write(rules_markdown())
         return
     if json_flag or output_format is RulesFormat.json:
-        data = [
-            {"id": r.id, "name": r.name, "title": r.title, "severity": r.severity.label, "reason": r.reason}
-            for r in ordered
-        ]
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        print_json(commands.rules_to_dict(ordered))
         return
     table = Table(show_lines=False, expand=False)
     for column in ("ID", "name", "severity", "title / reason"):
@@ -176,13 +153,10 @@ def rules(
     Console().print(table)
 
 
-def _show_rule(rule: Rule, as_json: bool) -> None:
+def _show_rule(rule: Rule, details: dict[str, object], as_json: bool) -> None:
     """One rule as `darse rules RULE` shows it: what, why, an example that fires and its near miss."""
-    from darse.lint.docs import rule_details
-
-    details = rule_details(rule)
     if as_json:
-        sys.stdout.write(json.dumps(details, indent=2) + "\n")
+        print_json(details)
         return
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"[bold]{rule.id}[/]  {rule.name}  ({rule.severity.label}, checks the {details['checks']})")

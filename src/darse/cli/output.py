@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from darse.progress import Event, Listener
 
@@ -41,6 +40,8 @@ def progress_display(enabled: bool, console: Console | None = None, bytes_: bool
     if not enabled:
         yield lambda _event: None
         return
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     console = console or Console(stderr=True, highlight=False)
     columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
     if bytes_:

@@ -16,8 +16,8 @@ from darse.engine import images
 from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.images.build import ImagePlan
-from darse.images.registry.client import Credentials, RegistryClient
-from darse.images.registry.credentials import auth_config
+from darse.images.registry.client import RegistryClient
+from darse.images.registry.credentials import Credentials, auth_config
 
 
 @dataclass

@@ -1,9 +1,12 @@
-"""`darse registry ...`: the private registry as a service of the repository, and what it holds."""
+"""`darse registry ...`: the private registry as a service of the repository, and what it holds.
+
+Arguments are parsed and passwords and confirmations asked for here; the work is
+`darse.images.registry.commands`, whose results are rendered here (their `to_dict()` for `--json`).
+"""
 
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse.cli.output import print_json
 from darse.errors import DarseError
 
 registry_app = typer.Typer(help="The private registry: scaffold it, manage its users, list and delete images.")
@@ -33,25 +37,10 @@ def _read_password(from_stdin: bool) -> str:
     return first
 
 
-def _htpasswd_path(folder: Path | None, htpasswd: Path | None) -> tuple[Path, Path | None]:
-    """(htpasswd file, registry service folder or None)."""
-    from darse.images.registry.scaffold import HTPASSWD, find_registry_folder
-
-    if htpasswd is not None:
-        return htpasswd, folder
-    found = find_registry_folder(folder)
-    return found / HTPASSWD, found
-
-
-def _restart_note(service_folder: Path | None, restart: bool, as_json: dict | None) -> None:
-    from darse.images.registry.scaffold import restart_if_running
-
-    if service_folder is None or not restart:
+def _restart_note(service_folder: Path | None, restarted: bool | None) -> None:
+    if restarted is None:
         return
-    restarted = restart_if_running(service_folder)
-    if as_json is not None:
-        as_json["restarted"] = restarted
-    elif restarted:
+    if restarted:
         out.print(
             f"restarted the running registry service in {escape(str(service_folder))} (it reads htpasswd at start)"
         )
@@ -70,18 +59,18 @@ def user_add(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Add a user (or change its password). The password is read from a prompt or stdin, never argv."""
-    from darse.images.registry.htpasswd import add_user, check_username
+    from darse.images.registry import commands
 
-    check_username(name)
-    path, service_folder = _htpasswd_path(folder, htpasswd)
-    existed = add_user(path, name, _read_password(password_stdin), cost)
-    result: dict | None = {"user": name, "file": str(path), "changed": existed, "added": not existed}
-    if not json_flag:
-        out.print(f"{'changed the password of' if existed else 'added'} {escape(name)} in {escape(str(path))}")
-        result = None
-    _restart_note(service_folder, restart, result)
-    if result is not None:
-        sys.stdout.write(json.dumps(result) + "\n")
+    commands.check_username(name)
+    location = commands.locate_htpasswd(folder, htpasswd)
+    password = _read_password(password_stdin)
+    if json_flag:
+        print_json(commands.add_user(location, name, password, cost=cost, restart=restart).to_dict(), indent=None)
+        return
+    result = commands.add_user(location, name, password, cost=cost, restart=False)
+    verb = "changed the password of" if result.existed else "added"
+    out.print(f"{verb} {escape(name)} in {escape(str(result.file))}")
+    _restart_note(location.service_folder, commands.restart_registry(location, restart))
 
 
 @user_app.command("remove")
@@ -93,17 +82,15 @@ def user_remove(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Remove a user from the htpasswd file."""
-    from darse.images.registry.htpasswd import remove_user
+    from darse.images.registry import commands
 
-    path, service_folder = _htpasswd_path(folder, htpasswd)
-    remove_user(path, name)
-    result: dict | None = {"user": name, "file": str(path), "removed": True}
-    if not json_flag:
-        out.print(f"removed {escape(name)} from {escape(str(path))}")
-        result = None
-    _restart_note(service_folder, restart, result)
-    if result is not None:
-        sys.stdout.write(json.dumps(result) + "\n")
+    location = commands.locate_htpasswd(folder, htpasswd)
+    if json_flag:
+        print_json(commands.remove_user(location, name, restart=restart).to_dict(), indent=None)
+        return
+    result = commands.remove_user(location, name, restart=False)
+    out.print(f"removed {escape(name)} from {escape(str(result.file))}")
+    _restart_note(location.service_folder, commands.restart_registry(location, restart))
 
 
 @user_app.command("list")
@@ -113,29 +100,18 @@ def user_list(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """List the users (names only; hashes are never shown)."""
-    from darse.images.registry.htpasswd import list_users
+    from darse.images.registry import commands
 
-    path, _ = _htpasswd_path(folder, htpasswd)
-    users = list_users(path)
+    location = commands.locate_htpasswd(folder, htpasswd)
+    users = commands.list_users(location)
     if json_flag:
-        sys.stdout.write(json.dumps([{"user": n, "bcrypt": ok} for n, ok in users]) + "\n")
+        print_json([entry.to_dict() for entry in users], indent=None)
         return
     if not users:
-        out.print(f"no users in {escape(str(path))}")
-    for name, ok in users:
-        out.print(escape(name) + ("" if ok else "  (not bcrypt: the registry rejects it; set it again)"))
-
-
-def _client(registry: str | None):
-    from darse.config import load_config
-    from darse.images.registry.client import RegistryClient
-    from darse.images.registry.credentials import ca_bundle_for, resolve_credentials
-    from darse.model.repository import find_root
-
-    host = registry or load_config(find_root(Path.cwd())).registry
-    if not host:
-        raise DarseError("no registry given", 'pass --registry HOST or set registry = "HOST" in darse.toml')
-    return RegistryClient(host, credentials=resolve_credentials(host), ca_bundle=ca_bundle_for(host))
+        out.print(f"no users in {escape(str(location.file))}")
+    for entry in users:
+        note = "" if entry.bcrypt else "  (not bcrypt: the registry rejects it; set it again)"
+        out.print(escape(entry.user) + note)
 
 
 @registry_app.command("init")
@@ -149,23 +125,17 @@ def init(
     json_flag: bool = typer.Option(False, "--json", help="List the files written as JSON."),
 ) -> None:
     """Scaffold a lint-clean registry:2 service: named volume, deletion, htpasswd, HTTPS."""
-    from darse.config import load_config
-    from darse.images.registry.scaffold import scaffold
-    from darse.model.repository import find_root
+    from darse.images.registry.commands import init_registry
 
-    config = load_config(find_root(Path.cwd()))
-    name = host or config.registry or (f"registry.{config.domain}" if config.domain else "")
-    if not name:
-        raise DarseError("no registry host name", "pass --host registry.example.org (or set domain in darse.toml)")
-    written = scaffold(folder, host=name, network=config.proxy_network, own_tls=own_tls, port=port)
+    result = init_registry(folder, host=host, own_tls=own_tls, port=port)
     if json_flag:
-        sys.stdout.write(json.dumps({"host": name, "files": [str(p) for p in written]}) + "\n")
+        print_json(result.to_dict(), indent=None)
         return
-    for path in written:
+    for path in result.files:
         out.print(f"wrote {escape(str(path))}")
     out.print(
         f"next: darse registry user add NAME --folder {escape(str(folder))}; "
-        f"cd {escape(str(folder))} && docker compose up -d; docker login {escape(name)}"
+        f"cd {escape(str(folder))} && docker compose up -d; docker login {escape(result.host)}"
     )
 
 
@@ -177,22 +147,22 @@ def ls(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable listing."),
 ) -> None:
     """List repositories, tags, digests, sizes and build times (from the image labels)."""
-    from darse.images.registry.listing import list_images
+    from darse.images.registry.commands import list_registry, open_registry
 
-    with _client(registry) as client:
-        rows = list_images(client, [repository] if repository else None, workers=workers)
+    with open_registry(registry) as client:
+        rows = list_registry(client, repository, workers=workers)
     if json_flag:
-        sys.stdout.write(json.dumps([row.as_json() for row in rows], indent=2) + "\n")
+        print_json([row.to_dict() for row in rows])
         return
     from rich.table import Table
 
-    from darse.cli.output import human_size as _human_size
+    from darse.cli.output import human_size
 
     table = Table(box=None)
     for column in ("repository", "tag", "digest", "size", "created"):
         table.add_column(column)
     for row in rows:
-        table.add_row(escape(row.repository), escape(row.tag), row.digest[:19], _human_size(row.size), row.created)
+        table.add_row(escape(row.repository), escape(row.tag), row.digest[:19], human_size(row.size), row.created)
     out.print(table)
 
 
@@ -204,28 +174,27 @@ def rm(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Delete a tag's manifest by digest: every tag on that digest goes with it (you are told which)."""
-    from darse.images.registry.listing import tags_sharing
+    from darse.images.registry.commands import open_registry, plan_removal, remove, split_tag_reference
 
-    repository, sep, tag = reference.rpartition(":")
-    if not sep or not repository or "/" in tag:
-        raise DarseError(f"not REPOSITORY:TAG: {reference[:80]!r}", "e.g. darse registry rm pad:2.0.3")
-    with _client(registry) as client:
-        digest = client.manifest_digest(repository, tag)
-        if digest is None:
-            raise DarseError(f"no tag {reference} at {client.host}", "list them with darse registry ls")
-        doomed = tags_sharing(client, repository, digest)
-        names = ", ".join(f"{repository}:{t}" for t in doomed)
+    repository, tag = split_tag_reference(reference)
+    with open_registry(registry) as client:
+        removal = plan_removal(client, repository, tag)
         if not yes:
             if not sys.stdin.isatty():
-                raise DarseError(f"deleting {digest} would remove {names}", "confirm with --yes")
-            out.print(f"deleting {escape(repository)}@{digest} removes every tag on it: {escape(names)}")
+                raise DarseError(f"deleting {removal.digest} would remove {removal.names}", "confirm with --yes")
+            out.print(
+                f"deleting {escape(repository)}@{removal.digest} removes every tag on it: {escape(removal.names)}"
+            )
             if not typer.confirm("Delete?", default=False):
                 raise typer.Exit(1)
-        client.delete_manifest(repository, digest)
+        remove(client, removal)
     if json_flag:
-        sys.stdout.write(json.dumps({"repository": repository, "digest": digest, "tags": doomed}) + "\n")
+        print_json(removal.to_dict(), indent=None)
         return
-    out.print(f"deleted {escape(repository)}@{digest} ({escape(names)}); free the space with darse registry gc")
+    out.print(
+        f"deleted {escape(repository)}@{removal.digest} ({escape(removal.names)}); "
+        "free the space with darse registry gc"
+    )
 
 
 @registry_app.command("gc")
@@ -236,16 +205,14 @@ def gc(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Free the layers no manifest references, inside the running registry service."""
-    from darse.images.registry.scaffold import find_registry_folder, garbage_collect
+    from darse.images.registry.commands import collect_garbage
 
-    found = find_registry_folder(folder)
-    text = garbage_collect(found, dry_run=dry_run, untagged=untagged)
-    eligible = [line for line in text.splitlines() if "blob eligible for deletion" in line]
+    result = collect_garbage(folder, dry_run=dry_run, untagged=untagged)
     if json_flag:
-        sys.stdout.write(json.dumps({"folder": str(found), "dry_run": dry_run, "blobs": len(eligible)}) + "\n")
+        print_json(result.to_dict(), indent=None)
         return
     verb = "would free" if dry_run else "freed"
-    out.print(f"{verb} {len(eligible)} blobs in {escape(str(found))}")
+    out.print(f"{verb} {result.blobs} blobs in {escape(str(result.folder))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,8 +19,8 @@ from darse.engine.connect import BUILD_TIMEOUT, connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.images.build import ImagePlan, open_services, plan_service
-from darse.images.registry.client import Credentials, RegistryClient
-from darse.images.registry.credentials import auth_config, ca_bundle_for, resolve_credentials
+from darse.images.registry.client import RegistryClient
+from darse.images.registry.credentials import Credentials, auth_config, ca_bundle_for, resolve_credentials
 
 
 @dataclass

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from darse.errors import DarseError
+
 
 class TagKind(Enum):
     """How much a tag pins: the lint rules report the first three, accept the others."""
@@ -47,6 +49,10 @@ CODENAMES = frozenset(
         "bionic", "focal", "jammy", "noble", "oracular", "plucky", "questing", "xenial",
     }
 )  # fmt: skip
+# The distribution registry's grammar for a repository path and a tag; a digest is sha256 only.
+REPOSITORY_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
+TAG_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+SHA256_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _LEADING_VERSION = re.compile(r"^v?(\d+)((?:\.\d+)+)?")
 _DATE = re.compile(r"(?:19|20)\d{2}(?:[-._]?\d{2}){1,2}")  # 20241111, 2024-11-11, 2024.11
 _HEX = re.compile(r"^(?:sha-)?[0-9a-f]{7,64}$")
@@ -114,6 +120,11 @@ class ImageRef:
     def tag_kind(self) -> TagKind:
         return classify_tag(self.tag, self.name, self.digest)
 
+    @property
+    def reference(self) -> str:
+        """What to ask a registry for: the digest when pinned, else the tag (default `latest`)."""
+        return self.digest or self.tag or "latest"
+
 
 def parse_image(reference: str) -> ImageRef:
     ref = reference.strip()
@@ -133,3 +144,31 @@ def parse_image(reference: str) -> ImageRef:
     if repository.startswith("library/") and registry in ("", "docker.io"):
         repository = repository[len("library/") :]
     return ImageRef(registry, repository, tag, digest)
+
+
+def parse_registry_image(text: str) -> ImageRef:
+    """`registry.example.org/team/app:1.2@sha256:...` read strictly, for talking to that registry: the
+    host is required (no Docker Hub default), and repository, tag and digest must be valid names."""
+    ref = text.strip()
+    if not ref or len(ref) > 1024 or any(c.isspace() for c in ref):
+        raise DarseError(f"not an image reference: {text[:80]!r}", "write HOST[:PORT]/REPOSITORY[:TAG][@DIGEST]")
+    ref = re.sub(r"^(?:https?|docker)://", "", ref)
+    digest = ""
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+        if not SHA256_DIGEST.match(digest):
+            raise DarseError(f"not a sha256 digest: {digest[:80]!r}", "a digest is sha256: and 64 hex digits")
+    host, slash, rest = ref.partition("/")
+    if not slash or not ("." in host or ":" in host or host == "localhost"):
+        raise DarseError(
+            f"{text!r} names no registry host", "write the registry first, e.g. registry.example.org/app:1.0"
+        )
+    tag = ""
+    colon = rest.rfind(":")
+    if colon > rest.rfind("/"):
+        rest, tag = rest[:colon], rest[colon + 1 :]
+        if not TAG_NAME.match(tag):
+            raise DarseError(f"not a valid tag: {tag[:80]!r}", "tags are letters, digits, '_', '.', '-'")
+    if not REPOSITORY_NAME.match(rest):
+        raise DarseError(f"not a valid repository name: {rest[:80]!r}", "lowercase letters, digits, '.', '_', '-', '/'")
+    return ImageRef(host.lower(), rest, tag, digest)

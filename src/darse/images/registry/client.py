@@ -2,8 +2,9 @@
 
 Several parts of darse reuse this module, not only `darse registry`: `darse push` asks it what a tag
 already points at, and `darse inspect` reads manifests and layer blobs of remote images through it.
-Keep its public names stable: `RegistryClient`, `Credentials`, `Manifest`, `MANIFEST_TYPES`,
-`parse_reference` and `Reference`.
+Its neighbours: `auth` answers the registry's authentication challenges, `manifests` knows the media
+types and what a fetched manifest holds, `transport` bounds every request in time and size,
+`credentials` finds the login. Image references are parsed by `darse.model.image`.
 
 What it takes care of, so callers do not have to:
 
@@ -21,35 +22,35 @@ What it takes care of, so callers do not have to:
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import ipaddress
 import json
 import re
-import socket
 import ssl
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from darse.errors import DarseError
-from darse.images.registry.transport import DeadlineTransport, deadline, read_body
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_TYPES: tuple[str, ...] = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
-INDEX_TYPES: tuple[str, ...] = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+from darse.images.registry.auth import MAX_HEADER_CHARS, Authenticator
+from darse.images.registry.credentials import Credentials
+from darse.images.registry.manifests import ACCEPTED_TYPES, Manifest, is_digest
+from darse.images.registry.transport import (
+    DeadlineTransport,
+    deadline,
+    is_loopback,
+    json_object,
+    read_body,
+    ssl_cause,
+    tls_error,
+)
+from darse.model.image import REPOSITORY_NAME, TAG_NAME
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the limit distribution itself enforces on push
-MAX_JSON_BYTES = 16 * 1024 * 1024  # one page of catalog or tags, a token response
+MAX_JSON_BYTES = 16 * 1024 * 1024  # one page of catalog or tags
 MAX_BLOB_BYTES = 64 * 1024 * 1024 * 1024  # no layer is bigger; a registry that says so lies
 MAX_PAGES = 10_000
 MAX_LISTING_BYTES = 64 * 1024 * 1024  # every page of one catalog or tag list together
@@ -57,145 +58,6 @@ MAX_LISTING_NAMES = 1_000_000
 REQUEST_SECONDS = 60.0  # a whole request, body included: a server dripping bytes is cut off
 LISTING_SECONDS = 600.0  # every page of one listing
 BLOB_BYTES_PER_SECOND = 256 * 1024  # the slowest transfer a blob's deadline allows for
-MAX_HEADER_CHARS = 8192
-
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_REPOSITORY = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_CHALLENGE_PARAM = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))')
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A registry login. The password never shows in `repr`, `str` or any message."""
-
-    username: str
-    password: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return f"Credentials(username={self.username!r})"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """A manifest exactly as the registry sent it: `digest` is the sha256 of `raw`, checked."""
-
-    media_type: str
-    digest: str
-    raw: bytes
-    data: dict[str, Any]
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
-
-    @property
-    def config_digest(self) -> str | None:
-        """The image's config blob digest (the engine's image ID) for a single-image manifest."""
-        config = self.data.get("config")
-        digest = config.get("digest") if isinstance(config, dict) else None
-        return digest if isinstance(digest, str) and _DIGEST.match(digest) else None
-
-    @property
-    def size(self) -> int:
-        """Manifest, config and layers together: what the image costs in the registry (0 for an index)."""
-        total = len(self.raw)
-        for part in [self.data.get("config"), *(self.data.get("layers") or [])]:
-            if isinstance(part, dict) and isinstance(part.get("size"), int) and part["size"] >= 0:
-                total += part["size"]
-        return total
-
-
-@dataclass(frozen=True)
-class Reference:
-    """`host[:port]/repository[:tag][@digest]` split into its parts."""
-
-    host: str
-    repository: str
-    tag: str = ""
-    digest: str = ""
-
-    @property
-    def reference(self) -> str:
-        """What to ask the registry for: the digest when pinned, else the tag (default `latest`)."""
-        return self.digest or self.tag or "latest"
-
-    def __str__(self) -> str:
-        text = f"{self.host}/{self.repository}"
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
-
-
-def parse_reference(text: str) -> Reference:
-    """Split `registry.example.org/team/app:1.2@sha256:...`; the registry host is required."""
-    ref = text.strip()
-    if not ref or len(ref) > 1024 or any(c.isspace() for c in ref):
-        raise DarseError(f"not an image reference: {text[:80]!r}", "write HOST[:PORT]/REPOSITORY[:TAG][@DIGEST]")
-    ref = re.sub(r"^(?:https?|docker)://", "", ref)
-    digest = ""
-    if "@" in ref:
-        ref, digest = ref.split("@", 1)
-        if not _DIGEST.match(digest):
-            raise DarseError(f"not a sha256 digest: {digest[:80]!r}", "a digest is sha256: and 64 hex digits")
-    host, slash, rest = ref.partition("/")
-    if not slash or not ("." in host or ":" in host or host == "localhost"):
-        raise DarseError(
-            f"{text!r} names no registry host", "write the registry first, e.g. registry.example.org/app:1.0"
-        )
-    tag = ""
-    colon = rest.rfind(":")
-    if colon > rest.rfind("/"):
-        rest, tag = rest[:colon], rest[colon + 1 :]
-        if not _TAG.match(tag):
-            raise DarseError(f"not a valid tag: {tag[:80]!r}", "tags are letters, digits, '_', '.', '-'")
-    if not _REPOSITORY.match(rest):
-        raise DarseError(f"not a valid repository name: {rest[:80]!r}", "lowercase letters, digits, '.', '_', '-', '/'")
-    return Reference(host.lower(), rest, tag, digest)
-
-
-def is_loopback(host: str) -> bool:
-    """`127.0.0.1:5000`, `[::1]:5000`, `localhost`: traffic that never leaves the machine. A name is
-    loopback only if every address it resolves to is: `*.localhost` is a convention that /etc/hosts or
-    a resolver may not follow, and plain HTTP to a name that resolves elsewhere would leak a password."""
-    name = _hostname(host)
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        pass
-    if name != "localhost" and not name.endswith(".localhost"):
-        return False
-    try:
-        answers = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return False
-    addresses = {answer[4][0].split("%", 1)[0] for answer in answers}
-    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
-
-
-def _hostname(host: str) -> str:
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0].lower()
-    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
-
-
-def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
-    """`Bearer realm="https://auth/token",service="reg",scope="repository:a:pull"` → ("bearer", {...})."""
-    header = header[:MAX_HEADER_CHARS].strip()
-    scheme, _, rest = header.partition(" ")
-    params = {}
-    for match in _CHALLENGE_PARAM.finditer(rest):
-        value = match.group(2) if match.group(2) is not None else match.group(3)
-        params[match.group(1).lower()] = re.sub(r"\\(.)", r"\1", value or "")
-    return scheme.lower(), params
-
-
-@dataclass
-class _Token:
-    value: str
-    expires: float
 
 
 class BlobStream:
@@ -301,8 +163,6 @@ class RegistryClient:
         self.page_size = 1000  # entries per page of catalog and tags
         self._scheme = scheme
         self._lock = threading.Lock()
-        self._tokens: dict[str, _Token] = {}
-        self._basic = False
         verify: ssl.SSLContext | bool = True
         if ca_bundle:
             context = ssl.create_default_context()
@@ -316,6 +176,7 @@ class RegistryClient:
         self._http = httpx.Client(
             timeout=timeout, transport=DeadlineTransport(verify), follow_redirects=False, trust_env=False
         )
+        self._auth = Authenticator(host, credentials, self._http)
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -380,9 +241,9 @@ class RegistryClient:
             )
         if reference.startswith("sha256:") and reference != digest:
             raise DarseError(f"{where}: the registry sent a manifest with digest {digest}", "do not use this image")
-        data = _json_object(raw, where)
+        data = json_object(raw, where)
         media_type = data.get("mediaType") if isinstance(data.get("mediaType"), str) else content_type
-        if media_type not in MANIFEST_TYPES:
+        if media_type not in ACCEPTED_TYPES:
             raise DarseError(
                 f"{where}: unsupported manifest type {str(media_type)[:80]!r}",
                 "darse reads OCI and Docker v2 manifests and indexes",
@@ -399,7 +260,7 @@ class RegistryClient:
                 return None
             self._expect(response, f"{repository}:{reference}")
             digest = response.headers.get("docker-content-digest", "")
-        if _DIGEST.match(digest):
+        if is_digest(digest):
             return digest
         return self.get_manifest(repository, reference).digest
 
@@ -409,7 +270,7 @@ class RegistryClient:
     ) -> Iterator[BlobStream]:
         """Stream a blob (redirects followed); the digest is verified when the stream is read to its end."""
         _check_repository(repository)
-        if not _DIGEST.match(digest):
+        if not is_digest(digest):
             raise DarseError(f"not a sha256 digest: {digest[:80]!r}", "a digest is sha256: and 64 hex digits")
         if expected_size is not None:
             limit = min(limit, expected_size)
@@ -426,18 +287,10 @@ class RegistryClient:
                 )
             yield stream
 
-    def blob_exists(self, repository: str, digest: str) -> bool:
-        _check_repository(repository)
-        with self._request("HEAD", f"/v2/{repository}/blobs/{digest}", scope=_scope(repository), follow=True) as r:
-            if r.status_code == 404:
-                return False
-            self._expect(r, f"{repository}@{digest[:19]}")
-            return True
-
     def delete_manifest(self, repository: str, digest: str) -> None:
         """Delete a manifest by digest: every tag pointing at it disappears with it."""
         _check_repository(repository)
-        if not _DIGEST.match(digest):
+        if not is_digest(digest):
             raise DarseError(f"deletion needs a digest, not {digest[:80]!r}", "look it up with darse registry ls")
         where = f"{repository}@{digest}"
         with self._request("DELETE", f"/v2/{repository}/manifests/{digest}", scope=_scope(repository, "*")) as resp:
@@ -473,7 +326,7 @@ class RegistryClient:
                     raise DarseError(
                         f"{self.host}: the {what} listing passes {MAX_LISTING_BYTES} bytes", "the registry is lying"
                     )
-                items.extend(self._page_names(_json_object(raw, what), key, what))
+                items.extend(self._page_names(json_object(raw, what), key, what))
                 if len(items) > MAX_LISTING_NAMES:
                     raise DarseError(
                         f"{self.host}: more than {MAX_LISTING_NAMES} names in {what}", "the registry is lying"
@@ -514,15 +367,15 @@ class RegistryClient:
         Everything until the block ends, reading the body included, must fit in `seconds`."""
         url = self.base_url + path
         with deadline(REQUEST_SECONDS if seconds is None else seconds):
-            response = self._send(method, url, {**(headers or {}), **self._auth_header(scope)}, follow)
+            response = self._send(method, url, {**(headers or {}), **self._auth.header(scope)}, follow)
             try:
                 if response.status_code == 401:
                     challenge = response.headers.get("www-authenticate", "")
                     response.close()
-                    auth = self._answer(challenge, scope)
+                    auth = self._auth.answer(challenge, scope, self.scheme)
                     response = self._send(method, url, {**(headers or {}), **auth}, follow)
                     if response.status_code == 401:
-                        raise self._auth_error()
+                        raise self._auth.error()
                 yield response
             finally:
                 response.close()
@@ -532,8 +385,8 @@ class RegistryClient:
         try:
             return self._http.send(request, stream=True, follow_redirects=follow)
         except httpx.ConnectError as exc:
-            if _ssl_cause(exc):
-                raise self._tls_error(exc) from None
+            if ssl_cause(exc):
+                raise tls_error(self.host, exc) from None
             raise DarseError(f"cannot reach the registry at {self.host}", "check the host, port and network") from None
         except httpx.TimeoutException:
             raise DarseError(f"the registry at {self.host} did not answer in time", "check the host or retry") from None
@@ -541,16 +394,6 @@ class RegistryClient:
             raise DarseError(f"{self.host}: too many redirects", "the registry is misconfigured") from None
         except httpx.HTTPError as exc:
             raise DarseError(f"talking to {self.host} failed ({type(exc).__name__})", "check the registry") from None
-
-    def _tls_error(self, exc: BaseException) -> DarseError:
-        cause = _ssl_cause(exc)
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            reason = cause.verify_message or "certificate not trusted"
-            return DarseError(
-                f"TLS failure with {self.host}: {reason}",
-                f"trust its CA (put it in /etc/docker/certs.d/{self.host}/ca.crt or set DARSE_REGISTRY_CA)",
-            )
-        return DarseError(f"TLS failure with {self.host}: {type(cause).__name__}", "does the port speak HTTPS?")
 
     def _probe_scheme(self) -> str:
         """HTTPS unless the host is loopback and the port answers plain HTTP (no TLS at all)."""
@@ -561,94 +404,19 @@ class RegistryClient:
                 self._http.get(f"https://{self.host}/v2/").close()
             return "https"
         except httpx.ConnectError as exc:
-            cause = _ssl_cause(exc)
+            cause = ssl_cause(exc)
             if cause is None or isinstance(cause, ssl.SSLCertVerificationError):
                 return "https"  # unreachable or untrusted: the real request reports it
         except httpx.HTTPError:
             return "https"
         return "http"
 
-    def _auth_header(self, scope: str | None) -> dict[str, str]:
-        with self._lock:
-            if self._basic and self.credentials:
-                return {"Authorization": _basic(self.credentials)}
-            token = self._tokens.get(scope or "")
-            if token and token.expires > time.monotonic():
-                return {"Authorization": f"Bearer {token.value}"}
-        return {}
-
-    def _answer(self, challenge: str, scope: str | None) -> dict[str, str]:
-        kind, params = parse_challenge(challenge)
-        if kind == "basic":
-            if not self.credentials:
-                raise self._auth_error()
-            if self.scheme == "http" and not is_loopback(self.host):  # pragma: no cover - refused in __init__
-                raise DarseError(f"refusing to send a password in clear to {self.host}", "use HTTPS")
-            with self._lock:
-                self._basic = True
-            return {"Authorization": _basic(self.credentials)}
-        if kind == "bearer":
-            wanted = params.get("scope") or scope or ""
-            token = self._fetch_token(params, wanted)
-            with self._lock:
-                self._tokens[scope or ""] = token
-            return {"Authorization": f"Bearer {token.value}"}
-        raise DarseError(
-            f"{self.host} asks for an unknown authentication scheme {kind[:40]!r}",
-            "darse answers Basic and Bearer challenges",
-        )
-
-    def _fetch_token(self, params: dict[str, str], scope: str) -> _Token:
-        realm = params.get("realm", "")
-        parsed = urllib.parse.urlsplit(realm)
-        if parsed.scheme not in ("https", "http") or not parsed.netloc:
-            raise DarseError(f"{self.host}: the token endpoint {realm[:80]!r} is not a URL", "the registry is broken")
-        if parsed.scheme == "http" and not is_loopback(parsed.netloc):
-            raise DarseError(
-                f"{self.host}: the token endpoint is plain HTTP on {parsed.netloc}", "a token service must use HTTPS"
-            )
-        query = {k: v for k, v in (("service", params.get("service", "")), ("scope", scope)) if v}
-        headers = {"Authorization": _basic(self.credentials)} if self.credentials else {}
-        try:
-            with deadline(REQUEST_SECONDS), self._http.stream("GET", realm, params=query, headers=headers) as response:
-                if response.status_code in (401, 403):
-                    raise self._auth_error()
-                if response.status_code != 200:
-                    raise DarseError(
-                        f"{self.host}: the token endpoint answered {response.status_code}",
-                        "check the registry's token service",
-                    )
-                data = _json_object(read_body(response, MAX_JSON_BYTES, "token"), "token")
-        except httpx.ConnectError as exc:
-            if _ssl_cause(exc):
-                raise self._tls_error(exc) from None
-            raise DarseError(f"cannot reach the token endpoint of {self.host}", "check the network") from None
-        except httpx.HTTPError as exc:
-            raise DarseError(f"token request to {self.host} failed ({type(exc).__name__})", "retry") from None
-        value = data.get("token") or data.get("access_token")
-        if not isinstance(value, str) or not value or len(value) > MAX_JSON_BYTES:
-            raise DarseError(f"{self.host}: the token endpoint sent no token", "the registry is broken")
-        expires_in = data.get("expires_in")
-        lifetime = expires_in if isinstance(expires_in, int) and 0 < expires_in < 86400 else 60
-        return _Token(value, time.monotonic() + max(lifetime - 10, 5))
-
-    def _auth_error(self) -> DarseError:
-        if self.credentials:
-            return DarseError(
-                f"authentication failed for {self.credentials.username} at {self.host}",
-                "check the user and password (DARSE_REGISTRY_USER / DARSE_REGISTRY_PASSWORD or docker login)",
-            )
-        return DarseError(
-            f"{self.host} requires authentication",
-            "set DARSE_REGISTRY_USER and DARSE_REGISTRY_PASSWORD, or run docker login " + self.host,
-        )
-
     def _expect(self, response: httpx.Response, where: str) -> None:
         status = response.status_code
         if 200 <= status < 300:
             return
         if status == 401:
-            raise self._auth_error()
+            raise self._auth.error()
         if status == 403:
             raise DarseError(f"{self.host}: access to {where} denied", "the user lacks the permission")
         if status == 404:
@@ -665,43 +433,17 @@ def _scope(repository: str, actions: str = "pull") -> str:
 
 
 def _accept() -> dict[str, str]:
-    return {"Accept": ", ".join(MANIFEST_TYPES)}
-
-
-def _basic(credentials: Credentials) -> str:
-    raw = f"{credentials.username}:{credentials.password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
+    return {"Accept": ", ".join(ACCEPTED_TYPES)}
 
 
 def _check_repository(repository: str) -> None:
-    if len(repository) > 255 or not _REPOSITORY.match(repository):
+    if len(repository) > 255 or not REPOSITORY_NAME.match(repository):
         raise DarseError(f"not a valid repository name: {repository[:80]!r}", "lowercase letters, digits, '._-/'")
 
 
 def _check_reference(reference: str) -> None:
-    if not (_TAG.match(reference) or _DIGEST.match(reference)):
+    if not (TAG_NAME.match(reference) or is_digest(reference)):
         raise DarseError(f"not a tag or digest: {reference[:80]!r}", "a tag like 1.2.0, or sha256:<64 hex>")
-
-
-def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 10:
-        if isinstance(current, ssl.SSLError):
-            return current
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
-
-
-def _json_object(raw: bytes, where: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise DarseError(f"{where}: the registry sent invalid JSON", "the registry is broken") from None
-    if not isinstance(data, dict):
-        raise DarseError(f"{where}: the registry sent JSON that is not an object", "the registry is broken")
-    return data
 
 
 def _error_text(response: httpx.Response) -> str:

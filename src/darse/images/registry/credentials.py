@@ -13,16 +13,27 @@ import json
 import os
 import re
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from darse.errors import DarseError
-from darse.images.registry.client import Credentials
 
 ENV_USER = "DARSE_REGISTRY_USER"
 ENV_PASSWORD = "DARSE_REGISTRY_PASSWORD"
 ENV_CA = "DARSE_REGISTRY_CA"
 CERTS_D = Path("/etc/docker/certs.d")
 _HELPER = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A registry login. The password never shows in `repr`, `str` or any message."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"Credentials(username={self.username!r})"
 
 
 def docker_config_path() -> Path:

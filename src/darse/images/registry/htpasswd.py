@@ -92,10 +92,3 @@ def remove_user(path: Path, name: str) -> None:
     if len(kept) == len(lines):
         raise DarseError(f"no user {name} in {path}", "list them with darse registry user list")
     write_atomic(path, "".join(line + "\n" for line in kept), mode=0o600)
-
-
-def check_password(path: Path, name: str, password: str) -> bool:
-    digest = read_users(path).get(name, "")
-    if not _BCRYPT.match(digest):
-        return False
-    return bcrypt.checkpw(password.encode("utf-8"), digest.encode("ascii"))

@@ -22,7 +22,7 @@ class TagRow:
     size: int
     created: str  # the OCI label (the commit time for darse builds), else the config's own date
 
-    def as_json(self) -> dict:
+    def to_dict(self) -> dict:
         return {
             "repository": self.repository,
             "tag": self.tag,

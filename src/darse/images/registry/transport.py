@@ -13,12 +13,16 @@ the limit has room for.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import socket
 import ssl
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 import httpcore
 import httpx
@@ -121,6 +125,66 @@ def read_body(response: httpx.Response, limit: int, where: str) -> bytes:
         raise DarseError(f"{where}: reading the answer failed ({type(exc).__name__})", "retry") from None
     parts.append(decoder.finish())
     return b"".join(parts)
+
+
+def json_object(raw: bytes, where: str) -> dict[str, Any]:
+    """A body that must be one JSON object (a manifest, a page of a listing, a token response)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise DarseError(f"{where}: the registry sent invalid JSON", "the registry is broken") from None
+    if not isinstance(data, dict):
+        raise DarseError(f"{where}: the registry sent JSON that is not an object", "the registry is broken")
+    return data
+
+
+def is_loopback(host: str) -> bool:
+    """`127.0.0.1:5000`, `[::1]:5000`, `localhost`: traffic that never leaves the machine. A name is
+    loopback only if every address it resolves to is: `*.localhost` is a convention that /etc/hosts or
+    a resolver may not follow, and plain HTTP to a name that resolves elsewhere would leak a password."""
+    name = _hostname(host)
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    if name != "localhost" and not name.endswith(".localhost"):
+        return False
+    try:
+        answers = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    addresses = {answer[4][0].split("%", 1)[0] for answer in answers}
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
+
+
+def _hostname(host: str) -> str:
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0].lower()
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS failure behind a connection error, if that is what it was."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if isinstance(current, ssl.SSLError):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def tls_error(host: str, exc: BaseException) -> DarseError:
+    """A TLS failure said in one line, with how to trust a private CA."""
+    cause = ssl_cause(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        reason = cause.verify_message or "certificate not trusted"
+        return DarseError(
+            f"TLS failure with {host}: {reason}",
+            f"trust its CA (put it in /etc/docker/certs.d/{host}/ca.crt or set DARSE_REGISTRY_CA)",
+        )
+    return DarseError(f"TLS failure with {host}: {type(cause).__name__}", "does the port speak HTTPS?")
 
 
 class _Decoder:

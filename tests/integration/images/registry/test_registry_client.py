@@ -10,7 +10,9 @@ import pytest
 from registry_support import RunningRegistry, registry  # noqa: F401  (fixture)
 
 from darse.errors import DarseError
-from darse.images.registry.client import Credentials, RegistryClient, parse_reference
+from darse.images.registry.client import RegistryClient
+from darse.images.registry.credentials import Credentials
+from darse.model.image import ImageRef, parse_registry_image
 
 from engine_support import build_image
 
@@ -158,16 +160,22 @@ def test_plain_http_refused_off_loopback() -> None:
         RegistryClient("http://10.0.0.5:5000")
 
 
-def test_parse_reference() -> None:
-    ref = parse_reference("127.0.0.1:5000/team/app:1.2@sha256:" + "a" * 64)
-    assert (ref.host, ref.repository, ref.tag, ref.digest) == (
+def test_parse_registry_image() -> None:
+    ref = parse_registry_image("127.0.0.1:5000/team/app:1.2@sha256:" + "a" * 64)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
         "127.0.0.1:5000",
         "team/app",
         "1.2",
         "sha256:" + "a" * 64,
     )
-    assert parse_reference("registry.example.org/app").reference == "latest"
-    assert str(parse_reference("localhost/x:y")) == "localhost/x:y"
-    for bad in ("app:1.0", "registry.example.org/App", "r.example.org/a:b c", "r.example.org/a@sha256:12"):
-        with pytest.raises(DarseError):
-            parse_reference(bad)
+    assert parse_registry_image("registry.example.org/app").reference == "latest"
+    assert parse_registry_image("docker://Registry.Example.org/x:y") == ImageRef("registry.example.org", "x", "y", "")
+    for bad, message in (
+        ("app:1.0", "names no registry host"),
+        ("registry.example.org/App", "not a valid repository name"),
+        ("r.example.org/a:b c", "not an image reference"),
+        ("r.example.org/a@sha256:12", "not a sha256 digest"),
+        ("r.example.org/a:-x", "not a valid tag"),
+    ):
+        with pytest.raises(DarseError, match=message):
+            parse_registry_image(bad)

@@ -22,7 +22,11 @@ import pytest
 
 from darse.errors import DarseError
 from darse.images.registry import client as registry_client
-from darse.images.registry.client import DOCKER_MANIFEST, Credentials, RegistryClient, parse_challenge
+from darse.images.registry import transport as registry_transport
+from darse.images.registry.auth import parse_challenge
+from darse.images.registry.client import RegistryClient
+from darse.images.registry.credentials import Credentials
+from darse.images.registry.manifests import DOCKER_MANIFEST
 
 GOOD = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST, "config": {}, "layers": []}).encode()
 GOOD_DIGEST = "sha256:" + hashlib.sha256(GOOD).hexdigest()
@@ -264,8 +268,8 @@ def test_plain_http_only_where_every_address_is_loopback(monkeypatch, host, answ
             raise answers
         return [(0, 0, 0, "", (address, 0)) for address in answers or []]
 
-    monkeypatch.setattr(registry_client.socket, "getaddrinfo", resolve)
-    assert registry_client.is_loopback(host) is loopback
+    monkeypatch.setattr(registry_transport.socket, "getaddrinfo", resolve)
+    assert registry_transport.is_loopback(host) is loopback
     if not loopback:
         with pytest.raises(DarseError, match="plain HTTP refused"):
             RegistryClient(host, scheme="http")

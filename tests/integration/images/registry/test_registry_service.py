@@ -18,7 +18,8 @@ import httpx
 import pytest
 from registry_support import CERTS_D, REGISTRY_BINARY, darse, free_port, make_ca_and_cert
 
-from darse.images.registry.client import Credentials, RegistryClient
+from darse.images.registry.client import RegistryClient
+from darse.images.registry.credentials import Credentials
 
 from engine_support import build_image
 

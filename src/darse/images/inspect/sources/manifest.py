@@ -8,14 +8,9 @@ import re
 from dataclasses import dataclass
 
 from darse.errors import DarseError
+from darse.images.registry.manifests import IMAGE_MANIFEST_TYPES, OCI_INDEX, OCI_MANIFEST, is_digest
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+MANIFEST_TYPES = IMAGE_MANIFEST_TYPES  # single-image manifests (not indexes), as the sources name them
 MAX_LAYERS = 500  # overlay2 stacks at most 128 layers; a manifest listing more is not an image to read
 _ARCH = {
     "x86_64": "amd64",
@@ -51,7 +46,7 @@ def parse_platform(text: str | None) -> Platform:
 
 
 def check_digest(digest: object) -> str:
-    if not isinstance(digest, str) or not _DIGEST.match(digest):
+    if not is_digest(digest):
         raise DarseError(
             f"the image names a blob by an unsupported digest {str(digest)[:80]!r}", "only sha256 digests are supported"
         )

@@ -16,7 +16,9 @@ from darse.images.inspect.layers import LayerIndex
 from darse.images.inspect.sources import manifest as oci
 from darse.images.inspect.sources.archive import CountingReader, index_reader
 from darse.images.inspect.sources.base import LoadedImage, Progress, Sink
-from darse.images.registry.client import Credentials, RegistryClient, parse_reference
+from darse.images.registry.client import RegistryClient
+from darse.images.registry.credentials import Credentials
+from darse.model.image import parse_registry_image
 
 MAX_CONFIG = 4 * 1024 * 1024
 
@@ -33,12 +35,14 @@ class RegistrySource:
 
     def __init__(self, reference: str, platform: str | None = None) -> None:
         self.reference = reference
-        self.ref = parse_reference(reference)
+        self.ref = parse_registry_image(reference)
         self.platform = oci.parse_platform(platform)
         self._plan: tuple[str, dict, list[tuple[str, int | None]]] | None = None
 
     def _client(self) -> RegistryClient:
-        return RegistryClient(self.ref.host, credentials=_credentials(), ca_bundle=os.environ.get("DARSE_REGISTRY_CA"))
+        return RegistryClient(
+            self.ref.registry, credentials=_credentials(), ca_bundle=os.environ.get("DARSE_REGISTRY_CA")
+        )
 
     def _resolve(self, client: RegistryClient) -> tuple[str, dict, list[tuple[str, int | None]]]:
         """(manifest digest, manifest, [(layer digest, size)]) for the chosen platform."""

@@ -1,4 +1,5 @@
-"""The registry as a service of the repository: the folder `darse registry init` writes, and finding it again.
+"""The registry as a service of the repository: the folder `darse registry init` writes, finding it
+again, restarting the service in it and running its garbage collector.
 
 The folder runs `registry:2` the way the guide wants any service: a named volume for the data,
 `restart: unless-stopped`, `init: true`, HTTPS through the Traefik labels (or the registry's own
@@ -146,7 +147,9 @@ _EXAMPLE = "# One line per user: NAME:BCRYPT-HASH. Written by `darse registry us
 _GITIGNORE = "# Real secrets stay on the host.\n*.secrets\ncerts/*.key\ncerts/*.crt\n"
 
 
-def scaffold(folder: Path, *, host: str, network: str, own_tls: bool = False, port: int = 443) -> list[Path]:
+def write_registry_folder(
+    folder: Path, *, host: str, network: str, own_tls: bool = False, port: int = 443
+) -> list[Path]:
     """Write the registry service folder; refuses to overwrite anything. Returns the files written."""
     if not _DOMAIN.match(host.split(":")[0]):
         raise DarseError(f"not a host name: {host[:80]!r}", "give the registry's DNS name, e.g. registry.example.org")
@@ -215,7 +218,7 @@ def _compose(folder: Path) -> ComposeRunner:
     return ComposeRunner(None, directory=folder)
 
 
-def restart_if_running(folder: Path, service: str = SERVICE) -> bool:
+def restart_registry_if_running(folder: Path, service: str = SERVICE) -> bool:
     """`docker compose restart` the registry service when it runs (it reads htpasswd only at start)."""
     if not any((folder / n).is_file() for n in COMPOSE_NAMES):
         return False
@@ -235,7 +238,9 @@ def restart_if_running(folder: Path, service: str = SERVICE) -> bool:
     return True
 
 
-def garbage_collect(folder: Path, *, dry_run: bool = False, untagged: bool = False, service: str = SERVICE) -> str:
+def collect_registry_garbage(
+    folder: Path, *, dry_run: bool = False, untagged: bool = False, service: str = SERVICE
+) -> str:
     """Run the registry's garbage collector inside the running service; returns its output."""
     args = ["exec", "-T", service, "registry", "garbage-collect"]
     if dry_run:

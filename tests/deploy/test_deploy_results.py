@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from helpers.repo import git_init, write_tree
 
-from darse.deploy import actions
+from darse.deploy import commands
 from darse.deploy.context import DeployContext
 from darse.deploy.diff import ConfigDiff
 from darse.deploy.history import Deployment, ServiceHistory
 from darse.deploy.status import ServiceStatus, StatusReport
-from darse.deploy.swarm.actions import StackDeployment
+from darse.deploy.swarm.commands import StackDeployment
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome
 from darse.deploy.swarm.stack import StackResult, StackStatus
 from darse.deploy.up import FailedContainer, Outcome
@@ -76,14 +76,14 @@ def test_an_outcome_nests_its_automatic_rollback() -> None:
 
 
 def test_up_lists_compose_outcomes_then_swarm_stacks() -> None:
-    report = actions.DeployReport([Outcome(_deployment(), ok=True)], [_stack()])
+    report = commands.DeployReport([Outcome(_deployment(), ok=True)], [_stack()])
     assert report.ok
     compose, swarm = report.to_dict()
     assert compose["service"] == "wiki" and "target" not in compose
     assert list(swarm) == ["service", "project", "ok", "target", "stack"]
     assert swarm["target"] == "swarm" and swarm["project"] == "pad"
     assert swarm["stack"] == _stack().to_dict()
-    assert not actions.DeployReport(stacks=[_stack(ok=False)]).ok
+    assert not commands.DeployReport(stacks=[_stack(ok=False)]).ok
     json.dumps(report.to_dict())  # JSON-ready
 
 
@@ -110,9 +110,9 @@ def test_a_stack_result() -> None:
 
 
 def test_down_on_either_target() -> None:
-    compose = actions.DownResult("wiki", "wiki", True, True, "output")
+    compose = commands.DownResult("wiki", "wiki", True, True, "output")
     assert compose.to_dict() == {"service": "wiki", "project": "wiki", "ok": True, "volumes_removed": True}
-    swarm = actions.DownResult("apps/pad", "apps-pad", False, True, "", on_swarm=True)
+    swarm = commands.DownResult("apps/pad", "apps-pad", False, True, "", on_swarm=True)
     assert swarm.to_dict() == {"service": "apps/pad", "project": "apps-pad", "ok": True, "volumes_removed": False}
 
 
@@ -161,7 +161,7 @@ def test_down_volumes_on_a_swarm_is_refused_before_anything(tmp_path: Path, monk
     )
     git_init(root)
     with pytest.raises(DarseError, match="--volumes is not supported on a Swarm target"):
-        actions.down(DeployContext.open(root), "pad", volumes=True)
+        commands.down(DeployContext.open(root), "pad", volumes=True)
     assert not (tmp_path / "state" / "history.sqlite3").exists()
 
 
@@ -169,4 +169,4 @@ def test_up_refuses_names_and_all_together(tmp_path: Path) -> None:
     write_tree(tmp_path, {"wiki/compose.yaml": "services:\n  web:\n    image: busybox:1.36\n"})
     git_init(tmp_path)
     with pytest.raises(DarseError, match="not both"):
-        actions.up(DeployContext.open(tmp_path), ["wiki"], all_services=True)
+        commands.up(DeployContext.open(tmp_path), ["wiki"], all_services=True)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from darse.cli.output import print_json, progress_display, render_stack_result
-from darse.deploy import actions
+from darse.deploy import commands
 from darse.deploy.context import DeployContext
 from darse.deploy.up import LOG_LINES, Outcome
 from darse.errors import DarseError
@@ -43,7 +43,7 @@ def _render(outcome: Outcome, console: Console, indent: str = "") -> None:
         console.print(f"{indent}  not rolled back: {outcome.rollback_note}")
 
 
-def _finish(report: actions.DeployReport, json_flag: bool) -> None:
+def _finish(report: commands.DeployReport, json_flag: bool) -> None:
     """Print the report and exit 0, or 1 when a deployment failed."""
     if json_flag:
         print_json(report.to_dict())
@@ -68,7 +68,7 @@ def up(
     """Preflight, `docker compose up --wait`, record; roll back to the last good deployment on failure."""
     ctx = DeployContext.open(Path.cwd())
     with progress_display(not json_flag) as listener:
-        report = actions.up(
+        report = commands.up(
             ctx,
             services or [],
             all_services=all_services,
@@ -91,7 +91,7 @@ def rollback(
     """Deploy the service as it was at an earlier revision, without touching the working tree."""
     ctx = DeployContext.open(Path.cwd())
     with progress_display(not json_flag) as listener:
-        report = actions.rollback(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
+        report = commands.rollback(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
     _finish(report, json_flag)
 
 
@@ -110,7 +110,7 @@ def down(
         typed = typer.prompt(f"This deletes the volumes (the data) of {chosen.name}. Type the service name")
         if typed.strip() != chosen.name:
             raise DarseError("the name typed does not match; nothing was removed", f"type {chosen.name} exactly")
-    result = actions.down(ctx, chosen.name, volumes=volumes)
+    result = commands.down(ctx, chosen.name, volumes=volumes)
     if json_flag:
         print_json(result.to_dict())
     elif result.on_swarm:
@@ -131,7 +131,7 @@ def diff(
     json_flag: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
 ) -> None:
     """What `darse up` would change: the deployed configuration against the working tree (secrets masked)."""
-    result = actions.diff(DeployContext.open(Path.cwd()), service)
+    result = commands.diff(DeployContext.open(Path.cwd()), service)
     if json_flag:
         print_json(result.to_dict())
     elif result.changed:
@@ -146,7 +146,7 @@ def logs(
     tail: int = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines of each container."),
 ) -> None:
     """The service's container logs (`docker compose logs` of its project)."""
-    raise typer.Exit(actions.logs(DeployContext.open(Path.cwd()), service, follow, tail))
+    raise typer.Exit(commands.logs(DeployContext.open(Path.cwd()), service, follow, tail))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from darse.cli.output import print_json, progress_display, render_stack_result
 from darse.deploy.context import DeployContext
-from darse.deploy.swarm import actions
+from darse.deploy.swarm import commands
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
 
@@ -34,7 +34,9 @@ def deploy(
     """Deploy services to their Swarm and wait until every service converged (or was rolled back)."""
     ctx = DeployContext.open(Path.cwd())
     with progress_display(not json_flag) as listener:
-        report = actions.deploy(ctx, services, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener)
+        report = commands.deploy(
+            ctx, services, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener
+        )
     if json_flag:
         print_json(report.to_dict())
     else:
@@ -49,7 +51,7 @@ def status(
     json_flag: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Services of each stack: replicas running/desired, image, update state, failing tasks."""
-    report = actions.status(_repository(), services)
+    report = commands.status(_repository(), services)
     if json_flag:
         print_json(report.to_dict())
         return
@@ -81,7 +83,7 @@ def scale(
     target, sep, count = assignment.rpartition("=")
     if not sep or not target or not count.strip().isdigit():
         raise DarseError(f"cannot read {assignment!r}", "write SERVICE=N or SERVICE/NAME=N, e.g. wiki/web=3")
-    name = actions.scale(_repository(), target, int(count))
+    name = commands.scale(_repository(), target, int(count))
     console.print(f"{escape(name)} scaled to {int(count)} (the Swarm converges in the background)")
 
 
@@ -93,7 +95,7 @@ def rollback(
     """The Swarm's rollback to each service's previous spec, waited for."""
     repository = _repository()
     with progress_display(True) as listener:
-        convergence = actions.rollback(repository, service, timeout, listener)
+        convergence = commands.rollback(repository, service, timeout, listener)
     for outcome in convergence.services:
         colour = "green" if outcome.ok else "red"
         console.print(f"[{colour}]{escape(outcome.name)}[/]: {escape(outcome.state)} {escape(outcome.detail)}")
@@ -103,7 +105,7 @@ def rollback(
 @app.command("rm")
 def rm(service: str = typer.Argument(..., help="The service folder whose stack to remove.")) -> None:
     """Remove a service's stack (services, networks, secrets); named volumes are kept."""
-    stack = actions.remove(DeployContext.open(Path.cwd()), service)
+    stack = commands.remove(DeployContext.open(Path.cwd()), service)
     console.print(f"stack {escape(stack)} removed; its volumes are kept")
 
 

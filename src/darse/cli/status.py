@@ -10,13 +10,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from darse.cli.output import print_json
-from darse.deploy import actions
+from darse.deploy import commands
 from darse.deploy.context import DeployContext
 
 
 def status(json_flag: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
     """Every service: deployed commit, HEAD, drift, containers, last deployment."""
-    report = actions.status(DeployContext.open(Path.cwd()))
+    report = commands.status(DeployContext.open(Path.cwd()))
     if json_flag:
         print_json(report.to_dict())
         return
@@ -53,7 +53,7 @@ def history(
     json_flag: bool = typer.Option(False, "--json", help="Print the records as JSON."),
 ) -> None:
     """Every deployment attempt of a service, newest first."""
-    report = actions.history(DeployContext.open(Path.cwd()), service, limit)
+    report = commands.history(DeployContext.open(Path.cwd()), service, limit)
     if json_flag:
         print_json(report.to_dict())
         return

@@ -8,7 +8,7 @@ import pytest
 from helpers.repo import git_init, write_tree
 
 from darse.deploy.context import DeployContext
-from darse.deploy.swarm.actions import deploy_services
+from darse.deploy.swarm.commands import deploy_services
 from darse.deploy.swarm.select import split_by_target, split_member, swarm_services
 from darse.errors import DarseError
 from darse.model.repository import open_repository

@@ -2,7 +2,7 @@
 
 Where Swarm lives:
 
-- here, `darse.deploy.swarm`, the library: `select` (which services target a Swarm, `wiki/web`), `actions`
+- here, `darse.deploy.swarm`, the library: `select` (which services target a Swarm, `wiki/web`), `commands`
   (the `darse stack` operations), `deploy` (up, rollback and down of one service, recorded in the
   history), `stack` (prepare, run and report a stack), `stackfile` (the document for
   `docker stack deploy`) and `converge` (waiting for a rollout and judging it);
@@ -10,5 +10,5 @@ Where Swarm lives:
   only code that talks to Docker);
 - `darse.lint.rules.swarm`, the lint rules for Compose files deployed to a Swarm;
 - `darse.cli.stack`, the `darse stack` commands (`darse up`, `rollback`, `down` reach the Swarm
-  through `darse.deploy.actions`).
+  through `darse.deploy.commands`).
 """

@@ -116,7 +116,7 @@ def up(
             listener=listener,
         )
     if on_swarm:
-        from darse.deploy.swarm.actions import deploy_services
+        from darse.deploy.swarm.commands import deploy_services
 
         report.stacks = deploy_services(
             ctx, on_swarm, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener

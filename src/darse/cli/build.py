@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse import api
 from darse.cli.output import human_size, print_json, progress_display
 
 out = Console(highlight=False)
@@ -22,10 +23,10 @@ def build(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Build each service's images, tagged <registry>/<name>:<CHANGELOG version>, with OCI labels."""
-    from darse.images.build import LABEL_REVISION, build_services
+    from darse.images.build import LABEL_REVISION
 
     with progress_display(not json_flag) as listener:
-        results = build_services(
+        results = api.build(
             Path.cwd(), services, registry=registry, allow_dirty=allow_dirty, no_cache=no_cache, listener=listener
         )
     if json_flag:
@@ -53,10 +54,9 @@ def push(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """Push the version tags `darse build` made. Login: DARSE_REGISTRY_USER/PASSWORD or docker login."""
-    from darse.images.push import push_services
 
     with progress_display(not json_flag) as listener:
-        results = push_services(Path.cwd(), services, registry=registry, force=force, latest=latest, listener=listener)
+        results = api.push(Path.cwd(), services, registry=registry, force=force, latest=latest, listener=listener)
     if json_flag:
         print_json([r.to_dict() for r in results])
         return

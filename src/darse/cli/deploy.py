@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse import api
 from darse.cli.output import print_json, progress_display, render_stack_result
-from darse.deploy import commands
-from darse.deploy.context import DeployContext
+from darse.deploy.commands import DeployReport
 from darse.deploy.up import LOG_LINES, Outcome
 from darse.errors import DarseError
 
@@ -43,7 +43,7 @@ def _render(outcome: Outcome, console: Console, indent: str = "") -> None:
         console.print(f"{indent}  not rolled back: {outcome.rollback_note}")
 
 
-def _finish(report: commands.DeployReport, json_flag: bool) -> None:
+def _finish(report: DeployReport, json_flag: bool) -> None:
     """Print the report and exit 0, or 1 when a deployment failed."""
     if json_flag:
         print_json(report.to_dict())
@@ -66,9 +66,9 @@ def up(
     json_flag: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Preflight, `docker compose up --wait`, record; roll back to the last good deployment on failure."""
-    ctx = DeployContext.open(Path.cwd())
+    ctx = api.open_deployments(Path.cwd())
     with progress_display(not json_flag) as listener:
-        report = commands.up(
+        report = api.up(
             ctx,
             services or [],
             all_services=all_services,
@@ -89,9 +89,9 @@ def rollback(
     json_flag: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Deploy the service as it was at an earlier revision, without touching the working tree."""
-    ctx = DeployContext.open(Path.cwd())
+    ctx = api.open_deployments(Path.cwd())
     with progress_display(not json_flag) as listener:
-        report = commands.rollback(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
+        report = api.rollback(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
     _finish(report, json_flag)
 
 
@@ -102,7 +102,7 @@ def down(
     json_flag: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Stop and remove the service's containers and networks; volumes are kept unless --volumes."""
-    ctx = DeployContext.open(Path.cwd())
+    ctx = api.open_deployments(Path.cwd())
     chosen = ctx.service(service)
     if volumes and not yes:
         if not sys.stdin.isatty():
@@ -110,7 +110,7 @@ def down(
         typed = typer.prompt(f"This deletes the volumes (the data) of {chosen.name}. Type the service name")
         if typed.strip() != chosen.name:
             raise DarseError("the name typed does not match; nothing was removed", f"type {chosen.name} exactly")
-    result = commands.down(ctx, chosen.name, volumes=volumes)
+    result = api.down(ctx, chosen.name, volumes=volumes)
     if json_flag:
         print_json(result.to_dict())
     elif result.on_swarm:
@@ -131,7 +131,7 @@ def diff(
     json_flag: bool = typer.Option(False, "--json", help="Print the diff as JSON."),
 ) -> None:
     """What `darse up` would change: the deployed configuration against the working tree (secrets masked)."""
-    result = commands.diff(DeployContext.open(Path.cwd()), service)
+    result = api.diff(api.open_deployments(Path.cwd()), service)
     if json_flag:
         print_json(result.to_dict())
     elif result.changed:
@@ -146,7 +146,7 @@ def logs(
     tail: int = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines of each container."),
 ) -> None:
     """The service's container logs (`docker compose logs` of its project)."""
-    raise typer.Exit(commands.logs(DeployContext.open(Path.cwd()), service, follow, tail))
+    raise typer.Exit(api.logs(api.open_deployments(Path.cwd()), service, follow, tail))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse import api
 from darse.cli.output import print_json, progress_display
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
@@ -49,7 +50,6 @@ def inspect(
     forbid_eol: bool = typer.Option(None, "--forbid-eol/--allow-eol", help="CI: fail on an end-of-life base OS."),
 ) -> None:
     """What an image really contains, layer by layer: sizes, commands, waste, base OS, findings."""
-    from darse.images.inspect import commands
 
     if ls_path is not None and not ls_flag:
         raise DarseError(f"unexpected argument {ls_path!r}", "a PATH after the image goes with --ls")
@@ -69,13 +69,13 @@ def inspect(
             "forbid_root": forbid_root,
             "forbid_eol": forbid_eol,
         }
-        limits = commands.thresholds(Path.cwd(), flags)
+        limits = api.inspect_thresholds(Path.cwd(), flags)
     if extract_path is not None:
         from darse.images.inspect.ci import parse_size
 
         limit = parse_size(max_bytes, "--max-bytes")
         with progress_display(err.is_terminal, err, bytes_=True) as listener:
-            done = commands.extract_file(
+            done = api.extract_file(
                 image, extract_path, output, **where, layer=layer, force=force, max_bytes=limit, listener=listener
             )
         if output_format is Format.json:
@@ -87,7 +87,7 @@ def inspect(
         return
     if ls_flag:
         with progress_display(err.is_terminal, err, bytes_=True) as listener:
-            rows = commands.list_files(image, ls_path, **where, layer=layer, listener=listener)
+            rows = api.list_files(image, ls_path, **where, layer=layer, listener=listener)
         if output_format is Format.json:
             _emit(json.dumps(rows, indent=2), output)
         else:
@@ -99,7 +99,7 @@ def inspect(
             _emit("\n".join(lines), output)
         return
     with progress_display(err.is_terminal, err, bytes_=True) as listener:
-        report = commands.inspect_report(
+        report = api.inspect(
             image, **where, max_items=max_items if max_items is not None else 1000, thresholds=limits, listener=listener
         )
     if output_format is Format.json:

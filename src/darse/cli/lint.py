@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse import api
 from darse.cli.output import print_json
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
-from darse.lint import commands
+from darse.lint.commands import LintReport, rules_to_dict
 from darse.lint.rule import Rule
 
 
@@ -54,7 +55,7 @@ def lint(
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
     if output is not None:
         _check_output(output)
-    report = commands.lint(
+    report = api.lint(
         targets, Path.cwd(), ignore=ignore, changed=changed, fail_on=fail_on.value if fail_on else None
     )
     if verbose:
@@ -84,7 +85,7 @@ def _write(output: Path, document: str) -> None:
         raise DarseError(f"cannot write {output}: {exc.strerror}", hint) from None
 
 
-def _render(report: commands.LintReport, output_format: Format, output: Path | None) -> None:
+def _render(report: LintReport, output_format: Format, output: Path | None) -> None:
     result = report.result
     if output_format is Format.text and output is None:
         from darse.lint.report.as_text import render_text
@@ -134,16 +135,16 @@ def rules(
 ) -> None:
     """List every lint rule with its ID, severity and reason; or explain one rule."""
     if rule is not None:
-        _show_rule(*commands.rule(rule), json_flag or output_format is RulesFormat.json)
+        _show_rule(*api.rule(rule), json_flag or output_format is RulesFormat.json)
         return
-    ordered = commands.rules()
+    ordered = api.rules()
     if output_format is RulesFormat.markdown:
         from darse.lint.docs import rules_markdown
 
         sys.stdout.write(rules_markdown())
         return
     if json_flag or output_format is RulesFormat.json:
-        print_json(commands.rules_to_dict(ordered))
+        print_json(rules_to_dict(ordered))
         return
     table = Table(show_lines=False, expand=False)
     for column in ("ID", "name", "severity", "title / reason"):

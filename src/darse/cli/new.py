@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse import api
 from darse.cli.output import print_json
-from darse.scaffold import new_service
 from darse.scaffold.databases import DATABASES
 
 DbKind = StrEnum("DbKind", {kind: kind for kind in DATABASES})
@@ -32,7 +32,7 @@ def new(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Create a service folder that passes darse lint: compose.yaml, example secrets, README."""
-    report = new_service(
+    report = api.new_service(
         Path.cwd(), name, image, web=web, host=host, database=db.value if db else None,
         dockerfile=dockerfile, app_version=app_version,
     )  # fmt: skip

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse import api
 from darse.cli.output import print_json
 from darse.errors import DarseError
 
@@ -59,18 +60,16 @@ def user_add(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Add a user (or change its password). The password is read from a prompt or stdin, never argv."""
-    from darse.images.registry import commands
-
-    commands.check_username(name)
-    location = commands.locate_htpasswd(folder, htpasswd)
+    api.check_registry_user_name(name)
+    location = api.locate_registry_users(folder, htpasswd)
     password = _read_password(password_stdin)
     if json_flag:
-        print_json(commands.add_user(location, name, password, cost=cost, restart=restart).to_dict(), indent=None)
+        print_json(api.add_registry_user(location, name, password, cost=cost, restart=restart).to_dict(), indent=None)
         return
-    result = commands.add_user(location, name, password, cost=cost, restart=False)
+    result = api.add_registry_user(location, name, password, cost=cost, restart=False)
     verb = "changed the password of" if result.existed else "added"
     out.print(f"{verb} {escape(name)} in {escape(str(result.file))}")
-    _restart_note(location.service_folder, commands.restart_registry(location, restart))
+    _restart_note(location.service_folder, api.restart_registry(location, restart))
 
 
 @user_app.command("remove")
@@ -82,15 +81,13 @@ def user_remove(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Remove a user from the htpasswd file."""
-    from darse.images.registry import commands
-
-    location = commands.locate_htpasswd(folder, htpasswd)
+    location = api.locate_registry_users(folder, htpasswd)
     if json_flag:
-        print_json(commands.remove_user(location, name, restart=restart).to_dict(), indent=None)
+        print_json(api.remove_registry_user(location, name, restart=restart).to_dict(), indent=None)
         return
-    result = commands.remove_user(location, name, restart=False)
+    result = api.remove_registry_user(location, name, restart=False)
     out.print(f"removed {escape(name)} from {escape(str(result.file))}")
-    _restart_note(location.service_folder, commands.restart_registry(location, restart))
+    _restart_note(location.service_folder, api.restart_registry(location, restart))
 
 
 @user_app.command("list")
@@ -100,10 +97,8 @@ def user_list(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """List the users (names only; hashes are never shown)."""
-    from darse.images.registry import commands
-
-    location = commands.locate_htpasswd(folder, htpasswd)
-    users = commands.list_users(location)
+    location = api.locate_registry_users(folder, htpasswd)
+    users = api.list_registry_users(location)
     if json_flag:
         print_json([entry.to_dict() for entry in users], indent=None)
         return
@@ -125,9 +120,8 @@ def init(
     json_flag: bool = typer.Option(False, "--json", help="List the files written as JSON."),
 ) -> None:
     """Scaffold a lint-clean registry:2 service: named volume, deletion, htpasswd, HTTPS."""
-    from darse.images.registry.commands import init_registry
 
-    result = init_registry(folder, host=host, own_tls=own_tls, port=port)
+    result = api.init_registry(folder, host=host, own_tls=own_tls, port=port)
     if json_flag:
         print_json(result.to_dict(), indent=None)
         return
@@ -147,10 +141,9 @@ def ls(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable listing."),
 ) -> None:
     """List repositories, tags, digests, sizes and build times (from the image labels)."""
-    from darse.images.registry.commands import list_registry, open_registry
 
-    with open_registry(registry) as client:
-        rows = list_registry(client, repository, workers=workers)
+    with api.open_registry(registry) as client:
+        rows = api.list_registry(client, repository, workers=workers)
     if json_flag:
         print_json([row.to_dict() for row in rows])
         return
@@ -174,11 +167,10 @@ def rm(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Delete a tag's manifest by digest: every tag on that digest goes with it (you are told which)."""
-    from darse.images.registry.commands import open_registry, plan_removal, remove, split_tag_reference
 
-    repository, tag = split_tag_reference(reference)
-    with open_registry(registry) as client:
-        removal = plan_removal(client, repository, tag)
+    repository, tag = api.split_tag_reference(reference)
+    with api.open_registry(registry) as client:
+        removal = api.plan_registry_removal(client, repository, tag)
         if not yes:
             if not sys.stdin.isatty():
                 raise DarseError(f"deleting {removal.digest} would remove {removal.names}", "confirm with --yes")
@@ -187,7 +179,7 @@ def rm(
             )
             if not typer.confirm("Delete?", default=False):
                 raise typer.Exit(1)
-        remove(client, removal)
+        api.remove_from_registry(client, removal)
     if json_flag:
         print_json(removal.to_dict(), indent=None)
         return
@@ -205,9 +197,8 @@ def gc(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Free the layers no manifest references, inside the running registry service."""
-    from darse.images.registry.commands import collect_garbage
 
-    result = collect_garbage(folder, dry_run=dry_run, untagged=untagged)
+    result = api.collect_registry_garbage(folder, dry_run=dry_run, untagged=untagged)
     if json_flag:
         print_json(result.to_dict(), indent=None)
         return

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from darse import api
 from darse.cli.output import print_json
-from darse.secrets import commands
 from darse.secrets.check import SecretDiff, SecretProblem
 from darse.secrets.init import InitPlan
 
@@ -34,7 +34,7 @@ def init(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Create each missing real secret file from its example: placeholders get random values."""
-    report = commands.plan(services, Path.cwd(), all_services=all_services, force=force)
+    report = api.plan_secrets(services, Path.cwd(), all_services=all_services, force=force)
     if report.plan.overwrites and not yes:
         names = ", ".join(item.path for item in report.plan.overwrites)
         if not typer.confirm(f"Regenerate {names}? Their current values are lost.", default=False, err=True):
@@ -74,7 +74,7 @@ def check(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Check that every env_file exists with every key of its example, and no real secret is in Git."""
-    report = commands.check(services, Path.cwd(), history=history)
+    report = api.check_secrets(services, Path.cwd(), history=history)
     if json_flag:
         print_json(report.to_dict())
     else:
@@ -104,7 +104,7 @@ def diff(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Keys missing from or extra in the real secret files compared with their examples."""
-    report = commands.diff(service, Path.cwd())
+    report = api.diff_secrets(service, Path.cwd())
     if json_flag:
         print_json(report.to_dict())
     else:

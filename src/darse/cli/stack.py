@@ -9,9 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse import api
 from darse.cli.output import print_json, progress_display, render_stack_result
-from darse.deploy.context import DeployContext
-from darse.deploy.swarm import commands
 from darse.errors import DarseError
 from darse.model.repository import Repository, find_root, open_repository
 
@@ -32,9 +31,9 @@ def deploy(
     json_flag: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Deploy services to their Swarm and wait until every service converged (or was rolled back)."""
-    ctx = DeployContext.open(Path.cwd())
+    ctx = api.open_deployments(Path.cwd())
     with progress_display(not json_flag) as listener:
-        report = commands.deploy(
+        report = api.stack_deploy(
             ctx, services, force=force, allow_dirty=allow_dirty, timeout=timeout, listener=listener
         )
     if json_flag:
@@ -51,7 +50,7 @@ def status(
     json_flag: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Services of each stack: replicas running/desired, image, update state, failing tasks."""
-    report = commands.status(_repository(), services)
+    report = api.stack_status(_repository(), services)
     if json_flag:
         print_json(report.to_dict())
         return
@@ -83,7 +82,7 @@ def scale(
     target, sep, count = assignment.rpartition("=")
     if not sep or not target or not count.strip().isdigit():
         raise DarseError(f"cannot read {assignment!r}", "write SERVICE=N or SERVICE/NAME=N, e.g. wiki/web=3")
-    name = commands.scale(_repository(), target, int(count))
+    name = api.stack_scale(_repository(), target, int(count))
     console.print(f"{escape(name)} scaled to {int(count)} (the Swarm converges in the background)")
 
 
@@ -95,7 +94,7 @@ def rollback(
     """The Swarm's rollback to each service's previous spec, waited for."""
     repository = _repository()
     with progress_display(True) as listener:
-        convergence = commands.rollback(repository, service, timeout, listener)
+        convergence = api.stack_rollback(repository, service, timeout, listener)
     for outcome in convergence.services:
         colour = "green" if outcome.ok else "red"
         console.print(f"[{colour}]{escape(outcome.name)}[/]: {escape(outcome.state)} {escape(outcome.detail)}")
@@ -105,7 +104,7 @@ def rollback(
 @app.command("rm")
 def rm(service: str = typer.Argument(..., help="The service folder whose stack to remove.")) -> None:
     """Remove a service's stack (services, networks, secrets); named volumes are kept."""
-    stack = commands.remove(DeployContext.open(Path.cwd()), service)
+    stack = api.stack_remove(api.open_deployments(Path.cwd()), service)
     console.print(f"stack {escape(stack)} removed; its volumes are kept")
 
 

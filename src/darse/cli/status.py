@@ -9,14 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from darse import api
 from darse.cli.output import print_json
-from darse.deploy import commands
-from darse.deploy.context import DeployContext
 
 
 def status(json_flag: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
     """Every service: deployed commit, HEAD, drift, containers, last deployment."""
-    report = commands.status(DeployContext.open(Path.cwd()))
+    report = api.status(api.open_deployments(Path.cwd()))
     if json_flag:
         print_json(report.to_dict())
         return
@@ -53,7 +52,7 @@ def history(
     json_flag: bool = typer.Option(False, "--json", help="Print the records as JSON."),
 ) -> None:
     """Every deployment attempt of a service, newest first."""
-    report = commands.history(DeployContext.open(Path.cwd()), service, limit)
+    report = api.history(api.open_deployments(Path.cwd()), service, limit)
     if json_flag:
         print_json(report.to_dict())
         return

@@ -103,3 +103,8 @@ class DeployContext:
                 "rename one of the folders: deploying either would remove the other's containers",
             )
         return name
+
+
+def open_deployments(start: Path) -> DeployContext:
+    """The repository around `start`, ready to deploy: its services, Git, the history, engines on first use."""
+    return DeployContext.open(start)

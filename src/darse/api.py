@@ -1,0 +1,79 @@
+"""The library's entry points: every capability of darse, one call each, for every interface.
+
+The CLI and the dashboard call these and only render what comes back: result objects whose
+`to_dict()` is the command's `--json` output, progress reported as `darse.progress` events to a
+`listener`, user mistakes raised as `DarseError`. Each name is imported from its module on first use,
+so that `darse up` does not pay for the registry, inspect and Swarm code (see ENTRY_POINTS).
+
+    from darse import api
+    report = api.lint([], Path.cwd())              # LintReport
+    ctx = api.open_deployments(Path.cwd())         # DeployContext: repository, history, engines
+    outcome = api.up(ctx, ["wiki"], listener=print)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# name → (module, attribute), grouped by capability, in the order of the README's commands.
+ENTRY_POINTS: dict[str, tuple[str, str]] = {
+    # lint: the services guide on Dockerfiles, Compose files and the layout
+    "lint": ("darse.lint.commands", "lint"),
+    "rules": ("darse.lint.commands", "rules"),
+    "rule": ("darse.lint.commands", "rule"),
+    # secrets: real secret files from committed examples, kept out of Git
+    "plan_secrets": ("darse.secrets.commands", "plan"),
+    "check_secrets": ("darse.secrets.commands", "check"),
+    "diff_secrets": ("darse.secrets.commands", "diff"),
+    # new: a lint-clean service folder
+    "new_service": ("darse.scaffold", "new_service"),
+    # deploy: on Compose or a Swarm, as darse.toml targets each service
+    "open_deployments": ("darse.deploy.context", "open_deployments"),
+    "up": ("darse.deploy.commands", "up"),
+    "rollback": ("darse.deploy.commands", "rollback"),
+    "down": ("darse.deploy.commands", "down"),
+    "status": ("darse.deploy.commands", "status"),
+    "history": ("darse.deploy.commands", "history"),
+    "diff": ("darse.deploy.commands", "diff"),
+    "logs": ("darse.deploy.commands", "logs"),
+    # stack: what only a Swarm does (scale, the Swarm's own rollback, stack status)
+    "stack_deploy": ("darse.deploy.swarm.commands", "deploy"),
+    "stack_status": ("darse.deploy.swarm.commands", "status"),
+    "stack_scale": ("darse.deploy.swarm.commands", "scale"),
+    "stack_rollback": ("darse.deploy.swarm.commands", "rollback"),
+    "stack_remove": ("darse.deploy.swarm.commands", "remove"),
+    # images: build, push, the private registry, inspect
+    "build": ("darse.images.build", "build_services"),
+    "push": ("darse.images.push", "push_services"),
+    "locate_registry_users": ("darse.images.registry.commands", "locate_htpasswd"),
+    "check_registry_user_name": ("darse.images.registry.commands", "check_username"),
+    "restart_registry": ("darse.images.registry.commands", "restart_registry"),
+    "split_tag_reference": ("darse.images.registry.commands", "split_tag_reference"),
+    "add_registry_user": ("darse.images.registry.commands", "add_user"),
+    "remove_registry_user": ("darse.images.registry.commands", "remove_user"),
+    "list_registry_users": ("darse.images.registry.commands", "list_users"),
+    "init_registry": ("darse.images.registry.commands", "init_registry"),
+    "open_registry": ("darse.images.registry.commands", "open_registry"),
+    "list_registry": ("darse.images.registry.commands", "list_registry"),
+    "plan_registry_removal": ("darse.images.registry.commands", "plan_removal"),
+    "remove_from_registry": ("darse.images.registry.commands", "remove"),
+    "collect_registry_garbage": ("darse.images.registry.commands", "collect_garbage"),
+    "inspect": ("darse.images.inspect.commands", "inspect_report"),
+    "inspect_thresholds": ("darse.images.inspect.commands", "thresholds"),
+    "extract_file": ("darse.images.inspect.commands", "extract_file"),
+    "list_files": ("darse.images.inspect.commands", "list_files"),
+}
+__all__ = sorted(ENTRY_POINTS)
+
+if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
+    pass
+
+
+def __getattr__(name: str) -> Any:
+    if name not in ENTRY_POINTS:
+        raise AttributeError(f"module 'darse.api' has no attribute {name!r}")
+    module, attribute = ENTRY_POINTS[name]
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # the next use is a plain attribute
+    return value

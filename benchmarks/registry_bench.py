@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration" / "registry"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
@@ -32,9 +31,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import docker
-    from registry_support import darse, new_users, start_registry, stop_registry
-
-    from engine_support import build_image, ensure_busybox
+    from helpers.engine import build_image, ensure_busybox
+    from helpers.registry import darse, new_users, start_registry, stop_registry
 
     engine = docker.from_env()
     ensure_busybox(engine)

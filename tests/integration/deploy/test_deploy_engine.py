@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deploy_support import SECRET, Stack, git, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.deploy import SECRET, Stack, git, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 TIMEOUT = "20"
 

@@ -3,7 +3,7 @@ golden files (tests/golden/deploy-*.json; `helpers.golden` says what is normalis
 
 from __future__ import annotations
 
-from deploy_support import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
 from helpers.golden import check
 
 

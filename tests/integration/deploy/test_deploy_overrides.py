@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from deploy_support import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 
 def test_the_override_file_is_deployed_with_its_base(stack: Stack) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import uuid
 
 import pytest
-from deploy_support import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 TIMEOUT = "30"
 

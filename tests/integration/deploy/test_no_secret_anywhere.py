@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 
-from deploy_support import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 
 def _planted() -> dict[str, str]:

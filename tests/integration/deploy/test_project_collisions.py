@@ -7,7 +7,7 @@ import json
 import shutil
 import subprocess
 
-from deploy_support import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 
 def test_a_second_folder_on_the_same_project_is_refused_and_the_first_untouched(stack: Stack) -> None:

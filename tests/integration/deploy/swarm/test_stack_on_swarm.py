@@ -17,10 +17,9 @@ from pathlib import Path
 
 import docker
 import pytest
+from helpers.engine import build_image, ensure_busybox, start_registry
 from helpers.golden import check
 from helpers.repo import git_init, write_tree
-
-from engine_support import build_image, ensure_busybox, start_registry
 
 TOKEN_V1 = "token-" + uuid.uuid4().hex
 TOKEN_V2 = "token-" + uuid.uuid4().hex

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers.golden import check
-from registry_support import RunningRegistry, darse, registry  # noqa: F401  (fixture)
+from helpers.registry import RunningRegistry, darse, registry  # noqa: F401  (fixture)
 
 GIT = ["git", "-c", "user.name=darse tests", "-c", "user.email=tests@darse.invalid", "-c", "init.defaultBranch=main"]
 REMOTE = "https://git.example.org/ops/services.git"

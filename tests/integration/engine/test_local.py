@@ -7,13 +7,12 @@ import uuid
 
 import docker
 import pytest
+from helpers.engine import BASE_TAG
 
 from darse.engine import local
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.errors import DarseError
-
-from engine_support import BASE_TAG
 
 
 def test_answers_like_docker_py(engine, busybox):

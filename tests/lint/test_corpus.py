@@ -18,7 +18,7 @@ from helpers.lint import lint_tree
 from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 DOCKERFILES = CORPUS / "dockerfiles"
 COMPOSE_FILES = CORPUS / "compose"
 

@@ -15,12 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from darse.deploy.context import DeployContext
-from darse.deploy.diff import ConfigDiff, config_diff
 from darse.deploy.history import SUCCESS, Deployment, ServiceHistory
-from darse.deploy.rollback import choose, source_for
 from darse.deploy.state import project_lock
-from darse.deploy.status import StatusReport
-from darse.deploy.status import status as service_statuses
 from darse.deploy.swarm.select import split_by_target
 from darse.deploy.up import Outcome, Source, deploy
 from darse.engine.compose import ComposeRunner
@@ -30,7 +26,9 @@ from darse.masking import masker_for_compose
 from darse.model.service import Service, project_name
 from darse.progress import Event, Listener, ignore, reporter
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the modules of other commands load when those run: `up` imports only its own
+    from darse.deploy.diff import ConfigDiff
+    from darse.deploy.status import StatusReport
     from darse.deploy.swarm.stack import StackResult
 
 
@@ -185,6 +183,8 @@ def rollback_compose(
     if to is not None and steps is not None:
         raise DarseError("give --to or --steps, not both", "--to REV names a commit; --steps N counts deployments")
     _ = ctx.engine_for(service)
+    from darse.deploy.rollback import choose, source_for
+
     commit, recorded = choose(ctx, service, to, steps)
     task = f"rolling back {service.name}"
     with project_lock(ctx.state, ctx.project(service)), _task(listener, task):
@@ -265,6 +265,9 @@ def down_compose(ctx: DeployContext, service: Service, volumes: bool = False) ->
 
 def status(ctx: DeployContext) -> StatusReport:
     """`darse status`: every service's deployed commit, drift, containers and last deployment."""
+    from darse.deploy.status import StatusReport
+    from darse.deploy.status import status as service_statuses
+
     return StatusReport(service_statuses(ctx))
 
 
@@ -277,6 +280,8 @@ def history(ctx: DeployContext, name: str, limit: int | None = 20) -> ServiceHis
 
 def diff(ctx: DeployContext, name: str) -> ConfigDiff:
     """`darse diff`: the deployed configuration against the working tree's, secrets masked."""
+    from darse.deploy.diff import config_diff
+
     return config_diff(ctx, ctx.service(name))
 
 

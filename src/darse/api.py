@@ -28,6 +28,8 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "diff_secrets": ("darse.secrets.commands", "diff"),
     # new: a lint-clean service folder
     "new_service": ("darse.scaffold", "new_service"),
+    # the repository around a folder, for the calls that take one
+    "open_repository": ("darse.model.repository", "repository_around"),
     # deploy: on Compose or a Swarm, as darse.toml targets each service
     "open_deployments": ("darse.deploy.context", "open_deployments"),
     "up": ("darse.deploy.commands", "up"),

@@ -35,7 +35,9 @@ class Level(StrEnum):
 
 
 def lint(
-    targets: list[str] = typer.Argument(None, help="Paths (repository, service folder, file) or service names."),
+    arguments: list[str] = typer.Argument(
+        None, metavar="[TARGETS]...", help="Paths (repository, service folder, file) or service names."
+    ),
     output_format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
     fail_on: Level = typer.Option(
         None,
@@ -56,7 +58,7 @@ def lint(
     if output is not None:
         _check_output(output)
     report = api.lint(
-        targets, Path.cwd(), ignore=ignore, changed=changed, fail_on=fail_on.value if fail_on else None
+        arguments, Path.cwd(), ignore=ignore, changed=changed, fail_on=fail_on.value if fail_on else None
     )
     if verbose:
         err = Console(stderr=True, highlight=False)

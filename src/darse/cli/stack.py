@@ -12,14 +12,9 @@ from rich.table import Table
 from darse import api
 from darse.cli.output import print_json, progress_display, render_stack_result
 from darse.errors import DarseError
-from darse.model.repository import Repository, find_root, open_repository
 
 app = typer.Typer(help="Run service folders on a Docker Swarm (services whose darse.toml target is a Swarm).")
 console = Console(highlight=False)
-
-
-def _repository() -> Repository:
-    return open_repository(find_root(Path.cwd()))
 
 
 @app.command("deploy")
@@ -50,7 +45,7 @@ def status(
     json_flag: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
     """Services of each stack: replicas running/desired, image, update state, failing tasks."""
-    report = api.stack_status(_repository(), services)
+    report = api.stack_status(api.open_repository(Path.cwd()), services)
     if json_flag:
         print_json(report.to_dict())
         return
@@ -82,7 +77,7 @@ def scale(
     target, sep, count = assignment.rpartition("=")
     if not sep or not target or not count.strip().isdigit():
         raise DarseError(f"cannot read {assignment!r}", "write SERVICE=N or SERVICE/NAME=N, e.g. wiki/web=3")
-    name = api.stack_scale(_repository(), target, int(count))
+    name = api.stack_scale(api.open_repository(Path.cwd()), target, int(count))
     console.print(f"{escape(name)} scaled to {int(count)} (the Swarm converges in the background)")
 
 
@@ -92,7 +87,7 @@ def rollback(
     timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for the rollback."),
 ) -> None:
     """The Swarm's rollback to each service's previous spec, waited for."""
-    repository = _repository()
+    repository = api.open_repository(Path.cwd())
     with progress_display(True) as listener:
         convergence = api.stack_rollback(repository, service, timeout, listener)
     for outcome in convergence.services:

@@ -209,3 +209,8 @@ def _join(rel: str, name: str) -> str:
 
 def _skipped(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern.rstrip("/")) for pattern in patterns)
+
+
+def repository_around(start: Path) -> Repository:
+    """The repository holding `start` (the nearest folder with darse.toml, else the Git top level)."""
+    return open_repository(find_root(start))

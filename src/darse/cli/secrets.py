@@ -74,7 +74,7 @@ def check(
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Check that every env_file exists with every key of its example, and no real secret is in Git."""
-    report = api.check_secrets(services, Path.cwd(), history=history)
+    report = api.check_secrets(services, Path.cwd(), scan_log=history)
     if json_flag:
         print_json(report.to_dict())
     else:

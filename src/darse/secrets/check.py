@@ -28,8 +28,8 @@ TRACKED = "tracked"  # a real secret file is tracked by Git
 NOT_IGNORED = "not-ignored"  # a real secret file is not ignored by Git
 WORLD_READABLE = "world-readable"  # a real secret file is readable by every user of the host
 SYNTAX = "syntax"  # a line Compose reads otherwise than KEY=value (`KEY: value`, an unclosed quote)
-HISTORY_FILE = "history-file"  # a real secret file was committed at some point
-HISTORY_LITERAL = "history-literal"  # a secret-looking literal was added to a Compose file or Dockerfile
+LEAKED_FILE = "history-file"  # a real secret file was committed at some point
+LEAKED_LITERAL = "history-literal"  # a secret-looking literal was added to a Compose file or Dockerfile
 
 
 @dataclass(frozen=True)

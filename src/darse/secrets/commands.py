@@ -69,7 +69,7 @@ def plan(names: list[str] | None, start: Path, *, all_services: bool = False, fo
 @dataclass
 class CheckReport:
     services: list[str]
-    history: bool
+    scanned_log: bool  # the Git log was scanned for leaks (`--history`, the flag's name)
     problems: list[SecretProblem]
 
     @property
@@ -80,23 +80,23 @@ class CheckReport:
         return {
             "schema": SCHEMA,
             "services": self.services,
-            "history": self.history,
+            "history": self.scanned_log,
             "problems": [p.to_dict() for p in self.problems],
             "summary": {"problems": len(self.problems), "services": len(self.services)},
         }
 
 
-def check(names: list[str] | None, start: Path, *, history: bool = False) -> CheckReport:
-    """Every env_file present with its example's keys, no real secret in Git (its log too with `history`)."""
+def check(names: list[str] | None, start: Path, *, scan_log: bool = False) -> CheckReport:
+    """Every env_file present with its example's keys, no real secret in Git (its log too with `scan_log`)."""
     from darse.secrets.leaks import scan_leaks
 
     repository, chosen = select(names, start)
     problems: list[SecretProblem] = []
     for service in chosen:
         problems += check_service(repository, service)
-    if history:
+    if scan_log:
         problems += scan_leaks(repository, None if not names else chosen)
-    return CheckReport([s.name for s in chosen], history, problems)
+    return CheckReport([s.name for s in chosen], scan_log, problems)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from darse.model.dockerfiles import DOCKERFILE_GLOBS
 from darse.model.repository import Repository
 from darse.model.service import SECRET_SUFFIX, Service
 from darse.secretlike import has_secret_shape, is_secret_literal
-from darse.secrets.check import HISTORY_FILE, HISTORY_LITERAL, SecretProblem
+from darse.secrets.check import LEAKED_FILE, LEAKED_LITERAL, SecretProblem
 from darse.secrets.files import secret_pairs
 
 _MARK = "\0"
@@ -93,7 +93,7 @@ def _scan(lines: Iterable[str], known: set[str], owners: list[tuple[str, str]]) 
                 seen.add((commit, path, ""))
                 yield SecretProblem(
                     path,
-                    HISTORY_FILE,
+                    LEAKED_FILE,
                     f"{path} was committed in {commit[:12]} ({date}): its values are public in the history; "
                     "change every one of them",
                     _owner(path, owners),
@@ -110,7 +110,7 @@ def _scan(lines: Iterable[str], known: set[str], owners: list[tuple[str, str]]) 
             what = f"a secret-looking value of {key}" if key != "*" else "a private key or token"
             yield SecretProblem(
                 path,
-                HISTORY_LITERAL,
+                LEAKED_LITERAL,
                 f"{what} was added to {path} in commit {commit[:12]} ({date}); change it and move it to an env_file",
                 _owner(path, owners),
                 None if key == "*" else key,

@@ -31,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import docker
+
     from helpers.engine import build_image, ensure_busybox
     from helpers.registry import darse, new_users, start_registry, stop_registry
 

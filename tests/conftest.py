@@ -7,10 +7,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from helpers.engine import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
-from helpers.lint import TODAY, lint_tree
 
 from darse.lint.linter import LintResult
+
+from helpers.engine import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
+from helpers.lint import TODAY, lint_tree
 
 
 @pytest.fixture

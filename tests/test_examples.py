@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from helpers.lint import lint_tree
 
 EXAMPLES = Path(__file__).parent.parent / "examples"

@@ -11,14 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_darse
-from helpers.repo import git_init, write_tree
 
 import darse.git
 from darse.deploy.revisions import Revisions
 from darse.errors import DarseError
 from darse.git import Git, GitFailed, GitTimeout, NotAWorkTree, check_clean, parse_status, without_credentials
 from darse.model.git import GitInfo
+
+from helpers.cli import run_darse
+from helpers.repo import git_init, write_tree
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@darse.invalid"]
 ODD = ["with space.txt", 'quo"te.txt', "new\nline.txt", "ünïcødé ✓.txt", "back\\slash.txt", "-dash.txt"]

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from helpers.golden import check
 from helpers.inspect_tars import docker_save, layer_tar, member
 

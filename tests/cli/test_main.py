@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from jsonschema.validators import validator_for
+
 from helpers.lint import GOOD_SERVICE
 from helpers.repo import write_tree
-from jsonschema.validators import validator_for
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 BAD = {

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.repo import git_init, write_tree
 
 from darse.deploy import commands
 from darse.deploy.context import DeployContext
@@ -20,6 +19,8 @@ from darse.deploy.swarm.converge import Convergence, ServiceOutcome
 from darse.deploy.swarm.stack import StackResult, StackStatus
 from darse.deploy.up import FailedContainer, Outcome
 from darse.errors import DarseError
+
+from helpers.repo import git_init, write_tree
 
 
 def _deployment(action: str = "up", id_: int = 7) -> Deployment:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from helpers.deploy_repo import Repo, make_repo
 
 from darse.deploy.history import FAILED
 from darse.deploy.rollback import choose
 from darse.errors import DarseError
+
+from helpers.deploy_repo import Repo, make_repo
 
 
 @pytest.fixture

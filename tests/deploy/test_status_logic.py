@@ -4,10 +4,11 @@ in sync, drifting (files or configuration), degraded, not deployed, unknown; own
 from __future__ import annotations
 
 import pytest
-from helpers.deploy_repo import Repo, make_repo
 
 from darse.deploy.status import DEGRADED, DRIFT, IN_SYNC, NOT_DEPLOYED, UNKNOWN, status
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
+
+from helpers.deploy_repo import Repo, make_repo
 
 
 @pytest.fixture

@@ -8,12 +8,13 @@ import datetime as dt
 import time
 
 import pytest
-from helpers.deploy_repo import Repo, make_repo
 
 from darse.deploy.up import Source, _all_current, _check_stable, _images, _labels, failed_containers
 from darse.engine.compose import ComposeResult, Endpoint
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL, TIME_LABEL
 from darse.errors import DarseError
+
+from helpers.deploy_repo import Repo, make_repo
 
 LONG_AGO = "2026-01-01T00:00:00.000000000Z"
 WEB_ID, DB_ID = "sha256:" + "1" * 64, "sha256:" + "2" * 64

@@ -16,6 +16,7 @@ import pytest
 
 from darse.deploy.context import DeployContext
 from darse.deploy.history import SUCCESS, Deployment
+
 from helpers.fake_engine import FakeEngineAPI
 
 COMPOSE = """\

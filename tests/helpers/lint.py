@@ -20,6 +20,7 @@ from darse.lint.linter import Linter, LintResult
 from darse.lint.rule import RULES
 from darse.model.git import GitInfo
 from darse.model.repository import open_repository
+
 from helpers.repo import git_init, write_tree
 
 # A fixed date keeps end-of-life checks deterministic.

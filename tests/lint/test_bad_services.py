@@ -13,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.lint import git_init, lint_tree
 
 from darse.lint.rule import RULES
+
+from helpers.lint import git_init, lint_tree
 
 BAD_REPO = Path(__file__).parent.parent / "fixtures" / "bad-repo"
 # top-level folders holding a service (`rp010/` only holds one deeper, colliding with rp010-project-collision)

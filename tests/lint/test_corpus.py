@@ -13,10 +13,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers.lint import lint_tree
 
 from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile
+
+from helpers.lint import lint_tree
 
 CORPUS = Path(__file__).parents[1] / "corpus"
 DOCKERFILES = CORPUS / "dockerfiles"

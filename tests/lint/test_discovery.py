@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_darse
-from helpers.lint import GOOD_SERVICE, TODAY, rule_hits, write_tree
 
 from darse.lint.linter import Linter
 from darse.model.repository import open_repository
+
+from helpers.cli import run_darse
+from helpers.lint import GOOD_SERVICE, TODAY, rule_hits, write_tree
 
 LATEST = GOOD_SERVICE.replace("app:1.0", "app:latest")  # DC015 on line 3
 NO_RESTART = "services:\n  app:\n    image: example/app:1.0\n    init: true\n"  # DC004 on line 2

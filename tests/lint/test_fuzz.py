@@ -30,7 +30,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from helpers.lint import lint_tree
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +37,8 @@ from darse.lint.linter import LintResult
 from darse.model.dockerfiles import load_dockerfile, parse_dockerfile
 from darse.model.dotenv import parse_env
 from darse.model.interpolate import Interpolation, InterpolationError, interpolate
+
+from helpers.lint import lint_tree
 
 _SCALE = max(1, int(os.environ.get("DARSE_FUZZ_SCALE", "1")))
 

@@ -42,11 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.lint import TODAY
 
 from darse.config import RepoConfig
 from darse.lint.linter import Linter
 from darse.model.dockerfiles import Dockerfile, Stage, load_dockerfile
+
+from helpers.lint import TODAY
 
 HADOLINT = shutil.which("hadolint")
 if HADOLINT is None:

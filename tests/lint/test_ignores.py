@@ -4,6 +4,7 @@ silence, where they must sit, and how an ignore Docker would read as an argument
 from __future__ import annotations
 
 import pytest
+
 from helpers.lint import COMPOSE, DOCKERFILE, GOOD_SERVICE, Lint, lint_compose, lint_dockerfile, rule_hits
 
 # --- Compose files ----------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ settings disable rules or change their severity, per path too; a rule they name 
 from __future__ import annotations
 
 import pytest
-from helpers.lint import COMPOSE, GOOD_SERVICE, Lint, lint_compose
 
 from darse.errors import DarseError
 from darse.lint.linter import LintResult
 from darse.lint.rule import Severity
+
+from helpers.lint import COMPOSE, GOOD_SERVICE, Lint, lint_compose
 
 
 def test_good_service_is_clean(lint: Lint) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.lint import lint_tree, write_tree
 
 from darse.lint.docs import EXAMPLES, example_file
 from darse.lint.rule import RULES
+
+from helpers.lint import lint_tree, write_tree
 
 SERVICE = "services:\n  app:\n    image: example/app:1.0\n    restart: unless-stopped\n    init: true\n"
 CONFIG = 'proxy_network = "docker_default"\n'

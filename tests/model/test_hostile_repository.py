@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from helpers.cli import run_darse
 from helpers.lint import GOOD_SERVICE
 from helpers.repo import write_tree

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.lint import GOOD_SERVICE
-from helpers.repo import write_tree
 
 from darse.errors import DarseError
 from darse.model.repository import open_repository
 from darse.model.service import is_compose_name
+
+from helpers.lint import GOOD_SERVICE
+from helpers.repo import write_tree
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from darse.model.dotenv import read_env_file
+
 from helpers.cli import run_darse
 from helpers.lint import lint_tree
 from helpers.repo import git_init, read_only, snapshot, write_tree
-
-from darse.model.dotenv import read_env_file
 
 DATABASES = [None, "postgres", "mariadb", "mysql", "mongo", "redis"]
 # --dockerfile: False (none), True (FROM the image), or a base image for `--app-version 2.0.3`

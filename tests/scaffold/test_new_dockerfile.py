@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from helpers.cli import run_darse
 from helpers.lint import lint_tree
 from helpers.repo import git_init, snapshot, write_tree

@@ -8,11 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_darse
-from helpers.repo import git_init, write_tree
 
 from darse.model.repository import open_repository
 from darse.secrets import SecretProblem, check_service, diff_service
+
+from helpers.cli import run_darse
+from helpers.repo import git_init, write_tree
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from helpers.cli import run_darse
 from helpers.repo import git_init
 

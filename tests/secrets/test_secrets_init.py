@@ -10,12 +10,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_darse
-from helpers.repo import git_init, read_only, snapshot, write_tree
 
 from darse.model.dotenv import read_env_file
 from darse.model.repository import open_repository
 from darse.secrets import init_services
+
+from helpers.cli import run_darse
+from helpers.repo import git_init, read_only, snapshot, write_tree
 
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43,}$")

@@ -8,11 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_darse
-from helpers.repo import git_init, write_tree
 
 from darse.model.repository import open_repository
 from darse.secrets import scan_leaks
+
+from helpers.cli import run_darse
+from helpers.repo import git_init, write_tree
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@darse.invalid"]
 LEAK = "Xq9-leaked-value-7Hh2"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.repo import git_init, write_tree
 
 from darse.deploy.context import DeployContext
 from darse.deploy.swarm.commands import deploy_services
 from darse.deploy.swarm.select import split_by_target, split_member, swarm_services
 from darse.errors import DarseError
 from darse.model.repository import open_repository
+
+from helpers.repo import git_init, write_tree
 
 COMPOSE = "services:\n  web:\n    image: busybox:1.36\n"
 

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.inspect_tars import docker_save, layer_tar, member
 
 from darse.engine.local import LocalEngine
 from darse.errors import DarseError
 from darse.images.inspect.sources.engine import EngineSource
+
+from helpers.inspect_tars import docker_save, layer_tar, member
 
 LAYER = layer_tar(member("etc/hostname", b"box\n"), member("bin/tool", b"x" * 70_000))
 ARCHIVE = docker_save([LAYER])

@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers.inspect_tars import docker_save, layer_tar, member
 
 from darse.errors import DarseError
 from darse.images.inspect import extract_file, inspect_report, list_files, thresholds
 from darse.images.inspect.ci import Thresholds
 from darse.progress import Event
+
+from helpers.inspect_tars import docker_save, layer_tar, member
 
 
 @pytest.fixture

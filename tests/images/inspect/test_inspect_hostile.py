@@ -12,12 +12,13 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from helpers.inspect_tars import archive_of, config_for, docker_save, layer_tar, member, oci_layout, sha
 
 from darse.errors import DarseError
 from darse.images.inspect.analysis import analyse, load_config
 from darse.images.inspect.sources import open_source
 from darse.images.inspect.sources.archive import MAX_DOCUMENTS_BYTES
+
+from helpers.inspect_tars import archive_of, config_for, docker_save, layer_tar, member, oci_layout, sha
 
 LAYER = layer_tar(member("etc/hostname", b"box\n"))
 

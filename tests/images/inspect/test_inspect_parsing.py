@@ -9,7 +9,6 @@ import os
 import tarfile
 
 import pytest
-from helpers.inspect_tars import docker_save, layer_tar, loaded, member, oci_layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,8 @@ from darse.images.inspect.extract import extract
 from darse.images.inspect.layers import index_layer, normalise
 from darse.images.inspect.osinfo import os_info
 from darse.images.inspect.sources import open_source
+
+from helpers.inspect_tars import docker_save, layer_tar, loaded, member, oci_layout
 
 BASE = layer_tar(
     member("etc/", kind=tarfile.DIRTYPE),

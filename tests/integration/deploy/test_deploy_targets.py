@@ -10,6 +10,7 @@ import subprocess
 import uuid
 
 import pytest
+
 from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
 
 TIMEOUT = "30"

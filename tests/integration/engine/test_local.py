@@ -7,12 +7,13 @@ import uuid
 
 import docker
 import pytest
-from helpers.engine import BASE_TAG
 
 from darse.engine import local
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.errors import DarseError
+
+from helpers.engine import BASE_TAG
 
 
 def test_answers_like_docker_py(engine, busybox):

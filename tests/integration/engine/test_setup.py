@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import docker
+
 from helpers.engine import ensure_busybox
 
 

@@ -6,6 +6,9 @@ compared: tests/helpers/lint.py.
 from __future__ import annotations
 
 import pytest
+
+import darse.lint.rules.parse as family
+
 from helpers.lint import (
     MERGED_DEFAULTS,
     Lint,
@@ -17,8 +20,6 @@ from helpers.lint import (
     lint_dockerfile,
     rules_of,
 )
-
-import darse.lint.rules.parse as family
 
 # (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
 COMPOSE_TRUE_POSITIVES = [

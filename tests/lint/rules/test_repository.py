@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers.lint import GOOD_SERVICE, NO_GIT, Fifo, Link, lint_repository, rule_hits
 
 from darse.lint.rule import RULES
+
+from helpers.lint import GOOD_SERVICE, NO_GIT, Fifo, Link, lint_repository, rule_hits
 
 COMPOSE = "app/compose.yaml"
 README = {"app/README.md": "# app\n"}

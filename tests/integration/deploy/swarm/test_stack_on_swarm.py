@@ -17,6 +17,7 @@ from pathlib import Path
 
 import docker
 import pytest
+
 from helpers.engine import build_image, ensure_busybox, start_registry
 from helpers.golden import check
 from helpers.repo import git_init, write_tree

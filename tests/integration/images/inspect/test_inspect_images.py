@@ -17,12 +17,13 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from helpers.engine import build_image, docker_cli, ensure_busybox
 
 from darse.errors import DarseError
 from darse.images.inspect import analyse, open_source
 from darse.images.inspect.extract import extract, listing
 from darse.images.inspect.report import build
+
+from helpers.engine import build_image, docker_cli, ensure_busybox
 
 INSTALL_SH = "#!/bin/sh\n# fetched from somewhere, run once, then deleted\necho installed > /installed.txt\n"
 KEY = (

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from helpers.golden import check
 from helpers.registry import RunningRegistry, darse, registry  # noqa: F401  (fixture)
 

@@ -7,13 +7,14 @@ import uuid
 
 import docker
 import pytest
-from helpers.engine import build_image
-from helpers.registry import RunningRegistry, registry  # noqa: F401  (fixture)
 
 from darse.errors import DarseError
 from darse.images.registry.client import RegistryClient
 from darse.images.registry.credentials import Credentials
 from darse.model.image import ImageRef, parse_registry_image
+
+from helpers.engine import build_image
+from helpers.registry import RunningRegistry, registry  # noqa: F401  (fixture)
 
 
 def client_for(reg: RunningRegistry, password: str | None = None, user: str | None = None) -> RegistryClient:

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers.engine import build_image
-from helpers.registry import CERTS_D, REGISTRY_BINARY, darse, free_port, make_ca_and_cert
 
 from darse.images.registry.client import RegistryClient
 from darse.images.registry.credentials import Credentials
+
+from helpers.engine import build_image
+from helpers.registry import CERTS_D, REGISTRY_BINARY, darse, free_port, make_ca_and_cert
 
 STAND_IN = "darse-test/registry:2.8.3"
 # Under bin/ in the context so that they get mode 0755 (the kernel execs the loader).

@@ -6,9 +6,10 @@ near misses. How a case is linted and compared: tests/helpers/lint.py.
 from __future__ import annotations
 
 import pytest
-from helpers.lint import GOOD_SERVICE, Lint, assert_compose_fires, assert_compose_near_miss, case_rules, rules_of
 
 import darse.lint.rules.compose.images as family
+
+from helpers.lint import GOOD_SERVICE, Lint, assert_compose_fires, assert_compose_near_miss, case_rules, rules_of
 
 # (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [

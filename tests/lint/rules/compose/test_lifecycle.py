@@ -6,6 +6,9 @@ and compared: tests/helpers/lint.py.
 from __future__ import annotations
 
 import pytest
+
+import darse.lint.rules.compose.lifecycle as family
+
 from helpers.lint import (
     GOOD_SERVICE,
     MERGED_DEFAULTS,
@@ -15,8 +18,6 @@ from helpers.lint import (
     case_rules,
     rules_of,
 )
-
-import darse.lint.rules.compose.lifecycle as family
 
 # (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [

@@ -8,6 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+import darse.lint.rules.compose.secrets as family
+
 from helpers.lint import (
     COMPOSE,
     GOOD_SERVICE,
@@ -19,8 +22,6 @@ from helpers.lint import (
     rule_hits,
     rules_of,
 )
-
-import darse.lint.rules.compose.secrets as family
 
 # (rule, compose.yaml, extra files, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [

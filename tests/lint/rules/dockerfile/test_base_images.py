@@ -8,6 +8,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
+import darse.lint.rules.dockerfile.base_images as family
+
 from helpers.lint import (
     DOCKERFILE,
     GOOD_SERVICE,
@@ -18,8 +21,6 @@ from helpers.lint import (
     rule_hits,
     rules_of,
 )
-
-import darse.lint.rules.dockerfile.base_images as family
 
 # (rule, Dockerfile, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [

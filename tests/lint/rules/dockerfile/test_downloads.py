@@ -6,9 +6,10 @@ on near misses. How a case is linted and compared: tests/helpers/lint.py.
 from __future__ import annotations
 
 import pytest
-from helpers.lint import Lint, assert_dockerfile_fires, assert_dockerfile_near_miss, case_rules, rules_of
 
 import darse.lint.rules.dockerfile.downloads as family
+
+from helpers.lint import Lint, assert_dockerfile_fires, assert_dockerfile_near_miss, case_rules, rules_of
 
 # (rule, Dockerfile, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [

@@ -6,6 +6,9 @@ and compared: tests/helpers/lint.py.
 from __future__ import annotations
 
 import pytest
+
+import darse.lint.rules.dockerfile.runtime as family
+
 from helpers.lint import (
     DOCKERFILE,
     GOOD_SERVICE,
@@ -17,8 +20,6 @@ from helpers.lint import (
     rule_hits,
     rules_of,
 )
-
-import darse.lint.rules.dockerfile.runtime as family
 
 # (rule, Dockerfile, [(line, column), ...] of every finding of that rule)
 TRUE_POSITIVES = [

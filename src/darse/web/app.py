@@ -1,0 +1,59 @@
+"""The dashboard's application: settings, middleware (sessions, sign-in), routes, templates."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "darse_session"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """What one dashboard serves and how it trusts its visitors."""
+
+    start: Path  # a folder of the checkout the dashboard shows (its repository is found from here)
+    users_file: Path  # bcrypt hashes and roles (`darse serve user add`)
+    secret_key: str = ""  # signs the session cookies; random per process when empty (sessions end on restart)
+    secure_cookies: bool = False  # behind HTTPS: cookies only over TLS
+    idle_hours: float = 12.0  # a session unused this long ends
+    trusted_proxy: str | None = None  # the only address whose X-Forwarded-* headers are believed
+
+
+def create_app(settings: ServeSettings) -> Starlette:
+    """The ASGI application for `settings` (uvicorn serves it; tests drive it with a client or a browser)."""
+    from darse.web import actions, auth, pages
+
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["csrf_token"] = auth.csrf_token
+    templates.env.globals["current_user"] = auth.current_user
+    middleware = [
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key or secrets.token_urlsafe(32),
+            session_cookie=SESSION_COOKIE,
+            max_age=int(settings.idle_hours * 3600),  # set again on every answer: an idle expiry
+            same_site="strict",
+            https_only=settings.secure_cookies,
+        ),
+        Middleware(auth.RequireSignIn),
+    ]
+    routes = [
+        *auth.routes(),
+        *pages.routes(),
+        *actions.routes(),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.settings = settings
+    app.state.templates = templates
+    return app

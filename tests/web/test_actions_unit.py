@@ -174,7 +174,9 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.mark.parametrize("kind", actions.KINDS)
 def test_a_viewer_cannot_act(client: TestClient, kind: str) -> None:
-    answer = client.post(f"/services/wiki/{kind}", data={"csrf": TOKEN, "to": "HEAD"}, headers={"x-test-role": "viewer"})
+    answer = client.post(
+        f"/services/wiki/{kind}", data={"csrf": TOKEN, "to": "HEAD"}, headers={"x-test-role": "viewer"}
+    )
     assert answer.status_code == 403
     assert not hasattr(client.app.state, "actions") or client.app.state.actions.running_on("wiki") is None
 

@@ -39,6 +39,11 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "history": ("darse.deploy.commands", "history"),
     "diff": ("darse.deploy.commands", "diff"),
     "logs": ("darse.deploy.commands", "logs"),
+    # the dashboard's actions: what each would change, shown before it is confirmed; restart
+    "plan_deploy": ("darse.deploy.commands", "plan_deploy"),
+    "plan_rollback": ("darse.deploy.commands", "plan_rollback"),
+    "plan_down": ("darse.deploy.commands", "plan_down"),
+    "restart": ("darse.deploy.commands", "restart"),
     # stack: what only a Swarm does (scale, the Swarm's own rollback, stack status)
     "stack_deploy": ("darse.deploy.swarm.commands", "deploy"),
     "stack_status": ("darse.deploy.swarm.commands", "status"),

@@ -1,4 +1,5 @@
-"""The deploy commands as operations, whatever the target: up, rollback, down, status, history, diff, logs.
+"""The deploy commands as operations, whatever the target: up, rollback, down, restart, status, history, diff,
+logs; and the plans the dashboard confirms before acting (what a deploy, rollback, down would change).
 
 Each entry point takes service names, picks Compose or Swarm by the service's darse.toml target, and
 returns a plain result whose `to_dict()` is the command's `--json` document; progress goes to a
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the modules of other commands load when those run: `up` imp
     from darse.deploy.diff import ConfigDiff
     from darse.deploy.status import StatusReport
     from darse.deploy.swarm.stack import StackResult
+    from darse.engine.docker import ContainerState
 
 
 @dataclass
@@ -261,6 +263,222 @@ def down_compose(ctx: DeployContext, service: Service, volumes: bool = False) ->
         result = ComposeRunner(project, ctx.endpoint_of(service), mask).down(volumes=volumes)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
     return DownResult(service.name, project, volumes, result.ok, result.output)
+
+
+# --- what an action would change, before it is confirmed (the dashboard asks first) ---------------------
+
+PLAN_COMMITS = 50  # the newest commits a deploy plan lists
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sha": self.sha, "subject": self.subject}
+
+
+@dataclass
+class DeployPlan:
+    """What `darse up SERVICE` would do now: the masked configuration diff, the commits since the deployed
+    one that touch the service, and what its preflight would refuse (empty: it would go ahead)."""
+
+    service: str
+    deployed_revision: str  # empty when nothing was deployed
+    head: str
+    diff: ConfigDiff
+    commits: list[Commit]
+    more_commits: bool  # more than PLAN_COMMITS
+    refusals: list[str]  # one line each, as the CLI would print them
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "deployed_revision": self.deployed_revision or None,
+            "head": self.head,
+            "diff": self.diff.diff,
+            "commits": [c.to_dict() for c in self.commits],
+            "more_commits": self.more_commits,
+            "refusals": self.refusals,
+        }
+
+
+def plan_deploy(ctx: DeployContext, name: str) -> DeployPlan:
+    """Reads only: `darse diff`, the service's commits since its deployed revision, the preflight verdict."""
+    from darse.deploy import preflight
+    from darse.deploy.diff import config_diff
+
+    service = ctx.service(name)
+    refusals: list[str] = []
+    try:
+        changes = ctx.revisions.working_changes(ctx.revisions.service_path(service.name))
+        check_clean(service.name, changes, False, hint=preflight.DIRTY_HINT)
+    except DarseError as exc:
+        refusals.append(exc.one_line())
+    for check in (preflight.check_secrets, lambda repo, svc: preflight.check_lint(repo, svc, False)):
+        try:
+            check(ctx.repository, service)
+        except DarseError as exc:
+            refusals.append(exc.one_line())
+    diff = config_diff(ctx, service)
+    commits, more = _commits_since(ctx, service, diff.deployed_revision, diff.head)
+    return DeployPlan(service.name, diff.deployed_revision, diff.head, diff, commits, more, refusals)
+
+
+def _commits_since(ctx: DeployContext, service: Service, deployed: str, head: str) -> tuple[list[Commit], bool]:
+    """The commits between the deployed revision and HEAD touching the service's folder, newest first
+    (the newest few when nothing was deployed or the deployed commit is not in this repository)."""
+    span = [f"{deployed}..{head}"] if deployed and ctx.revisions.knows(deployed) else [head]
+    out = ctx.revisions.git.text(
+        "-c",
+        "core.quotePath=false",
+        "log",
+        "--format=%H%x1f%s",
+        f"--max-count={PLAN_COMMITS + 1}",
+        *span,
+        "--",
+        ctx.revisions.service_path(service.name) or ".",
+    )
+    commits = [Commit(*line.split("\x1f", 1)) for line in out.splitlines() if "\x1f" in line]
+    return commits[:PLAN_COMMITS], len(commits) > PLAN_COMMITS
+
+
+@dataclass
+class RollbackPlan:
+    """Where `darse rollback` would take a service: the target revision and the deployment recorded of
+    it (its time and user), and the earlier successful deployments one could choose instead."""
+
+    service: str
+    current: str  # the revision of the last successful deployment, empty when none
+    target: str  # empty when no target was asked for (then `choices` lists them)
+    target_subject: str
+    recorded: Deployment | None
+    choices: list[Deployment]  # earlier successful deployments, newest first, one per configuration
+    on_swarm: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "current": self.current or None,
+            "target": self.target or None,
+            "target_subject": self.target_subject,
+            "recorded": self.recorded.to_dict() if self.recorded else None,
+            "choices": [d.to_dict() for d in self.choices],
+            "on_swarm": self.on_swarm,
+        }
+
+
+def plan_rollback(ctx: DeployContext, name: str, *, to: str | None = None, steps: int | None = None) -> RollbackPlan:
+    """Reads only: the revision `rollback(ctx, name, to=..., steps=...)` would deploy (raises its
+    DarseError when there is none); with neither `to` nor `steps`, only the choices."""
+    service = ctx.service(name)
+    project = project_name(service.name)
+    successes = ctx.history.successes(project)
+    current = successes[0].revision if successes else ""
+    distinct: list[Deployment] = []  # as `rollback --steps` counts them: a run of one configuration once
+    for deployment in successes:
+        if not distinct or distinct[-1].config_hash != deployment.config_hash:
+            distinct.append(deployment)
+    choices = distinct[1:]
+    on_swarm = ctx.target_of(service).is_swarm
+    if to is None and steps is None:
+        return RollbackPlan(service.name, current, "", "", None, choices, on_swarm)
+    if on_swarm:
+        if to is None:
+            raise DarseError(f"{service.name}: a Swarm rollback is to a revision", "choose one with --to")
+        commit = ctx.revisions.resolve(to)
+        recorded = next((d for d in successes if d.revision == commit), None)
+    else:
+        from darse.deploy.rollback import choose
+
+        commit, recorded = choose(ctx, service, to, steps)
+    subject = ctx.revisions.git.text("log", "-1", "--format=%s", commit).strip()
+    return RollbackPlan(service.name, current, commit, subject, recorded, choices, on_swarm)
+
+
+@dataclass
+class StopPlan:
+    """What `darse down` (or a restart) of a service touches: its project's containers and its volumes
+    (kept by both)."""
+
+    service: str
+    project: str
+    containers: list[ContainerState]
+    on_swarm: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "project": self.project,
+            "on_swarm": self.on_swarm,
+            "containers": [
+                {"name": c.name, "service": c.compose_service, "state": c.state, "health": c.health, "image": c.image}
+                for c in self.containers
+            ],
+        }
+
+
+def plan_down(ctx: DeployContext, name: str) -> StopPlan:
+    """Reads only: the containers a `down` or `restart` of the service would stop."""
+    service = ctx.service(name)
+    if ctx.target_of(service).is_swarm:
+        return StopPlan(service.name, project_name(service.name), [], on_swarm=True)
+    project = ctx.project(service)
+    containers = sorted(ctx.engine_for(service).containers(project=project), key=lambda c: c.name)
+    return StopPlan(service.name, project, containers)
+
+
+@dataclass
+class RestartResult:
+    service: str
+    project: str
+    ok: bool
+    output: str  # what `docker compose restart` printed, masked
+    containers: list[ContainerState] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "project": self.project,
+            "ok": self.ok,
+            "containers": [{"name": c.name, "state": c.state, "health": c.health} for c in self.containers],
+        }
+
+
+def restart(ctx: DeployContext, name: str, *, timeout: float = 120, listener: Listener = ignore) -> RestartResult:
+    """`docker compose restart` of the service's project, under the project's lock like a deploy, and
+    recorded as a `restart` of the deployed revision (same configuration, images: a restart changes
+    neither, so `rollback --steps` and `diff` see the same last deployment). Compose targets only."""
+    service = ctx.service(name)
+    if ctx.target_of(service).is_swarm:
+        raise DarseError(f"{service.name}: restart is for Compose targets", f"darse stack deploy {service.name}")
+    project = ctx.project(service)
+    engine = ctx.engine_for(service)
+    task = f"restarting {service.name}"
+    with project_lock(ctx.state, project), _task(listener, task):
+        if not engine.containers(project=project):
+            raise DarseError(f"{service.name}: no container to restart", f"darse up {service.name}")
+        last = ctx.history.last_success(project)
+        record = ctx.history.start(
+            Deployment(
+                project=project,
+                service=service.name,
+                repository=str(ctx.root),
+                action="restart",
+                revision=last.revision if last else "",
+                dirty=last.dirty if last else False,
+                config_hash=last.config_hash if last else "",
+                config_masked=last.config_masked if last else "{}",
+                images=dict(last.images) if last else {},
+            )
+        )
+        listener(Event(task, f"{service.name}: docker compose restart"))
+        mask = masker_for_compose(service.compose_path).text
+        result = ComposeRunner(project, ctx.endpoint_of(service), mask).run(["restart"], timeout=timeout)
+        ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
+        containers = sorted(engine.containers(project=project), key=lambda c: c.name)
+    return RestartResult(service.name, project, result.ok, result.output, containers)
 
 
 def status(ctx: DeployContext) -> StatusReport:

@@ -27,23 +27,31 @@ class DeployContext:
     target darse.toml gives it (Compose on the local engine, a Docker context, a DOCKER_HOST, a Swarm).
 
     `connect_engine` makes the Engine of an endpoint: `darse.engine.connect.connect`, or a fake in
-    the unit tests of the deploy logic."""
+    the unit tests of the deploy logic.
+
+    `requested_by` names who asked when that is not the OS user running darse (the dashboard's
+    signed-in user); every deployment recorded through this context names it."""
 
     repository: Repository
     override: Endpoint | None = None
     connect_engine: EngineFactory = connect
+    requested_by: str | None = None
     _engines: dict[Endpoint, Engine] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
-        cls, start: Path, override: Endpoint | None = None, connect_engine: EngineFactory = connect
+        cls,
+        start: Path,
+        override: Endpoint | None = None,
+        connect_engine: EngineFactory = connect,
+        requested_by: str | None = None,
     ) -> DeployContext:
         repository = open_repository(find_root(start))
         if not repository.services:
             raise DarseError(
                 f"no service found in {repository.root}", "a service is a folder holding compose.yaml; run darse there"
             )
-        return cls(repository, override, connect_engine)
+        return cls(repository, override, connect_engine, requested_by=requested_by)
 
     def target_of(self, service: Service) -> Target:
         return self.repository.config.target_for(service.name)
@@ -53,7 +61,6 @@ class DeployContext:
         if self.override is not None:
             return self.override
         return Endpoint.of(self.target_of(service))
-
 
     def engine_for(self, service: Service) -> Engine:
         """Connected on first use, one client per engine; raises the one-line 'cannot reach' error."""
@@ -78,7 +85,7 @@ class DeployContext:
 
     @cached_property
     def history(self) -> History:
-        return History(self.state)
+        return History(self.state, requested_by=self.requested_by)
 
     def service(self, name: str) -> Service:
         return self.repository.service(name.rstrip("/"))
@@ -105,6 +112,7 @@ class DeployContext:
         return name
 
 
-def open_deployments(start: Path) -> DeployContext:
-    """The repository around `start`, ready to deploy: its services, Git, the history, engines on first use."""
-    return DeployContext.open(start)
+def open_deployments(start: Path, requested_by: str | None = None) -> DeployContext:
+    """The repository around `start`, ready to deploy: its services, Git, the history, engines on first use;
+    `requested_by` is the user the history records (default: the OS user running darse)."""
+    return DeployContext.open(start, requested_by=requested_by)

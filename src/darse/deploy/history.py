@@ -95,8 +95,12 @@ class ServiceHistory:
 
 
 class History:
-    def __init__(self, state: Path) -> None:
+    """`requested_by`, when given, is the user every record started here names instead of the OS user
+    running darse (the dashboard's signed-in user: the server runs as one account for everyone)."""
+
+    def __init__(self, state: Path, requested_by: str | None = None) -> None:
         self.path = state / DB_NAME
+        self.requested_by = requested_by
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -120,6 +124,8 @@ class History:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def start(self, deployment: Deployment) -> Deployment:
+        if self.requested_by:
+            deployment.user = self.requested_by
         row = asdict(deployment)
         row.pop("id")
         row["images"] = json.dumps(row["images"], sort_keys=True)

@@ -49,8 +49,8 @@ def create_app(settings: ServeSettings) -> Starlette:
     ]
     routes = [
         *auth.routes(),
+        *actions.routes(),  # before the pages: `/services/{name:path}` would also match `.../deploy`
         *pages.routes(),
-        *actions.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     app = Starlette(routes=routes, middleware=middleware)

@@ -499,6 +499,9 @@ def _port(node: Any) -> str:
 
 
 def _mount(mount: Any) -> str:
+    """The short syntax as written (`./conf:/etc/conf:ro`), the long one summed up, then the kind."""
+    if not mount.node.is_map and mount.node.text():
+        return f"{mount.node.text()} ({mount.kind})"
     if mount.kind == "anonymous":
         return f"{mount.target} (anonymous)"
     return f"{mount.source}:{mount.target} ({mount.kind})"

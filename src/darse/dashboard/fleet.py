@@ -27,7 +27,7 @@ from darse import api
 from darse.deploy.revisions import under
 from darse.deploy.status import UNKNOWN
 from darse.errors import DarseError
-from darse.model.service import project_name
+from darse.model.service import project_name, real_for
 
 if TYPE_CHECKING:
     from darse.config import Target
@@ -136,8 +136,9 @@ class FleetCache:
         self._compute = compute or compute_verdicts
         self.computed = 0  # how many times the verdicts were computed (the tests' and benchmarks' probe)
 
-    def verdicts(self, ctx: DeployContext) -> Verdicts:
-        key = checkout_key(ctx)
+    def verdicts(self, ctx: DeployContext, working: list[str] | None = None) -> Verdicts:
+        """The verdicts of the checkout as it is now (`working`: its uncommitted files, when known)."""
+        key = checkout_key(ctx, working)
         with self._lock:
             if self._verdicts is None or self._verdicts.key != key:
                 self._verdicts = self._compute(ctx, key)
@@ -156,34 +157,31 @@ class FleetCache:
         return found
 
 
-def checkout_key(ctx: DeployContext) -> tuple[Any, ...]:
+def checkout_key(ctx: DeployContext, working: list[str] | None = None) -> tuple[Any, ...]:
     """What the verdicts depend on, cheaply: HEAD, each uncommitted file with its size and time, each
     real secret file's (Git ignores them, so `git status` does not see `darse secrets init`), the day
-    (lint rules compare dates). One `git status`, a few `lstat`s."""
-    try:
-        head = ctx.revisions.head
-        working = ctx.revisions.working_changes()
-    except DarseError:
-        head, working = "", []
-    top = ctx.root if not head else _top_level(ctx)
+    (lint rules compare dates). At most one `git status`, a few `lstat`s, no file parsed."""
+    head = _head(ctx)
+    if working is None:
+        working = _working(ctx)
+    top = _top_level(ctx) if head else ctx.root
     dirty = tuple(sorted((path, _stamp(top / path)) for path in working))
-    secrets = tuple(sorted((str(path), _stamp(path)) for s in ctx.repository.services for path in _secret_paths(s)))
+    secrets = tuple(sorted({str(p): _stamp(p) for s in ctx.repository.services for p in _secret_paths(s)}.items()))
     return head, dirty, secrets, dt.date.today().isoformat()
 
 
 def _top_level(ctx: DeployContext) -> Path:
-    prefix = ctx.revisions.prefix.strip("/")
+    """The Git top level (the repository root is `prefix` below it)."""
     root = ctx.root
-    for _part in Path(prefix).parts if prefix else ():
+    for _part in Path(ctx.revisions.prefix.strip("/")).parts:
         root = root.parent
     return root
 
 
 def _secret_paths(service: Service) -> list[Path]:
-    try:
-        return list(service.secret_files)
-    except DarseError:
-        return list(service.secret_paths)
+    """The real secret files the walk found and those its examples name, without reading Compose files
+    (an env_file of another name has no example, so no key of it is ever counted missing)."""
+    return [*service.secret_paths, *(real_for(example) for example in service.example_paths)]
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -238,15 +236,16 @@ def fleet(ctx: DeployContext, cache: FleetCache | None = None) -> Fleet:
     """Every service of the repository with its deployment state and verdicts. Without a `cache`, the
     verdicts are computed for this call alone (the dashboard passes the one it keeps)."""
     cache = cache or FleetCache()
-    summary = _deployments(ctx, cache)
-    verdicts = cache.verdicts(ctx)
+    working = _working(ctx)
+    summary = _deployments(ctx, cache, working)
+    verdicts = cache.verdicts(ctx, working)
     for row in summary.rows:
         row.verdict = verdicts.by_service.get(row.service, Verdict())
     summary.lint_error, summary.verdicts_at = verdicts.lint_error, verdicts.computed_at
     return summary
 
 
-def _deployments(ctx: DeployContext, cache: FleetCache) -> Fleet:
+def _deployments(ctx: DeployContext, cache: FleetCache, working: list[str]) -> Fleet:
     """The rows without verdicts: one `darse status`, the last successes, the commits behind (cached)."""
     error = ""
     try:
@@ -256,7 +255,7 @@ def _deployments(ctx: DeployContext, cache: FleetCache) -> Fleet:
         statuses = None
     head = _head(ctx)
     succeeded = _last_successes(ctx)
-    working = _working(ctx) if statuses is not None else []
+    working = working if statuses is not None else []
     rows = [
         _row(ctx, cache, service, statuses.get(service.name) if statuses else None, head, succeeded, working)
         for service in ctx.repository.services
@@ -374,7 +373,7 @@ class ServiceView:
 def service_view(ctx: DeployContext, name: str, cache: FleetCache | None = None) -> ServiceView:
     """Everything the service's page shows. An unknown `name` is a DarseError (the page's 404)."""
     service = ctx.service(name)
-    summary = _deployments(ctx, cache or FleetCache())
+    summary = _deployments(ctx, cache or FleetCache(), _working(ctx))
     row = next(r for r in summary.rows if r.service == service.name)
     view = ServiceView(service.name, row, error=summary.error)
     view.readme_html = _readme(service)

@@ -70,11 +70,14 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "inspect_thresholds": ("darse.images.inspect.commands", "thresholds"),
     "extract_file": ("darse.images.inspect.commands", "extract_file"),
     "list_files": ("darse.images.inspect.commands", "list_files"),
+    # dashboard: what `darse serve` shows (read-only views of the fleet and of one service)
+    "fleet": ("darse.dashboard.fleet", "fleet"),
+    "service_view": ("darse.dashboard.fleet", "service_view"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
-    pass
+    from darse.dashboard.fleet import fleet, service_view  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

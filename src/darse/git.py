@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 from darse.errors import DarseError
 
@@ -241,6 +242,17 @@ def parse_status(out: bytes) -> list[str]:
     return paths
 
 
+class LoggedCommit(NamedTuple):
+    """One commit of `Git.commits_between`: its hash, its subject, the files it changed (from the top level)."""
+
+    hash: str
+    subject: str
+    files: tuple[str, ...]
+
+
+_COMMIT_START = re.compile(rb"\x1e([0-9a-f]{40,64})\x1f")
+
+
 def _pathspec(path: str) -> str:
     """A path relative to the Git top level as a literal pathspec (the whole tree for "")."""
     path = path.strip("/")
@@ -353,6 +365,27 @@ class Git:
             return None
         code, out = self.run("diff", "--name-only", "-z", "--no-renames", old, new, "--", ok=(0, 1, 128))
         return _paths(out) if code == 0 else None
+
+    def commits_between(self, old: str, new: str, limit: int = 1000) -> list[LoggedCommit] | None:
+        """The commits `new` has and `old` has not (`old..new`), newest first, at most `limit`, each with
+        the files it changed: one call answers "how far behind" for every folder deployed at `old`.
+        None when `old` is not a commit of this repository. Merges list no files (their parents do)."""
+        if not old or old.startswith("-") or new.startswith("-"):
+            return None
+        code, out = self.run(
+            "log", f"--max-count={max(limit, 1)}", "--no-renames", "--name-only", "-z",
+            "--format=%x1e%H%x1f%s", f"{old}..{new}", "--", ok=(0, 128),
+        )  # fmt: skip
+        if code != 0:
+            return None
+        parts = _COMMIT_START.split(out)  # ["", hash, rest, hash, rest, ...]
+        commits = []
+        for index in range(1, len(parts) - 1, 2):
+            subject, _, files = parts[index + 1].partition(b"\0")
+            files = files.removeprefix(b"\n")  # the blank line between the header and the files
+            text = subject.decode("utf-8", "replace")
+            commits.append(LoggedCommit(parts[index].decode(), text, tuple(_paths(files))))
+        return commits
 
     def archive(self, commit: str, path: str) -> bytes:
         """Folder `path` (from the top level) as of `commit`, as an uncompressed tar of its contents."""

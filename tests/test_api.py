@@ -49,3 +49,19 @@ def test_every_command_module_calls_the_api() -> None:
                 if called:
                     offenders.append(f"{path.name}:{node.lineno} {node.module} {sorted(called)}")
     assert offenders == []
+
+
+def test_the_typed_imports_name_every_entry_point() -> None:
+    """Readers and type checkers see the entry points in the `if TYPE_CHECKING:` block: it must list each one."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(api.__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    typed = {
+        (alias.asname or alias.name): (node.module, alias.name)
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert typed == api.ENTRY_POINTS

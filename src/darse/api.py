@@ -77,7 +77,62 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
-    from darse.dashboard.fleet import fleet, service_view  # noqa: F401
+    from darse.dashboard.fleet import (
+        fleet,  # noqa: F401
+        service_view,  # noqa: F401
+    )
+    from darse.deploy.commands import (
+        diff,  # noqa: F401
+        down,  # noqa: F401
+        history,  # noqa: F401
+        logs,  # noqa: F401
+        plan_deploy,  # noqa: F401
+        plan_down,  # noqa: F401
+        plan_rollback,  # noqa: F401
+        restart,  # noqa: F401
+        rollback,  # noqa: F401
+        status,  # noqa: F401
+        up,  # noqa: F401
+    )
+    from darse.deploy.context import open_deployments  # noqa: F401
+    from darse.deploy.swarm.commands import deploy as stack_deploy  # noqa: F401
+    from darse.deploy.swarm.commands import remove as stack_remove  # noqa: F401
+    from darse.deploy.swarm.commands import rollback as stack_rollback  # noqa: F401
+    from darse.deploy.swarm.commands import scale as stack_scale  # noqa: F401
+    from darse.deploy.swarm.commands import status as stack_status  # noqa: F401
+    from darse.images.build import build_services as build  # noqa: F401
+    from darse.images.inspect.commands import (
+        extract_file,  # noqa: F401
+        list_files,  # noqa: F401
+    )
+    from darse.images.inspect.commands import inspect_report as inspect  # noqa: F401
+    from darse.images.inspect.commands import thresholds as inspect_thresholds  # noqa: F401
+    from darse.images.push import push_services as push  # noqa: F401
+    from darse.images.registry.commands import add_user as add_registry_user  # noqa: F401
+    from darse.images.registry.commands import check_username as check_registry_user_name  # noqa: F401
+    from darse.images.registry.commands import collect_garbage as collect_registry_garbage  # noqa: F401
+    from darse.images.registry.commands import (
+        init_registry,  # noqa: F401
+        list_registry,  # noqa: F401
+        open_registry,  # noqa: F401
+        restart_registry,  # noqa: F401
+        split_tag_reference,  # noqa: F401
+    )
+    from darse.images.registry.commands import list_users as list_registry_users  # noqa: F401
+    from darse.images.registry.commands import locate_htpasswd as locate_registry_users  # noqa: F401
+    from darse.images.registry.commands import plan_removal as plan_registry_removal  # noqa: F401
+    from darse.images.registry.commands import remove as remove_from_registry  # noqa: F401
+    from darse.images.registry.commands import remove_user as remove_registry_user  # noqa: F401
+    from darse.lint.commands import (
+        lint,  # noqa: F401
+        rule,  # noqa: F401
+        rules,  # noqa: F401
+    )
+    from darse.model.repository import repository_around as open_repository  # noqa: F401
+    from darse.scaffold import new_service  # noqa: F401
+    from darse.secrets.commands import check as check_secrets  # noqa: F401
+    from darse.secrets.commands import diff as diff_secrets  # noqa: F401
+    from darse.secrets.commands import plan as plan_secrets  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

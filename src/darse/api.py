@@ -70,11 +70,27 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "inspect_thresholds": ("darse.images.inspect.commands", "thresholds"),
     "extract_file": ("darse.images.inspect.commands", "extract_file"),
     "list_files": ("darse.images.inspect.commands", "list_files"),
+    # serve: the dashboard's users (bcrypt hashes and roles) and its session key
+    "dashboard_users_file": ("darse.dashboard.users", "default_users_file"),
+    "dashboard_session_key": ("darse.dashboard.users", "session_key"),
+    "check_dashboard_user_name": ("darse.dashboard.users", "check_name"),
+    "check_dashboard_password": ("darse.dashboard.users", "check_account"),
+    "add_dashboard_user": ("darse.dashboard.users", "add_user"),
+    "remove_dashboard_user": ("darse.dashboard.users", "remove_user"),
+    "list_dashboard_users": ("darse.dashboard.users", "list_users"),
+    "verify_dashboard_user": ("darse.dashboard.users", "verify"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
-    pass
+    from darse.dashboard.users import add_user as add_dashboard_user  # noqa: F401
+    from darse.dashboard.users import check_account as check_dashboard_password  # noqa: F401
+    from darse.dashboard.users import check_name as check_dashboard_user_name  # noqa: F401
+    from darse.dashboard.users import default_users_file as dashboard_users_file  # noqa: F401
+    from darse.dashboard.users import list_users as list_dashboard_users  # noqa: F401
+    from darse.dashboard.users import remove_user as remove_dashboard_user  # noqa: F401
+    from darse.dashboard.users import session_key as dashboard_session_key  # noqa: F401
+    from darse.dashboard.users import verify as verify_dashboard_user  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

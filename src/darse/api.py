@@ -77,6 +77,7 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "check_dashboard_password": ("darse.dashboard.users", "check_account"),
     "add_dashboard_user": ("darse.dashboard.users", "add_user"),
     "remove_dashboard_user": ("darse.dashboard.users", "remove_user"),
+    "set_dashboard_user_role": ("darse.dashboard.users", "set_role"),
     "list_dashboard_users": ("darse.dashboard.users", "list_users"),
     "verify_dashboard_user": ("darse.dashboard.users", "verify"),
 }
@@ -90,6 +91,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.dashboard.users import list_users as list_dashboard_users  # noqa: F401
     from darse.dashboard.users import remove_user as remove_dashboard_user  # noqa: F401
     from darse.dashboard.users import session_key as dashboard_session_key  # noqa: F401
+    from darse.dashboard.users import set_role as set_dashboard_user_role  # noqa: F401
     from darse.dashboard.users import verify as verify_dashboard_user  # noqa: F401
 
 

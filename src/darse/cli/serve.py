@@ -150,6 +150,22 @@ def user_add(
     out.print(f"{verb} {escape(name)} ({change.user.role}) in {escape(str(change.file))}")
 
 
+@user_app.command("role")
+def user_role(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Argument(..., help="viewer (reads) or operator (reads and acts)."),
+    users: Path = typer.Option(None, "--users", help=USERS_HELP),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Change a user's role, password kept: their open sessions get it at their next request."""
+    change = api.set_dashboard_user_role(_users_option(ctx, users), name, role)
+    if json_flag:
+        print_json(change.to_dict(), indent=None)
+        return
+    out.print(f"{escape(name)} is now {change.user.role} in {escape(str(change.file))}")
+
+
 @user_app.command("remove")
 def user_remove(
     ctx: typer.Context,

@@ -175,6 +175,23 @@ def add_user(path: Path, name: str, password: str, role: str = "viewer", *, roun
     return UserChange(Path(path), User(name, checked), action)
 
 
+def set_role(path: Path, name: str, role: str) -> UserChange:
+    """Give `name` another role, password unchanged: open sessions get it at their next request."""
+    check_name(name)
+    checked = check_role(role)
+    lines = _read_lines(path)
+    found = False
+    for index, line in enumerate(lines):
+        account = None if line.startswith("#") else _parse(line)
+        if account is not None and account.user.name == name:
+            lines[index] = f"{name}:{checked}:{account.digest}"
+            found = True
+    if not found:
+        raise DarseError(f"no user {name} in {path}", "list them with darse serve user list")
+    _write(path, lines)
+    return UserChange(Path(path), User(name, checked), "changed")
+
+
 def remove_user(path: Path, name: str) -> UserChange:
     """Remove `name`: its open sessions end at their next request."""
     check_name(name)

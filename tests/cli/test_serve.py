@@ -157,12 +157,12 @@ def test_serve_warns_on_a_public_address_without_secure_cookies(tmp_path: Path, 
     result = run_darse("serve", "--host", "0.0.0.0", cwd=tmp_path)
     assert result.exit_code == 0 and "without --secure-cookies" in result.stderr
     result = run_darse(
-        "serve", "--host", "0.0.0.0", "--secure-cookies", "--trusted-proxy", "172.18.0.0/16", cwd=tmp_path
+        "serve", "--host", "0.0.0.0", "--secure-cookies", "--trusted-proxy", "172.18.0.1/16, ::1", cwd=tmp_path
     )
     assert result.exit_code == 0 and "warning" not in result.stderr
     app, options = started[1]
-    assert app.state.settings.secure_cookies and app.state.settings.trusted_proxy == "172.18.0.0/16"
-    assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "172.18.0.0/16"
+    assert app.state.settings.secure_cookies and app.state.settings.trusted_proxy == "172.18.0.1/16, ::1"
+    assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "172.18.0.0/16,::1/128"
 
 
 def test_serve_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path, state: Path, started) -> None:

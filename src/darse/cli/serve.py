@@ -29,7 +29,7 @@ user_app = typer.Typer(
 )
 serve_app.add_typer(user_app, name="user")
 out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 USERS_HELP = "The users file [default: <state dir>/dashboard-users]."
 
@@ -68,7 +68,7 @@ def serve(
     from darse.web.app import ServeSettings, create_app
     from darse.web.auth import trusted_networks
 
-    trusted_networks(trusted_proxy)  # a mistyped address stops here, not at the first request
+    proxies = [str(network) for network in trusted_networks(trusted_proxy)]  # a typo stops here, not later
     users_file = _users_file(users)
     if not api.list_dashboard_users(users_file):
         raise DarseError(
@@ -92,17 +92,31 @@ def serve(
         )
     import uvicorn
 
+    _log_sign_ins()
     err.print(f"darse serve: http://{escape(host)}:{port}/ (users from {escape(str(users_file))})")
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         # X-Forwarded-For and -Proto are believed from the trusted proxy only, and from nobody by default
-        proxy_headers=trusted_proxy is not None,
-        forwarded_allow_ips=trusted_proxy or "",
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies),
         server_header=False,
         log_level="info",
     )
+
+
+def _log_sign_ins() -> None:
+    """Sign-ins, sign-outs and failures on stderr beside uvicorn's own lines (names and addresses only)."""
+    import logging
+
+    logger = logging.getLogger("darse.web")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from starlette.testclient import TestClient
 from darse.dashboard.users import add_user, remove_user, set_role
 from darse.web import auth
 from darse.web.app import SESSION_COOKIE, ServeSettings, create_app
+
+from helpers.web import form_token, session_of, sign_in
 
 ALICE = "alice-passphrase-1"  # operator
 BOB = "bob-passphrase-22"  # viewer
@@ -68,27 +68,6 @@ def app(make_app):
 
 def client_for(app, address: str = "127.0.0.1", base_url: str = "http://testserver") -> TestClient:
     return TestClient(app, base_url=base_url, client=(address, 50000), follow_redirects=False)
-
-
-def form_token(client: TestClient, path: str = "/sign-in") -> str:
-    page = client.get(path)
-    assert page.status_code == 200, page.text
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
-
-
-def sign_in(client: TestClient, name: str, password: str, next_path: str | None = None):
-    data = {"csrf": form_token(client), "name": name, "password": password}
-    if next_path is not None:
-        data["next"] = next_path
-    return client.post("/sign-in", data=data)
-
-
-def session_of(client: TestClient) -> dict:
-    raw = client.cookies.get(SESSION_COOKIE)
-    assert raw
-    return json.loads(base64.b64decode(raw.split(".")[0]))
 
 
 # --- visitors without a session ---------------------------------------------------------------------------

@@ -73,6 +73,16 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     # dashboard: what `darse serve` shows (read-only views of the fleet and of one service)
     "fleet": ("darse.dashboard.fleet", "fleet"),
     "service_view": ("darse.dashboard.fleet", "service_view"),
+    # serve: the dashboard's users (bcrypt hashes and roles) and its session key
+    "dashboard_users_file": ("darse.dashboard.users", "default_users_file"),
+    "dashboard_session_key": ("darse.dashboard.users", "session_key"),
+    "check_dashboard_user_name": ("darse.dashboard.users", "check_name"),
+    "check_dashboard_password": ("darse.dashboard.users", "check_account"),
+    "add_dashboard_user": ("darse.dashboard.users", "add_user"),
+    "remove_dashboard_user": ("darse.dashboard.users", "remove_user"),
+    "set_dashboard_user_role": ("darse.dashboard.users", "set_role"),
+    "list_dashboard_users": ("darse.dashboard.users", "list_users"),
+    "verify_dashboard_user": ("darse.dashboard.users", "verify"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
@@ -81,6 +91,15 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
         fleet,  # noqa: F401
         service_view,  # noqa: F401
     )
+    from darse.dashboard.users import add_user as add_dashboard_user  # noqa: F401
+    from darse.dashboard.users import check_account as check_dashboard_password  # noqa: F401
+    from darse.dashboard.users import check_name as check_dashboard_user_name  # noqa: F401
+    from darse.dashboard.users import default_users_file as dashboard_users_file  # noqa: F401
+    from darse.dashboard.users import list_users as list_dashboard_users  # noqa: F401
+    from darse.dashboard.users import remove_user as remove_dashboard_user  # noqa: F401
+    from darse.dashboard.users import session_key as dashboard_session_key  # noqa: F401
+    from darse.dashboard.users import set_role as set_dashboard_user_role  # noqa: F401
+    from darse.dashboard.users import verify as verify_dashboard_user  # noqa: F401
     from darse.deploy.commands import (
         diff,  # noqa: F401
         down,  # noqa: F401

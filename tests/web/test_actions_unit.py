@@ -18,6 +18,7 @@ from darse.web.app import ServeSettings, create_app
 from darse.web.streams import Actions, Busy, Channel, Message
 
 from helpers.repo import git_init, write_tree
+from helpers.web import signed_in
 
 TOKEN = "the-session-token"
 
@@ -169,6 +170,7 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(auth, "csrf_token", lambda request: TOKEN)
     app = create_app(ServeSettings(start=root, users_file=tmp_path / "users"))
     with TestClient(app) as test_client:
+        signed_in(test_client, tmp_path / "users")  # RequireSignIn lets only a session through
         yield test_client
 
 
@@ -203,4 +205,4 @@ def test_the_rollback_page_says_when_nothing_earlier_is_recorded(client: TestCli
     page = client.get("/services/wiki/rollback")
     assert page.status_code == 200
     assert "No earlier successful deployment of wiki is recorded" in page.text
-    assert '<form method="post"' not in page.text
+    assert 'action="http://testserver/services/wiki/rollback"' not in page.text  # the header's sign-out form stays

@@ -63,6 +63,7 @@ COMMAND_MODULES = {
     "registry": "registry",
     "stack": "stack",
     "inspect": "inspect",
+    "serve": "serve",
 }
 
 

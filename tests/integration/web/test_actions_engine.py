@@ -19,6 +19,7 @@ from darse.web import actions, auth
 from darse.web.app import ServeSettings, create_app
 
 from helpers.deploy import SECRET, Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.web import signed_in
 
 TOKEN = "the-session-token"
 TIMEOUT = "20"
@@ -95,6 +96,7 @@ def dashboard(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashboa
     monkeypatch.setattr(auth, "csrf_token", lambda request: TOKEN)
     app = create_app(ServeSettings(start=stack.root, users_file=Path(stack.root.parent / "users")))
     with TestClient(app) as client:
+        signed_in(client, stack.root.parent / "users")  # RequireSignIn lets only a session through
         board = Dashboard(client, stack)
         yield board
         board.assert_no_secret()

@@ -17,6 +17,8 @@ from darse.dashboard.users import add_user, remove_user, set_role
 from darse.web import auth
 from darse.web.app import SESSION_COOKIE, ServeSettings, create_app
 
+from helpers.lint import GOOD_SERVICE
+from helpers.repo import git_init, write_tree
 from helpers.web import form_token, session_of, sign_in
 
 ALICE = "alice-passphrase-1"  # operator
@@ -50,8 +52,11 @@ def users_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_app(tmp_path: Path, users_file: Path) -> Callable[..., object]:
+    repository = write_tree(tmp_path / "services", {"wiki/compose.yaml": GOOD_SERVICE})
+    git_init(repository)
+
     def make(**options: object):
-        settings = ServeSettings(start=tmp_path, users_file=users_file, secret_key="test-key-" + "x" * 32, **options)
+        settings = ServeSettings(start=repository, users_file=users_file, secret_key="test-key-" + "x" * 32, **options)
         app = create_app(settings)
         app.router.routes.append(Route("/test/act", act, methods=["POST"]))
         app.router.routes.append(Route("/test/look", look))

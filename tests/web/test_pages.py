@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from darse.deploy.context import DeployContext
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
-from darse.web import auth, pages
+from darse.web import auth
 from darse.web.app import ServeSettings, create_app
 
 from helpers.deploy_repo import Repo, make_repo
@@ -71,7 +71,7 @@ def repo(tmp_path, monkeypatch) -> Repo:
 def roles(monkeypatch) -> list[str]:
     """The roles pages asked `require` for, standing in for the signed-in viewer."""
     asked: list[str] = []
-    monkeypatch.setattr(pages, "_require", lambda request, role: asked.append(role))
+    monkeypatch.setattr(auth, "require", lambda request, role: asked.append(role))
     return asked
 
 
@@ -184,7 +184,7 @@ def test_a_reader_refused_by_require_gets_no_page(repo, monkeypatch):
     def refuse(request, role):
         raise HTTPException(403)
 
-    monkeypatch.setattr(pages, "_require", refuse)
+    monkeypatch.setattr(auth, "require", refuse)
     app = _app(repo)
     app.user_middleware = [m for m in app.user_middleware if m.cls is not auth.RequireSignIn]
     client = TestClient(app)
@@ -202,7 +202,6 @@ def test_a_checkout_without_services_says_why(repo, client, roles, tmp_path):
     assert page.status_code == 503 and "no service found" in page.text
 
 
-@pytest.mark.skipif(not hasattr(auth, "require"), reason="the sign-in work is not merged yet")
 def test_without_a_session_no_page_is_shown(repo):
     client = TestClient(_app(repo), follow_redirects=False)
     for url in ("/", "/services/wiki"):

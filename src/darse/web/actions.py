@@ -21,7 +21,6 @@ import json
 import logging
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,29 +50,6 @@ TITLES = {"deploy": "Deploy", "rollback": "Roll back", "restart": "Restart", "do
 
 
 # --- the auth contract (darse.web.auth); until it lands, these stand in -----------------------------
-
-
-@dataclass(frozen=True)
-class _Visitor:
-    """Who acts while auth.py is still the placeholder (no users yet): the dashboard itself."""
-
-    name: str = "dashboard"
-    role: str = "operator"
-
-
-def _require(request: Request, role: str) -> Any:
-    """`auth.require` (403 unless the signed-in user has `role`); the placeholder has none yet."""
-    real = getattr(auth, "require", None)
-    if real is None:
-        return auth.current_user(request) or _Visitor()
-    return real(request, role)
-
-
-async def _check_csrf(request: Request) -> None:
-    """`auth.check_csrf` (403 unless the POST carries the session's token); the placeholder has none yet."""
-    real = getattr(auth, "check_csrf", None)
-    if real is not None:
-        await real(request)
 
 
 def requester(user: Any) -> str:
@@ -147,7 +123,7 @@ async def deploy(request: Request) -> Response:
     name = request.path_params["name"]
     if request.method == "POST":
         return await _start(request, "deploy", name)
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     try:
         service, plan = await _read(request, name, api.plan_deploy)
     except DarseError as exc:
@@ -159,7 +135,7 @@ async def rollback(request: Request) -> Response:
     name = request.path_params["name"]
     if request.method == "POST":
         return await _start(request, "rollback", name, _rollback_target)
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     to = request.query_params.get("to") or None
     try:
         service, plan = await _read(request, name, lambda ctx, svc: api.plan_rollback(ctx, svc, to=to))
@@ -180,7 +156,7 @@ async def _stop_like(request: Request, kind: str) -> Response:
     name = request.path_params["name"]
     if request.method == "POST":
         return await _start(request, kind, name)
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     try:
         service, plan = await _read(request, name, api.plan_down)
     except DarseError as exc:
@@ -204,8 +180,8 @@ async def _start(
     request: Request, kind: str, name: str, parse: Callable[[Any], dict[str, str]] = _no_params
 ) -> Response:
     """An operator's confirmed POST (CSRF checked first): the action started, a redirect to its progress."""
-    user = _require(request, "operator")
-    await _check_csrf(request)
+    user = auth.require(request, "operator")
+    await auth.check_csrf(request)
     params = parse(await request.form())  # the form was read (and cached) by the CSRF check
     service, _ = await _read(request, name, lambda _ctx, _svc: None)
     work = _work(_start_folder(request), kind, service, params, requester(user))
@@ -396,7 +372,7 @@ def _action_of(request: Request) -> Action:
 
 
 async def progress(request: Request) -> Response:
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     action = _action_of(request)
     messages, closed = action.channel.since(0)
     events = [Markup(m.data) for m in messages if m.event == "progress"]
@@ -418,7 +394,7 @@ async def progress(request: Request) -> Response:
 
 async def events(request: Request) -> Response:
     """`text/event-stream`: `progress` events (an `<li>` each), then one `done` event, then the end."""
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     action = _action_of(request)
     after = _int(request.query_params.get("after"), 0)
     last_seen = request.headers.get("last-event-id")

@@ -11,7 +11,6 @@ checkout folder to a `DeployContext`): tests and benchmarks give an engine of th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -25,8 +24,6 @@ from darse.dashboard.fleet import FleetCache
 from darse.errors import DarseError
 from darse.web import auth
 
-# `require` comes with the sign-in work; until it is merged, the placeholder lets every reader in
-_require: Callable[[Request, str], Any] = getattr(auth, "require", lambda request, role: None)
 STATE_WORDS = {
     "in-sync": "in sync",
     "drift": "drift",
@@ -62,7 +59,7 @@ def service_url(request: Request, name: str) -> str:
 
 
 async def fleet(request: Request) -> Response:
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     cache = _cache(request)
 
     def build() -> Any:
@@ -76,7 +73,7 @@ async def fleet(request: Request) -> Response:
 
 
 async def service(request: Request) -> Response:
-    _require(request, "viewer")
+    auth.require(request, "viewer")
     name = request.path_params["name"].strip("/")
     cache = _cache(request)
 

@@ -41,8 +41,8 @@ def served(app: Any) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest.fixture(name="browser", scope="session")
+def browser_fixture() -> Iterator[Any]:
     """One chromium for the session (a new context per test keeps cookies apart)."""
     from playwright.sync_api import sync_playwright
 
@@ -55,8 +55,8 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+@pytest.fixture(name="page")
+def page_fixture(browser: Any) -> Iterator[Any]:
     context = browser.new_context()
     context.set_default_timeout(30_000)  # generous: the machine is shared; tests assert what, not how fast
     try:

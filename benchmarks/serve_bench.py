@@ -48,9 +48,8 @@ def main() -> None:
         client = _signed_in_client(root, work)
         first = client.get("/")
         assert first.status_code == 200 and all(name in first.text for name in names), first.status_code
-        weight = len(first.content) + sum(
-            len(client.get(path).content) for path in re.findall(r'(?:href|src)="(?:https?://[^/"]+)?(/static/[^"]+)"', first.text)
-        )
+        assets = re.findall(r'(?:href|src)="(?:https?://[^/"]+)?(/static/[^"]+)"', first.text)
+        weight = len(first.content) + sum(len(client.get(path).content) for path in assets)
         for index in range(args.runs):
             order = ["status", "page"] if index % 2 == 0 else ["page", "status"]
             for what in order:

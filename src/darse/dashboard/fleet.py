@@ -16,6 +16,7 @@ the library's masked one, the history holds no secret.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 COMMITS_LIMIT = 1000  # commits read between a deployed revision and HEAD; more shows as "1000+ behind"
 SUBJECTS_SHOWN = 20  # commit subjects listed per service (the count is exact up to COMMITS_LIMIT)
 README_NAMES = ("README.md", "readme.md", "Readme.md", "README.markdown", "README")
-MAX_MARKDOWN = 256 * 1024  # bytes of a README or CHANGELOG rendered; the rest is cut
+MAX_MARKDOWN = 64 * 1024  # bytes of a README or CHANGELOG rendered; the rest is cut (a hostile one costs CPU)
 
 
 # -- the fleet ------------------------------------------------------------------------------------
@@ -405,9 +406,11 @@ def service_view(ctx: DeployContext, name: str, cache: FleetCache | None = None)
     return view
 
 
+@functools.lru_cache(maxsize=128)
 def render_markdown(text: str) -> str:
     """CommonMark to HTML with raw HTML escaped (never passed through); links kept, except the schemes
-    markdown-it refuses (javascript:, vbscript:, file:, most data:)."""
+    markdown-it refuses (javascript:, vbscript:, file:, most data:). Cached by text: a page view renders a
+    README once per content, not once per visitor (some texts cost markdown-it seconds)."""
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": False}).render(text)

@@ -182,7 +182,8 @@ async def _start(
     """An operator's confirmed POST (CSRF checked first): the action started, a redirect to its progress."""
     user = auth.require(request, "operator")
     await auth.check_csrf(request)
-    params = parse(await request.form())  # the form was read (and cached) by the CSRF check
+    # the form was read (and cached) by the CSRF check, with the same limits
+    params = parse(await request.form(max_files=0, max_fields=16, max_part_size=16 * 1024))
     service, _ = await _read(request, name, lambda _ctx, _svc: None)
     work = _work(_start_folder(request), kind, service, params, requester(user))
     try:

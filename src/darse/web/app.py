@@ -13,6 +13,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from darse.web.security import LimitBody, SecurityHeaders
+
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "darse_session"
 
@@ -37,6 +39,8 @@ def create_app(settings: ServeSettings) -> Starlette:
     templates.env.globals["csrf_token"] = auth.csrf_token
     templates.env.globals["current_user"] = auth.current_user
     middleware = [
+        Middleware(SecurityHeaders),  # outermost: every answer, errors and redirects included
+        Middleware(LimitBody),
         Middleware(
             SessionMiddleware,
             secret_key=settings.secret_key or secrets.token_urlsafe(32),

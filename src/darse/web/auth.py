@@ -80,9 +80,22 @@ class FailureLimiter:
         stamps.append(now)
         self._failures[key] = stamps
         self._failures.move_to_end(key)
-        while len(self._failures) > self.max_keys:
-            self._failures.popitem(last=False)
+        if len(self._failures) > self.max_keys:
+            self._forget_some(now)
         return now
+
+    def _forget_some(self, now: float) -> None:
+        """Make room by forgetting keys with no failure left in the window, then keys below the limit,
+        oldest first; a locked key is never forgotten (a flood of other names must not unlock it). If
+        every key is locked, the map grows: each entry is a few counters, and the flood is refused."""
+        for key in list(self._failures):
+            if not self._recent(key, now):
+                del self._failures[key]
+        for key in list(self._failures):
+            if len(self._failures) <= self.max_keys:
+                break
+            if len(self._recent(key, now)) < self.limit:
+                del self._failures[key]
 
     def forgive(self, key: str, stamp: float) -> None:
         """Take back a failure counted by `fail` for an attempt that succeeded."""
@@ -272,7 +285,7 @@ async def check_csrf(request: Request) -> None:
     if not given and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
-        given = (await request.form()).get("csrf")
+        given = (await request.form(max_files=0, max_fields=16, max_part_size=16 * 1024)).get("csrf")
     if not expected or not isinstance(given, str) or not hmac.compare_digest(given.encode(), str(expected).encode()):
         raise HTTPException(403, "missing or wrong CSRF token: reload the page and try again")
 
@@ -301,7 +314,7 @@ async def sign_in(request: Request) -> Response:
         if current_user(request) is not None:
             return RedirectResponse(next_path or "/", status_code=303)
         return _form_page(request, next_path)
-    form = await request.form()
+    form = await request.form(max_files=0, max_fields=16, max_part_size=16 * 1024)
     next_path = _local(str(form.get("next") or "") or request.query_params.get("next")) or ""
     name = str(form.get("name") or "").strip()[:MAX_FIELD]
     try:

@@ -41,9 +41,11 @@ def served(app: Any) -> Iterator[str]:
         thread.join(timeout=15)
 
 
-@pytest.fixture(name="browser", scope="session")
+@pytest.fixture(name="browser", scope="module")
 def browser_fixture() -> Iterator[Any]:
-    """One chromium for the session (a new context per test keeps cookies apart)."""
+    """One chromium per test module (a new context per test keeps cookies apart). Not per session:
+    Playwright's sync API keeps an event loop running in this thread while it lives, and later tests that
+    call asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -13,7 +13,11 @@ take many more positional parameters in another order.
 from __future__ import annotations
 
 import io
+import json
+from collections.abc import Iterator
 from typing import Any, Protocol
+
+MAX_EVENT_LINE = 64 * 1024  # bytes of one event of the stream; a longer line is skipped, never buffered whole
 
 
 class APIError(Exception):
@@ -44,6 +48,19 @@ class ImageExport(Protocol):
         ...
 
 
+class EventStream(Protocol):
+    """The engine's event stream (`GET /events`) already requested: the events as the API's JSON
+    objects, as they come, until `close()` (from any thread: a blocked read then returns)."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+    def start_events(self, *, filters: dict[str, Any] | None = None) -> EventStream:
+        """Subscribe to the engine's events from now on (`filters` as the API takes them)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class EngineAPI(Protocol):
     """What darse asks of an engine through its HTTP API (answers are the API's JSON, as docker-py
     returns them). Errors: the client's own APIError and NotFound (see `Engine.errors`)."""
@@ -68,4 +85,37 @@ class EngineAPI(Protocol):
         """Send the export request now and return at once: the engine prepares it meanwhile."""
         ...
 
+    def start_events(self, *, filters: dict[str, Any] | None = None) -> EventStream:
+        """Subscribe to the engine's events from now on (`filters` as the API takes them)."""
+        ...
+
     def close(self) -> None: ...
+
+
+def event_objects(chunks: Iterator[bytes], limit: int = MAX_EVENT_LINE) -> Iterator[dict[str, Any]]:
+    """The JSON objects of an event stream (one per line) from its bytes as they arrive, in any pieces.
+    A line longer than `limit` is dropped as it streams (memory stays bounded); a line that is not a
+    JSON object is skipped: one odd event never ends the subscription."""
+    buffer = bytearray()
+    skipping = False  # inside an over-long line: drop bytes up to its end
+    for chunk in chunks:
+        while chunk:
+            end = chunk.find(b"\n")
+            piece, chunk = (chunk, b"") if end < 0 else (chunk[:end], chunk[end + 1 :])
+            if not skipping:
+                buffer += piece
+                if len(buffer) > limit:
+                    buffer.clear()
+                    skipping = True
+            if end < 0:
+                break
+            line, skipping = bytes(buffer), False
+            buffer.clear()
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(item, dict):
+                yield item

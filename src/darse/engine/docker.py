@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +70,75 @@ def _state(raw: dict[str, Any]) -> ContainerState:
     )
 
 
+# What changes a row of the fleet; exec_* (every healthcheck run makes some) and the rest stay out.
+CONTAINER_ACTIONS = (
+    "create", "start", "restart", "stop", "die", "kill", "oom", "pause", "unpause", "destroy", "rename", "update",
+    "health_status",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """One change of a container the engine announced (`GET /events`), reduced to what a watcher needs."""
+
+    project: str  # its Compose project ("" for a container outside any)
+    service: str  # darse's service label ("" when it has none)
+    container: str  # the container's name
+    action: str  # start, die, stop, health_status, destroy, ...
+    health: str = ""  # for health_status: healthy, unhealthy, starting
+    time: float = 0.0  # seconds since the epoch, as the engine stamped it
+
+
+def _event(raw: dict[str, Any]) -> ContainerEvent | None:
+    if raw.get("Type", "container") != "container":
+        return None
+    actor = raw.get("Actor") or {}
+    attributes = actor.get("Attributes") or {}
+    if not isinstance(attributes, dict):
+        return None
+    action, _sep, detail = str(raw.get("Action") or raw.get("status") or "").partition(":")
+    stamp = raw.get("timeNano")
+    when = stamp / 1e9 if isinstance(stamp, int) else float(raw.get("time") or 0)
+    return ContainerEvent(
+        project=str(attributes.get(PROJECT_LABEL, "")),
+        service=str(attributes.get(SERVICE_LABEL, "")),
+        container=str(attributes.get("name", "")),
+        action=action.strip(),
+        health=detail.strip() if action.strip() == "health_status" else "",
+        time=when,
+    )
+
+
+class ContainerEvents:
+    """The container events of one subscription, typed, until `close()` (callable from any thread: the
+    thread iterating then sees the end instead of an error)."""
+
+    def __init__(self, stream: Any, errors: Any) -> None:
+        self._stream = stream
+        self._errors = errors
+        self._closed = False
+
+    def __iter__(self) -> Iterator[ContainerEvent]:
+        try:
+            for raw in self._stream:
+                event = _event(raw)
+                if event is not None:
+                    yield event
+        except (OSError, self._errors.APIError):
+            if not self._closed:
+                raise
+
+    def close(self) -> None:
+        self._closed = True
+        self._stream.close()
+
+    def __enter__(self) -> ContainerEvents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Engine:
     """An engine that answered (made by `darse.engine.connect.connect`): container state, networks,
     images, on any `EngineAPI` client. Errors of the client are caught through `errors`, whose
@@ -116,6 +186,13 @@ class Engine:
         labels = [f"{PROJECT_LABEL}={project}"] if project else [label]
         raw = self.api.containers(all=True, filters={"label": labels})
         return [_state(item) for item in raw]
+
+    def events(self, label: str = SERVICE_LABEL, project: str | None = None) -> ContainerEvents:
+        """Subscribe to the changes of the containers carrying `label` (or of one Compose `project`) from
+        now on: one long request; the caller's thread reads it and another may `close()` it."""
+        labels = [f"{PROJECT_LABEL}={project}"] if project else [label]
+        filters = {"type": ["container"], "label": labels, "event": list(CONTAINER_ACTIONS)}
+        return ContainerEvents(self.api.start_events(filters=filters), self.errors)
 
     def ensure_networks(self, names: list[str]) -> list[str]:
         """Create the external networks that do not exist yet (bridge); returns the names created."""

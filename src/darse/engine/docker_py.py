@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import docker.utils
 
-from darse.engine.api import APIError, NotFound
+from darse.engine.api import APIError, NotFound, event_objects
 
 CHUNK = 1 << 20
 errors = docker.errors  # what `Engine` catches from this client: its APIError and NotFound
@@ -28,6 +28,13 @@ class DockerPyAPI(docker.APIClient):
 
     def start_export(self, image: str) -> _ChunkExport:
         return _ChunkExport(self, image)
+
+    def start_events(self, *, filters: dict[str, Any] | None = None) -> _Events:
+        """docker-py's event stream, its bytes split into objects by darse (bounded lines, as locally)."""
+        try:
+            return _Events(self.events(filters=filters, decode=False))
+        except docker.errors.APIError as exc:
+            raise _translated(exc) from None
 
 
 def api_for(base_url: str | None, timeout: float, use_ssh_client: bool = False) -> DockerPyAPI:
@@ -106,3 +113,23 @@ class _Chunks(io.RawIOBase):
         target[:size] = self._buffer[:size]
         self._buffer = self._buffer[size:]
         return size
+
+
+class _Events:
+    """docker-py's `CancellableStream` of raw bytes as a `darse.engine.api.EventStream`."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._stream:
+                yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
+        except (docker.errors.DockerException, OSError, ValueError):  # closed under us, or the engine went away
+            return
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return event_objects(self._chunks())
+
+    def close(self) -> None:
+        self._stream.close()

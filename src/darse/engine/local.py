@@ -24,9 +24,9 @@ import struct
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from darse.engine.api import APIError, NotFound
+from darse.engine.api import APIError, NotFound, event_objects
 
-__all__ = ["DEFAULT_SOCKET", "APIError", "LocalEngine", "NotFound", "PendingStream", "local_socket"]
+__all__ = ["DEFAULT_SOCKET", "APIError", "EventLines", "LocalEngine", "NotFound", "PendingStream", "local_socket"]
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 MAX_JSON = 64 * 1024 * 1024  # a JSON answer larger than this is not one the engine gives
@@ -185,6 +185,17 @@ class LocalEngine:
         """`GET /images/{name}/get`, what `docker save` asks for: the image as a tar stream."""
         return self.start_get(f"/images/{quote(image, safe='/:@')}/get")
 
+    def start_events(self, *, filters: dict[str, Any] | None = None) -> EventLines:
+        """`GET /events` on a connection of its own: the engine's events from now on, as they come. The
+        stream stays open while nothing happens, so its socket waits without a timeout once answered."""
+        url = "/events" + ("?" + urlencode({"filters": json.dumps(filters)}) if filters else "")
+        pending = self.start_get(url)
+        pending.response()  # the status (APIError when refused), within the client's timeout
+        sock = pending._connection.sock
+        if sock is not None:
+            sock.settimeout(None)
+        return EventLines(pending)
+
 
 def _demultiplex(raw: bytes) -> bytes:
     """The payloads of the engine's 8-byte-header frames (stream, 0, 0, 0, big-endian size), joined."""
@@ -261,3 +272,32 @@ class _Body(io.RawIOBase):
         if not self.closed:
             self._pending.close()
         super().close()
+
+
+class EventLines:
+    """The engine's events of one `GET /events` request (an `darse.engine.api.EventStream`). `close()`
+    from another thread shuts the socket down, so the reading thread's blocked read returns."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, pending: PendingStream) -> None:
+        self._pending = pending
+        self._closed = False
+
+    def _chunks(self):
+        response = self._pending.response()
+        while not self._closed:
+            try:
+                chunk = response.read1(self.CHUNK)
+            except (OSError, ValueError, http.client.HTTPException):  # closed under us, or the engine went away
+                return
+            if not chunk:
+                return
+            yield chunk
+
+    def __iter__(self):
+        return event_objects(self._chunks())
+
+    def close(self) -> None:
+        self._closed = True
+        self._pending.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import queue
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,7 @@ class FakeEngineAPI:
         self.created_networks: list[str] = []
         self.closed = False
         self.reachable = True
+        self.event_streams: list[FakeEvents] = []  # every subscription made (`start_events`), closed ones too
 
     # -- set-up -----------------------------------------------------------------------------------
 
@@ -158,6 +160,28 @@ class FakeEngineAPI:
     def start_export(self, image: str) -> _Export:
         return _Export(self, image)
 
+    def start_events(self, *, filters: dict[str, Any] | None = None) -> FakeEvents:
+        if not self.reachable:
+            raise APIError(500, "the engine is not reachable")
+        stream = FakeEvents(filters)
+        self.event_streams.append(stream)
+        return stream
+
+    def emit(self, container: FakeContainer, action: str, **state: Any) -> None:
+        """Change `container` (`state`: its fields) and announce it to every open subscription that wants
+        it, as the engine does (`action` like "start", "die", "health_status: healthy")."""
+        for key, value in state.items():
+            setattr(container, key, value)
+        event = {
+            "Type": "container",
+            "Action": action,
+            "Actor": {"ID": container.id, "Attributes": {**container.labels, "name": container.name}},
+            "timeNano": 1_795_000_000_000_000_000,
+        }
+        for stream in self.event_streams:
+            if not stream.closed and stream.wanted(event):
+                stream.queue.put(event)
+
     def close(self) -> None:
         self.closed = True
 
@@ -183,3 +207,35 @@ class _Export:
 
     def close(self) -> None:
         pass
+
+
+class FakeEvents:
+    """One subscription to the fake's events: `FakeEngineAPI.emit` feeds it; iteration blocks until an
+    event or `close()` (from any thread), like the real stream."""
+
+    def __init__(self, filters: dict[str, Any] | None) -> None:
+        self.filters = filters or {}
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.closed = False
+
+    def wanted(self, event: dict[str, Any]) -> bool:
+        types = self.filters.get("type") or []
+        actions = self.filters.get("event") or []
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        action = str(event.get("Action", "")).partition(":")[0]
+        return (
+            (not types or event.get("Type") in types)
+            and (not actions or action in actions)
+            and all_labels_match(attributes, self.filters.get("label") or [])
+        )
+
+    def __iter__(self):
+        while True:
+            item = self.queue.get()
+            if item is None or self.closed:
+                return
+            yield item
+
+    def close(self) -> None:
+        self.closed = True
+        self.queue.put(None)

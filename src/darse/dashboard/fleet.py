@@ -246,8 +246,25 @@ def fleet(ctx: DeployContext, cache: FleetCache | None = None) -> Fleet:
     return summary
 
 
-def _deployments(ctx: DeployContext, cache: FleetCache, working: list[str]) -> Fleet:
-    """The rows without verdicts: one `darse status`, the last successes, the commits behind (cached)."""
+def fleet_rows(ctx: DeployContext, projects: set[str] | frozenset[str], cache: FleetCache | None = None) -> Fleet:
+    """The rows of the services of `projects` alone (Compose project names), with their verdicts: what
+    the live fleet sends when the engine says those projects changed. Still one `darse status` (one
+    engine query per engine, which the status needs for every row anyway); the other rows are not built."""
+    cache = cache or FleetCache()
+    working = _working(ctx)
+    summary = _deployments(ctx, cache, working, projects)
+    verdicts = cache.verdicts(ctx, working)
+    for row in summary.rows:
+        row.verdict = verdicts.by_service.get(row.service, Verdict())
+    summary.lint_error, summary.verdicts_at = verdicts.lint_error, verdicts.computed_at
+    return summary
+
+
+def _deployments(
+    ctx: DeployContext, cache: FleetCache, working: list[str], projects: set[str] | frozenset[str] | None = None
+) -> Fleet:
+    """The rows without verdicts: one `darse status`, the last successes, the commits behind (cached);
+    only those of `projects` when given."""
     error = ""
     try:
         statuses: dict[str, ServiceStatus] | None = {row.service: row for row in api.status(ctx).rows}
@@ -260,6 +277,7 @@ def _deployments(ctx: DeployContext, cache: FleetCache, working: list[str]) -> F
     rows = [
         _row(ctx, cache, service, statuses.get(service.name) if statuses else None, head, succeeded, working)
         for service in ctx.repository.services
+        if projects is None or project_name(service.name) in projects
     ]
     return Fleet(head, rows, error)
 

@@ -57,7 +57,7 @@ class FleetWatcher:
         self._next_id = 0
         self._stop: threading.Event | None = None
         self._threads: list[threading.Thread] = []
-        self._open: list[ContainerEvents] = []  # the streams read now (closed by `stop()`)
+        self._open: dict[threading.Event, list[ContainerEvents]] = {}  # each run's streams, by its stop event
         self.subscriptions = 0  # how many times the engines were subscribed to (the tests' probe)
 
     @property
@@ -79,7 +79,7 @@ class FleetWatcher:
                 self._subscribers.pop(key, None)
                 last = not self._subscribers
             if last:
-                self.stop()
+                self.stop(timeout=0)  # the threads end on their own once the streams are closed
 
         return unsubscribe
 
@@ -88,14 +88,14 @@ class FleetWatcher:
         with self._lock:
             stop, self._stop = self._stop, None
             threads, self._threads = self._threads, []
-            streams = self._open
+            streams = self._open.pop(stop, []) if stop is not None else []
             if stop is not None:
                 stop.set()
         if stop is None:
             return
         _close(streams)
         for thread in threads:
-            if thread is not threading.current_thread():
+            if timeout and thread is not threading.current_thread():
                 thread.join(timeout)
 
     # -- the threads -------------------------------------------------------------------------------
@@ -125,10 +125,12 @@ class FleetWatcher:
                 stop.wait(self.retry)
                 continue
             with self._lock:  # `stop()` sets the event under this lock: it either sees these streams or we see it
-                self._open = streams
+                self._open[stop] = streams
                 stopped = stop.is_set()
             if stopped:
                 _close(streams)
+                with self._lock:
+                    self._open.pop(stop, None)
                 break
             self.subscriptions += 1
             if not first:
@@ -142,7 +144,7 @@ class FleetWatcher:
             if not streams:
                 stop.wait()
             with self._lock:
-                self._open = []
+                self._open.pop(stop, None)
             stop.wait(self.retry)
         changes.put(None)
 

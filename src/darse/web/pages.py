@@ -7,20 +7,26 @@ renders the view model; nothing is decided here. Every page is for a signed-in u
 
 `app.state.open_deployments`, when set, replaces `darse.api.open_deployments` (a callable from the
 checkout folder to a `DeployContext`): tests and benchmarks give an engine of their own that way.
+
+The fleet follows the engine live: `/fleet/events` (route `fleet_events`) is a Server-Sent Events
+stream of `row` events, each a re-rendered `<tr>` the page swaps in by its id, sent when the process's
+one `FleetWatcher` (on `app.state`) says the engine changed that service's containers. Nothing polls.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from darse import api
-from darse.dashboard.fleet import FleetCache
+from darse.dashboard.fleet import FleetCache, fleet_rows
+from darse.dashboard.watch import ALL, FleetWatcher, fleet_engines
 from darse.errors import DarseError
 from darse.web import auth
 
@@ -96,8 +102,81 @@ async def service(request: Request) -> Response:
     return _render(request, "service.html", {"view": view, "row": view.row})
 
 
+KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
+
+
+def _watcher(request: Request) -> FleetWatcher:
+    """The application's one watcher, made on first use (on the event loop: no race). It subscribes to
+    the engines while at least one fleet page follows it, and stops when the last one goes away."""
+    state = request.app.state
+    watcher = getattr(state, "fleet_watcher", None)
+    if watcher is None:
+        app = request.app
+
+        def engines() -> Any:
+            opener = getattr(app.state, "open_deployments", None) or api.open_deployments
+            return fleet_engines(opener(app.state.settings.start))
+
+        watcher = state.fleet_watcher = FleetWatcher(engines)
+    return watcher
+
+
+def _sse(event: str, data: str) -> str:
+    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+async def fleet_events(request: Request) -> Response:
+    """`text/event-stream`: a `row` event (the service's `<tr>`, swapped in by its id) for every service
+    the engine says changed; a keep-alive comment when nothing happens. Ends when the visitor leaves."""
+    auth.require(request, "viewer")
+    watcher = _watcher(request)
+    cache = _cache(request)
+    templates = request.app.state.templates
+    loop = asyncio.get_running_loop()
+    notices: asyncio.Queue[frozenset[str]] = asyncio.Queue()
+
+    def on_notice(notice: frozenset[str]) -> None:  # the watcher's thread: hand over to this loop
+        loop.call_soon_threadsafe(notices.put_nowait, notice)
+
+    def rows(projects: frozenset[str] | None) -> list[str]:
+        try:
+            summary = fleet_rows(_open(request), projects, cache) if projects is not None else None
+            if summary is None:
+                summary = api.fleet(_open(request), cache)
+        except DarseError:  # the checkout broke meanwhile: the rows stay as they are until a reload says why
+            return []
+        template = templates.get_template("_fleet_row.html")
+        context = {"request": request, "state_words": STATE_WORDS, "service_url": service_url, "oob": True}
+        return [template.render({**context, "row": row}) for row in summary.rows]
+
+    async def stream():
+        unsubscribe = watcher.subscribe(on_notice)
+        try:
+            yield ": following the fleet\n\n"
+            while True:
+                try:
+                    notice = await asyncio.wait_for(notices.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                while not notices.empty():  # notices that came while the last rows were built: one pass
+                    notice |= notices.get_nowait()
+                for html in await run_in_threadpool(rows, None if ALL in notice else notice):
+                    yield _sse("row", html)
+        finally:
+            unsubscribe()  # the last visitor gone: the watcher closes its stream (without waiting here)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 def routes() -> list[Route]:
     return [
         Route("/", fleet, name="fleet"),
+        Route("/fleet/events", fleet_events, name="fleet_events"),
         Route("/services/{name:path}", service, name="service"),
     ]

@@ -190,11 +190,11 @@ class LocalEngine:
         stream stays open while nothing happens, so its socket waits without a timeout once answered."""
         url = "/events" + ("?" + urlencode({"filters": json.dumps(filters)}) if filters else "")
         pending = self.start_get(url)
+        sock = pending._connection.sock  # kept: the connection lets go of it once an HTTP/1.0 answer starts
         pending.response()  # the status (APIError when refused), within the client's timeout
-        sock = pending._connection.sock
         if sock is not None:
             sock.settimeout(None)
-        return EventLines(pending)
+        return EventLines(pending, sock)
 
 
 def _demultiplex(raw: bytes) -> bytes:
@@ -280,8 +280,9 @@ class EventLines:
 
     CHUNK = 64 * 1024
 
-    def __init__(self, pending: PendingStream) -> None:
+    def __init__(self, pending: PendingStream, sock: socket.socket | None) -> None:
         self._pending = pending
+        self._sock = sock
         self._closed = False
 
     def _chunks(self):
@@ -289,8 +290,12 @@ class EventLines:
         while not self._closed:
             try:
                 chunk = response.read1(self.CHUNK)
-            except (OSError, ValueError, http.client.HTTPException):  # closed under us, or the engine went away
+            except (OSError, ValueError, http.client.HTTPException):  # the engine went away, or closed under us
                 return
+            except AttributeError:  # closed under us while http.client let go of its file
+                if self._closed:
+                    return
+                raise
             if not chunk:
                 return
             yield chunk
@@ -299,5 +304,10 @@ class EventLines:
         return event_objects(self._chunks())
 
     def close(self) -> None:
+        """Shut the socket down first: the read blocked in another thread returns at once (closing the
+        answer alone would wait for that read, which holds its buffer's lock, until the next event)."""
         self._closed = True
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
         self._pending.close()

@@ -125,3 +125,22 @@ def test_a_project_filter_sees_that_project_alone(busybox, project_name, tmp_pat
     reader.thread.join(timeout=30)
     assert not reader.thread.is_alive()
     engine.close()
+
+
+@pytest.mark.parametrize("kind", ["local", "docker-py"])
+def test_closing_an_idle_stream_ends_the_reading_thread(kind):
+    """Nothing happens on the stream (a label no container has): the reading thread is blocked in a
+    read, and `close()` from another thread ends it, long before the client's own timeout would."""
+    api = LocalEngine(timeout=900) if kind == "local" else api_for(None, 900)
+    engine = Engine(api)
+    events = engine.events(label="org.darse.test-no-container-has-this")
+    reader = Reader(events)
+    try:
+        time.sleep(0.5)  # let the thread block in its read (the test holds either way)
+        assert reader.thread.is_alive()
+    finally:
+        events.close()
+        reader.thread.join(timeout=60)
+        engine.close()
+    assert not reader.thread.is_alive()
+    assert reader.seen.empty()

@@ -150,10 +150,13 @@ async def fleet_events(request: Request) -> Response:
         context = {"request": request, "state_words": STATE_WORDS, "service_url": service_url, "oob": True}
         return [template.render({**context, "row": row}) for row in summary.rows]
 
+    if request.headers.get("last-event-id") is not None:  # a page reconnecting may have missed changes
+        notices.put_nowait(frozenset({ALL}))
+
     async def stream():
         unsubscribe = watcher.subscribe(on_notice)
         try:
-            yield ": following the fleet\n\n"
+            yield ": following the fleet\nid: live\n\n"  # an id: a reconnecting EventSource says so
             while True:
                 try:
                     notice = await asyncio.wait_for(notices.get(), KEEPALIVE_SECONDS)

@@ -144,3 +144,14 @@ def test_closing_an_idle_stream_ends_the_reading_thread(kind):
         engine.close()
     assert not reader.thread.is_alive()
     assert reader.seen.empty()
+
+
+def test_event_lines_are_bounded_and_split_anywhere():
+    """The stream's bytes arrive in any pieces; an over-long line is dropped (never buffered whole), a
+    line that is not a JSON object skipped, and the events around them kept."""
+    from darse.engine.api import event_objects
+
+    big = b'{"Action": "' + b"x" * 5000 + b'"}\n'
+    raw = b'{"Action": "start"}\n' + big + b"not json\n[1, 2]\n\n" + b'{"Action": "die"}\n{"Action": "cut'
+    pieces = [raw[i : i + 7] for i in range(0, len(raw), 7)]
+    assert list(event_objects(iter(pieces), limit=1000)) == [{"Action": "start"}, {"Action": "die"}]

@@ -76,3 +76,13 @@ def test_the_fleet_row_follows_a_deploy_and_a_stop_live(page, dashboard, stack: 
             break
         page.wait_for_timeout(100)
     assert not watcher.running  # the last visitor gone: the engine subscription is closed
+
+
+def test_the_live_stream_is_for_signed_in_visitors_only(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    app = create_app(ServeSettings(start=tmp_path, users_file=tmp_path / "users", secret_key="k" * 40))
+    with TestClient(app) as client:
+        answer = client.get("/fleet/events", follow_redirects=False)
+    assert answer.status_code in (302, 303, 307) and "/sign-in" in answer.headers["location"]
+    assert getattr(app.state, "fleet_watcher", None) is None  # nobody signed in: the engine was not asked

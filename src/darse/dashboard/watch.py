@@ -117,22 +117,25 @@ class FleetWatcher:
         first = True
         while not stop.is_set():
             streams: list[ContainerEvents] = []
+            engines: list[Engine] = []
             try:
-                for engine in self._engines():
+                engines = self._engines()
+                for engine in engines:
                     streams.append(engine.events())
             except Exception:  # DarseError (unreachable), the client's errors: try again later
-                _close(streams)
+                _close(streams, engines)
                 stop.wait(self.retry)
                 continue
             with self._lock:  # `stop()` sets the event under this lock: it either sees these streams or we see it
                 self._open[stop] = streams
                 stopped = stop.is_set()
+                if not stopped:
+                    self.subscriptions += 1
             if stopped:
-                _close(streams)
+                _close(streams, engines)
                 with self._lock:
                     self._open.pop(stop, None)
                 break
-            self.subscriptions += 1
             if not first:
                 changes.put(ALL)
             first = False
@@ -145,6 +148,7 @@ class FleetWatcher:
                 stop.wait()
             with self._lock:
                 self._open.pop(stop, None)
+            _close(streams, engines)  # the clients too: each subscription opens its own
             stop.wait(self.retry)
         changes.put(None)
 
@@ -166,11 +170,11 @@ class FleetWatcher:
                     return
                 batch.add(more)
                 waited += step  # counts each wait in full: the window never runs past max_wait
-            self._notify(frozenset({ALL}) if ALL in batch else frozenset(batch))
+            self._notify(stop, frozenset({ALL}) if ALL in batch else frozenset(batch))
 
-    def _notify(self, notice: Notice) -> None:
+    def _notify(self, stop: threading.Event, notice: Notice) -> None:
         with self._lock:
-            if self._stop is None:
+            if stop.is_set():  # this run was stopped (a later one has its own dispatcher)
                 return
             subscribers = list(self._subscribers.values())
         for subscriber in subscribers:
@@ -189,7 +193,7 @@ def _pump(stream: ContainerEvents, group: list[ContainerEvents], changes: queue.
         _close(group)
 
 
-def _close(streams: list[ContainerEvents]) -> None:
-    for stream in streams:
+def _close(streams: list[ContainerEvents], engines: list[Engine] | None = None) -> None:
+    for closable in [*streams, *(engines or [])]:
         with contextlib.suppress(Exception):
-            stream.close()
+            closable.close()

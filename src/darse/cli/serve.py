@@ -103,6 +103,7 @@ def serve(
         forwarded_allow_ips=",".join(proxies),
         server_header=False,
         log_level="info",
+        timeout_graceful_shutdown=3,  # open event streams (a fleet page) must not hold Ctrl-C
     )
 
 

@@ -5,6 +5,7 @@ come before anything happens."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from darse.deploy.swarm.commands import StackDeployment
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome
 from darse.deploy.swarm.stack import StackResult, StackStatus
 from darse.deploy.up import FailedContainer, Outcome
+from darse.engine.docker import ContainerState
 from darse.errors import DarseError
 
 from helpers.repo import git_init, write_tree
@@ -171,3 +173,28 @@ def test_up_refuses_names_and_all_together(tmp_path: Path) -> None:
     git_init(tmp_path)
     with pytest.raises(DarseError, match="not both"):
         commands.up(DeployContext.open(tmp_path), ["wiki"], all_services=True)
+
+
+def test_the_summary_lines_of_a_failed_deploy_and_its_rollback() -> None:
+    """What `darse up` prints and the dashboard shows: the failure, the container's last log lines, the rollback."""
+    running = ContainerState("c1", "wiki-web-1", "wiki", "web", "running", "healthy", "sha256:i", "wiki:2.5")
+    back = Outcome(_deployment("auto-rollback", 8), ok=True, containers=[running], seconds=1.25)
+    failed = Outcome(
+        replace(_deployment(), message="unhealthy"),
+        ok=False,
+        failures=[FailedContainer("wiki-web-1", "running", "unhealthy", "boom")],
+        rollback=back,
+    )
+    assert failed.summary_lines() == [
+        "✘ wiki: up of aaaaaaaaaaaa failed: unhealthy",
+        "  wiki-web-1 (running, unhealthy), last log lines:",
+        "    boom",
+        "✔ wiki: rolled back to aaaaaaaaaaaa (1/1 healthy) in 1.2 s",
+    ]
+
+
+def test_a_report_prints_its_stacks_before_its_compose_services() -> None:
+    ok = Outcome(_deployment(), ok=True, seconds=0.5)
+    lines = commands.DeployReport([ok], [_stack(ok=False)]).summary_lines()
+    assert lines[0] == "✖ pad → stack pad on cluster" and "   web: rolled back (1/1 running)" in lines
+    assert "      task error: exit 3" in lines and lines[-1].startswith("✔ wiki: deployed aaaaaaaaaaaa")

@@ -124,25 +124,6 @@ def test_fragments_are_escaped_and_masked() -> None:
     assert 'data-outcome="failed"' in done and "hunter2" not in done and "&lt;up&gt;" in done
 
 
-def test_the_cli_lines_of_a_failed_deploy_and_its_rollback() -> None:
-    def outcome(action: str, ok: bool, **kw):
-        deployment = SimpleNamespace(service="wiki", revision="a" * 40, dirty=False, action=action, message="unhealthy")
-        container = SimpleNamespace(healthy=ok)
-        fields = dict(
-            deployment=deployment, ok=ok, unchanged=False, pinned={}, containers=[container], seconds=1.25
-        ) | dict(failures=[], rollback=None, rollback_note="")
-        return SimpleNamespace(**(fields | kw))
-
-    failure = SimpleNamespace(name="wiki-web-1", state="running", health="unhealthy", logs="boom")
-    failed = outcome("up", False, failures=[failure], rollback=outcome("auto-rollback", True))
-    assert actions.outcome_lines(failed) == [
-        "✘ wiki: up of aaaaaaaaaaaa failed: unhealthy",
-        "  wiki-web-1 (running, unhealthy), last log lines:",
-        "    boom",
-        "✔ wiki: rolled back to aaaaaaaaaaaa (1/1 healthy) in 1.2 s",
-    ]
-
-
 # --- the checks of a POST, before anything runs ---------------------------------------------------------
 
 

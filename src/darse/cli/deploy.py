@@ -10,37 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from darse import api
-from darse.cli.output import print_json, progress_display, render_stack_result
+from darse.cli.output import print_json, print_summary, progress_display
 from darse.deploy.commands import DeployReport
-from darse.deploy.up import LOG_LINES, Outcome
 from darse.errors import DarseError
 
 TIMEOUT_HELP = "Seconds to wait for the containers to be running and healthy."
-
-
-def _render(outcome: Outcome, console: Console, indent: str = "") -> None:
-    d = outcome.deployment
-    healthy = sum(c.healthy for c in outcome.containers)
-    where = f"{d.revision[:12]}{' (dirty)' if d.dirty else ''}"
-    verb = {"up": "deployed", "rollback": "rolled back to", "auto-rollback": "rolled back to"}.get(d.action, d.action)
-    if outcome.ok:
-        note = ", unchanged" if outcome.unchanged else ""
-        pinned = f", pinned {len(outcome.pinned)} image(s)" if outcome.pinned else ""
-        console.print(
-            f"{indent}[green]✔[/] {escape(d.service)}: {verb} {where} "
-            f"({healthy}/{len(outcome.containers)} healthy{note}{pinned}) in {outcome.seconds:.1f} s"
-        )
-        return
-    console.print(f"{indent}[red]✘[/] {escape(d.service)}: {d.action} of {where} failed: {escape(d.message)}")
-    for failure in outcome.failures:
-        health = f", {failure.health}" if failure.health else ""
-        console.print(f"{indent}  {escape(failure.name)} ({failure.state}{health}), last log lines:")
-        for line in failure.logs.splitlines()[-LOG_LINES:] or ["(no output)"]:
-            console.print(f"{indent}    {escape(line)}", highlight=False)
-    if outcome.rollback is not None:
-        _render(outcome.rollback, console, indent)
-    elif outcome.rollback_note:
-        console.print(f"{indent}  not rolled back: {outcome.rollback_note}")
 
 
 def _finish(report: DeployReport, json_flag: bool) -> None:
@@ -48,11 +22,7 @@ def _finish(report: DeployReport, json_flag: bool) -> None:
     if json_flag:
         print_json(report.to_dict())
     else:
-        console = Console(highlight=False)
-        for stack in report.stacks:  # Swarm lines first, as when each was printed once converged
-            render_stack_result(stack, console)
-        for outcome in report.outcomes:
-            _render(outcome, console)
+        print_summary(report.summary_lines(), Console(highlight=False))
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -65,19 +65,16 @@ def progress_display(enabled: bool, console: Console | None = None, bytes_: bool
         yield listen
 
 
-def render_stack_result(result: Any, console: Console) -> None:
-    """A Swarm deployment (`StackResult`), as `darse up`, `rollback` and `stack deploy` print it."""
-    mark = "[green]✔[/]" if result.ok else "[red]✖[/]"
-    console.print(f"{mark} {escape(result.service)} → stack {escape(result.stack)} on {escape(result.target)}")
-    for outcome in result.convergence.services:
-        colour = "green" if outcome.ok else "red"
-        line = f"   [{colour}]{escape(outcome.name)}[/]: {escape(outcome.state)}"
-        if outcome.detail:
-            line += f" ({escape(outcome.detail)})"
-        console.print(line)
-        for error in outcome.errors:
-            console.print(f"      task error: {escape(error)}")
-    if result.rolled_back:
-        console.print(f"   the Swarm runs the previous version of: {escape(', '.join(result.rolled_back))}")
-    if result.secrets_removed:
-        console.print(f"   {result.secrets_removed} unused secret(s) removed")
+MARKS = {"✔": "green", "✘": "red", "✖": "red"}
+
+
+def print_summary(lines: list[str], console: Console) -> None:
+    """A result's plain summary lines (`summary_lines()` of the library's results, which the dashboard
+    shows too), each leading mark coloured."""
+    for line in lines:
+        text = line.lstrip(" ")
+        indent = line[: len(line) - len(text)]
+        if text[:1] in MARKS:
+            console.print(f"{indent}[{MARKS[text[:1]]}]{text[:1]}[/]{escape(text[1:])}", highlight=False)
+        else:
+            console.print(escape(line), highlight=False)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from darse import api
-from darse.cli.output import print_json, progress_display, render_stack_result
+from darse.cli.output import print_json, print_summary, progress_display
 from darse.errors import DarseError
 
 app = typer.Typer(help="Run service folders on a Docker Swarm (services whose darse.toml target is a Swarm).")
@@ -35,7 +35,7 @@ def deploy(
         print_json(report.to_dict())
     else:
         for result in report.results:
-            render_stack_result(result, console)
+            print_summary(result.summary_lines(), console)
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -53,6 +53,12 @@ class DeployReport:
         ]
         return [*(o.to_dict() for o in self.outcomes), *stacks]
 
+    def summary_lines(self) -> list[str]:
+        """What `darse up` prints: the Swarm stacks first (deployed as they come), then the Compose ones."""
+        return [line for stack in self.stacks for line in stack.summary_lines()] + [
+            line for outcome in self.outcomes for line in outcome.summary_lines()
+        ]
+
 
 def select(ctx: DeployContext, names: list[str], all_services: bool) -> list[Service]:
     if all_services and names:

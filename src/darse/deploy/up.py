@@ -111,6 +111,32 @@ class Outcome:
             "rollback_note": self.rollback_note,
         }
 
+    def summary_lines(self, indent: str = "") -> list[str]:
+        """What `darse up` prints of this attempt, plain text (the CLI colours the marks, the dashboard
+        shows them as they are): the outcome, each failed container's last log lines, the rollback."""
+        d = self.deployment
+        healthy = sum(c.healthy for c in self.containers)
+        where = f"{d.revision[:12]}{' (dirty)' if d.dirty else ''}"
+        verbs = {"up": "deployed", "rollback": "rolled back to", "auto-rollback": "rolled back to"}
+        verb = verbs.get(d.action, d.action)
+        if self.ok:
+            note = ", unchanged" if self.unchanged else ""
+            pinned = f", pinned {len(self.pinned)} image(s)" if self.pinned else ""
+            return [
+                f"{indent}✔ {d.service}: {verb} {where} "
+                f"({healthy}/{len(self.containers)} healthy{note}{pinned}) in {self.seconds:.1f} s"
+            ]
+        lines = [f"{indent}✘ {d.service}: {d.action} of {where} failed: {d.message}"]
+        for failure in self.failures:
+            health = f", {failure.health}" if failure.health else ""
+            lines.append(f"{indent}  {failure.name} ({failure.state}{health}), last log lines:")
+            lines += [f"{indent}    {line}" for line in failure.logs.splitlines()[-LOG_LINES:] or ["(no output)"]]
+        if self.rollback is not None:
+            lines += self.rollback.summary_lines(indent)
+        elif self.rollback_note:
+            lines.append(f"{indent}  not rolled back: {self.rollback_note}")
+        return lines
+
 
 def deploy(
     ctx: DeployContext,

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEPLOY_TIMEOUT = 120.0  # seconds a deploy, rollback or restart waits for healthy containers (the CLI's default)
-LOG_LINES = 20  # last log lines of a failed container shown, as the CLI does
 KINDS = ("deploy", "rollback", "restart", "down")
 TITLES = {"deploy": "Deploy", "rollback": "Roll back", "restart": "Restart", "down": "Bring down"}
 
@@ -245,12 +244,12 @@ Runner = Callable[["DeployContext", str, dict[str, str], Callable[[Event], None]
 
 def _run_deploy(ctx: DeployContext, name: str, _params: dict[str, str], listener: Callable[[Event], None]):
     report = api.up(ctx, [name], timeout=DEPLOY_TIMEOUT, listener=listener)
-    return report.ok, report_lines(report), report.to_dict()
+    return report.ok, report.summary_lines(), report.to_dict()
 
 
 def _run_rollback(ctx: DeployContext, name: str, params: dict[str, str], listener: Callable[[Event], None]):
     report = api.rollback(ctx, name, to=params["to"], timeout=DEPLOY_TIMEOUT, listener=listener)
-    return report.ok, report_lines(report), report.to_dict()
+    return report.ok, report.summary_lines(), report.to_dict()
 
 
 def _run_down(ctx: DeployContext, name: str, _params: dict[str, str], listener: Callable[[Event], None]):
@@ -277,51 +276,6 @@ RUNNERS: dict[str, Runner] = {
 
 
 # --- results as the CLI prints them ---------------------------------------------------------------------
-
-
-def outcome_lines(outcome: Any, indent: str = "") -> list[str]:
-    """A Compose deployment (`deploy.up.Outcome`), the lines `darse up` prints (cli/deploy.py `_render`)."""
-    d = outcome.deployment
-    healthy = sum(c.healthy for c in outcome.containers)
-    where = f"{d.revision[:12]}{' (dirty)' if d.dirty else ''}"
-    verb = {"up": "deployed", "rollback": "rolled back to", "auto-rollback": "rolled back to"}.get(d.action, d.action)
-    if outcome.ok:
-        note = ", unchanged" if outcome.unchanged else ""
-        pinned = f", pinned {len(outcome.pinned)} image(s)" if outcome.pinned else ""
-        return [
-            f"{indent}✔ {d.service}: {verb} {where} "
-            f"({healthy}/{len(outcome.containers)} healthy{note}{pinned}) in {outcome.seconds:.1f} s"
-        ]
-    lines = [f"{indent}✘ {d.service}: {d.action} of {where} failed: {d.message}"]
-    for failure in outcome.failures:
-        health = f", {failure.health}" if failure.health else ""
-        lines.append(f"{indent}  {failure.name} ({failure.state}{health}), last log lines:")
-        lines += [f"{indent}    {line}" for line in failure.logs.splitlines()[-LOG_LINES:] or ["(no output)"]]
-    if outcome.rollback is not None:
-        lines += outcome_lines(outcome.rollback, indent)
-    elif outcome.rollback_note:
-        lines.append(f"{indent}  not rolled back: {outcome.rollback_note}")
-    return lines
-
-
-def stack_lines(result: Any) -> list[str]:
-    """A Swarm deployment (`StackResult`), as cli/output.py `render_stack_result` prints it."""
-    lines = [f"{'✔' if result.ok else '✖'} {result.service} → stack {result.stack} on {result.target}"]
-    for outcome in result.convergence.services:
-        lines.append(f"   {outcome.name}: {outcome.state}" + (f" ({outcome.detail})" if outcome.detail else ""))
-        lines += [f"      task error: {error}" for error in outcome.errors]
-    if result.rolled_back:
-        lines.append(f"   the Swarm runs the previous version of: {', '.join(result.rolled_back)}")
-    if result.secrets_removed:
-        lines.append(f"   {result.secrets_removed} unused secret(s) removed")
-    return lines
-
-
-def report_lines(report: Any) -> list[str]:
-    """A `DeployReport`: the Swarm lines first, then the Compose ones, as `darse up` orders them."""
-    return [line for stack in report.stacks for line in stack_lines(stack)] + [
-        line for outcome in report.outcomes for line in outcome_lines(outcome)
-    ]
 
 
 def down_lines(result: Any) -> list[str]:

@@ -51,6 +51,18 @@ class StackResult:
     config_hash: str = ""
     images: dict[str, str] = field(default_factory=dict)
 
+    def summary_lines(self) -> list[str]:
+        """What `darse stack deploy` (and `up` of a Swarm target) prints of it, plain text."""
+        lines = [f"{'✔' if self.ok else '✖'} {self.service} → stack {self.stack} on {self.target}"]
+        for outcome in self.convergence.services:
+            lines.append(f"   {outcome.name}: {outcome.state}" + (f" ({outcome.detail})" if outcome.detail else ""))
+            lines += [f"      task error: {error}" for error in outcome.errors]
+        if self.rolled_back:
+            lines.append(f"   the Swarm runs the previous version of: {', '.join(self.rolled_back)}")
+        if self.secrets_removed:
+            lines.append(f"   {self.secrets_removed} unused secret(s) removed")
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "service": self.service,

@@ -173,10 +173,11 @@ def test_a_planted_secret_value_appears_in_no_page(client, repo):
         assert PLANTED not in page.text, url
 
 
-def test_an_unknown_service_is_a_404_page(client):
+def test_an_unknown_service_is_a_404_page(client, repo):
     page = client.get("/services/wik")
     assert page.status_code == 404
     assert "No service named “wik”" in page.text and "did you mean wiki?" in page.text
+    assert str(repo.root) not in page.text  # where the checkout lives on the server is not a visitor's business
     assert client.get("/services/").status_code == 404
 
 

@@ -154,15 +154,31 @@ def test_serve_starts_uvicorn_on_loopback_with_a_kept_session_key(tmp_path: Path
 
 def test_serve_warns_on_a_public_address_without_secure_cookies(tmp_path: Path, state: Path, started) -> None:
     run_darse("serve", "user", "add", "alice", cwd=tmp_path, input=PASSWORD + "\n")
-    result = run_darse("serve", "--host", "0.0.0.0", cwd=tmp_path)
+    result = run_darse("serve", "--host", "0.0.0.0", "--host-name", "dash.example.org", cwd=tmp_path)
     assert result.exit_code == 0 and "without --secure-cookies" in result.stderr
     result = run_darse(
-        "serve", "--host", "0.0.0.0", "--secure-cookies", "--trusted-proxy", "172.18.0.1/16, ::1", cwd=tmp_path
+        "serve",
+        *("--host", "0.0.0.0", "--host-name", "dash.example.org", "--secure-cookies"),
+        *("--trusted-proxy", "172.18.0.1/16, ::1"),
+        cwd=tmp_path,
     )
     assert result.exit_code == 0 and "warning" not in result.stderr
     app, options = started[1]
     assert app.state.settings.secure_cookies and app.state.settings.trusted_proxy == "172.18.0.1/16, ::1"
     assert options["proxy_headers"] is True and options["forwarded_allow_ips"] == "172.18.0.0/16,::1/128"
+
+
+def test_serve_answers_only_the_names_it_is_reached_by(tmp_path: Path, state: Path, started) -> None:
+    """A page elsewhere rebinding its own name to this address sends its name as Host: refused."""
+    run_darse("serve", "user", "add", "alice", cwd=tmp_path, input=PASSWORD + "\n")
+    assert run_darse("serve", cwd=tmp_path).exit_code == 0
+    assert set(started[0][0].state.settings.allowed_hosts) == {"127.0.0.1", "localhost", "::1"}
+    result = run_darse("serve", "--host", "0.0.0.0", cwd=tmp_path)  # every address, but which names?
+    assert result.exit_code == 2 and "--host-name" in result.stderr and len(started) == 1
+    run_darse("serve", "--host", "10.1.2.3", "--host-name", "Dash.Example.org", cwd=tmp_path)
+    assert {"10.1.2.3", "Dash.Example.org"} <= set(started[1][0].state.settings.allowed_hosts)
+    run_darse("serve", "--host", "0.0.0.0", "--host-name", "*", cwd=tmp_path)
+    assert started[2][0].state.settings.allowed_hosts == ()  # asked for: any name
 
 
 def test_serve_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path, state: Path, started) -> None:

@@ -57,3 +57,32 @@ def test_a_flood_of_other_names_does_not_unlock_a_locked_one() -> None:
     for index in range(1000):
         limiter.fail(f"address:2001:db8::{index:x}", now=3.0)
     assert limiter.retry_after("name:alice", now=4.0) > 0
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:8700", 303),
+        ("localhost", 303),
+        ("[::1]:8700", 303),
+        ("DASH.example.org", 303),
+        ("rebound.attacker.example:8700", 400),
+        ("dash.example.org.attacker.example", 400),
+        ("", 400),
+    ],
+)
+def test_only_the_served_names_are_answered(tmp_path: Path, host: str, status: int) -> None:
+    """DNS rebinding: a page on another site that points its own name at this address is refused before
+    the sign-in form (or anything else) is reached; the names the dashboard serves pass."""
+    repository = write_tree(tmp_path / "services", {"wiki/compose.yaml": GOOD_SERVICE})
+    settings = ServeSettings(
+        start=repository,
+        users_file=tmp_path / "users",
+        secret_key="s" * 40,
+        allowed_hosts=("127.0.0.1", "localhost", "::1", "dash.example.org"),
+    )
+    client = TestClient(create_app(settings), follow_redirects=False)
+    answer = client.get("/", headers={"host": host})
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert "--host-name" in answer.text and "sign-in" not in answer.headers.get("location", "")

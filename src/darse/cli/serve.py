@@ -47,6 +47,29 @@ def _is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARDS = ("0.0.0.0", "::", "[::]", "")
+
+
+def served_names(host: str, host_names: list[str]) -> tuple[str, ...]:
+    """The Host header names the dashboard answers: loopback names, the listening address when it is one
+    a visitor can type, and `--host-name`s. Without them, a page on any site could rebind its own name to
+    this address and drive the engine from a signed-out visitor's browser (DNS rebinding); the session
+    cookie would not follow, but the sign-in form would. `*` turns the check off."""
+    if "*" in host_names:
+        return ()
+    names = [*LOOPBACK_NAMES, *(name.strip() for name in host_names if name.strip())]
+    if host not in WILDCARDS:
+        names.append(host.strip("[]"))
+    elif not host_names:
+        raise DarseError(
+            f"listening on {host or 'every address'} needs the names visitors will use",
+            f"add --host-name NAME (the dashboard's domain or this machine's address), e.g. darse serve --host {host} "
+            "--host-name dashboard.example.org",
+        )
+    return tuple(dict.fromkeys(names))
+
+
 @serve_app.callback()
 def serve(
     ctx: typer.Context,
@@ -60,6 +83,12 @@ def serve(
         None, "--trusted-proxy", help="The proxy's address or network: the only one whose X-Forwarded-For counts."
     ),
     idle_hours: float = typer.Option(12.0, "--idle-hours", help="A session unused this long ends.", min=0.1),
+    host_names: list[str] = typer.Option(
+        None,
+        "--host-name",
+        help="A name visitors reach the dashboard by (its domain behind a proxy); repeatable. "
+        "Loopback names are always served; '*' serves any name.",
+    ),
 ) -> None:
     """Serve the dashboard of the repository around the current folder (Ctrl-C stops it)."""
     ctx.obj = {"users": users}
@@ -69,6 +98,7 @@ def serve(
     from darse.web.auth import trusted_networks
 
     proxies = [str(network) for network in trusted_networks(trusted_proxy)]  # a typo stops here, not later
+    allowed_hosts = served_names(host, host_names or [])
     users_file = _users_file(users)
     if not api.list_dashboard_users(users_file):
         raise DarseError(
@@ -83,6 +113,7 @@ def serve(
         secure_cookies=secure_cookies,
         idle_hours=idle_hours,
         trusted_proxy=trusted_proxy,
+        allowed_hosts=allowed_hosts,
     )
     if not _is_loopback(host) and not secure_cookies:
         err.print(

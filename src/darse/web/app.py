@@ -13,7 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from darse.web.security import LimitBody, SecurityHeaders
+from darse.web.security import AllowedHosts, LimitBody, SecurityHeaders
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "darse_session"
@@ -29,6 +29,7 @@ class ServeSettings:
     secure_cookies: bool = False  # behind HTTPS: cookies only over TLS
     idle_hours: float = 12.0  # a session unused this long ends
     trusted_proxy: str | None = None  # the only address whose X-Forwarded-* headers are believed
+    allowed_hosts: tuple[str, ...] = ()  # Host header names served (DNS rebinding); empty: any (the CLI sets them)
 
 
 def create_app(settings: ServeSettings) -> Starlette:
@@ -40,6 +41,7 @@ def create_app(settings: ServeSettings) -> Starlette:
     templates.env.globals["current_user"] = auth.current_user
     middleware = [
         Middleware(SecurityHeaders),  # outermost: every answer, errors and redirects included
+        Middleware(AllowedHosts, names=settings.allowed_hosts),
         Middleware(LimitBody),
         Middleware(
             SessionMiddleware,

@@ -5,6 +5,7 @@ anonymous request must not fill the disk."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 # No framing at all, scripts and styles only from the dashboard itself (htmx is vendored), forms only to it.
 CONTENT_SECURITY_POLICY = (
@@ -86,3 +87,38 @@ async def _too_large(send: Any) -> None:
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, without its port, lower-case (`[::1]:8700` → `::1`); '' when malformed."""
+    try:
+        name = urlsplit("//" + host_header).hostname
+    except ValueError:
+        return ""
+    return (name or "").lower()
+
+
+class AllowedHosts:
+    """Pure ASGI: answers 400 to a request whose Host is not one of `names`. A page on another site that
+    rebinds its own name to this address (DNS rebinding) sends its own name as Host: it is refused before
+    anything is read. No names: no check (the CLI always gives some)."""
+
+    def __init__(self, app: Any, names: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.names = {host_name(name) or name.lower() for name in names}
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket") or not self.names:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+        if host_name(host) in self.names:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = b"Unknown host name: start darse serve with --host-name NAME to serve it under that name.\n"
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 400, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

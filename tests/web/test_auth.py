@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from itsdangerous import TimestampSigner
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -220,6 +222,41 @@ def test_sign_out_needs_the_token_and_ends_the_session(app) -> None:
     token = session_of(client)["csrf"]
     answer = client.post("/sign-out", data={"csrf": token})
     assert answer.status_code == 303 and answer.headers["location"] == "/sign-in"
+    assert client.get("/test/look").status_code == 303
+
+
+def test_a_copy_of_the_cookie_is_refused_after_sign_out_even_after_a_restart(make_app, users_file: Path) -> None:
+    """The cookie is signed, not stored: without the recorded sign-out, a copy taken before (a shared
+    computer, a proxy log) would stay valid until its idle expiry."""
+    client = client_for(make_app())
+    sign_in(client, "alice", ALICE)
+    stolen = client.cookies.get(SESSION_COOKIE)
+    other = client_for(make_app())  # another session of alice, elsewhere: not signed out by this one
+    sign_in(other, "alice", ALICE)
+    client.post("/sign-out", data={"csrf": session_of(client)["csrf"]})
+    for app in (client.app, make_app()):  # this process, and a restarted one with the same key
+        thief = client_for(app)
+        thief.cookies.set(SESSION_COOKIE, stolen)
+        assert thief.get("/test/look").status_code == 303
+        assert thief.post("/test/act", headers={"X-CSRF-Token": "x"}).status_code == 401
+    assert other.get("/test/look").text == "hello alice (operator)"
+    record = (users_file.parent / "dashboard-signed-out").stat()
+    assert record.st_mode & 0o777 == 0o600
+
+
+def test_a_session_without_an_id_is_not_accepted(make_app, users_file: Path) -> None:
+    """A cookie signed with the right key but made before sessions had ids (or forged from a leaked key
+    without one) cannot be signed out, so it is refused."""
+    client = client_for(make_app())
+    sign_in(client, "alice", ALICE)
+    session = session_of(client)
+
+    def signed(content: dict) -> str:
+        return TimestampSigner("test-key-" + "x" * 32).sign(base64.b64encode(json.dumps(content).encode())).decode()
+
+    client.cookies.set(SESSION_COOKIE, signed(session))
+    assert client.get("/test/look").status_code == 200  # the same content, signed again, is accepted
+    client.cookies.set(SESSION_COOKIE, signed({k: v for k, v in session.items() if k != "sid"}))
     assert client.get("/test/look").status_code == 303
 
 

@@ -13,7 +13,9 @@ Sessions are the signed cookie of Starlette's SessionMiddleware (app.py: HttpOnl
 Secure behind HTTPS, expiring after the idle time). The cookie holds the user's name, role, CSRF token
 and a fingerprint of the password hash; the user is looked up in the users file on every request
 (re-read only when it changed), so a removed user, a new role or a new password applies at once.
-Failed sign-ins are counted per client address and per user name, in memory.
+Each session has a random id; signing out records it (dashboard.sessions), so a copy of the cookie
+taken before is refused afterwards. Failed sign-ins are counted per client address and per user name,
+in memory.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from darse import api
+from darse.dashboard.sessions import SignedOutSessions, signed_out_file
 from darse.dashboard.users import User, UsersCache
 from darse.errors import DarseError
 
@@ -111,6 +114,8 @@ class _AuthState:
         self.users = UsersCache(settings.users_file)
         self.limiter = FailureLimiter()
         self.trusted = trusted_networks(settings.trusted_proxy)
+        self.signed_out = SignedOutSessions(signed_out_file(settings.users_file))
+        self.idle_seconds = settings.idle_hours * 3600
 
 
 def _state(app: Any) -> _AuthState:
@@ -173,8 +178,10 @@ def _resolve(scope: Scope) -> User | None:
     state = _state(scope["app"])
     try:
         account = state.users.get(session["user"])
+        if session.get("sid") in state.signed_out or not session.get("sid"):
+            account = None  # signed out (a copy of the cookie), or a session made before sessions had ids
     except DarseError as exc:
-        log.error("cannot read the users file, everyone is signed out: %s", exc.one_line())
+        log.error("cannot read the users file or the signed-out sessions, everyone is signed out: %s", exc.one_line())
         account = None
     if account is None or not hmac.compare_digest(str(session.get("pw", "")), account.fingerprint):
         session.clear()
@@ -357,6 +364,7 @@ async def sign_in(request: Request) -> Response:
             "user": account.user.name,
             "role": account.user.role,
             "csrf": secrets.token_urlsafe(32),
+            "sid": secrets.token_urlsafe(24),  # refused for good once signed out (dashboard.sessions)
             "pw": account.fingerprint,
             "seen": int(time.time()),
         }
@@ -368,6 +376,11 @@ async def sign_in(request: Request) -> Response:
 async def sign_out(request: Request) -> Response:
     user = require(request, "viewer")
     await check_csrf(request)
+    state = _state(request.app)
+    try:
+        state.signed_out.add(str(request.session.get("sid", "")), time.time() + state.idle_seconds)
+    except (DarseError, OSError) as exc:  # the cookie still goes; a copy of it would outlive the sign-out
+        log.error("%s signed out, but the sign-out could not be recorded: %s", user.name, exc)
     request.session.clear()
     log.info("%s signed out", user.name)
     return RedirectResponse(SIGN_IN_PATH, status_code=303)

@@ -370,6 +370,21 @@ def test_forwarded_for_is_believed_only_from_the_trusted_proxy(make_app) -> None
     assert proxy.post("/sign-in", data=data, headers={"X-Forwarded-For": "192.0.2.51"}).status_code == 303
 
 
+def test_an_untrusted_proxy_is_named_in_the_log_once(app, caplog: pytest.LogCaptureFixture) -> None:
+    """Behind a proxy that is not trusted, every visitor is one address for the limits: the admin is told."""
+    client = client_for(app, address="172.18.0.9")
+    with caplog.at_level(logging.WARNING, logger="darse.web.auth"):
+        for _ in range(2):
+            client.post(
+                "/sign-in",
+                data={"csrf": form_token(client), "name": "alice", "password": "wrong"},
+                headers={"X-Forwarded-For": "203.0.113.7"},
+            )
+        sign_in(client_for(app, address="172.18.0.10"), "bob", "wrong")  # no header: no proxy, no warning
+    warnings = [r.getMessage() for r in caplog.records if "not trusted" in r.getMessage()]
+    assert len(warnings) == 1 and "--trusted-proxy 172.18.0.9" in warnings[0]
+
+
 def test_client_address_rules() -> None:
     proxies = auth.trusted_networks("127.0.0.9, 10.99.0.0/16")
 

@@ -116,6 +116,7 @@ class _AuthState:
         self.trusted = trusted_networks(settings.trusted_proxy)
         self.signed_out = SignedOutSessions(signed_out_file(settings.users_file))
         self.idle_seconds = settings.idle_hours * 3600
+        self.untrusted_proxies: set[str] = set()  # peers already warned about (once each, bounded)
 
 
 def _state(app: Any) -> _AuthState:
@@ -331,6 +332,7 @@ async def sign_in(request: Request) -> Response:
     password = str(form.get("password") or "")
     state = _state(request.app)
     address = client_address(request.scope, state.trusted)
+    _warn_untrusted_proxy(state, request, address)
     keys = (f"address:{address}", f"name:{name.lower()}")
     wait = max(state.limiter.retry_after(key) for key in keys)
     if wait > 0:
@@ -371,6 +373,23 @@ async def sign_in(request: Request) -> Response:
     )
     log.info("%s signed in (%s) from %s", account.user.name, account.user.role, address)
     return RedirectResponse(next_path or "/", status_code=303)
+
+
+def _warn_untrusted_proxy(state: _AuthState, request: Request, address: str) -> None:
+    """A proxy that is not `--trusted-proxy` makes every visitor behind it one address: five failures
+    by anyone lock everyone out for ten minutes. Said once per peer in the log, where an admin looks."""
+    if "x-forwarded-for" not in request.headers or address != (request.client.host if request.client else ""):
+        return
+    if address in state.untrusted_proxies or len(state.untrusted_proxies) >= 16:
+        return
+    state.untrusted_proxies.add(address)
+    log.warning(
+        "sign-ins arrive through a proxy at %s that is not trusted: every visitor behind it counts as %s for the "
+        "failed sign-in limits; start darse serve with --trusted-proxy %s if it is your proxy",
+        address,
+        address,
+        address,
+    )
 
 
 async def sign_out(request: Request) -> Response:

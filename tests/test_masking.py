@@ -70,6 +70,22 @@ def test_masker_for_compose_reads_env_files_secret_files_and_secret_names_of_dot
     assert shown == f"{MASK} {MASK} {MASK} example.org"
 
 
+def test_masker_for_compose_hides_secret_values_written_in_environment_itself(tmp_path: Path) -> None:
+    """Lint asks to move them to a secrets file; until then, a deploy's stream must not show them."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  app:\n    image: x:1.0\n    environment:\n"
+        "      DB_PASSWORD: literal-in-the-compose-file\n      MODE: production-mode-setting\n"
+        "      API_TOKEN: ${API_TOKEN}\n"
+        "  worker:\n    image: x:1.0\n    environment:\n"
+        "      - SECRET_KEY=list-form-literal-value\n      - SMTP_PASSWORD\n      - HOSTNAME=worker-host-name\n"
+    )
+    masker = masker_for_compose(tmp_path / "compose.yaml")
+    shown = masker.text("literal-in-the-compose-file list-form-literal-value production-mode-setting ${API_TOKEN}")
+    assert shown == f"{MASK} {MASK} production-mode-setting ${{API_TOKEN}}"
+    assert "worker-host-name" in masker.text("worker-host-name")
+
+
 @pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero"])
 def test_special_files_are_not_read(tmp_path: Path, kind: str) -> None:
     import os

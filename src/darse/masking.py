@@ -139,21 +139,36 @@ def masker_for_compose(*compose_paths: Path) -> Masker:
 
     files: dict[Path, None] = {}
     dotenvs: list[Path] = []
+    literal_secrets: list[tuple[str, str]] = []
     for compose_path in dict.fromkeys(compose_paths):
         for _name, node in load_compose(compose_path).services():
             for ref in env_files(node):
                 path = env_file_path(compose_path, ref.path)
                 if path is not None:
                     files[path] = None
+            literal_secrets.extend(_literal_secrets(node))
         for path in sorted(compose_path.parent.glob("*" + SECRET_SUFFIX)):
             files[path] = None
         dotenvs.append(compose_path.parent / ".env")
     masker = masker_for_files(files)
+    for key, value in literal_secrets:
+        masker.add(key, value)
     for dotenv in dotenvs:
         for entry in secret_values(_read(dotenv)):
             if is_secret_name(entry.key):
                 masker.add(entry.key, entry.value)
     return masker
+
+
+def _literal_secrets(service: Any) -> Iterator[tuple[str, str]]:
+    """Secret-named values written into a Compose file's `environment:` itself (lint says to move them to
+    a secrets file; until then they are hidden like the others). `${VAR}` references are not values."""
+    from darse.model.compose import environment
+
+    for key, node in environment(service).items():
+        value = node.text() or ""  # None for a bare `- KEY` (taken from the shell)
+        if is_secret_name(key) and value and "$" not in value:
+            yield key, value
 
 
 def _read(path: Path) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from darse.web import actions
 from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import browser_fixture, page_fixture, served  # noqa: F401  (fixtures)
@@ -21,6 +22,7 @@ def dashboard(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The dashboard of the stack's checkout, served on a free port; its users file with alice (operator)
     and bob (viewer). The app runs in this process: it finds the stack's state folder as the CLI does."""
     monkeypatch.setenv("DARSE_STATE_DIR", str(stack.state))
+    monkeypatch.setattr(actions, "DEPLOY_TIMEOUT", 20.0)  # a broken healthcheck fails in 20 s, not 120
     users = tmp_path / "dashboard-users"
     passwords = {name: add_test_user(users, name, role) for name, role in (("alice", "operator"), ("bob", "viewer"))}
     app = create_app(ServeSettings(start=stack.root, users_file=users, secret_key="browser-test-" + "k" * 32))
@@ -87,3 +89,77 @@ def test_a_wrong_password_is_refused_in_the_browser(page, dashboard) -> None:
     assert "Wrong user name or password." in page.content()
     page.goto(url + "/")
     assert "/sign-in" in page.url
+
+
+def _outcome(page) -> tuple[str, str]:
+    """The action's outcome, delivered by its live stream (no reload): (ok|failed, its text)."""
+    outcome = page.locator("[data-outcome]")
+    outcome.wait_for(timeout=180_000)
+    return outcome.get_attribute("data-outcome") or "", outcome.inner_text()
+
+
+def test_a_failed_deploy_is_shown_rolled_back(page, dashboard, stack: Stack) -> None:
+    url, passwords = dashboard
+    assert stack.darse("up", stack.name).returncode == 0
+    good = stack.containers()["web"].labels["org.darse.commit"]
+    stack.write(greeting="broken", health_port=9)  # the healthcheck probes a port nothing listens on
+    broken = stack.commit("broken healthcheck")
+    sign_in(page, url, "alice", passwords["alice"])
+    page.goto(f"{url}/services/{stack.name}/deploy")
+    assert "broken healthcheck" in page.content()  # the commits the deploy brings, before confirming
+    page.get_by_role("button", name=re.compile(r"^Deploy ")).click()
+    outcome, text = _outcome(page)
+    assert outcome == "failed"
+    assert f"up of {broken[:12]} failed" in text and f"rolled back to {good[:12]}" in text
+    assert stack.containers()["web"].labels["org.darse.commit"] == good  # the engine agrees
+    page.goto(f"{url}/services/{stack.name}")
+    history = page.locator("table.history").inner_text()
+    assert "auto-rollback" in history and "failed" in history
+    assert SECRET not in page.content()
+
+
+def test_an_operator_rolls_back_from_the_history(page, dashboard, stack: Stack) -> None:
+    url, passwords = dashboard
+    assert stack.darse("up", stack.name).returncode == 0
+    first = stack.containers()["web"].labels["org.darse.commit"]
+    stack.write(greeting="second")
+    stack.commit("second greeting")
+    assert stack.darse("up", stack.name).returncode == 0
+    sign_in(page, url, "alice", passwords["alice"])
+    page.goto(f"{url}/services/{stack.name}")
+    history = page.locator("table.history")
+    history.get_by_role("row").filter(has_text=first[:12]).get_by_role("link", name="Roll back to this").click()
+    assert first[:12] in page.content() and SECRET not in page.content()
+    page.get_by_role("button", name=re.compile(r"^Roll back ")).click()
+    outcome, text = _outcome(page)
+    assert outcome == "ok", text
+    assert f"rolled back to {first[:12]}" in text
+    assert stack.containers()["web"].labels["org.darse.commit"] == first
+    assert SECRET not in page.content()
+
+
+def test_an_action_without_the_session_token_is_refused(page, dashboard, stack: Stack) -> None:
+    """Signed in as an operator, a POST without the CSRF token, or with another session's, does nothing."""
+    url, passwords = dashboard
+    sign_in(page, url, "alice", passwords["alice"])
+    for form in ({}, {"csrf": "a-token-from-another-session"}):
+        for action in ("deploy", "down"):
+            answer = page.request.post(f"{url}/services/{stack.name}/{action}", form=form)
+            assert answer.status == 403, (action, form, answer.status)
+    assert stack.containers() == {}
+
+
+def test_repeated_wrong_passwords_lock_the_name_even_for_the_right_one(page, dashboard) -> None:
+    url, passwords = dashboard
+    for _ in range(5):
+        page.goto(url + "/sign-in")
+        page.get_by_label("User name").fill("alice")
+        page.get_by_label("Password").fill("not-the-password-at-all")
+        page.get_by_role("button", name="Sign in").click()
+        assert "Wrong user name or password." in page.content()
+    page.get_by_label("User name").fill("alice")
+    page.get_by_label("Password").fill(passwords["alice"])
+    page.get_by_role("button", name="Sign in").click()
+    assert "Too many failed sign-ins" in page.content()
+    page.goto(url + "/")
+    assert "/sign-in" in page.url  # still signed out

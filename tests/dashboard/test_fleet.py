@@ -196,7 +196,7 @@ def test_a_service_view(repo):
     ctx = repo.context()
     _deploy(repo, ctx, "wiki", repo.head())
     view = service_view(repo.context(), "wiki")
-    assert "<h1>Wiki</h1>" in view.readme_html and "<h2>Backups</h2>" in view.readme_html
+    assert "<h3>Wiki</h3>" in view.readme_html and "<h4>Backups</h4>" in view.readme_html  # below the page's own h1, h2
     assert '<a href="https://docs.example.org/wiki">the docs</a>' in view.readme_html
     assert "<script>" not in view.readme_html and "&lt;script&gt;" in view.readme_html
     assert "<b>" not in view.readme_html

@@ -428,10 +428,17 @@ def service_view(ctx: DeployContext, name: str, cache: FleetCache | None = None)
 def render_markdown(text: str) -> str:
     """CommonMark to HTML with raw HTML escaped (never passed through); links kept, except the schemes
     markdown-it refuses (javascript:, vbscript:, file:, most data:). Cached by text: a page view renders a
-    README once per content, not once per visitor (some texts cost markdown-it seconds)."""
+    README once per content, not once per visitor (some texts cost markdown-it seconds). Headings go two
+    levels down (`#` becomes `<h3>`): the page has its own `<h1>` and `<h2>` sections, and a screen reader's
+    outline must not show the README's title as a second page title."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).render(text)
+    markdown = MarkdownIt("commonmark", {"html": False})
+    tokens = markdown.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
+    return markdown.renderer.render(tokens, markdown.options, {})
 
 
 def _read(path: Path) -> str | None:

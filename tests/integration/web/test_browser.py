@@ -163,3 +163,23 @@ def test_repeated_wrong_passwords_lock_the_name_even_for_the_right_one(page, das
     assert "Too many failed sign-ins" in page.content()
     page.goto(url + "/")
     assert "/sign-in" in page.url  # still signed out
+
+
+def test_the_keyboard_alone_signs_in_and_reaches_a_service(page, dashboard, stack: Stack) -> None:
+    """No mouse: the form's focus starts on the name, Tab and Enter do the rest, links are reachable."""
+    url, passwords = dashboard
+    page.goto(url + "/")
+    page.keyboard.type("alice")  # autofocus: the name field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(passwords["alice"])
+    page.keyboard.press("Enter")
+    page.wait_for_url(url + "/")
+    for _ in range(40):  # Tab through the page until the service's link has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.textContent.trim()") == stack.name:
+            break
+    else:
+        pytest.fail("the service's link is not reachable with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/services/{stack.name}")
+    assert page.get_by_role("heading", level=1).inner_text().strip().startswith(stack.name)  # the one h1

@@ -38,6 +38,18 @@ def test_a_service_lists_the_images_it_runs_and_those_its_compose_file_names(rep
     assert view.find("sha256:" + "3" * 64) is None and view.find("") is None
 
 
+def test_one_image_under_two_names_is_one_row_with_its_relevant_digests_first(repo: Repo) -> None:
+    others = [f"127.0.0.1:{port}/elsewhere@sha256:{'e' * 64}" for port in range(5000, 5010)]
+    ours = "example/postgres@sha256:" + "f" * 64
+    repo.fake.add_image("example/postgres:16", WEB_ID, [*others, ours])  # the db's tag names the web's image
+    view = service_images(repo.context(), "wiki")
+    assert len(view.images) == 1
+    image = view.images[0]
+    assert (image.reference, image.aliases) == ("example/wiki:2.5", ["example/postgres:16"])
+    assert image.used_by == ["web (wiki-web-1)", "db"]
+    assert image.digests_total == 11 and len(image.digests) == 5 and image.digests[0] == ours
+
+
 def test_an_image_the_engine_does_not_have_is_listed_without_an_id(repo: Repo) -> None:
     del repo.fake.images["example/postgres:16"]
     view = service_images(repo.context(), "wiki")

@@ -41,6 +41,7 @@ MAX_ITEMS = 200  # files listed per section of a report (its totals stay exact)
 RETRY_AFTER = 60.0  # seconds before a failed report is computed again
 MAX_REPOSITORIES = 200  # repositories listed on the registry page
 MAX_DETAILED_TAGS = 300  # tags shown with digest, size and date; more are listed by name only
+MAX_DIGESTS = 5  # repository digests shown per image (an image pushed to many registries has one each)
 
 
 def size_text(value: int | None) -> str:
@@ -65,9 +66,20 @@ class ServiceImage:
     reference: str  # `registry.example.org/wiki:2.5`, as written; the ID when nothing names it
     tag: str  # the tag of `reference` ("latest" when it has none; "" for an ID or a digest reference)
     image_id: str  # sha256:… (content-addressed), "" when the engine does not have the image
-    digests: list[str] = field(default_factory=list)  # repository digests (pushed or pulled), from the engine
+    digests: list[str] = field(default_factory=list)  # repository digests (pushed or pulled), at most MAX_DIGESTS
+    digests_total: int = 0
     used_by: list[str] = field(default_factory=list)  # Compose services (and their containers)
     running: bool = False  # a container of the service runs it now
+    aliases: list[str] = field(default_factory=list)  # the service's other names for the same image
+
+    def named(self, reference: str) -> None:
+        """The service also calls this image `reference` (two Compose services, two tags of one image)."""
+        if reference.startswith("sha256:") or reference == self.reference or reference in self.aliases:
+            return
+        if self.reference.startswith("sha256:"):  # a container whose image lost its tag: a real name wins
+            self.reference, self.tag = reference, tag_of(reference)
+        else:
+            self.aliases.append(reference)
 
     @property
     def short_id(self) -> str:
@@ -118,6 +130,7 @@ def service_images(ctx: DeployContext, name: str) -> ServiceImages:
             image = by_id.setdefault(
                 container.image_id, ServiceImage(container.image, tag_of(container.image), container.image_id)
             )
+            image.named(container.image)
             image.used_by.append(f"{container.compose_service} ({container.name})")
             image.running = image.running or container.running
         for compose_name, reference in written:
@@ -126,16 +139,23 @@ def service_images(ctx: DeployContext, name: str) -> ServiceImages:
                 unresolved.append(ServiceImage(reference, tag_of(reference), "", used_by=[compose_name]))
                 continue
             image = by_id.setdefault(image_id, ServiceImage(reference, tag_of(reference), image_id))
-            if image.reference.startswith("sha256:"):  # a container whose image lost its tag: Compose's name
-                image.reference, image.tag = reference, tag_of(reference)
+            image.named(reference)
             if not any(use == compose_name or use.startswith(f"{compose_name} (") for use in image.used_by):
                 image.used_by.append(compose_name)
         for image_id, digests in engine.image_facts(list(by_id)).items():
-            by_id[image_id].digests = digests
+            image = by_id[image_id]
+            image.digests, image.digests_total = _relevant(digests, [image.reference, *image.aliases]), len(digests)
     except DarseError as exc:
         images = [ServiceImage(ref, tag_of(ref), "", used_by=[compose]) for compose, ref in written]
         return ServiceImages(service.name, target, images, error=exc.one_line())
     return ServiceImages(service.name, target, [*by_id.values(), *unresolved])
+
+
+def _relevant(digests: list[str], references: list[str]) -> list[str]:
+    """At most MAX_DIGESTS repository digests, those of the repositories the service names first."""
+    names = {ref.rpartition(":")[0] if ":" in ref.rpartition("/")[2] else ref for ref in references}
+    ranked = sorted(digests, key=lambda digest: digest.partition("@")[0] not in names)
+    return ranked[:MAX_DIGESTS]
 
 
 # -- one image's report -----------------------------------------------------------------------------

@@ -91,12 +91,14 @@ def test_an_image_the_service_does_not_use_is_404_and_never_read(client: TestCli
         "/services/wiki/images/sha256:" + "9" * 64,  # on the engine, used by no service
         "/services/wiki/images/sha256:" + "9" * 64 + "/report",
         "/services/pad/images/" + DB_ID,  # used by another service
-        "/services/wiki/images/other%2Funrelated:1",
-        "/services/nope/images/" + WEB_ID,
-        "/services/nope/images",
+        "/services/wiki/images/other:1",
+        "/services/wiki/images/%3Cscript%3E",
     ):
         page = _ok(client, path, status=404)
-        assert "Back to the fleet" in page
+        assert "does not run or name that image" in page and "<script>" not in page
+    for path in ("/services/nope/images/" + WEB_ID, "/services/nope/images", "/services/wiki/images/other/unrelated:1"):
+        page = _ok(client, path, status=404)
+        assert "No service named" in page and "Back to the fleet" in page
     assert app.state.image_reports.computed == 0 and repo.fake.exports == []
 
 

@@ -47,7 +47,13 @@ def _name(request: Request) -> str:
 
 
 def _not_found(request: Request, name: str, problem: DarseError) -> Response:
+    """No such service (the fleet's 404: the hint only, its message names the checkout's path)."""
     return _render(request, "not_found.html", {"name": name, "problem": problem}, status_code=404)
+
+
+def _no_such_image(request: Request, name: str) -> Response:
+    """An image the service does not use: a 404 that does not echo what was asked."""
+    return _render(request, "image_not_found.html", {"name": name}, status_code=404)
 
 
 def _known(ctx: Any, name: str) -> DarseError | None:
@@ -91,8 +97,8 @@ async def _report(request: Request) -> tuple[Any, Any] | Response:
             return unknown
         try:
             return api.service_image_report(ctx, name, image_id, reports)
-        except DarseError as exc:  # not an image of the service: never read
-            return exc
+        except DarseError:  # not an image of the service: never read
+            return None
 
     try:
         found = await run_in_threadpool(build)
@@ -100,6 +106,8 @@ async def _report(request: Request) -> tuple[Any, Any] | Response:
         return _render(request, "fleet.html", {"fleet": None, "problem": exc}, status_code=503)
     if isinstance(found, DarseError):
         return _not_found(request, name, found)
+    if found is None:
+        return _no_such_image(request, name)
     return found
 
 

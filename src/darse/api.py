@@ -73,6 +73,9 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     # dashboard: what `darse serve` shows (read-only views of the fleet and of one service)
     "fleet": ("darse.dashboard.fleet", "fleet"),
     "service_view": ("darse.dashboard.fleet", "service_view"),
+    "service_images": ("darse.dashboard.images", "service_images"),
+    "service_image_report": ("darse.dashboard.images", "image_report"),
+    "registry_view": ("darse.dashboard.images", "registry_view"),
     # serve: the dashboard's users (bcrypt hashes and roles) and its session key
     "dashboard_users_file": ("darse.dashboard.users", "default_users_file"),
     "dashboard_session_key": ("darse.dashboard.users", "session_key"),
@@ -90,6 +93,11 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.dashboard.fleet import (
         fleet,  # noqa: F401
         service_view,  # noqa: F401
+    )
+    from darse.dashboard.images import image_report as service_image_report  # noqa: F401
+    from darse.dashboard.images import (
+        registry_view,  # noqa: F401
+        service_images,  # noqa: F401
     )
     from darse.dashboard.users import add_user as add_dashboard_user  # noqa: F401
     from darse.dashboard.users import check_account as check_dashboard_password  # noqa: F401

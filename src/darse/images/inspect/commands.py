@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from darse import progress
 
 if TYPE_CHECKING:
+    from darse.engine.api import EngineAPI
     from darse.images.inspect.analysis import Analysis
     from darse.images.inspect.ci import Thresholds, Violation
     from darse.images.inspect.extract import Extracted
@@ -68,7 +69,11 @@ def _read(source: ImageSource, listener: progress.Listener) -> Analysis:
     return analyse(loaded)
 
 
-def _open(image: str, source: str, platform: str | None) -> ImageSource:
+def _open(image: str, source: str, platform: str | None, engine: EngineAPI | None = None) -> ImageSource:
+    if engine is not None:  # a given engine (a target's, for the dashboard): the image is read from it
+        from darse.images.inspect.sources.engine import EngineSource
+
+        return EngineSource(image, engine)
     from darse.images.inspect.sources import open_source
 
     return open_source(image, source, platform)
@@ -82,9 +87,11 @@ def inspect_report(
     max_items: int = 1000,
     thresholds: Thresholds | None = None,
     listener: progress.Listener = progress.ignore,
+    engine: EngineAPI | None = None,
 ) -> InspectReport:
-    """What `image` really contains; with `thresholds`, the document gains its `ci` section."""
-    opened = _open(image, source, platform)
+    """What `image` really contains; with `thresholds`, the document gains its `ci` section. `engine`:
+    read the image from that engine's export (not the environment's), whatever `source` says."""
+    opened = _open(image, source, platform, engine)
     from darse.images.inspect.report import build
 
     analysis = _read(opened, listener)

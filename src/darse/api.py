@@ -44,6 +44,10 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "plan_rollback": ("darse.deploy.commands", "plan_rollback"),
     "plan_down": ("darse.deploy.commands", "plan_down"),
     "restart": ("darse.deploy.commands", "restart"),
+    # pull: the commits a fast-forward of the checkout to its upstream would bring, and doing it
+    "plan_pull": ("darse.deploy.pull", "plan_pull"),
+    "pull": ("darse.deploy.pull", "pull"),
+    "recent_pulls": ("darse.deploy.pull", "recent_pulls"),
     # stack: what only a Swarm does (scale, the Swarm's own rollback, stack status)
     "stack_deploy": ("darse.deploy.swarm.commands", "deploy"),
     "stack_status": ("darse.deploy.swarm.commands", "status"),
@@ -122,6 +126,11 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
         up,  # noqa: F401
     )
     from darse.deploy.context import open_deployments  # noqa: F401
+    from darse.deploy.pull import (
+        plan_pull,  # noqa: F401
+        pull,  # noqa: F401
+        recent_pulls,  # noqa: F401
+    )
     from darse.deploy.swarm.commands import deploy as stack_deploy  # noqa: F401
     from darse.deploy.swarm.commands import remove as stack_remove  # noqa: F401
     from darse.deploy.swarm.commands import rollback as stack_rollback  # noqa: F401

@@ -28,6 +28,7 @@ from typing import NamedTuple
 from darse.errors import DarseError
 
 TIMEOUT = 120.0  # seconds for one question; a hung git (a lock, a credential prompt) must not hang darse
+FETCH_TIMEOUT = 60.0  # seconds for one fetch: a remote that does not answer must not hold a page or a command
 LOG_TIMEOUT = 900.0  # seconds for a whole-log stream (`secrets check --history` on a long history)
 MAX_LINE = 1 << 20  # bytes kept of one streamed line; the rest of a longer line is read and dropped
 NOT_A_WORK_TREE_HINT = "run darse in a Git clone of the repository (or git init it)"
@@ -59,6 +60,14 @@ class GitFailed(GitError):
     """Git ran and refused (an unknown revision, a path that is not there, ...)."""
 
 
+class CannotPull(GitError):
+    """The checkout cannot take its upstream's commits: detached, no upstream, diverged, changes in the way."""
+
+
+class FetchFailed(GitError):
+    """The remote did not answer a fetch (unreachable, refused, credentials missing); named, never its URL."""
+
+
 def without_credentials(url: str) -> str:
     """A remote URL without any user or token in it (`https://user:tok@host/x` → `https://host/x`)."""
     url = url.strip()
@@ -69,8 +78,8 @@ def without_credentials(url: str) -> str:
     return url
 
 
-def _environment() -> dict[str, str]:
-    return {**os.environ, **_ENV}
+def _environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, **_ENV, **(extra or {})}
 
 
 def _first_line(stderr: bytes) -> str:
@@ -117,9 +126,11 @@ def run(
     ok: tuple[int, ...] = (0,),
     timeout: float = TIMEOUT,
     hint: str = NOT_A_WORK_TREE_HINT,
+    env: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """Run `git -C folder ARGS` and return (exit status, stdout bytes); any status outside `ok` is a
-    `GitError` (`hint` is the one for "not a work tree": what darse needs Git for there)."""
+    `GitError` (`hint` is the one for "not a work tree": what darse needs Git for there; `env` adds
+    variables to git's environment)."""
     command = ["git", "-C", str(folder), *args]
     try:
         proc = subprocess.Popen(
@@ -127,8 +138,8 @@ def run(
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_environment(),
-            start_new_session=True,  # its own process group: a kill reaches anything git started
+            env=_environment(env),
+            start_new_session=True,  # its own process group (and no terminal): a kill reaches anything git started
         )
     except OSError as exc:
         raise _missing(exc) from None
@@ -250,7 +261,44 @@ class LoggedCommit(NamedTuple):
     files: tuple[str, ...]
 
 
+class IncomingCommit(NamedTuple):
+    """One commit of `Git.incoming`: its hash, subject, author, author time (epoch seconds) and files."""
+
+    hash: str
+    subject: str
+    author: str
+    time: int
+    files: tuple[str, ...]
+
+
+class Upstream(NamedTuple):
+    """The branch checked out and the remote-tracking branch it follows (`git pull`'s source)."""
+
+    branch: str  # main
+    remote: str  # origin ("." for a local branch)
+    ref: str  # origin/main, as `@{upstream}` abbreviates it
+
+
+class Reflogged(NamedTuple):
+    """One move of a branch recorded in Git's reflog: when, to which commit, and Git's message."""
+
+    time: int
+    commit: str
+    message: str
+
+
 _COMMIT_START = re.compile(rb"\x1e([0-9a-f]{40,64})\x1f")
+# no prompt for credentials, by the terminal (there is none: see run) nor by an askpass program
+_FETCH_ENV = {"GIT_ASKPASS": "", "SSH_ASKPASS": "", "SSH_ASKPASS_REQUIRE": "never"}
+
+
+def _log_entries(out: bytes) -> Iterator[tuple[str, list[bytes], tuple[str, ...]]]:
+    """(hash, header fields, files) of `git log -z --name-only --format=%x1e%H%x1f<fields split by %x1f>`."""
+    parts = _COMMIT_START.split(out)  # ["", hash, rest, hash, rest, ...]
+    for index in range(1, len(parts) - 1, 2):
+        header, _, files = parts[index + 1].partition(b"\0")
+        files = files.removeprefix(b"\n")  # the blank line between the header and the files
+        yield parts[index].decode(), header.split(b"\x1f"), tuple(_paths(files))
 
 
 def _pathspec(path: str) -> str:
@@ -269,8 +317,10 @@ class Git:
         self.hint = hint
         self.timeout = timeout
 
-    def run(self, *args: str, stdin: bytes | None = None, ok: tuple[int, ...] = (0,)) -> tuple[int, bytes]:
-        return run(self.folder, *args, stdin=stdin, ok=ok, timeout=self.timeout, hint=self.hint)
+    def run(
+        self, *args: str, stdin: bytes | None = None, ok: tuple[int, ...] = (0,), env: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        return run(self.folder, *args, stdin=stdin, ok=ok, timeout=self.timeout, hint=self.hint, env=env)
 
     def text(self, *args: str) -> str:
         return self.run(*args)[1].decode("utf-8", "replace")
@@ -378,14 +428,133 @@ class Git:
         )  # fmt: skip
         if code != 0:
             return None
-        parts = _COMMIT_START.split(out)  # ["", hash, rest, hash, rest, ...]
+        return [
+            LoggedCommit(commit, b"\x1f".join(header).decode("utf-8", "replace"), files)
+            for commit, header, files in _log_entries(out)
+        ]
+
+    # the checkout and its upstream (`darse pull`): what a `git pull --ff-only` would bring, and doing it
+
+    def branch(self) -> str:
+        """The branch checked out; a detached HEAD has none and cannot pull."""
+        code, out = self.run("symbolic-ref", "--quiet", "--short", "HEAD", ok=(0, 1, 128))
+        if code != 0 or not out.strip():
+            raise CannotPull(
+                f"the checkout {self.folder} is on a detached HEAD, not on a branch",
+                "switch to the branch to follow first (git switch main)",
+            )
+        return out.decode("utf-8", "replace").strip()
+
+    def upstream(self) -> Upstream:
+        """The branch checked out and the remote-tracking branch `git pull` would take commits from."""
+        branch = self.branch()
+        code, out = self.run("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", ok=(0, 128))
+        if code != 0 or not out.strip():
+            raise CannotPull(
+                f"the branch {branch} has no upstream to pull from",
+                f"set one: git branch --set-upstream-to=origin/{branch} {branch}",
+            )
+        remote = self.run("config", "--get", "--", f"branch.{branch}.remote", ok=(0, 1))[1]
+        text = out.decode("utf-8", "replace").strip()
+        return Upstream(branch, remote.decode("utf-8", "replace").strip() or ".", text)
+
+    def fetch(self, remote: str, timeout: float = FETCH_TIMEOUT) -> None:
+        """`git fetch REMOTE`, bounded in time, never prompting; a failure names the remote, never its URL
+        (which may hold a user and a token)."""
+        if remote == ".":
+            return  # the upstream is a local branch: nothing to fetch
+        if not remote or remote.startswith("-"):
+            raise CannotPull(f"{remote!r} is not a remote", "see git remote -v")
+        try:
+            run(self.folder, "fetch", "--quiet", "--", remote, timeout=timeout, hint=self.hint, env=_FETCH_ENV)
+        except GitTimeout:
+            raise FetchFailed(
+                f"fetching from {remote} took longer than {timeout:g} s",
+                f"check that the remote {remote} answers (git fetch {remote})",
+            ) from None
+        except GitFailed as exc:
+            reason = exc.message.removeprefix("git fetch failed: ")
+            for url in self._remote_urls(remote):
+                reason = reason.replace(url, remote).replace(without_credentials(url), remote)
+            reason = _CREDENTIALS.sub(r"\1", reason)
+            raise FetchFailed(
+                f"could not fetch from {remote}: {reason}",
+                f"check the remote {remote}'s address and credentials on this host (git fetch {remote})",
+            ) from None
+
+    def _remote_urls(self, remote: str) -> list[str]:
+        try:
+            out = self.run("remote", "get-url", "--all", "--", remote)[1]
+        except GitError:
+            return []
+        return sorted({u for u in out.decode("utf-8", "replace").splitlines() if u.strip()}, key=len, reverse=True)
+
+    def last_fetch(self) -> float | None:
+        """When this clone last fetched (FETCH_HEAD's time, epoch seconds), None when it never did."""
+        try:
+            path = self.text("rev-parse", "--git-path", "FETCH_HEAD").strip()
+            return (self.folder / path).stat().st_mtime
+        except (GitError, OSError):
+            return None
+
+    def ahead_behind(self, target: str) -> tuple[int, int]:
+        """(commits HEAD has that `target` has not, commits `target` has that HEAD has not)."""
+        if target.startswith("-"):
+            raise GitFailed(f"{target!r} is not a revision", "give a commit, tag or branch")
+        ahead, behind = self.text("rev-list", "--left-right", "--count", f"HEAD...{target}", "--").split()
+        return int(ahead), int(behind)
+
+    def incoming(self, target: str, limit: int = 1000) -> list[IncomingCommit]:
+        """The commits `target` has and HEAD has not (`HEAD..target`), newest first, at most `limit`, each
+        with its author, time and the files it changed (merges list none: their parents do)."""
+        if target.startswith("-"):
+            raise GitFailed(f"{target!r} is not a revision", "give a commit, tag or branch")
+        out = self.run(
+            "log", f"--max-count={max(limit, 1)}", "--no-renames", "--name-only", "-z",
+            "--format=%x1e%H%x1f%an%x1f%at%x1f%s", f"HEAD..{target}", "--",
+        )[1]  # fmt: skip
         commits = []
-        for index in range(1, len(parts) - 1, 2):
-            subject, _, files = parts[index + 1].partition(b"\0")
-            files = files.removeprefix(b"\n")  # the blank line between the header and the files
+        for commit, header, files in _log_entries(out):
+            author, when, subject = header[0], header[1:2] or [b""], b"\x1f".join(header[2:])
             text = subject.decode("utf-8", "replace")
-            commits.append(LoggedCommit(parts[index].decode(), text, tuple(_paths(files))))
+            commits.append(IncomingCommit(commit, text, author.decode("utf-8", "replace"), _int(when[0]), files))
         return commits
+
+    def blocking_changes(self, target: str) -> list[str]:
+        """Uncommitted files (changed or untracked) that a fast-forward to `target` would overwrite."""
+        changed = set(self.changed_between("HEAD", target) or ())
+        return sorted(path for path in self.working_changes() if path in changed)
+
+    def fast_forward(self, target: str, reflog: str) -> None:
+        """Move the branch checked out and the working tree to `target` if that is a fast-forward (what
+        `git pull --ff-only` does after its fetch, to exactly the commit the user saw). `reflog` is what
+        Git's reflog records for the move (who pulled), shown by `git reflog`."""
+        if not re.fullmatch(r"[0-9a-f]{40,64}", target):
+            raise GitFailed(f"{target!r} is not a full commit hash", "give the commit to fast-forward to")
+        upstream = self.upstream()
+        if self.run("merge-base", "--is-ancestor", "HEAD", target, ok=(0, 1))[0] != 0:
+            raise diverged(upstream)
+        blocking = self.blocking_changes(target)
+        if blocking:
+            raise blocked(blocking)
+        self.run("merge", "--ff-only", "--quiet", "--no-edit", target, env={"GIT_REFLOG_ACTION": reflog})
+
+    def moves(self, branch: str, limit: int = 200) -> list[Reflogged]:
+        """The latest moves of `branch` in Git's reflog, newest first (none when it has no reflog)."""
+        if branch.startswith("-"):
+            return []
+        code, out = self.run(
+            "log", "-g", "--date=unix", f"--max-count={max(limit, 1)}", "--format=%gd%x1f%H%x1f%gs",
+            f"refs/heads/{branch}", "--", ok=(0, 128),
+        )  # fmt: skip
+        if code != 0:
+            return []
+        moves = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            selector, _, rest = line.partition("\x1f")
+            commit, _, message = rest.partition("\x1f")
+            moves.append(Reflogged(_int(selector.rpartition("@{")[2].rstrip("}")), commit, message))
+        return moves
 
     def archive(self, commit: str, path: str) -> bytes:
         """Folder `path` (from the top level) as of `commit`, as an uncompressed tar of its contents."""
@@ -413,3 +582,27 @@ def check_clean(what: str, dirty: list[str], allow_dirty: bool, *, hint: str, li
         more = f" and {len(dirty) - listed} more" if len(dirty) > listed else ""
         raise DarseError(f"{what} has uncommitted changes ({shown}{more})", hint)
     return bool(dirty)
+
+
+def _int(text: bytes | str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
+
+
+def diverged(upstream: Upstream) -> CannotPull:
+    """The checkout has commits of its own that its upstream has not: no fast-forward."""
+    return CannotPull(
+        f"the branch {upstream.branch} and {upstream.ref} have diverged: a fast-forward cannot take their commits",
+        f"reconcile them by hand in the checkout (git rebase {upstream.ref}, or git merge), then pull again",
+    )
+
+
+def blocked(paths: list[str], listed: int = 3) -> CannotPull:
+    """Uncommitted changes to files the pull would change: Git refuses to overwrite them."""
+    shown = ", ".join(paths[:listed]) + (f" and {len(paths) - listed} more" if len(paths) > listed else "")
+    return CannotPull(
+        f"uncommitted changes to files the pull changes: {shown}",
+        "commit, stash (git stash) or remove them in the checkout, then pull again",
+    )

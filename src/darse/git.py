@@ -473,7 +473,7 @@ class Git:
                 f"check that the remote {remote} answers (git fetch {remote})",
             ) from None
         except GitFailed as exc:
-            reason = exc.message.removeprefix("git fetch failed: ")
+            reason = exc.message.removeprefix("git fetch failed: ").removeprefix("fatal: ")
             for url in self._remote_urls(remote):
                 reason = reason.replace(url, remote).replace(without_credentials(url), remote)
             reason = _CREDENTIALS.sub(r"\1", reason)

@@ -58,6 +58,7 @@ COMMAND_MODULES = {
     "logs": "deploy",
     "status": "status",
     "history": "status",
+    "pull": "pull",
     "build": "build",
     "push": "build",
     "registry": "registry",

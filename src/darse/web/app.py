@@ -34,7 +34,7 @@ class ServeSettings:
 
 def create_app(settings: ServeSettings) -> Starlette:
     """The ASGI application for `settings` (uvicorn serves it; tests drive it with a client or a browser)."""
-    from darse.web import actions, auth, images, pages
+    from darse.web import actions, auth, checkout, images, pages
 
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf_token"] = auth.csrf_token
@@ -55,6 +55,7 @@ def create_app(settings: ServeSettings) -> Starlette:
     ]
     routes = [
         *auth.routes(),
+        *checkout.routes(),
         *actions.routes(),  # before the pages: `/services/{name:path}` would also match `.../deploy`
         *images.routes(),  # before the pages, for the same reason (`.../images`)
         *pages.routes(),

@@ -143,6 +143,11 @@ class Actions:
         with self._lock:
             return next((a for a in self._actions.values() if a.service == service and a.running), None)
 
+    def running(self) -> list[Action]:
+        """Every action still running (a pull waits for them: they read the checkout's files)."""
+        with self._lock:
+            return [a for a in self._actions.values() if a.running]
+
     def start(self, kind: str, service: str, user: str, work: Callable[[Action], None]) -> Action:
         """Register the action and run `work(action)` in a thread; raises Busy when one runs on `service`.
         `work` must end the action (`finish`), whatever happens."""

@@ -4,6 +4,7 @@ clone of a bare origin (no engine: a pull only moves Git)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -95,11 +96,13 @@ def test_a_post_without_the_csrf_token_is_refused(operator, clones: Clones) -> N
     assert clones.head() == before
 
 
-def test_an_operator_confirms_then_the_pull_moves_head_live(operator, app, clones: Clones) -> None:
+def test_an_operator_confirms_then_the_pull_moves_head_live(operator, app, clones: Clones, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="darse.web.checkout")
     client, token = operator
     confirm = client.get("/checkout/pull")
     assert confirm.status_code == 200 and "Pull 2 commits into main" in confirm.text
     target = re.search(r'name="target" value="([0-9a-f]+)"', confirm.text).group(1)
+    confirm_head = clones.head()
     assert target == git(clones.host, "rev-parse", "origin/main").strip()
 
     started = client.post("/checkout/pull", data={"csrf": token, "target": target}, follow_redirects=False)
@@ -109,6 +112,7 @@ def test_an_operator_confirms_then_the_pull_moves_head_live(operator, app, clone
     action = app.state.actions.get(action_id)
     _finished(action)
     assert action.outcome == "ok" and clones.head() == target
+    assert f"alice (dashboard) pulled main: {confirm_head[:12]}..{target[:12]}" in caplog.text
     progress = client.get(started.headers["location"])
     assert 'data-outcome="ok"' in progress.text and "fast-forwarded to origin/main" in progress.text
     events = client.get(f"/checkout/actions/{action_id}/events")

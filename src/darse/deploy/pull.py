@@ -12,7 +12,6 @@ the deployment history stays per service and records the deploys that follow.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +22,6 @@ from darse.git import CannotPull, Git, IncomingCommit, Upstream, blocked, diverg
 from darse.model.repository import Repository, find_root, open_repository
 from darse.model.service import is_compose_name
 from darse.progress import Event, Listener, ignore
-
-log = logging.getLogger(__name__)
 
 COMMITS_SHOWN = 200  # commits listed in a plan; the count says how many more there are
 PATHS_SHOWN = 50  # paths outside any service folder listed in a plan
@@ -322,7 +319,6 @@ def pull(start: Path, plan: PullPlan, requested_by: str = "", listener: Listener
         git.fast_forward(plan.target, reflog=f"{REFLOG_PREFIX}{_one_line(who)}")
     finally:
         listener(Event(task, done=True))
-    log.info("%s pulled %s: %s..%s (%d commits)", who, plan.branch, plan.head[:12], plan.target[:12], plan.behind)
     return PullResult(
         branch=plan.branch,
         upstream=plan.upstream,

@@ -158,7 +158,9 @@ def _work(start: Any, plan: Any, requested_by: str) -> Callable[[Action], None]:
 
             pulled = api.pull(start, plan, requested_by=requested_by, listener=listener)
             ok, lines, result = True, pulled.summary_lines(), pulled.to_dict()
+            log.info("%s pulled %s: %s..%s", requested_by, plan.branch, pulled.old[:12], pulled.new[:12])
         except DarseError as exc:
+            log.info("a pull by %s was refused: %s", requested_by, exc.message)
             lines = [f"✘ {exc.message}", *([f"  hint: {exc.hint}"] if exc.hint else [])]
         except Exception as exc:  # a bug: the page says so, the log has where
             trace = "".join(traceback.format_tb(exc.__traceback__))

@@ -3,13 +3,15 @@ and a developer's clone that pushes the commits the host then takes."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from pathlib import Path
 
 import pytest
 
 from darse.deploy.pull import plan_pull, pull, recent_pulls
 from darse.errors import DarseError
-from darse.git import CannotPull, FetchFailed
+from darse.git import CannotPull, FetchFailed, Git
 
 from helpers.clones import COMPOSE, Clones, git, make_clones
 
@@ -160,3 +162,30 @@ def test_a_broken_darse_toml_does_not_keep_the_fix_out(clones: Clones) -> None:
 def test_not_a_checkout(tmp_path: Path) -> None:
     with pytest.raises(DarseError, match="not in a Git work tree"):
         plan_pull(tmp_path)
+
+
+def test_a_remote_that_never_answers_is_given_up_within_the_fetch_bound(clones: Clones) -> None:
+    """A server that accepts and stays silent: the fetch is killed at its bound, and says so by name."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        accepted: list[socket.socket] = []
+        threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+        port = server.getsockname()[1]
+        git(clones.host, "remote", "set-url", "origin", f"http://bot:s3cr3t@127.0.0.1:{port}/x.git")
+        try:
+            with pytest.raises(FetchFailed) as failed:
+                Git(clones.host).fetch("origin", timeout=1.0)
+        finally:
+            for connection in accepted:
+                connection.close()
+    assert failed.value.message == "fetching from origin took longer than 1 s"
+    assert "s3cr3t" not in failed.value.one_line()
+
+
+def test_a_service_at_the_repository_root_is_named(tmp_path: Path) -> None:
+    clones = make_clones(tmp_path, {"compose.yaml": COMPOSE})
+    clones.push({"compose.yaml": COMPOSE + "    init: true\n", "notes/a.md": "a\n"}, "root service")
+    plan = plan_pull(clones.host)
+    name = clones.host.name  # a service at the root is named after its folder
+    assert plan.services == [name] and plan.outside == [] and plan.commits[0].services == (name,)

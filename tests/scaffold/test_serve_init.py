@@ -159,6 +159,13 @@ def test_bad_input_is_a_darse_error_and_writes_nothing(
     assert snapshot(root) == before
 
 
+def test_a_checkout_path_compose_cannot_hold_as_it_is_is_refused(tmp_path: Path, state: Path) -> None:
+    root = repository(tmp_path / "my fleet")  # a space: the bind mount `src:dst` and YAML would need quoting
+    result = run_darse("serve", "init", "--trusted-proxy", "10.0.0.1", cwd=root)
+    assert result.exit_code == 2 and "checkout's path" in result.stderr and "move the checkout" in result.stderr
+    assert not (root / "darse").exists()
+
+
 def test_the_trusted_proxy_defaults_to_the_subnets_of_traefiks_network(tmp_path: Path, state: Path) -> None:
     network = f"darse-test-proxy-{uuid.uuid4().hex[:10]}"
     root = repository(tmp_path / "repo", config=f'proxy_network = "{network}"\ndomain = "example.org"\n')

@@ -397,6 +397,9 @@ darse build {name} && darse push {name}
 darse up {name}
 ```
 
+Deploy this service from the host, not from its own dashboard: `darse up {name}` replaces the container
+that serves the page (and runs the deployment).
+
 ## Upgrade
 
 With the new darse installed on the host, run `darse serve init --name {name}-next` beside this folder,

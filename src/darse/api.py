@@ -90,6 +90,8 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "set_dashboard_user_role": ("darse.dashboard.users", "set_role"),
     "list_dashboard_users": ("darse.dashboard.users", "list_users"),
     "verify_dashboard_user": ("darse.dashboard.users", "verify"),
+    # serve init: a service folder that runs the dashboard itself behind Traefik
+    "init_serve_folder": ("darse.scaffold.serve_folder", "init_serve_folder"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
@@ -166,6 +168,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     )
     from darse.model.repository import repository_around as open_repository  # noqa: F401
     from darse.scaffold import new_service  # noqa: F401
+    from darse.scaffold.serve_folder import init_serve_folder  # noqa: F401
     from darse.secrets.commands import check as check_secrets  # noqa: F401
     from darse.secrets.commands import diff as diff_secrets  # noqa: F401
     from darse.secrets.commands import plan as plan_secrets  # noqa: F401

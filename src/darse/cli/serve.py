@@ -245,5 +245,31 @@ def user_list(
         out.print(f"{escape(user.name)}  {user.role}")
 
 
+@serve_app.command("init")
+def serve_init(
+    name: str = typer.Option("darse", "--name", help="The service folder to write, at the repository's root."),
+    domain: str = typer.Option(
+        None, "--domain", help="The dashboard's host name [default: NAME.<domain of darse.toml>]."
+    ),
+    trusted_proxy: str = typer.Option(
+        None,
+        "--trusted-proxy",
+        help="Traefik's address or network [default: the subnets of the proxy network, asked of the engine].",
+    ),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Write a service folder that runs this dashboard behind Traefik (compose.yaml, Dockerfile, README,
+    CHANGELOG, locked requirements and a wheel of this darse); an existing folder is never overwritten."""
+    report = api.init_serve_folder(Path.cwd(), name=name, domain=domain, trusted_proxy=trusted_proxy)
+    if json_flag:
+        print_json(report.to_dict(), indent=None)
+        return
+    out.print(f"wrote {escape(report.relative)}/: {escape(', '.join(report.files))}")
+    findings = len(report.lint.findings)
+    out.print(f"darse lint {escape(report.relative)}: " + ("clean" if not findings else f"{findings} finding(s)"))
+    out.print("[bold]Whoever signs in as an operator controls the engine: root on this host[/] (see its README.md).")
+    out.print("next: darse serve user add NAME --role operator; darse build, push and up " + escape(report.relative))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(serve_app, name="serve")

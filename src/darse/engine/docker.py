@@ -206,6 +206,14 @@ class Engine:
                 created.append(name)
         return created
 
+    def network_subnets(self, name: str) -> list[str] | None:
+        """The subnets of the network called exactly `name` (None when there is no such network)."""
+        for network in self.api.networks(names=[name]):
+            if network.get("Name") == name:  # the engine's name filter matches substrings
+                configs = (network.get("IPAM") or {}).get("Config") or []
+                return [config["Subnet"] for config in configs if config.get("Subnet")]
+        return None
+
     def image_facts(self, image_ids: list[str]) -> dict[str, list[str]]:
         """`image ID -> RepoDigests` (empty for an image never pushed or pulled)."""
         out: dict[str, list[str]] = {}

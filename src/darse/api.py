@@ -73,6 +73,7 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     # dashboard: what `darse serve` shows (read-only views of the fleet and of one service)
     "fleet": ("darse.dashboard.fleet", "fleet"),
     "service_view": ("darse.dashboard.fleet", "service_view"),
+    "follow_logs": ("darse.dashboard.logs", "follow_logs"),
     # serve: the dashboard's users (bcrypt hashes and roles) and its session key
     "dashboard_users_file": ("darse.dashboard.users", "default_users_file"),
     "dashboard_session_key": ("darse.dashboard.users", "session_key"),
@@ -91,6 +92,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
         fleet,  # noqa: F401
         service_view,  # noqa: F401
     )
+    from darse.dashboard.logs import follow_logs  # noqa: F401
     from darse.dashboard.users import add_user as add_dashboard_user  # noqa: F401
     from darse.dashboard.users import check_account as check_dashboard_password  # noqa: F401
     from darse.dashboard.users import check_name as check_dashboard_user_name  # noqa: F401

@@ -165,7 +165,9 @@ class _LogChunks:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self._stream
+            # not `yield from` (which closes the inner stream when a reader stops early): `next` by hand
+            while (chunk := next(self._stream, None)) is not None:
+                yield chunk
         except (docker.errors.DockerException, OSError, ValueError, AttributeError):  # closed, or the engine went away
             return
         except Exception as exc:  # urllib3's own errors when the connection breaks

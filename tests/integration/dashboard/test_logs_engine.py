@@ -4,6 +4,7 @@ stream, and every task of a service on the one-node Swarm."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -107,11 +108,23 @@ def test_every_task_of_a_swarm_service(swarm: docker.DockerClient, tmp_path: Pat
         with api.follow_logs(ctx, service.name, tail=10) as follower:
             collect(follower, seen, lambda s: any("starts with token" in t for t in texts(s)))
             marker = uuid.uuid4().hex
-            service.write(f"from the task {marker} {SECRET}")
+            first = service.running()
+            service.write(f"from the task {marker} {SECRET}", first)
             collect(follower, seen, lambda s: any(marker in t for t in texts(s)))
+
+            update = ["docker", "service", "update", "--force", "--detach", "--", f"{service.name}_app"]
+            subprocess.run(update, check=True, capture_output=True, timeout=120)  # a redeploy: a new task
+            deadline = time.monotonic() + WAIT
+            while (second := service.running()) == first:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            after = uuid.uuid4().hex
+            service.write(f"from the new task {after}", second)
+            collect(follower, seen, lambda s: any(after in t for t in texts(s)))
         line = next(line for line in seen if marker in line.text)
         assert line.text == f"from the task {marker} {MASK}"
         assert line.source == f"{service.name}_app.1" and line.time.endswith("Z")
+        assert next(line for line in seen if after in line.text).source.startswith(f"{service.name}_app.")
         assert all(SECRET not in line.text for line in seen)
     finally:
         service.close()

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 MAX_PAGE_LINES = 5000  # lines one page receives; then the stream ends and the page says to reload
 BATCH = 200  # lines per event at most
+MAX_STREAMS = 32  # logs pages followed at once by this process (each holds engine connections and threads)
 
 
 def _open(request: Request) -> Any:
@@ -122,6 +123,11 @@ async def logs_events(request: Request) -> Response:
 
     async def stream():
         yield f": logs of {name}\nid: live\n\n"  # an id: a reconnecting EventSource says so
+        if len(_followers(request)) >= MAX_STREAMS:
+            note = LogLine("", "", f"{MAX_STREAMS} logs pages are open already: close one, then reload", note=True)
+            yield _sse("lines", render([note]))
+            yield _sse("done", "")
+            return
         try:
             follower = await run_in_threadpool(start)
         except DarseError as exc:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from darse.masking import MASK
+from darse.web import logs as web_logs
 from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import served
@@ -94,8 +95,10 @@ def test_a_viewer_follows_the_logs_live_with_the_secret_masked(dashboard, servic
     assert not app.state.log_followers
 
 
-def test_bad_input_and_unknown_services_get_pages_that_say_why(dashboard, service: LogsService) -> None:
-    client, _app = dashboard
+def test_bad_input_and_unknown_services_get_pages_that_say_why(
+    dashboard, service: LogsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, app = dashboard
     bad_tail = client.get(f"/services/{service.name}/logs", params={"tail": "lots"})
     assert bad_tail.status_code == 400 and "the tail must be a number of lines" in bad_tail.text
     assert "sse-connect" not in bad_tail.text
@@ -106,6 +109,11 @@ def test_bad_input_and_unknown_services_get_pages_that_say_why(dashboard, servic
     with client.stream("GET", "/services/no-such-service/logs/events") as answer:
         got = list(events(answer.iter_lines()))
     assert [name for name, _ in got] == ["lines", "done"] and "log-note" in got[0][1]
+    monkeypatch.setattr(web_logs, "MAX_STREAMS", 0)  # as if that many pages were open
+    with client.stream("GET", f"/services/{service.name}/logs/events") as answer:
+        got = list(events(answer.iter_lines()))
+    assert [name for name, _ in got] == ["lines", "done"] and "logs pages are open already" in got[0][1]
+    assert not getattr(app.state, "log_followers", set())  # no follower was started
     linked = client.get(f"/services/{service.name}")
     assert f'/services/{service.name}/logs">Logs, live</a>' in linked.text
 

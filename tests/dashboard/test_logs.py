@@ -5,11 +5,6 @@ every stream closed on `close()`). The real engine's side is in tests/integratio
 
 from __future__ import annotations
 
-import queue
-import struct
-import time
-from typing import Any
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,13 +15,9 @@ from darse.engine.logs import _record
 from darse.errors import DarseError
 from darse.masking import MASK, Masker
 
-from helpers.fake_engine import FakeEngineAPI
+from helpers.fake_logs import LoggingEngine, frame, wait_for
 
 SECRET = "s3cret-Value-99x"
-
-
-def frame(stream: int, payload: bytes) -> bytes:
-    return bytes([stream, 0, 0, 0]) + struct.pack(">I", len(payload)) + payload
 
 
 def masker() -> Masker:
@@ -104,43 +95,6 @@ def test_the_page_input_is_checked() -> None:
 
 
 # -- the follower on the in-memory engine -------------------------------------------------------------
-
-
-class FakeLog:
-    """A followed log of the fake: lines put by the test, until closed."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[bytes | None] = queue.Queue()
-        self.closed = False
-
-    def line(self, text: str) -> None:
-        self.queue.put(frame(1, f"2026-11-28T13:15:48.{time.monotonic_ns() % 10**9:09d}Z {text}\n".encode()))
-
-    def __iter__(self):
-        while (item := self.queue.get()) is not None:
-            yield item
-
-    def close(self) -> None:
-        self.closed = True
-        self.queue.put(None)
-
-
-class LoggingEngine(FakeEngineAPI):
-    def __init__(self) -> None:
-        super().__init__()
-        self.logs_by_container: dict[str, list[FakeLog]] = {}
-
-    def start_logs(self, container: str, *, tail: Any = "all", since: Any = None) -> FakeLog:
-        log = FakeLog()
-        self.logs_by_container.setdefault(container, []).append(log)
-        return log
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
 
 
 def test_the_follower_follows_a_new_container_and_closes_every_stream() -> None:

@@ -135,3 +135,21 @@ def test_a_full_buffer_drops_lines_and_says_how_many() -> None:
         got = follower.take()
     assert got[0].note and "2 lines skipped" in got[0].text
     assert [line.text for line in got[1:]] == ["line 0", "line 1", "line 2"]
+
+
+def test_follow_logs_says_why_it_cannot_start(tmp_path, monkeypatch) -> None:
+    from darse import api
+    from darse.deploy.context import DeployContext
+
+    from helpers.deploy_repo import make_repo
+
+    repo = make_repo(tmp_path, monkeypatch)
+    repo.fake.reachable = False
+    ctx = DeployContext.open(repo.root, connect_engine=repo.fake.connect)
+    with pytest.raises(DarseError, match="cannot reach the Docker engine"):
+        api.follow_logs(ctx, "wiki")
+    with pytest.raises(DarseError) as unknown:
+        api.follow_logs(ctx, "wikki")
+    assert unknown.value.hint  # the library's "did you mean"
+    with pytest.raises(DarseError, match="the tail must be"):
+        api.follow_logs(ctx, "wiki", tail=5000)

@@ -114,7 +114,9 @@ def follow_logs(
     project = ctx.project(service)
     swarm = ctx.target_of(service).is_swarm
     masker = masker_for_compose(*service.compose_paths)
-    engine = ctx.engine_for(service)  # the one-line "cannot reach" error, before anything starts
+    # a client of its own (the follower closes it), connected now: the one-line "cannot reach" error comes
+    # from here, before any thread starts
+    engine = ctx.connect_engine(ctx.endpoint_of(service))
     follower = LogFollower(engine, project, LineShaper(masker, wanted), lines, swarm=swarm, notify=notify)
     follower.start()
     return follower

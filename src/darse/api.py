@@ -80,6 +80,7 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "service_images": ("darse.dashboard.images", "service_images"),
     "service_image_report": ("darse.dashboard.images", "image_report"),
     "registry_view": ("darse.dashboard.images", "registry_view"),
+    "follow_logs": ("darse.dashboard.logs", "follow_logs"),
     # serve: the dashboard's users (bcrypt hashes and roles) and its session key
     "dashboard_users_file": ("darse.dashboard.users", "default_users_file"),
     "dashboard_session_key": ("darse.dashboard.users", "session_key"),
@@ -105,6 +106,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
         registry_view,  # noqa: F401
         service_images,  # noqa: F401
     )
+    from darse.dashboard.logs import follow_logs  # noqa: F401
     from darse.dashboard.users import add_user as add_dashboard_user  # noqa: F401
     from darse.dashboard.users import check_account as check_dashboard_password  # noqa: F401
     from darse.dashboard.users import check_name as check_dashboard_user_name  # noqa: F401

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+import struct
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 MAX_EVENT_LINE = 64 * 1024  # bytes of one event of the stream; a longer line is skipped, never buffered whole
+# bytes of one log line kept; the rest of a longer line is dropped as it streams. Under the 16 KiB at which
+# the engine's log drivers split a line into partial messages (each then stamped again when timestamps are on)
+MAX_LOG_LINE = 8 * 1024
 
 
 class APIError(Exception):
@@ -61,6 +65,16 @@ class EventStream(Protocol):
     def close(self) -> None: ...
 
 
+class LogStream(Protocol):
+    """A followed log (`GET /containers/{id}/logs?follow=1`, `GET /services/{id}/logs?follow=1`) already
+    requested: the answer's bytes as they come (frames not taken apart), until the engine ends it or
+    `close()` (from any thread: a blocked read then returns)."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
 class EngineAPI(Protocol):
     """What darse asks of an engine through its HTTP API (answers are the API's JSON, as docker-py
     returns them). Errors: the client's own APIError and NotFound (see `Engine.errors`)."""
@@ -80,6 +94,20 @@ class EngineAPI(Protocol):
     def logs(self, container: str, *, stdout: bool = True, stderr: bool = True, tail: int | str = "all") -> bytes:
         """Stdout and stderr of a container, its multiplexed frames taken apart."""
         ...
+
+    def start_logs(self, container: str, *, tail: int | str = "all", since: float | None = None) -> LogStream:
+        """Follow a container's stdout and stderr, each line stamped (`timestamps=1`), from its last
+        `tail` lines (or those after `since`, seconds since the epoch) on."""
+        ...
+
+    def start_service_logs(self, service: str, *, tail: int | str = "all") -> LogStream:
+        """Follow every task of a Swarm service on every node, lines stamped and with their details
+        (`com.docker.swarm.task.id=...`)."""
+        ...
+
+    def services(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+    def tasks(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
     def start_export(self, image: str) -> ImageExport:
         """Send the export request now and return at once: the engine prepares it meanwhile."""
@@ -119,3 +147,61 @@ def event_objects(chunks: Iterator[bytes], limit: int = MAX_EVENT_LINE) -> Itera
                 continue
             if isinstance(item, dict):
                 yield item
+
+
+def log_params(tail: int | str, since: float | None = None) -> dict[str, str]:
+    """The query of a followed, stamped log of both streams (containers and services take the same)."""
+    params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1", "tail": str(tail)}
+    if since is not None:
+        params["since"] = f"{since:.9f}"
+    return params
+
+
+def log_lines(chunks: Iterable[bytes], multiplexed: bool, limit: int = MAX_LOG_LINE) -> Iterator[tuple[bytes, bool]]:
+    """The lines of a log answer from its bytes as they arrive, in any pieces: `(line, cut)`, without
+    the line end; `cut` when the line was longer than `limit` bytes (the rest is dropped as it streams,
+    so memory stays bounded). `multiplexed` for a container without a TTY: the payloads of the engine's
+    frames (8-byte header: stream, 0, 0, 0, big-endian size) are taken apart first, whatever the pieces."""
+    buffer = bytearray()
+    cut = False
+
+    def split(data: bytes) -> Iterator[tuple[bytes, bool]]:
+        nonlocal cut
+        while data:
+            end = data.find(b"\n")
+            piece, data = (data, b"") if end < 0 else (data[:end], data[end + 1 :])
+            if not cut:
+                room = limit - len(buffer)
+                buffer.extend(piece[:room])
+                cut = len(piece) > room
+            if end < 0:
+                return
+            line = bytes(buffer).removesuffix(b"\r")
+            was_cut, cut = cut, False
+            buffer.clear()
+            yield line, was_cut
+
+    frames = _payloads(chunks) if multiplexed else chunks
+    for data in frames:
+        yield from split(data)
+    if buffer or cut:  # the stream ended inside a line
+        yield bytes(buffer), cut
+
+
+def _payloads(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The payloads of a multiplexed stream, in pieces as they arrive (a frame need not come whole)."""
+    pending = bytearray()
+    left = 0  # bytes of the current frame's payload still to come
+    for chunk in chunks:
+        pending += chunk
+        while pending:
+            if left:
+                piece = bytes(pending[:left])
+                del pending[: len(piece)]
+                left -= len(piece)
+                yield piece
+                continue
+            if len(pending) < 8:
+                break
+            (left,) = struct.unpack(">I", pending[4:8])
+            del pending[:8]

@@ -17,7 +17,7 @@ import docker
 import docker.errors
 import docker.utils
 
-from darse.engine.api import APIError, NotFound, event_objects
+from darse.engine.api import APIError, NotFound, event_objects, log_params
 
 CHUNK = 1 << 20
 errors = docker.errors  # what `Engine` catches from this client: its APIError and NotFound
@@ -35,6 +35,21 @@ class DockerPyAPI(docker.APIClient):
             return _Events(self.events(filters=filters, decode=False))
         except docker.errors.APIError as exc:
             raise _translated(exc) from None
+
+    def start_logs(self, container: str, *, tail: int | str = "all", since: float | None = None) -> _LogChunks:
+        return self._follow(self._url("/containers/{0}/logs", container), log_params(tail, since))
+
+    def start_service_logs(self, service: str, *, tail: int | str = "all") -> _LogChunks:
+        return self._follow(self._url("/services/{0}/logs", service), {**log_params(tail), "details": "1"})
+
+    def _follow(self, url: str, params: dict[str, str]) -> _LogChunks:
+        """The answer's raw bytes, chunk by chunk as the engine flushes them (frames taken apart by darse)."""
+        try:
+            response = self._get(url, params=params, stream=True)
+            self._raise_for_status(response)
+        except docker.errors.APIError as exc:
+            raise _translated(exc) from None
+        return _LogChunks(response)
 
 
 def api_for(base_url: str | None, timeout: float, use_ssh_client: bool = False) -> DockerPyAPI:
@@ -130,6 +145,35 @@ class _Events:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return event_objects(self._chunks())
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _LogChunks:
+    """A followed log's bytes through docker-py (a `darse.engine.api.LogStream`): each chunk of the
+    HTTP answer as it arrives; `close()` from any thread ends a blocked read (docker-py's own way)."""
+
+    def __init__(self, response: Any) -> None:
+        from docker.types.daemon import CancellableStream
+
+        self._response = response
+        self._stream = CancellableStream(self._read(), response)
+
+    def _read(self) -> Iterator[bytes]:
+        yield from self._response.raw.stream(CHUNK, decode_content=False)
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            # not `yield from` (which closes the inner stream when a reader stops early): `next` by hand
+            while (chunk := next(self._stream, None)) is not None:
+                yield chunk
+        except (docker.errors.DockerException, OSError, ValueError, AttributeError):  # closed, or the engine went away
+            return
+        except Exception as exc:  # urllib3's own errors when the connection breaks
+            if type(exc).__module__.startswith("urllib3"):
+                return
+            raise
 
     def close(self) -> None:
         self._stream.close()

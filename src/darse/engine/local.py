@@ -24,7 +24,7 @@ import struct
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from darse.engine.api import APIError, NotFound, event_objects
+from darse.engine.api import APIError, NotFound, event_objects, log_params
 
 __all__ = ["DEFAULT_SOCKET", "APIError", "EventLines", "LocalEngine", "NotFound", "PendingStream", "local_socket"]
 
@@ -181,6 +181,31 @@ class LocalEngine:
             raw = raw.encode()
         return raw if tty else _demultiplex(raw)
 
+    def services(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "/services", {"filters": json.dumps(filters)} if filters else None) or []
+
+    def tasks(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "/tasks", {"filters": json.dumps(filters)} if filters else None) or []
+
+    def start_logs(self, container: str, *, tail: int | str = "all", since: float | None = None) -> LogChunks:
+        """`GET /containers/{id}/logs?follow=1&timestamps=1` on a connection of its own."""
+        return self._follow(f"/containers/{quote(container, safe='')}/logs?" + urlencode(log_params(tail, since)))
+
+    def start_service_logs(self, service: str, *, tail: int | str = "all") -> LogChunks:
+        """`GET /services/{id}/logs?follow=1&timestamps=1&details=1`: every task, on every node."""
+        params = {**log_params(tail), "details": "1"}
+        return self._follow(f"/services/{quote(service, safe='')}/logs?" + urlencode(params))
+
+    def _follow(self, url: str) -> LogChunks:
+        """A followed answer: its status within the client's timeout, then a socket that waits without one
+        (a quiet container writes nothing for hours)."""
+        pending = self.start_get(url)
+        sock = pending._connection.sock
+        pending.response()
+        if sock is not None:
+            sock.settimeout(None)
+        return LogChunks(pending, sock)
+
     def start_export(self, image: str) -> PendingStream:
         """`GET /images/{name}/get`, what `docker save` asks for: the image as a tar stream."""
         return self.start_get(f"/images/{quote(image, safe='/:@')}/get")
@@ -311,3 +336,11 @@ class EventLines:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
         self._pending.close()
+
+
+class LogChunks(EventLines):
+    """The bytes of one followed log answer as they come (a `darse.engine.api.LogStream`); `close()`
+    from another thread shuts the socket down, as for events."""
+
+    def __iter__(self):
+        return self._chunks()

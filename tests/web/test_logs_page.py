@@ -1,0 +1,78 @@
+"""The logs page's stream over HTTP without Docker: the in-memory engine behind the application
+(`app.state.open_deployments`), uvicorn on loopback, a viewer signed in through the form. The filter and
+the tail of the query reach the follower, a reconnecting page gets no past lines again, the planted
+secret is masked, and leaving the page closes the engine's log stream."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from darse.deploy.context import DeployContext
+from darse.masking import MASK
+from darse.web.app import ServeSettings, create_app
+
+from helpers.browser import served
+from helpers.deploy_repo import Repo, make_repo
+from helpers.fake_logs import LoggingEngine, wait_for
+from helpers.web import add_test_user
+
+PLANTED = "planted-Log-Secret-77c1"
+COMPOSE = "services:\n  web:\n    image: example/wiki:2.5\n    init: true\n    env_file: app.secrets\n"
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[httpx.Client, LoggingEngine, str]]:
+    repo: Repo = make_repo(tmp_path, monkeypatch)
+    fake = repo.fake = LoggingEngine()
+    repo.commit({"wiki/compose.yaml": COMPOSE, "wiki/app.secrets.example": "TOKEN=\n", ".gitignore": "*.secrets\n"})
+    (repo.root / "wiki" / "app.secrets").write_text(f"TOKEN={PLANTED}\n")
+    container = fake.add_container("wiki-web-1", project="wiki", service="web")
+    users = tmp_path / "users"
+    password = add_test_user(users, "vera", "viewer")
+    app = create_app(ServeSettings(start=repo.root, users_file=users, secret_key="unit-" + "k" * 32))
+    app.state.open_deployments = lambda folder: DeployContext.open(folder, connect_engine=fake.connect)
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/sign-in").text).group(1)
+        client.post("/sign-in", data={"csrf": token, "name": "vera", "password": password})
+        yield client, fake, container.id
+
+
+def data_of(lines: Iterator[str]) -> Iterator[str]:
+    for line in lines:
+        if line.startswith("data: "):
+            yield line[len("data: ") :]
+
+
+def test_the_query_reaches_the_follower_and_lines_come_masked_and_filtered(site) -> None:
+    client, fake, container = site
+    with client.stream("GET", "/services/wiki/logs/events", params={"filter": "ERROR", "tail": "7"}) as answer:
+        wait_for(lambda: container in fake.logs_by_container)
+        log = fake.logs_by_container[container][0]
+        assert log.tail == 7
+        log.line("all fine")
+        log.line(f"an error with {PLANTED}")
+        data = data_of(answer.iter_lines())  # held: dropping it would close the connection
+        first = next(data)
+    assert f"an error with {MASK}" in first and "all fine" not in first and PLANTED not in first
+    assert '<span class="log-source">wiki-web-1</span>' in first
+    wait_for(lambda: log.closed)  # the visitor left: the engine's stream is closed
+
+
+def test_a_reconnecting_page_gets_only_new_lines(site) -> None:
+    client, fake, container = site
+    with client.stream("GET", "/services/wiki/logs/events", headers={"Last-Event-ID": "live"}) as answer:
+        assert answer.status_code == 200
+        wait_for(lambda: container in fake.logs_by_container)
+    assert fake.logs_by_container[container][0].tail == 0
+
+
+def test_a_bad_tail_in_the_stream_is_said_not_raised(site) -> None:
+    client, fake, _container = site
+    with client.stream("GET", "/services/wiki/logs/events", params={"tail": "-3"}) as answer:
+        said = list(data_of(answer.iter_lines()))
+    assert "the tail must be a number of lines" in said[0] and not fake.logs_by_container

@@ -154,12 +154,12 @@ def swarm_targets(ctx: DeployContext) -> list[Target]:
     return [t for t in ctx.repository.config.targets.values() if t.is_swarm]
 
 
-def swarm_view(ctx: DeployContext, engine_for: EngineFactory = SwarmEngine) -> SwarmView:
+def swarm_view(ctx: DeployContext, engine_for: EngineFactory | None = None) -> SwarmView:
     """Every Swarm target's nodes and the stacks of the folders that target it, as the managers say now."""
     views = []
     for target in swarm_targets(ctx):
         folders = [s for s in ctx.repository.services if ctx.target_of(s).name == target.name]
-        views.append(target_view(target, folders, engine_for(target)))
+        views.append(target_view(target, folders, (engine_for or SwarmEngine)(target)))
     return SwarmView(views)
 
 
@@ -213,12 +213,12 @@ def _tasks(tasks: tuple[TaskState, ...], hostnames: dict[str, str]) -> tuple[Tas
     return tuple(row(t) for t in [*current, *failures])
 
 
-def follow_swarm(ctx: DeployContext, engine_for: EngineFactory = SwarmEngine) -> list[SwarmEvents]:
+def follow_swarm(ctx: DeployContext, engine_for: EngineFactory | None = None) -> list[SwarmEvents]:
     """The event streams of the Swarm targets' managers that answer (each to be closed by the caller)."""
     streams: list[SwarmEvents] = []
     for target in swarm_targets(ctx):
         try:
-            streams.append(engine_for(target).events())
+            streams.append((engine_for or SwarmEngine)(target).events())
         except DarseError:  # unreachable now: the page already says so; a reload tries again
             continue
     return streams

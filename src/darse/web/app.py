@@ -33,7 +33,7 @@ class ServeSettings:
 
 def create_app(settings: ServeSettings) -> Starlette:
     """The ASGI application for `settings` (uvicorn serves it; tests drive it with a client or a browser)."""
-    from darse.web import actions, auth, pages
+    from darse.web import actions, auth, pages, swarm
 
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf_token"] = auth.csrf_token
@@ -54,6 +54,7 @@ def create_app(settings: ServeSettings) -> Starlette:
     routes = [
         *auth.routes(),
         *actions.routes(),  # before the pages: `/services/{name:path}` would also match `.../deploy`
+        *swarm.routes(),  # its `/services/{name:path}/scale` too
         *pages.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

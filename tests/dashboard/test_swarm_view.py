@@ -72,6 +72,9 @@ class FakeSwarm:
     def __init__(self, services: list[dict], tasks: list[dict], manager: bool = True, error: str = "") -> None:
         self.raw_services, self.raw_tasks, self.manager, self.error = services, tasks, manager, error
 
+    def close(self) -> None:
+        pass
+
     def is_manager(self) -> bool:
         if self.error:
             raise DarseError(self.error, "start dockerd")

@@ -30,6 +30,9 @@ class FakeSwarm:
     def __init__(self, target) -> None:
         self.target = target
 
+    def close(self) -> None:
+        pass
+
     def is_manager(self) -> bool:
         return self.manager
 

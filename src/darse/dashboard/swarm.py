@@ -159,7 +159,11 @@ def swarm_view(ctx: DeployContext, engine_for: EngineFactory | None = None) -> S
     views = []
     for target in swarm_targets(ctx):
         folders = [s for s in ctx.repository.services if ctx.target_of(s).name == target.name]
-        views.append(target_view(target, folders, (engine_for or SwarmEngine)(target)))
+        engine = (engine_for or SwarmEngine)(target)
+        try:
+            views.append(target_view(target, folders, engine))
+        finally:
+            engine.close()
     return SwarmView(views)
 
 

@@ -152,6 +152,13 @@ class SwarmEngine:
             self._engine = connect(self.address)
         return self._engine.client
 
+    def close(self) -> None:
+        """Close the connection (a long-running process such as the dashboard opens one per page read)."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            with contextlib.suppress(Exception):
+                engine.close()
+
     def ensure_manager(self) -> None:
         info = self.client.info()
         swarm = info.get("Swarm") or {}

@@ -106,7 +106,8 @@ class ScaleResult:
 
 def plan_scale(ctx: DeployContext, text: str, replicas: int | None = None) -> ScalePlan:
     """The scale `text` (`wiki`, `wiki/web`) names, as the Swarm runs it now; nothing changes."""
-    plan, _engine = _plan(ctx, text, replicas)
+    plan, engine = _plan(ctx, text, replicas)
+    engine.close()
     return plan
 
 
@@ -155,6 +156,8 @@ def scale(
             except BaseException as exc:
                 ctx.history.finish(record, FAILED, _why(exc))
                 raise
+            finally:
+                engine.close()
             result = ScaleResult(plan, _ok(convergence, plan.member), convergence, record.id)
             note = f"{plan.member}: {plan.current} → {replicas}"
             ctx.history.finish(record, SUCCESS if result.ok else FAILED, note if result.ok else _failure(result))
@@ -167,11 +170,15 @@ def _plan(ctx: DeployContext, text: str, replicas: int | None) -> tuple[ScalePla
     folder, member = split_member(ctx.repository, text)
     target = swarm_target(ctx.repository, folder)
     engine = SwarmEngine(target)
-    engine.ensure_manager()
     stack = stack_name(folder)
-    chosen = stack_member(folder, engine.services(stack), member)
-    if chosen.desired is None:
-        raise DarseError(f"{chosen.name} is a global service", "a global service runs one task per node")
+    try:
+        engine.ensure_manager()
+        chosen = stack_member(folder, engine.services(stack), member)
+        if chosen.desired is None:
+            raise DarseError(f"{chosen.name} is a global service", "a global service runs one task per node")
+    except BaseException:
+        engine.close()
+        raise
     plan = ScalePlan(
         folder.name, chosen.short, chosen.name, stack, target.name, chosen.desired, chosen.running, replicas
     )

@@ -6,6 +6,7 @@ scale itself runs in tests/integration/web/test_swarm_engine.py)."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from darse.dashboard import swarm as swarm_view_module
 from darse.deploy.swarm import scale as scale_module
 from darse.engine.swarm import STACK_LABEL, NodeState, _service_state
 from darse.web.app import ServeSettings, create_app
+from darse.web.streams import Actions
 
 from helpers.repo import git_init, write_tree
 from helpers.web import signed_in
@@ -178,3 +180,34 @@ def test_an_engine_that_is_not_a_manager_is_said_with_a_hint(
     assert page.status_code == 200
     assert "the engine of target cluster is not a Swarm manager" in page.text
     assert "docker swarm init" in page.text
+
+
+def test_a_scale_is_refused_while_another_action_runs_on_the_folder(operator: TestClient) -> None:
+    release = threading.Event()
+
+    def held(action) -> None:
+        release.wait(30)
+        Actions.finish(action, True, "done", "")
+
+    registry = operator.app.state.actions = Actions()
+    registry.start("deploy", "wiki", "alice", held)
+    try:
+        confirm = operator.get("/services/wiki/scale", params={"member": "web", "replicas": "2"})
+        assert "A deploy of wiki by alice is running" in confirm.text and "follow its progress" in confirm.text
+        assert 'method="post" action="/services/wiki/scale"' not in confirm.text
+        answer = operator.post(
+            "/services/wiki/scale",
+            data={"csrf": operator.csrf, "member": "web", "replicas": "2"},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 409
+        assert "deploy of wiki by alice is running; wait for it to finish" in answer.text
+        assert registry.running_on("wiki").kind == "deploy"
+    finally:
+        release.set()
+
+
+def test_the_page_of_a_swarm_target_service_links_to_the_swarm_page(viewer: TestClient) -> None:
+    page = viewer.get("/services/wiki")
+    assert page.status_code == 200, page.text
+    assert '<a href="/swarm">replicas and scale on the Swarm page</a>' in page.text

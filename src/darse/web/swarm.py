@@ -93,6 +93,8 @@ async def swarm_events(request: Request) -> Response:
 
     async def stream():
         streams = await run_in_threadpool(subscribe)
+        state = request.app.state  # on the event loop: no race; how many pages subscribed (the tests' probe)
+        state.swarm_subscriptions = getattr(state, "swarm_subscriptions", 0) + len(streams)
         for each in streams:
             threading.Thread(target=pump, args=(each,), name="darse-swarm-events", daemon=True).start()
         moving = request.query_params.get("moving") == "1"

@@ -199,7 +199,11 @@ def test_the_page_follows_a_scale_from_the_command_line_live(
         current = swarm.api.inspect_service(deployed.service)["Spec"]["Mode"]["Replicated"]["Replicas"]
         expect(row).to_contain_text(f"{current}/{current}", timeout=LIVE)
         page.evaluate("window.darseNoReload = true")  # gone if the page ever reloads
-        page.wait_for_timeout(1000)  # the event stream is open (its first comment has come)
+        for _ in range(300):  # the page's stream subscribed to the manager's events: no change missed
+            if getattr(app.state, "swarm_subscriptions", 0):
+                break
+            page.wait_for_timeout(100)
+        assert app.state.swarm_subscriptions == 1
 
         wanted = current + 1
         scaled = deployed.darse("stack", "scale", f"{deployed.name}/web={wanted}", "--timeout", "120")

@@ -51,7 +51,9 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     # stack: what only a Swarm does (scale, the Swarm's own rollback, stack status)
     "stack_deploy": ("darse.deploy.swarm.commands", "deploy"),
     "stack_status": ("darse.deploy.swarm.commands", "status"),
-    "stack_scale": ("darse.deploy.swarm.commands", "scale"),
+    "stack_scale": ("darse.deploy.swarm.scale", "scale"),
+    "plan_stack_scale": ("darse.deploy.swarm.scale", "plan_scale"),
+    "check_replicas": ("darse.deploy.swarm.scale", "check_replicas"),
     "stack_rollback": ("darse.deploy.swarm.commands", "rollback"),
     "stack_remove": ("darse.deploy.swarm.commands", "remove"),
     # images: build, push, the private registry, inspect
@@ -81,6 +83,8 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "service_image_report": ("darse.dashboard.images", "image_report"),
     "registry_view": ("darse.dashboard.images", "registry_view"),
     "follow_logs": ("darse.dashboard.logs", "follow_logs"),
+    "swarm_view": ("darse.dashboard.swarm", "swarm_view"),
+    "follow_swarm": ("darse.dashboard.swarm", "follow_swarm"),
     # serve: the dashboard's users (bcrypt hashes and roles) and its session key
     "dashboard_users_file": ("darse.dashboard.users", "default_users_file"),
     "dashboard_session_key": ("darse.dashboard.users", "session_key"),
@@ -107,6 +111,10 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
         service_images,  # noqa: F401
     )
     from darse.dashboard.logs import follow_logs  # noqa: F401
+    from darse.dashboard.swarm import (
+        follow_swarm,  # noqa: F401
+        swarm_view,  # noqa: F401
+    )
     from darse.dashboard.users import add_user as add_dashboard_user  # noqa: F401
     from darse.dashboard.users import check_account as check_dashboard_password  # noqa: F401
     from darse.dashboard.users import check_name as check_dashboard_user_name  # noqa: F401
@@ -138,8 +146,10 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.deploy.swarm.commands import deploy as stack_deploy  # noqa: F401
     from darse.deploy.swarm.commands import remove as stack_remove  # noqa: F401
     from darse.deploy.swarm.commands import rollback as stack_rollback  # noqa: F401
-    from darse.deploy.swarm.commands import scale as stack_scale  # noqa: F401
     from darse.deploy.swarm.commands import status as stack_status  # noqa: F401
+    from darse.deploy.swarm.scale import check_replicas  # noqa: F401
+    from darse.deploy.swarm.scale import plan_scale as plan_stack_scale  # noqa: F401
+    from darse.deploy.swarm.scale import scale as stack_scale  # noqa: F401
     from darse.images.build import build_services as build  # noqa: F401
     from darse.images.inspect.commands import (
         extract_file,  # noqa: F401

@@ -72,13 +72,23 @@ def status(
 @app.command("scale")
 def scale(
     assignment: str = typer.Argument(..., metavar="SERVICE[/NAME]=N", help="A folder (and its stack member) and N."),
+    timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for the replicas to run."),
+    detach: bool = typer.Option(False, "--detach", help="Do not wait: the Swarm converges in the background."),
+    json_flag: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Set the number of replicas of a Swarm service."""
+    """Set the number of replicas of a Swarm service (recorded in the history), and wait until they run."""
     target, sep, count = assignment.rpartition("=")
     if not sep or not target or not count.strip().isdigit():
         raise DarseError(f"cannot read {assignment!r}", "write SERVICE=N or SERVICE/NAME=N, e.g. wiki/web=3")
-    name = api.stack_scale(api.open_repository(Path.cwd()), target, int(count))
-    console.print(f"{escape(name)} scaled to {int(count)} (the Swarm converges in the background)")
+    replicas = api.check_replicas(count)
+    ctx = api.open_deployments(Path.cwd())
+    with progress_display(not json_flag) as listener:
+        result = api.stack_scale(ctx, target, replicas, wait=not detach, timeout=timeout, listener=listener)
+    if json_flag:
+        print_json(result.to_dict())
+    else:
+        print_summary(result.summary_lines(), console)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command("rollback")

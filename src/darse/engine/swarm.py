@@ -9,6 +9,7 @@ connection is made by `darse.engine.connect` like any other (same endpoints, sam
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import subprocess
@@ -41,6 +42,75 @@ class TaskState:
     error: str
     image: str
     created: str
+    node: str = ""  # the ID of the node it was given to ("" while the Swarm has not placed it)
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """One node of the Swarm, as `docker node ls` shows it."""
+
+    id: str
+    hostname: str
+    role: str  # manager, worker
+    availability: str  # active, pause, drain
+    state: str  # ready, down, unknown, disconnected
+    manager_status: str  # leader, reachable, unreachable; "" for a worker
+    engine_version: str
+    address: str
+
+
+@dataclass(frozen=True)
+class SwarmChange:
+    """One change the manager announced: a service or a node updated, or a task's container on this node."""
+
+    kind: str  # service, node, container
+    name: str  # the service's or node's name (for a container: its Swarm service's name)
+    action: str  # create, update, remove, start, die, ...
+
+
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
+
+
+class SwarmEvents:
+    """The Swarm's changes of one `GET /events` subscription until `close()` (callable from any thread).
+
+    A manager announces services and nodes; the tasks' containers are announced only by the node that
+    runs them, so tasks on other nodes show up through their service's update events (or a re-read)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        filters = {"type": ["service", "node", "container"]}
+        self._stream = engine.api.start_events(filters=filters)
+        self._closed = False
+
+    def __iter__(self):
+        try:
+            for raw in self._stream:
+                change = _change(raw)
+                if change is not None:
+                    yield change
+        except (OSError, self._engine.errors.APIError):
+            if not self._closed:
+                raise
+
+    def close(self) -> None:
+        self._closed = True
+        for closable in (self._stream, self._engine):
+            with contextlib.suppress(Exception):
+                closable.close()
+
+
+def _change(raw: dict[str, Any]) -> SwarmChange | None:
+    kind = str(raw.get("Type") or "")
+    attributes = (raw.get("Actor") or {}).get("Attributes") or {}
+    if not isinstance(attributes, dict):
+        return None
+    action = str(raw.get("Action") or "").partition(":")[0].strip()
+    if kind in ("service", "node"):
+        return SwarmChange(kind, str(attributes.get("name", "")), action)
+    if kind == "container" and attributes.get(SWARM_SERVICE_LABEL):
+        return SwarmChange(kind, str(attributes[SWARM_SERVICE_LABEL]), action)
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,6 +152,13 @@ class SwarmEngine:
             self._engine = connect(self.address)
         return self._engine.client
 
+    def close(self) -> None:
+        """Close the connection (a long-running process such as the dashboard opens one per page read)."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            with contextlib.suppress(Exception):
+                engine.close()
+
     def ensure_manager(self) -> None:
         info = self.client.info()
         swarm = info.get("Swarm") or {}
@@ -90,6 +167,20 @@ class SwarmEngine:
                 f"the engine of target {self.target.name} is not a Swarm manager",
                 "run `docker swarm init` there, or point the target at a manager's context",
             )
+
+    def is_manager(self) -> bool:
+        """Whether the engine is an active Swarm manager (the one that can list nodes and services)."""
+        swarm = self.client.info().get("Swarm") or {}
+        return swarm.get("LocalNodeState") == "active" and bool(swarm.get("ControlAvailable"))
+
+    def nodes(self) -> list[NodeState]:
+        """Every node of the Swarm, managers first, then by hostname: one query."""
+        nodes = [_node_state(raw) for raw in self.client.api.nodes()]
+        return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname, n.id))
+
+    def events(self) -> SwarmEvents:
+        """Subscribe to the Swarm's changes from now on, on a connection of its own (closed with it)."""
+        return SwarmEvents(connect(self.address))
 
     def services(self, stack: str) -> list[ServiceState]:
         """Every service of a stack with its tasks: one services query and one tasks query."""
@@ -232,6 +323,7 @@ def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str)
             error=t.get("Status", {}).get("Err", "") or "",
             image=t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""),
             created=t.get("CreatedAt", ""),
+            node=t.get("NodeID", "") or "",
         )
         for t in sorted(tasks, key=lambda t: t.get("CreatedAt", ""))
     )
@@ -249,6 +341,25 @@ def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str)
         labels=dict(spec.get("Labels") or {}),
         tasks=states,
         template=hashlib.sha256(json.dumps(spec.get("TaskTemplate", {}), sort_keys=True).encode()).hexdigest(),
+    )
+
+
+def _node_state(raw: dict[str, Any]) -> NodeState:
+    spec = raw.get("Spec") or {}
+    description = raw.get("Description") or {}
+    status = raw.get("Status") or {}
+    manager = raw.get("ManagerStatus") or {}
+    reachability = str(manager.get("Reachability", ""))
+    manager_status = ("leader" if manager.get("Leader") else reachability) if manager else ""
+    return NodeState(
+        id=str(raw.get("ID", "")),
+        hostname=str(description.get("Hostname", "")),
+        role=str(spec.get("Role", "")),
+        availability=str(spec.get("Availability", "")),
+        state=str(status.get("State", "")),
+        manager_status=manager_status,
+        engine_version=str((description.get("Engine") or {}).get("EngineVersion", "")),
+        address=str(status.get("Addr", "")),
     )
 
 

@@ -275,6 +275,31 @@ RUNNERS: dict[str, Runner] = {
 }
 
 
+# --- actions defined elsewhere in the web layer (web.swarm's scale), on this same machinery -------------
+
+
+def register(kind: str, title: str, runner: Runner) -> None:
+    """Add an action: its routes are named `kind` (the confirmation) like the others, its progress page is
+    titled `title`, `runner` does it in the action's thread. Confirm, lock, stream and history as here."""
+    TITLES[kind] = title
+    RUNNERS[kind] = runner
+
+
+async def start(request: Request, kind: str, name: str, parse: Callable[[Any], dict[str, str]]) -> Response:
+    """Start a registered action from its confirmed POST (operator, CSRF): see `_start`."""
+    return await _start(request, kind, name, parse)
+
+
+def running_on(request: Request, service: str) -> Action | None:
+    """The dashboard's action running on `service`, if any (its confirmation pages say so)."""
+    return _actions(request).running_on(service)
+
+
+async def read(request: Request, name: str, work: Callable[[DeployContext, str], Any]) -> tuple[str, Any]:
+    """`work(ctx, service)` in a worker thread for a confirmation page: see `_read`."""
+    return await _read(request, name, work)
+
+
 # --- results as the CLI prints them ---------------------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ class ServeSettings:
 
 def create_app(settings: ServeSettings) -> Starlette:
     """The ASGI application for `settings` (uvicorn serves it; tests drive it with a client or a browser)."""
-    from darse.web import actions, auth, checkout, images, logs, pages
+    from darse.web import actions, auth, checkout, images, logs, pages, swarm
 
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf_token"] = auth.csrf_token
@@ -59,6 +59,7 @@ def create_app(settings: ServeSettings) -> Starlette:
         *actions.routes(),  # before the pages: `/services/{name:path}` would also match `.../deploy`
         *images.routes(),  # before the pages, for the same reason (`.../images`)
         *logs.routes(),  # the same: `.../logs`
+        *swarm.routes(),  # its `/services/{name:path}/scale` too
         *pages.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

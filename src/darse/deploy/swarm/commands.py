@@ -1,4 +1,4 @@
-"""The Swarm commands as operations: deploy, status, scale, rollback and rm (which services: select.py).
+"""The Swarm commands as operations: deploy, status, rollback and rm (which services: select.py; scale: scale.py).
 
 `darse up` hands its Swarm-target services to `deploy_services`; `darse stack ...` calls the rest. Each
 returns a plain result (`to_dict()` is its `--json` document) and reports progress as events.
@@ -17,7 +17,6 @@ from darse.deploy.swarm.stack import (
     StackResult,
     StackStatus,
     rollback_stack,
-    scale_stack_service,
     stack_status,
     swarm_target,
 )
@@ -79,12 +78,6 @@ def deploy(
 def status(repository: Repository, names: list[str] | None) -> StackStatus:
     """`darse stack status` of the folders named (default: every Swarm-target folder)."""
     return stack_status(repository, swarm_services(repository, names))
-
-
-def scale(repository: Repository, text: str, replicas: int) -> str:
-    """Scale the stack member `text` names (`wiki`, `wiki/web`); returns the Swarm service's full name."""
-    folder, member = split_member(repository, text)
-    return scale_stack_service(repository, folder, member, replicas)
 
 
 def rollback(repository: Repository, text: str, timeout: float, listener: Listener = ignore) -> Convergence:

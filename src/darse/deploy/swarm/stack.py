@@ -256,19 +256,6 @@ def stack_status(repository: Repository, services: list[Service]) -> StackStatus
     return StackStatus(rows)
 
 
-def scale_stack_service(repository: Repository, service: Service, member: str | None, replicas: int) -> str:
-    """Scale one Swarm service of a folder's stack (the only one, or `member`); returns its full name."""
-    if replicas < 0:
-        raise DarseError(f"cannot scale to {replicas} replicas", "give a number >= 0")
-    engine = SwarmEngine(swarm_target(repository, service))
-    states = engine.services(stack_name(service))
-    chosen = _member(service, states, member)
-    if chosen.desired is None:
-        raise DarseError(f"{chosen.name} is a global service", "a global service runs one task per node")
-    engine.scale(chosen.name, replicas)
-    return chosen.name
-
-
 def rollback_stack(
     repository: Repository, service: Service, member: str | None, timeout: float, on_progress=None
 ) -> Convergence:
@@ -276,7 +263,7 @@ def rollback_stack(
     engine = SwarmEngine(swarm_target(repository, service))
     stack = stack_name(service)
     states = engine.services(stack)
-    chosen = [_member(service, states, member)] if member else states
+    chosen = [stack_member(service, states, member)] if member else states
     if not chosen:
         raise DarseError(f"{service.name} is not deployed as a stack", f"deploy it: darse stack deploy {service.name}")
     before = snapshot(states)
@@ -295,7 +282,8 @@ def remove_stack(repository: Repository, service: Service) -> str:
     return stack
 
 
-def _member(service: Service, states: list[ServiceState], member: str | None) -> ServiceState:
+def stack_member(service: Service, states: list[ServiceState], member: str | None) -> ServiceState:
+    """The service of a folder's stack that `member` names (its Compose name or full name), or the only one."""
     if not states:
         raise DarseError(f"{service.name} is not deployed as a stack", f"deploy it: darse stack deploy {service.name}")
     if member is None:

@@ -222,12 +222,14 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     assert history.returncode == 0, history.stderr
     records = json.loads(history.stdout)
     check("stack-history", json.dumps(records[:4]), names)  # the state folder keeps earlier runs' records
-    assert [(r["action"], r["outcome"]) for r in records[:4]] == [
+    assert [(r["action"], r["outcome"]) for r in records[:5]] == [
         ("up", "success"),
         ("up", "failed"),
         ("up", "success"),
+        ("scale", "success"),  # the scale to 3, of the first deployment's revision
         ("up", "success"),
     ]
+    assert records[3]["message"] == "web: 1 → 3" and records[3]["revision"] == records[4]["revision"]
     assert "web rolled back" in records[1]["message"]
     outputs.append(history.stdout)
 

@@ -147,7 +147,7 @@ def test_special_files_and_huge_files_are_refused(tmp_path: Path) -> None:
 def test_not_an_acme_file(tmp_path: Path) -> None:
     path = tmp_path / "acme.json"
     path.write_text('["a list"]')
-    with pytest.raises(DarseError, match="not an acme.json file"):
+    with pytest.raises(DarseError, match=r"not an acme\.json file"):
         read_acme(path)
 
 

@@ -127,7 +127,9 @@ def test_choice_judges_the_certificate_not_what_acme_json_says(ca: TestCA) -> No
 
 def test_never_an_expired_or_future_certificate_over_a_valid_one(ca: TestCA) -> None:
     valid = ca.issue("ldap.example.org", not_after=NOW + dt.timedelta(days=10))
-    expired = ca.issue("ldap.example.org", not_before=NOW - dt.timedelta(days=100), not_after=NOW - dt.timedelta(days=1))
+    expired = ca.issue(
+        "ldap.example.org", not_before=NOW - dt.timedelta(days=100), not_after=NOW - dt.timedelta(days=1)
+    )
     future = ca.issue("ldap.example.org", not_before=NOW + dt.timedelta(days=1), not_after=NOW + dt.timedelta(days=300))
     entries = [entry(expired), entry(future), entry(valid)]
     assert choose(entries, ["ldap.example.org"], now=NOW).facts.fingerprint == valid.fingerprint

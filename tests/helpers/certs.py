@@ -144,8 +144,11 @@ def acme_v1(*issued: Issued) -> dict[str, Any]:
     return {
         "Account": _account(v1=True),
         "Certificates": [
-            {"Domain": {"Main": i.names[0], "SANs": list(i.names[1:]) or None},
-             "Certificate": _b64(i.chain_pem), "Key": _b64(i.key_pem)}  # fmt: skip
+            {
+                "Domain": {"Main": i.names[0], "SANs": list(i.names[1:]) or None},
+                "Certificate": _b64(i.chain_pem),
+                "Key": _b64(i.key_pem),
+            }
             for i in issued
         ],
         "HTTPChallenge": {},
@@ -159,8 +162,12 @@ def acme_v2(resolvers: dict[str, list[Issued]]) -> dict[str, Any]:
         name: {
             "Account": _account(v1=False),
             "Certificates": [
-                {"domain": {"main": i.names[0], **({"sans": list(i.names[1:])} if i.names[1:] else {})},
-                 "certificate": _b64(i.chain_pem), "key": _b64(i.key_pem), "Store": "default"}  # fmt: skip
+                {
+                    "domain": {"main": i.names[0], **({"sans": list(i.names[1:])} if i.names[1:] else {})},
+                    "certificate": _b64(i.chain_pem),
+                    "key": _b64(i.key_pem),
+                    "Store": "default",
+                }
                 for i in issued
             ]
             or None,

@@ -209,24 +209,31 @@ def _dir(found: dict[str, tuple[str, YNode]], problem: Report) -> str | None:
 def _files(found: dict[str, tuple[str, YNode]], problem: Report) -> tuple[CertFile, ...]:
     text = found.get(FILES, (DEFAULT_FILES, None))[0]
     out: list[CertFile] = []
+    wrong = False
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         kind, sep, name = (s.strip() for s in part.partition("="))
         if not sep or kind not in KINDS:
             problem(FILES, f"holds {part[:60]!r}: write KIND=NAME, KIND one of {', '.join(KINDS)}")
+            wrong = True
             continue
         if not name or "/" in name or name in (".", "..") or any(ord(c) < 32 for c in name) or "\\" in name:
             problem(FILES, f"gives {kind} the name {name[:60]!r}, which is not a plain file name")
+            wrong = True
             continue
         if any(f.kind == kind for f in out):
             problem(FILES, f"names {kind} twice")
+            wrong = True
             continue
         if any(f.name == name for f in out):
             problem(FILES, f"gives two files the name {name}")
+            wrong = True
             continue
         out.append(CertFile(kind, name))
     kinds = {f.kind for f in out}
+    if wrong:
+        return tuple(out)  # what is missing follows from the mistake already reported
     if out and not kinds & {"key", "combined"}:
         problem(FILES, "has no key file (key= or combined=): the service could not use the certificate")
     if out and not kinds & {"cert", "fullchain", "combined"}:

@@ -22,6 +22,3 @@ def lint(tmp_path: Path):
         return lint_tree(tmp_path, files, today)
 
     return run
-
-
-

@@ -22,3 +22,6 @@ def lint(tmp_path: Path):
         return lint_tree(tmp_path, files, today)
 
     return run
+
+
+

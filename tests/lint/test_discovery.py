@@ -226,6 +226,7 @@ def test_a_real_folder_of_variants_is_read_whole(tmp_path: Path) -> None:
     assert proc.exit_code == 1 and '"files": 2' in proc.stdout
 
 
+
 def test_two_processes_give_exactly_the_serial_result(tmp_path: Path) -> None:
     """Large trees are linted half in a forked child: the report must not change by a byte. Run in
     fresh interpreters: the fork is only safe before BuildKit's Go parser is loaded, as in the CLI."""

@@ -109,9 +109,12 @@ def test_key_matches_only_its_own_certificate(ca: TestCA) -> None:
 def test_choice_covers_every_domain_wildcards_included(ca: TestCA) -> None:
     ldap = ca.issue("ldap.example.org")
     wildcard = ca.issue("*.example.org", "example.org")
-    multi = ca.issue("mail.example.org", "imap.example.org", "smtp.example.org")
+    multi = ca.issue("mail.example.org", "imap.example.org", "smtp.example.org", not_after=NOW + dt.timedelta(days=95))
     entries = [entry(ldap), entry(wildcard), entry(multi)]
     assert choose(entries, ["imap.example.org", "smtp.example.org"], now=NOW).facts.fingerprint == multi.fingerprint
+    assert (
+        choose(entries[:2], ["imap.example.org", "smtp.example.org"], now=NOW).facts.fingerprint == wildcard.fingerprint
+    )
     assert choose(entries, ["example.org", "mqtt.example.org"], now=NOW).facts.fingerprint == wildcard.fingerprint
     assert choose(entries, ["a.b.example.org"], now=NOW) is None
     assert choose(entries, ["example.com"], now=NOW) is None

@@ -9,8 +9,10 @@ import pickle
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from darse.certs.acme import V1, V2, AcmeIncomplete, PrivateKey, read_acme
+from darse.certs.acme import V1, V2, AcmeIncomplete, PrivateKey, parse_acme, read_acme
 from darse.errors import DarseError
 
 from helpers.certs import ACCOUNT_KEY, TestCA, acme_v1, acme_v2, write_acme
@@ -111,9 +113,14 @@ def test_damaged_entries_are_skipped_by_name_only(tmp_path: Path, ldap, wildcard
     secret_garbage = "!!" + ACCOUNT_KEY
     document["le"]["Certificates"][1]["key"] = secret_garbage
     document["le"]["Certificates"].append({"domain": {}, "certificate": "", "key": ""})
+    document["le"]["Certificates"].append({"domain": {"main": ACCOUNT_KEY}, "certificate": "", "key": ""})
     acme = read_acme(write_acme(tmp_path / "acme.json", document))
     assert [c.main for c in acme.certificates] == ["ldap.example.org"]
-    assert acme.skipped == ("le #1 (*.example.org): its key is not base64 of PEM", "le #2: no main domain")
+    assert acme.skipped == (
+        "le #1 (*.example.org): its key is not base64 of PEM",
+        "le #2: no main domain that is a host name",
+        "le #3: no main domain that is a host name",
+    )
     no_secret_in(*acme.skipped)
 
 
@@ -166,3 +173,32 @@ def test_no_key_or_account_in_reprs(tmp_path: Path, ldap) -> None:
 
 def test_private_keys_compare_by_content() -> None:
     assert PrivateKey(b"a") == PrivateKey(b"a") and PrivateKey(b"a") != PrivateKey(b"b")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+_KEYS = st.sampled_from(["Account", "Certificates", "le", "domain", "main", "sans", "certificate", "key", "Domain"])
+_SHAPED = st.recursive(
+    st.none() | st.text(max_size=10) | st.just(ACCOUNT_KEY) | st.just("ldap.example.org"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_JSON | _SHAPED)
+def test_any_json_gives_certificates_or_a_darse_error_that_leaks_nothing(document) -> None:
+    try:
+        acme = parse_acme(document, Path("acme.json"))
+    except DarseError as exc:
+        no_secret_in(exc.one_line())
+        return
+    no_secret_in(repr(acme), *acme.skipped, json.dumps([c.to_dict() for c in acme.certificates]))
+
+
+def test_empty_resolver_means_every_resolver(tmp_path: Path, ldap) -> None:
+    path = write_acme(tmp_path / "acme.json", acme_v2({"le": [ldap]}))
+    assert len(read_acme(path, "").certificates) == 1

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from darse.certs.names import normalize_domain
 from darse.errors import DarseError
 from darse.fsutil import UnsafeFile, read_bounded
 
@@ -111,8 +112,10 @@ def read_acme(
     """Read `path` and return its certificates (every resolver's, or only `resolver`'s).
 
     A file that does not parse as JSON (cut mid-write) or is empty is read again up to `attempts`
-    times, `wait` seconds apart (at most about one second in all), then AcmeIncomplete is raised."""
+    times, `wait` seconds apart (at most about one second in all), then AcmeIncomplete is raised.
+    `resolver` "" or None: every resolver (darse.toml's `[certs] resolver` unset)."""
     path = Path(path)
+    resolver = resolver or None
     problem = ""
     for attempt in range(max(attempts, 1)):
         if attempt:
@@ -195,21 +198,31 @@ def _entries(raw: Any, resolver: str, *, v1: bool, skipped: list[str]) -> list[A
         domain = entry.get(keys[0])
         main = domain.get(keys[1]) if isinstance(domain, dict) else None
         sans = domain.get(keys[2]) if isinstance(domain, dict) else None
-        if not isinstance(main, str) or not main:
-            skipped.append(f"{where}: no main domain")
+        main = _domain(main)
+        if main is None:
+            skipped.append(f"{where}: no main domain that is a host name")
             continue
-        where = f"{where} ({main[:253]})"
-        sans = [s for s in sans if isinstance(s, str)] if isinstance(sans, list) else []
+        where = f"{where} ({main})"
+        sans = [d for d in (_domain(s) for s in sans) if d is not None] if isinstance(sans, list) else []
         chain = _pem(entry.get(keys[3]), b"CERTIFICATE")
         key = _pem(entry.get(keys[4]), b"PRIVATE KEY")
         if chain is None or key is None:
             skipped.append(f"{where}: its {'certificate' if chain is None else 'key'} is not base64 of PEM")
             continue
         store = entry.get("Store") if isinstance(entry.get("Store"), str) else ""
-        out.append(
-            AcmeCertificate(resolver, main.lower(), tuple(s.lower() for s in sans), chain, PrivateKey(key), store)
-        )
+        out.append(AcmeCertificate(resolver, main, tuple(sans), chain, PrivateKey(key), store))
     return out
+
+
+def _domain(value: Any) -> str | None:
+    """A domain of acme.json, normalized; None when it is not a host name (so that nothing else of the
+    file, which holds keys, can travel as a "domain" into a message)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return normalize_domain(value)
+    except ValueError:
+        return None
 
 
 def _pem(value: Any, marker: bytes) -> bytes | None:

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from darse.certs.labels import FILE_MODE, CertFile, Reload, consumers, parse_consumer
+from darse.certs.acme import configured_acme
+from darse.certs.labels import FILE_MODE, CertFile, Reload, consumers, parse_consumer, repository_consumers
 from darse.config import CertsSettings, load_config, parse_config
 from darse.errors import DarseError
 from darse.model.compose import load_compose
+from darse.model.repository import open_repository
+
+from helpers.repo import write_tree
 
 
 def compose(tmp_path: Path, text: str, env: str = "") -> Path:
@@ -131,3 +135,38 @@ def test_certs_section_refuses_mistakes(table: dict, needle: str) -> None:
         parse_config({"certs": table})
     with pytest.raises(DarseError, match="must be a table"):
         parse_config({"certs": "acme.json"})
+
+
+def test_consumers_of_a_repository_with_overrides(tmp_path: Path) -> None:
+    base = (
+        "services:\n  ldap:\n    image: example/ldap:1.0\n    volumes:\n      - certs:/etc/ldap/tls\n"
+        "    labels:\n      darse.certs.domains: ldap.example.org\n      darse.certs.dir: /etc/ldap/tls\n"
+        "volumes:\n  certs:\n"
+    )
+    override = "services:\n  ldap:\n    labels:\n      darse.certs.owner: '389:389'\n"
+    write_tree(
+        tmp_path,
+        {
+            "darse.toml": "",
+            "ldap/compose.yaml": base,
+            "ldap/compose.override.yaml": override,
+            "web/compose.yaml": "services:\n  web:\n    image: example/web:1.0\n",
+        },
+    )
+    [found] = repository_consumers(open_repository(tmp_path))
+    assert (found.folder, found.compose_path.name, found.consumer.service) == ("ldap", "compose.yaml", "ldap")
+    assert (found.consumer.uid, found.consumer.gid) == (389, 389), "the override is merged, as Compose merges it"
+
+
+def test_a_wrong_label_stops_the_repository_with_its_position(tmp_path: Path) -> None:
+    text = "services:\n  ldap:\n    image: example/ldap:1.0\n    labels:\n      darse.certs.domains: ldap.example.org\n"
+    write_tree(tmp_path, {"darse.toml": "", "ldap/compose.yaml": text})
+    with pytest.raises(DarseError, match=r"^ldap/compose\.yaml:5:28: darse\.certs\.dir is missing"):
+        repository_consumers(open_repository(tmp_path))
+
+
+def test_configured_acme_path(tmp_path: Path) -> None:
+    assert configured_acme(CertsSettings(acme="traefik/acme.json"), tmp_path) == tmp_path / "traefik/acme.json"
+    assert configured_acme(CertsSettings(acme="/srv/acme.json"), tmp_path) == Path("/srv/acme.json")
+    with pytest.raises(DarseError, match=r"names no acme\.json"):
+        configured_acme(CertsSettings(), tmp_path)

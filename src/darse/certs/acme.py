@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from darse.certs.names import normalize_domain
+from darse.config import CertsSettings
 from darse.errors import DarseError
 from darse.fsutil import UnsafeFile, read_bounded
 
@@ -98,6 +99,15 @@ class AcmeFile:
     resolvers: tuple[str, ...]
     certificates: tuple[AcmeCertificate, ...]
     skipped: tuple[str, ...] = ()
+
+
+def configured_acme(settings: CertsSettings, root: Path) -> Path:
+    """Where darse.toml's `[certs] acme` points (a relative path is from the repository root)."""
+    if not settings.acme:
+        raise DarseError(
+            "darse.toml names no acme.json", 'set [certs] acme = "/path/to/acme.json" (Traefik\'s, on this host)'
+        )
+    return Path(root, settings.acme)
 
 
 def read_acme(

@@ -19,10 +19,12 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from darse.certs.names import normalize_domain
-from darse.errors import did_you_mean
+from darse.errors import DarseError, did_you_mean
 from darse.model.compose import ComposeFile, Mount, labels, mounts
+from darse.model.repository import Repository
 from darse.model.yamlnode import YNode
 
 PREFIX = "darse.certs."
@@ -299,3 +301,31 @@ def _reload(found: dict[str, tuple[str, YNode]], problem: Report) -> Reload:
         return Reload("exec", command=command)
     problem(RELOAD, "is none of restart, signal:NAME (signal:HUP), exec:COMMAND")
     return Reload("restart")
+
+
+@dataclass(frozen=True)
+class FolderConsumer:
+    """A consumer and where it is declared: its service folder (darse's service name) and Compose file."""
+
+    folder: str
+    compose_path: Path
+    consumer: Consumer
+
+
+def repository_consumers(repository: Repository) -> list[FolderConsumer]:
+    """Every consumer of the repository's service folders (each folder's deployed configuration, its
+    overrides merged), in folder order. A wrong label is a DarseError naming `file:line:column`: a
+    consumer half understood is never written to."""
+    found: list[FolderConsumer] = []
+    for service in repository.services:
+        compose = service.compose
+        if not compose.readable:
+            continue
+        declared, problems = consumers(compose)
+        if problems:
+            first = problems[0]
+            where = f"{repository.relative(compose.path)}:{first.line}:{first.column}"
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise DarseError(f"{where}: {first.message}{more}", "darse lint shows every one (rule CT003)")
+        found += [FolderConsumer(service.name, compose.path, consumer) for consumer in declared]
+    return found

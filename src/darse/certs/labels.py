@@ -32,7 +32,7 @@ DOMAINS, DIR, FILES, OWNER, MODE, RELOAD, RESOLVER = (
     f"{PREFIX}{key}" for key in ("domains", "dir", "files", "owner", "mode", "reload", "resolver")
 )
 KNOWN = (DOMAINS, DIR, FILES, OWNER, MODE, RELOAD, RESOLVER)
-KINDS = ("cert", "key", "chain", "fullchain", "combined")  # combined: key then full chain, one file
+KINDS = ("cert", "key", "chain", "fullchain", "combined")  # combined: full chain then key, one file (HAProxy, lighttpd)
 DEFAULT_FILES = "cert=cert.pem,key=key.pem,fullchain=fullchain.pem"
 DEFAULT_KEY_MODE = 0o600
 FILE_MODE = 0o644  # certificates are public

@@ -108,6 +108,7 @@ _CERT_ROUTER = (
     "      traefik.http.routers.app-cert.entrypoints: websecure\n"
     "      traefik.http.routers.app-cert.tls.certresolver: letsencrypt\n"
     "      traefik.http.routers.app-cert.service: noop@internal\n"
+    '      traefik.http.services.app-cert.loadbalancer.server.port: "9"\n'
     "    networks:\n      - docker_default\n"
 )
 _CERT_VOLUMES = "volumes:\n  certs:\n"

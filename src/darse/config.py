@@ -27,12 +27,16 @@ _TOP_KEYS = {
     "targets",
     "services",
     "inspect",
+    "certs",
 }
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
 _TARGET_KEYS = {"kind", "context", "host"}
 _CONTEXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")  # the docker CLI's own rule for context names
 _SERVICE_KEYS = {"target", "compose_file"}
+_CERTS_KEYS = {"acme", "resolver", "warn_days"}
+_RESOLVER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+DEFAULT_WARN_DAYS = 21
 TARGET_KINDS = ("compose", "swarm")
 LOCAL_TARGET = "local"
 _HOST_SCHEMES = ("ssh://", "tcp://", "unix://", "npipe://")
@@ -73,6 +77,16 @@ class LintSettings:
 
 
 @dataclass(frozen=True)
+class CertsSettings:
+    """`[certs]`: where Traefik's acme.json is, which certificate resolver consumers take from by
+    default ("" = every resolver), and how many days before expiry `darse certs status` warns."""
+
+    acme: str = ""
+    resolver: str = ""
+    warn_days: int = DEFAULT_WARN_DAYS
+
+
+@dataclass(frozen=True)
 class RepoConfig:
     proxy_network: str = "docker_default"
     domain: str = ""
@@ -86,6 +100,7 @@ class RepoConfig:
     targets: dict[str, Target] = field(default_factory=lambda: {LOCAL_TARGET: Target(LOCAL_TARGET)})
     service_targets: dict[str, str] = field(default_factory=dict)
     compose_files: dict[str, str] = field(default_factory=dict)  # service folder -> the Compose file it deploys
+    certs: CertsSettings = field(default_factory=CertsSettings)
 
     def target_for(self, service: str) -> Target:
         """The target of a service (its name is its folder relative to the root): its own, else the default."""
@@ -164,7 +179,30 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
         inspect=dict(inspect),
         path=path,
         state_dir=_str(data, "state_dir", "", where),
+        certs=_certs(data, where),
     )
+
+
+def _certs(data: dict[str, Any], where: str) -> CertsSettings:
+    """`[certs]`: acme.json's path, the default resolver, the warning threshold (docs/certs.md)."""
+    table = data.get("certs", {})
+    here = f"{where} [certs]"
+    if not isinstance(table, dict):
+        raise DarseError(f"{where}: [certs] must be a table", "write it as [certs] followed by its keys")
+    _check_keys(table, _CERTS_KEYS, here)
+    acme = _str(table, "acme", "", here)
+    if "\0" in acme:
+        raise DarseError(f"{here}: acme is not a path", 'write acme = "/path/to/acme.json"')
+    resolver = _str(table, "resolver", "", here)
+    if resolver and not _RESOLVER_NAME.fullmatch(resolver):
+        raise DarseError(
+            f"{here}: resolver {resolver[:60]!r} is not a certificate resolver name",
+            "the name given to Traefik's certificatesResolvers (letters, digits, '_', '-', '.')",
+        )
+    warn_days = table.get("warn_days", DEFAULT_WARN_DAYS)
+    if isinstance(warn_days, bool) or not isinstance(warn_days, int) or not 0 <= warn_days <= 365:
+        raise DarseError(f"{here}: warn_days must be a whole number of days from 0 to 365", "write warn_days = 21")
+    return CertsSettings(acme=acme, resolver=resolver, warn_days=warn_days)
 
 
 def _targets(data: dict[str, Any], where: str) -> dict[str, Target]:

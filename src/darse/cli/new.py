@@ -29,12 +29,19 @@ def new(
         metavar="VERSION",
         help="With --dockerfile: the release the Dockerfile downloads onto --image, a pinned base (tag VERSION-1).",
     ),
+    tls_domain: list[str] = typer.Option(
+        None,
+        "--tls-domain",
+        metavar="DOMAIN",
+        help="A TLS service that is not a web service (LDAPS, mail...): the labels by which Traefik obtains "
+        "DOMAIN's certificate and darse certs hands it over, in a volume at /certs (repeatable; docs/certs.md).",
+    ),
     json_flag: bool = typer.Option(False, "--json", help="Print a JSON report."),
 ) -> None:
     """Create a service folder that passes darse lint: compose.yaml, example secrets, README."""
     report = api.new_service(
         Path.cwd(), name, image, web=web, host=host, database=db.value if db else None,
-        dockerfile=dockerfile, app_version=app_version,
+        dockerfile=dockerfile, app_version=app_version, tls_domains=tls_domain or (),
     )  # fmt: skip
     if json_flag:
         print_json(report.to_dict())

@@ -41,7 +41,8 @@ everywhere a rule is named:
   ```
 
 Severities: **error** (breaks the guide: a leak, lost data, an unreproducible build), **warning**
-(a convention of the guide), **info** (advice). IDs: `DF` Dockerfile, `DC` Compose, `RP` repository.
+(a convention of the guide), **info** (advice). IDs: `DF` Dockerfile, `DC` Compose, `RP` repository, `SW` Swarm targets,
+`CT` certificates of TLS services (docs/certs.md).
 
 ## Where darse differs from hadolint
 
@@ -93,8 +94,36 @@ _TRAEFIK = (
     "      traefik.http.routers.app.tls.certresolver: letsencrypt\n"
     '      traefik.http.services.app.loadbalancer.server.port: "8080"\n'
 )
+_LDAP = _SVC + "    ports:\n      - 636:636\n"
+_CERTS = (
+    "    volumes:\n"
+    "      - certs:/etc/ldap/tls\n"
+    "    labels:\n"
+    "      darse.certs.domains: ldap.example.org\n"
+    "      darse.certs.dir: /etc/ldap/tls\n"
+)
+_CERT_ROUTER = (
+    '      traefik.enable: "true"\n'
+    "      traefik.http.routers.app-cert.rule: Host(`ldap.example.org`)\n"
+    "      traefik.http.routers.app-cert.entrypoints: websecure\n"
+    "      traefik.http.routers.app-cert.tls.certresolver: letsencrypt\n"
+    "      traefik.http.routers.app-cert.service: noop@internal\n"
+    '      traefik.http.services.app-cert.loadbalancer.server.port: "9"\n'
+    "    networks:\n      - docker_default\n"
+)
+_CERT_VOLUMES = "volumes:\n  certs:\n"
 _DB = "services:\n  db:\n    image: postgres:16.4-alpine\n    restart: unless-stopped\n    init: true\n"
 EXAMPLES: dict[str, tuple[str, str]] = {
+    "CT001": (_LDAP, _LDAP + _CERTS + _CERT_ROUTER + _CERT_VOLUMES + _PROXY),
+    "CT002": (_LDAP + _CERTS + _CERT_VOLUMES, _LDAP + _CERTS + _CERT_ROUTER + _CERT_VOLUMES + _PROXY),
+    "CT003": (
+        _LDAP + _CERTS + '      darse.certs.owner: "openldap"\n' + _CERT_ROUTER + _CERT_VOLUMES + _PROXY,
+        _LDAP + _CERTS + '      darse.certs.owner: "389:389"\n' + _CERT_ROUTER + _CERT_VOLUMES + _PROXY,
+    ),
+    "CT004": (
+        _LDAP + _CERTS.replace("certs:/etc/ldap/tls", "certs:/var/lib/ldap") + _CERT_ROUTER + _CERT_VOLUMES + _PROXY,
+        _LDAP + _CERTS + _CERT_ROUTER + _CERT_VOLUMES + _PROXY,
+    ),
     "DC000": (_SVC + "    ports: [8080:80\n", _SVC),
     "DC001": (
         _SVC + "    environment:\n      LEVEL: ${LOG_LEVEL}\n",

@@ -141,6 +141,7 @@ def new_service(
     database: str | None = None,
     dockerfile: bool = False,
     app_version: str | None = None,
+    tls_domains: tuple[str, ...] | list[str] = (),
 ) -> NewReport:
     """Create the folder `start/NAME` in the repository around `start`, then lint it."""
     from darse.lint.linter import Linter
@@ -148,7 +149,17 @@ def new_service(
 
     root = find_root(start)
     repository = open_repository(root)
-    options = validate(name, image, web, host, database, dockerfile, repository.config, app_version=app_version)
+    options = validate(
+        name,
+        image,
+        web,
+        host,
+        database,
+        dockerfile,
+        repository.config,
+        app_version=app_version,
+        tls_domains=tls_domains,
+    )
     created = create_service(repository, start, options)
     service_repo = open_repository(root, under=created.path)
     result = Linter(service_repo.config, service_repo).lint_services(service_repo.services)

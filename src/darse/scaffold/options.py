@@ -13,6 +13,8 @@ from darse.model.changelog import latest_version_in
 from darse.model.image import ImageRef, TagKind, parse_image
 from darse.scaffold.databases import DATABASES, Database
 
+DEFAULT_CERT_RESOLVER = "letsencrypt"  # the name the scaffolded web routers use too
+CERTS_DIR = "/certs"  # where a scaffolded consumer finds its certificate files
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
 _TAG_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}")  # what an image tag may hold
@@ -36,6 +38,12 @@ class NewOptions:
     registry: str
     data_dirs: tuple[str, ...] = ()  # the image's own data directories, when darse knows them (a database)
     app_version: str | None = None  # with --app-version: the release the Dockerfile downloads
+    tls_domains: tuple[str, ...] = ()  # with --tls-domain: certificates `darse certs` hands to the service
+    cert_resolver: str = DEFAULT_CERT_RESOLVER  # Traefik's certificate resolver (darse.toml [certs] resolver)
+
+    @property
+    def certs_volume(self) -> str:
+        return f"{self.name}-certs"
 
     @property
     def db_name(self) -> str:
@@ -75,6 +83,7 @@ def validate(
     dockerfile: bool,
     config: RepoConfig,
     app_version: str | None = None,
+    tls_domains: tuple[str, ...] | list[str] = (),
 ) -> NewOptions:
     if not _NAME.fullmatch(name):
         raise DarseError(
@@ -129,6 +138,8 @@ def validate(
             )
         version = ref.tag
     return NewOptions(
+        tls_domains=_tls_domains(tls_domains),
+        cert_resolver=config.certs.resolver or DEFAULT_CERT_RESOLVER,
         name=name,
         image=image,
         ref=ref,
@@ -142,6 +153,30 @@ def validate(
         registry=config.registry,
         data_dirs=data_dirs,
     )
+
+
+def _tls_domains(domains: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """--tls-domain values as certificates hold them; a wildcard needs Traefik's DNS challenge, which
+    the labels alone cannot ask for, so it is written by hand (docs/certs.md)."""
+    from darse.certs.names import normalize_domain
+
+    out: list[str] = []
+    for domain in domains:
+        if domain.strip().startswith("*"):
+            raise DarseError(
+                f"--tls-domain {domain!r} is a wildcard",
+                "a wildcard certificate needs Traefik's DNS challenge: write its tls.domains labels by hand "
+                "(docs/certs.md), or give each name",
+            )
+        try:
+            normal = normalize_domain(domain, wildcard=False)
+        except ValueError as exc:
+            raise DarseError(
+                f"--tls-domain {domain[:80]!r} is not a domain: {exc}", "give a name such as ldap.example.org"
+            ) from None
+        if normal not in out:
+            out.append(normal)
+    return tuple(out)
 
 
 def _app_image_version(app_version: str, dockerfile: bool) -> str:

@@ -7,7 +7,7 @@ validated by `options.validate`, so nothing needs escaping.
 
 from __future__ import annotations
 
-from darse.scaffold.options import NewOptions
+from darse.scaffold.options import CERTS_DIR, NewOptions
 
 _SMALL_WORDS = ("alpine", "slim", "distroless", "busybox", "minimal", "micro", "chiseled")
 _SECRETS_HELP = """\
@@ -77,17 +77,29 @@ def compose_yaml(options: NewOptions) -> str:
             '      traefik.enable: "true"',
             f"      traefik.http.routers.{name}.rule: Host(`{options.host}`)",
             f"      traefik.http.routers.{name}.entrypoints: websecure",
-            f"      traefik.http.routers.{name}.tls.certresolver: letsencrypt",
+            f"      traefik.http.routers.{name}.tls.certresolver: {options.cert_resolver}",
             f'      traefik.http.services.{name}.loadbalancer.server.port: "{options.web_port}"',
         ]
-    networks = ([proxy] if options.web_port is not None else []) + ([options.db_name] if db is not None else [])
+    if options.tls_domains:
+        lines += _certs_labels(options)
+    routed = options.web_port is not None or bool(options.tls_domains)
+    networks = ([proxy] if routed else []) + ([options.db_name] if db is not None else [])
     if networks:
         lines.append("    networks:")
         lines += [f"      - {network}" for network in networks]
     app_volume = f"{name}-data"
+    if options.data_dirs or options.tls_domains:
+        lines.append("    volumes:")
+    if options.tls_domains:
+        lines += [
+            "      # The certificate files `darse certs sync` writes (read-only here: only darse changes them).",
+            f"      - {options.certs_volume}:{CERTS_DIR}:ro",
+        ]
     if options.data_dirs:
-        lines += ["    # The image's data directories persist across re-creations of the container.", "    volumes:"]
+        lines += ["      # The image's data directories persist across re-creations of the container."]
         lines += [f"      - {app_volume}:{directory}" for directory in options.data_dirs]
+    elif options.tls_domains:
+        lines.append(f"      # Directories that must outlive the container too, e.g. - {app_volume}:/path/of/the/data")
     else:
         lines += [
             "    # Directories that must outlive the container go on named volumes (declared below), e.g.:",
@@ -97,6 +109,7 @@ def compose_yaml(options: NewOptions) -> str:
     if db is not None:
         lines += ["", *_database_service(options)]
     volumes = ([app_volume] if options.data_dirs else []) + ([options.db_name] if db is not None else [])
+    volumes += [options.certs_volume] if options.tls_domains else []
     if volumes:
         lines += ["", "volumes:"]
         for volume in volumes:
@@ -107,7 +120,7 @@ def compose_yaml(options: NewOptions) -> str:
             ]
     if networks:
         lines += ["", "networks:"]
-        if options.web_port is not None:
+        if routed:
             lines += [
                 "  # Traefik's network, created once per host outside Compose.",
                 f"  {proxy}:",
@@ -116,6 +129,38 @@ def compose_yaml(options: NewOptions) -> str:
         if db is not None:
             lines += [f"  # Private to {name} and its database.", f"  {options.db_name}:"]
     return "\n".join(lines) + "\n"
+
+
+def _certs_labels(options: NewOptions) -> list[str]:
+    """The consumer's darse.certs labels, and the Traefik router that makes Traefik obtain the certificate
+    (a router for the domains that answers by itself: no request reaches the service). docs/certs.md."""
+    name, domains = options.name, options.tls_domains
+    router = f"{name}-certs"
+    rule = " || ".join(f"Host(`{domain}`)" for domain in domains)
+    lines = [] if options.web_port is not None else ["    labels:"]
+    lines += [
+        f"      # TLS for {', '.join(domains)}: `darse certs` (docs/certs.md) writes the certificate",
+        f"      # Traefik obtains into {CERTS_DIR} (cert.pem, key.pem, fullchain.pem), and restarts the service",
+        "      # when it changes.",
+        "      # Point the daemon at them; set darse.certs.owner (uid:gid) to the user it runs as.",
+        f"      darse.certs.domains: {','.join(domains)}",
+        f"      darse.certs.dir: {CERTS_DIR}",
+        "      # Traefik requests a certificate only for a router's domains: this one exists for that alone.",
+    ]
+    if options.web_port is None:
+        lines.append('      traefik.enable: "true"')
+    lines += [
+        f"      traefik.http.routers.{router}.rule: {rule}",
+        f"      traefik.http.routers.{router}.entrypoints: websecure",
+        f"      traefik.http.routers.{router}.tls.certresolver: {options.cert_resolver}",
+        f"      traefik.http.routers.{router}.service: noop@internal",
+    ]
+    if options.web_port is None:
+        lines += [
+            "      # Traefik skips a container whose service has no port; nothing is ever sent to this one.",
+            f'      traefik.http.services.{router}.loadbalancer.server.port: "9"',
+        ]
+    return lines
 
 
 def _database_service(options: NewOptions) -> list[str]:
@@ -292,6 +337,12 @@ def readme(options: NewOptions) -> str:
         out.append(f"- `compose.yaml`, `environment:` of {name}: {env} (where the database is).")
     if options.web_port is not None:
         out.append(f"- Traefik labels in `compose.yaml`: the host name {options.host}, the port {options.web_port}.")
+    if options.tls_domains:
+        out.append(
+            f"- `darse.certs.*` labels in `compose.yaml`: the certificate for {', '.join(options.tls_domains)}, which "
+            f"Traefik obtains (router `{options.name}-certs`, resolver `{options.cert_resolver}`) and `darse certs` "
+            f"writes into `{CERTS_DIR}`; set `darse.certs.owner` to the uid:gid the daemon runs as (docs/certs.md)."
+        )
     out += ["", "Real secret files stay on the host: Git ignores them, only the `.example` files are committed.", ""]
     out += ["## Volumes", ""]
     if options.data_dirs:
@@ -300,14 +351,19 @@ def readme(options: NewOptions) -> str:
     if db is not None:
         volume = options.db_name.replace("-", "_")
         out.append(f"- `{volume}`: `{db.data_dir}` of `{options.db_name}`, the database files.")
-    if not options.data_dirs and db is None:
+    if options.tls_domains:
+        out.append(
+            f"- `{options.certs_volume.replace('-', '_')}`: `{CERTS_DIR}` of `{name}` (read-only), its certificate "
+            "files."
+        )
+    if not options.data_dirs and db is None and not options.tls_domains:
         out.append(f"- None yet: add a named volume in `compose.yaml` for each directory {name} must keep.")
     out += ["", "## Networks", ""]
-    if options.web_port is not None:
+    if options.web_port is not None or options.tls_domains:
         out.append(f"- `{options.proxy_network}` (external, shared with Traefik): {name} only.")
     if db is not None:
         out.append(f"- `{options.db_name}`: {name} and its database, nothing else.")
-    if options.web_port is None and db is None:
+    if options.web_port is None and db is None and not options.tls_domains:
         out.append("- The project's default network only.")
     out += ["", "## Deploy", "", "```sh", f"darse secrets init {name}   # the real secret files, from the examples"]
     if options.dockerfile:

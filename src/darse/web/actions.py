@@ -28,7 +28,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from darse import api
@@ -36,6 +36,7 @@ from darse.errors import DarseError
 from darse.masking import masker_for_compose
 from darse.progress import Event
 from darse.web import auth
+from darse.web.common import event_stream, per_app, resume_index
 from darse.web.streams import Action, Actions, Busy
 
 if TYPE_CHECKING:
@@ -59,11 +60,9 @@ def requester(user: Any) -> str:
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _actions(request: Request) -> Actions:
-    state = request.app.state
-    if not hasattr(state, "actions"):
-        state.actions = Actions()
-    return state.actions
+def actions_of(request: Request) -> Actions:
+    """The application's running and recent actions (deploys, scales, pulls: one per folder at a time)."""
+    return per_app(request, "actions", Actions)
 
 
 def _start_folder(request: Request) -> Path:
@@ -99,7 +98,7 @@ def _close(ctx: DeployContext) -> None:
 
 
 def _confirm(request: Request, kind: str, service: str, status_code: int = 200, **context: Any) -> Response:
-    running = _actions(request).running_on(service)
+    running = actions_of(request).running_on(service)
     return _render(
         request,
         "confirm.html",
@@ -186,7 +185,7 @@ async def _start(
     service, _ = await _read(request, name, lambda _ctx, _svc: None)
     work = _work(_start_folder(request), kind, service, params, requester(user))
     try:
-        action = _actions(request).start(kind, service, user.name, work)
+        action = actions_of(request).start(kind, service, user.name, work)
     except Busy as busy:
         return _confirm(
             request,
@@ -292,7 +291,7 @@ async def start(request: Request, kind: str, name: str, parse: Callable[[Any], d
 
 def running_on(request: Request, service: str) -> Action | None:
     """The dashboard's action running on `service`, if any (its confirmation pages say so)."""
-    return _actions(request).running_on(service)
+    return actions_of(request).running_on(service)
 
 
 async def read(request: Request, name: str, work: Callable[[DeployContext, str], Any]) -> tuple[str, Any]:
@@ -345,7 +344,7 @@ def done_html(ok: bool, lines: list[str], result: Any, mask: Callable[[str], str
 
 
 def _action_of(request: Request) -> Action:
-    action = _actions(request).get(request.path_params["action_id"])
+    action = actions_of(request).get(request.path_params["action_id"])
     if action is None or action.service != request.path_params["name"]:
         raise HTTPException(404, "no such action (the dashboard keeps the recent ones until it restarts)")
     return action
@@ -375,29 +374,19 @@ async def progress(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """`text/event-stream`: `progress` events (an `<li>` each), then one `done` event, then the end."""
     auth.require(request, "viewer")
-    action = _action_of(request)
-    after = _int(request.query_params.get("after"), 0)
-    last_seen = request.headers.get("last-event-id")
-    if last_seen is not None:  # a reconnecting EventSource resumes after what it had
-        after = max(after, _int(last_seen, -1) + 1)
+    return follow_action(request, _action_of(request))
+
+
+def follow_action(request: Request, action: Action) -> Response:
+    """The action's messages from where the page (or a reconnecting EventSource) left off, to its end."""
+    after = resume_index(request)
 
     async def stream():
         yield f": {action.kind} of {action.service}\n\n"
         async for message in action.channel.follow(after):
             yield ": keep-alive\n\n" if message is None else message.encode()
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
-def _int(text: str | None, default: int) -> int:
-    try:
-        return max(0, int(text)) if text is not None else default
-    except ValueError:
-        return default
+    return event_stream(stream())
 
 
 def routes() -> list[Route]:

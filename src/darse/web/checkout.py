@@ -25,7 +25,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from darse import api
@@ -33,7 +33,7 @@ from darse.errors import DarseError
 from darse.git import FetchFailed
 from darse.progress import Event
 from darse.web import auth
-from darse.web.actions import _actions, _int, done_html, event_html, requester
+from darse.web.actions import actions_of, done_html, event_html, follow_action, requester
 from darse.web.pages import service_url
 from darse.web.streams import Action, Actions, Busy
 
@@ -55,7 +55,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 
 
 def _running_pull(request: Request) -> Action | None:
-    return _actions(request).running_on(KEY)
+    return actions_of(request).running_on(KEY)
 
 
 async def _plan(request: Request, fetch: bool = False) -> Any:
@@ -131,7 +131,7 @@ async def _start(request: Request) -> Response:
         return refused(plan, "the upstream changed since that page was shown", "review the commits below, then pull")
     if plan.refusals:
         return refused(plan, plan.refusals[0].message, plan.refusals[0].hint)
-    busy = [a for a in _actions(request).running() if a.service != KEY]
+    busy = [a for a in actions_of(request).running() if a.service != KEY]
     if busy:
         first = busy[0]
         return refused(
@@ -141,7 +141,7 @@ async def _start(request: Request) -> Response:
         )
     start = request.app.state.settings.start
     try:
-        action = _actions(request).start(KIND, KEY, user.name, _work(start, plan, requester(user)))
+        action = actions_of(request).start(KIND, KEY, user.name, _work(start, plan, requester(user)))
     except Busy as busy_pull:
         running = busy_pull.running
         return refused(plan, f"a pull by {running.user} is running", "wait for it to finish")
@@ -173,7 +173,7 @@ def _work(start: Any, plan: Any, requested_by: str) -> Callable[[Action], None]:
 
 
 def _action_of(request: Request) -> Action:
-    action = _actions(request).get(request.path_params["action_id"])
+    action = actions_of(request).get(request.path_params["action_id"])
     if action is None or action.kind != KIND or action.service != KEY:
         raise HTTPException(404, "no such pull (the dashboard keeps the recent ones until it restarts)")
     return action
@@ -199,20 +199,7 @@ async def progress(request: Request) -> Response:
 async def events(request: Request) -> Response:
     """`text/event-stream` of the pull's `progress` events, then its `done` event (as `web.actions`)."""
     auth.require(request, "viewer")
-    action = _action_of(request)
-    after = _int(request.query_params.get("after"), 0)
-    last_seen = request.headers.get("last-event-id")
-    if last_seen is not None:
-        after = max(after, _int(last_seen, -1) + 1)
-
-    async def stream():
-        yield ": pull\n\n"
-        async for message in action.channel.follow(after):
-            yield ": keep-alive\n\n" if message is None else message.encode()
-
-    return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    )
+    return follow_action(request, _action_of(request))
 
 
 def routes() -> list[Route]:

@@ -23,23 +23,20 @@ from darse import api
 from darse.dashboard.images import COMPUTING, ImageReports, size_text
 from darse.errors import DarseError
 from darse.web import auth
-from darse.web.pages import STATE_WORDS, _open, service_url
+from darse.web.common import open_context, per_app, render, unknown_service
+from darse.web.pages import STATE_WORDS, service_url
 
 WAIT_SECONDS = 10.0  # how long the report fragment waits for a computing report before answering "still computing"
 
 
 def _reports(request: Request) -> ImageReports:
     """The application's reports, made on first use (on the event loop: no race)."""
-    state = request.app.state
-    reports = getattr(state, "image_reports", None)
-    if reports is None:
-        reports = state.image_reports = ImageReports()
-    return reports
+    return per_app(request, "image_reports", ImageReports)
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
     context = {"state_words": STATE_WORDS, "service_url": service_url, "size": size_text, **context}
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+    return render(request, name, context, status_code)
 
 
 def _name(request: Request) -> str:
@@ -56,22 +53,13 @@ def _no_such_image(request: Request, name: str) -> Response:
     return _render(request, "image_not_found.html", {"name": name}, status_code=404)
 
 
-def _known(ctx: Any, name: str) -> DarseError | None:
-    """None when `name` is a service of the checkout, else the library's error (with its "did you mean")."""
-    try:
-        ctx.service(name)
-    except DarseError as exc:
-        return exc
-    return None
-
-
 async def service_images(request: Request) -> Response:
     auth.require(request, "viewer")
     name = _name(request)
 
     def build() -> Any:
-        ctx = _open(request)
-        return _known(ctx, name) or api.service_images(ctx, name)
+        ctx = open_context(request)
+        return unknown_service(ctx, name) or api.service_images(ctx, name)
 
     try:
         view = await run_in_threadpool(build)
@@ -91,8 +79,8 @@ async def _report(request: Request) -> tuple[Any, Any] | Response:
     reports = _reports(request)
 
     def build() -> Any:
-        ctx = _open(request)
-        unknown = _known(ctx, name)
+        ctx = open_context(request)
+        unknown = unknown_service(ctx, name)
         if unknown is not None:
             return unknown
         try:

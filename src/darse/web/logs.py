@@ -19,13 +19,14 @@ from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from darse import api
 from darse.dashboard.logs import DEFAULT_TAIL, MAX_FILTER, MAX_TAIL, LogLine, check_filter, check_tail
 from darse.errors import DarseError
 from darse.web import auth
+from darse.web.common import event_stream, open_context, per_app, render, sse, unknown_service
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +36,8 @@ BATCH = 200  # lines per event at most
 MAX_STREAMS = 32  # logs pages followed at once by this process (each holds engine connections and threads)
 
 
-def _open(request: Request) -> Any:
-    opener = getattr(request.app.state, "open_deployments", None) or api.open_deployments
-    return opener(request.app.state.settings.start)
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
-
-
 def _known(request: Request, name: str) -> DarseError | None:
-    """None when `name` is a service of the checkout, else the library's error (with its "did you mean")."""
-    ctx = _open(request)
-    known = {s.name for s in ctx.repository.services} | {s.path.name for s in ctx.repository.services}
-    if name in known:
-        return None
-    try:
-        ctx.service(name)
-    except DarseError as exc:
-        return exc
-    return None
+    return unknown_service(open_context(request), name)
 
 
 async def logs(request: Request) -> Response:
@@ -65,9 +48,9 @@ async def logs(request: Request) -> Response:
     try:
         missing = await run_in_threadpool(_known, request, name)
     except DarseError as exc:  # no service at all, a broken darse.toml
-        return _render(request, "fleet.html", {"fleet": None, "problem": exc}, status_code=503)
+        return render(request, "fleet.html", {"fleet": None, "problem": exc}, status_code=503)
     if missing is not None:
-        return _render(request, "not_found.html", {"name": name, "problem": missing}, status_code=404)
+        return render(request, "not_found.html", {"name": name, "problem": missing}, status_code=404)
     context: dict[str, Any] = {
         "name": name,
         "filter": raw_filter[: MAX_FILTER * 2],
@@ -80,24 +63,15 @@ async def logs(request: Request) -> Response:
     try:
         text_filter, tail = check_filter(raw_filter), check_tail(raw_tail)
     except DarseError as exc:
-        return _render(request, "logs.html", {**context, "problem": exc}, status_code=400)
+        return render(request, "logs.html", {**context, "problem": exc}, status_code=400)
     query = urlencode({"filter": text_filter, "tail": tail})
     path = request.url_for("logs_events", name=quote(name, safe="/")).path
-    return _render(request, "logs.html", {**context, "filter": text_filter, "stream_url": f"{path}?{query}"})
+    return render(request, "logs.html", {**context, "filter": text_filter, "stream_url": f"{path}?{query}"})
 
 
 def _followers(request: Request) -> set[Any]:
     """The followers of the open logs pages (on the event loop: no race); what `darse serve` and the tests see."""
-    state = request.app.state
-    found = getattr(state, "log_followers", None)
-    if found is None:
-        found = state.log_followers = set()
-    return found
-
-
-def _sse(event: str, data: str) -> str:
-    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+    return per_app(request, "log_followers", set)
 
 
 async def logs_events(request: Request) -> Response:
@@ -114,32 +88,32 @@ async def logs_events(request: Request) -> Response:
         with contextlib.suppress(RuntimeError):  # the loop has closed
             loop.call_soon_threadsafe(ready.set)
 
-    def render(lines: list[LogLine]) -> str:
+    def lines_html(lines: list[LogLine]) -> str:
         return template.render({"lines": lines})
 
     def start() -> Any:
         tail = 0 if reconnecting else request.query_params.get("tail")
-        return api.follow_logs(_open(request), name, tail, request.query_params.get("filter", ""), notify)
+        return api.follow_logs(open_context(request), name, tail, request.query_params.get("filter", ""), notify)
 
     async def stream():
         yield f": logs of {name}\nid: live\n\n"  # an id: a reconnecting EventSource says so
         if len(_followers(request)) >= MAX_STREAMS:
             note = LogLine("", "", f"{MAX_STREAMS} logs pages are open already: close one, then reload", note=True)
-            yield _sse("lines", render([note]))
-            yield _sse("done", "")
+            yield sse("lines", lines_html([note]))
+            yield sse("done", "")
             return
         try:
             follower = await run_in_threadpool(start)
         except DarseError as exc:
             note = LogLine("", "", exc.message + (f" ({exc.hint})" if exc.hint else ""), note=True)
-            yield _sse("lines", render([note]))
-            yield _sse("done", "")
+            yield sse("lines", lines_html([note]))
+            yield sse("done", "")
             return
         except Exception as exc:  # a bug: the page says so, the log has the type (a message may quote a value)
             log.error("following the logs of %s failed: %s", name, type(exc).__name__)
             note = LogLine("", "", "the logs cannot be followed (see the server's log)", note=True)
-            yield _sse("lines", render([note]))
-            yield _sse("done", "")
+            yield sse("lines", lines_html([note]))
+            yield sse("done", "")
             return
         followers = _followers(request)
         followers.add(follower)
@@ -150,11 +124,11 @@ async def logs_events(request: Request) -> Response:
                 lines = follower.take(BATCH)
                 if lines:
                     sent += len(lines)
-                    yield _sse("lines", render(lines))
+                    yield sse("lines", lines_html(lines))
                     if sent >= MAX_PAGE_LINES:
                         note = LogLine("", "", f"{sent} lines shown: reload the page to follow on", note=True)
-                        yield _sse("lines", render([note]))
-                        yield _sse("done", "")
+                        yield sse("lines", lines_html([note]))
+                        yield sse("done", "")
                         return
                     continue
                 try:
@@ -165,11 +139,7 @@ async def logs_events(request: Request) -> Response:
             follower.close()  # the visitor left (or the page is full): every engine connection ends now
             followers.discard(follower)
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(stream())
 
 
 def routes() -> list[Route]:

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from darse import api
@@ -29,6 +29,7 @@ from darse.dashboard.fleet import FleetCache, fleet_rows
 from darse.dashboard.watch import ALL, FleetWatcher, fleet_engines
 from darse.errors import DarseError
 from darse.web import auth
+from darse.web.common import event_stream, open_context, per_app, render, sse, unknown_service
 
 STATE_WORDS = {
     "in-sync": "in sync",
@@ -39,24 +40,13 @@ STATE_WORDS = {
 }
 
 
-def _cache(request: Request) -> FleetCache:
-    """The application's cache, made on first use (pages run on the event loop: no race here)."""
-    state = request.app.state
-    cache = getattr(state, "fleet_cache", None)
-    if cache is None:
-        cache = state.fleet_cache = FleetCache()
-    return cache
-
-
-def _open(request: Request) -> Any:
-    opener = getattr(request.app.state, "open_deployments", None) or api.open_deployments
-    return opener(request.app.state.settings.start)
+def fleet_cache(request: Request) -> FleetCache:
+    """The application's cache of lint and secrets verdicts."""
+    return per_app(request, "fleet_cache", FleetCache)
 
 
 def _render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    templates = request.app.state.templates
-    context = {"state_words": STATE_WORDS, "service_url": service_url, **context}
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    return render(request, name, {"state_words": STATE_WORDS, "service_url": service_url, **context}, status_code)
 
 
 def service_url(request: Request, name: str) -> str:
@@ -66,10 +56,10 @@ def service_url(request: Request, name: str) -> str:
 
 async def fleet(request: Request) -> Response:
     auth.require(request, "viewer")
-    cache = _cache(request)
+    cache = fleet_cache(request)
 
     def build() -> Any:
-        return api.fleet(_open(request), cache)
+        return api.fleet(open_context(request), cache)
 
     try:
         summary = await run_in_threadpool(build)
@@ -81,17 +71,11 @@ async def fleet(request: Request) -> Response:
 async def service(request: Request) -> Response:
     auth.require(request, "viewer")
     name = request.path_params["name"].strip("/")
-    cache = _cache(request)
+    cache = fleet_cache(request)
 
     def build() -> Any:
-        ctx = _open(request)
-        known = {s.name for s in ctx.repository.services} | {s.path.name for s in ctx.repository.services}
-        if name not in known:
-            try:
-                ctx.service(name)  # the library's message, with its "did you mean"
-            except DarseError as exc:
-                return exc
-        return api.service_view(ctx, name, cache)
+        ctx = open_context(request)
+        return unknown_service(ctx, name) or api.service_view(ctx, name, cache)
 
     try:
         view = await run_in_threadpool(build)
@@ -121,17 +105,12 @@ def _watcher(request: Request) -> FleetWatcher:
     return watcher
 
 
-def _sse(event: str, data: str) -> str:
-    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
-
-
 async def fleet_events(request: Request) -> Response:
     """`text/event-stream`: a `row` event (the service's `<tr>`, swapped in by its id) for every service
     the engine says changed; a keep-alive comment when nothing happens. Ends when the visitor leaves."""
     auth.require(request, "viewer")
     watcher = _watcher(request)
-    cache = _cache(request)
+    cache = fleet_cache(request)
     templates = request.app.state.templates
     loop = asyncio.get_running_loop()
     notices: asyncio.Queue[frozenset[str]] = asyncio.Queue()
@@ -141,9 +120,9 @@ async def fleet_events(request: Request) -> Response:
 
     def rows(projects: frozenset[str] | None) -> list[str]:
         try:
-            summary = fleet_rows(_open(request), projects, cache) if projects is not None else None
+            summary = fleet_rows(open_context(request), projects, cache) if projects is not None else None
             if summary is None:
-                summary = api.fleet(_open(request), cache)
+                summary = api.fleet(open_context(request), cache)
         except DarseError:  # the checkout broke meanwhile: the rows stay as they are until a reload says why
             return []
         template = templates.get_template("_fleet_row.html")
@@ -166,15 +145,11 @@ async def fleet_events(request: Request) -> Response:
                 while not notices.empty():  # notices that came while the last rows were built: one pass
                     notice |= notices.get_nowait()
                 for html in await run_in_threadpool(rows, None if ALL in notice else notice):
-                    yield _sse("row", html)
+                    yield sse("row", html)
         finally:
             unsubscribe()  # the last visitor gone: the watcher closes its stream (without waiting here)
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(stream())
 
 
 def routes() -> list[Route]:

@@ -23,12 +23,13 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from darse import api
 from darse.errors import DarseError
 from darse.web import actions, auth
+from darse.web.common import event_stream, open_context, render, sse
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
 MOVING_POLL = 2.0  # seconds between reads while an update or a scale is still converging
@@ -36,34 +37,20 @@ DEBOUNCE = 0.3  # a burst of events (a rolling update's tasks) is one re-render
 SCALE_TIMEOUT = 120.0  # seconds the action waits for the replicas to run
 
 
-def _open(request: Request) -> Any:
-    opener = getattr(request.app.state, "open_deployments", None) or api.open_deployments
-    return opener(request.app.state.settings.start)
-
-
 def _view(request: Request) -> Any:
     """The view model, or the DarseError that says why there is none (a broken checkout)."""
     try:
-        return api.swarm_view(_open(request))
+        return api.swarm_view(open_context(request))
     except DarseError as exc:
         return exc
-
-
-def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
-    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
 async def swarm(request: Request) -> Response:
     auth.require(request, "viewer")
     view = await run_in_threadpool(_view, request)
     if isinstance(view, DarseError):
-        return _render(request, "swarm.html", {"view": None, "problem": view}, status_code=503)
-    return _render(request, "swarm.html", {"view": view, "problem": None})
-
-
-def _sse(event: str, data: str) -> str:
-    lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+        return render(request, "swarm.html", {"view": None, "problem": view}, status_code=503)
+    return render(request, "swarm.html", {"view": view, "problem": None})
 
 
 async def swarm_events(request: Request) -> Response:
@@ -76,7 +63,7 @@ async def swarm_events(request: Request) -> Response:
 
     def subscribe() -> list[Any]:
         try:
-            return api.follow_swarm(_open(request))
+            return api.follow_swarm(open_context(request))
         except DarseError:
             return []
 
@@ -85,7 +72,7 @@ async def swarm_events(request: Request) -> Response:
             for change in stream:
                 loop.call_soon_threadsafe(changes.put_nowait, change)
 
-    def render() -> tuple[str, bool]:
+    def body_html() -> tuple[str, bool]:
         view = _view(request)
         if isinstance(view, DarseError):
             return "", False
@@ -110,19 +97,15 @@ async def swarm_events(request: Request) -> Response:
                     if not moving:
                         yield ": keep-alive\n\n"
                         continue
-                html, moving = await run_in_threadpool(render)
+                html, moving = await run_in_threadpool(body_html)
                 if html:
-                    yield _sse("swarm", html)
+                    yield sse("swarm", html)
         finally:
             for each in streams:
                 with contextlib.suppress(Exception):
                     each.close()
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(stream())
 
 
 # --- scale: a confirmed action on actions.py's machinery --------------------------------------------------
@@ -178,7 +161,7 @@ def _confirm(
     request: Request, service: str, member: str, plan: Any, status_code: int = 200, error: DarseError | None = None
 ) -> Response:
     running = actions.running_on(request, service)
-    return _render(
+    return render(
         request,
         "swarm_scale.html",
         {"service": service, "member": member, "plan": plan, "error": error, "running": running},

@@ -465,20 +465,7 @@ def restart(ctx: DeployContext, name: str, *, timeout: float = 120, listener: Li
     with project_lock(ctx.state, project), _task(listener, task):
         if not engine.containers(project=project):
             raise DarseError(f"{service.name}: no container to restart", f"darse up {service.name}")
-        last = ctx.history.last_success(project)
-        record = ctx.history.start(
-            Deployment(
-                project=project,
-                service=service.name,
-                repository=str(ctx.root),
-                action="restart",
-                revision=last.revision if last else "",
-                dirty=last.dirty if last else False,
-                config_hash=last.config_hash if last else "",
-                config_masked=last.config_masked if last else "{}",
-                images=dict(last.images) if last else {},
-            )
-        )
+        record = ctx.history.start_in_place(project, service.name, str(ctx.root), "restart")
         listener(Event(task, f"{service.name}: docker compose restart"))
         mask = masker_for_compose(service.compose_path).text
         result = ComposeRunner(project, ctx.endpoint_of(service), mask).run(["restart"], timeout=timeout)

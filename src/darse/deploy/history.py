@@ -136,6 +136,25 @@ class History:
         deployment.id = cursor.lastrowid
         return deployment
 
+    def start_in_place(self, project: str, service: str, repository: str, action: str) -> Deployment:
+        """Start the record of an action that changes nothing deployed (restart, scale): it carries the
+        last successful deployment's revision, configuration and images, so that drift, `diff` and
+        `rollback --steps` read past it as if it were that deployment."""
+        last = self.last_success(project)
+        return self.start(
+            Deployment(
+                project=project,
+                service=service,
+                repository=repository,
+                action=action,
+                revision=last.revision if last else "",
+                dirty=last.dirty if last else False,
+                config_hash=last.config_hash if last else "",
+                config_masked=last.config_masked if last else "{}",
+                images=dict(last.images) if last else {},
+            )
+        )
+
     def finish(self, deployment: Deployment, outcome: str, message: str = "") -> None:
         deployment.outcome, deployment.message, deployment.ended_at = outcome, message, now()
         self.db.execute(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from darse.deploy.context import DeployContext
-from darse.deploy.history import FAILED, SUCCESS, Deployment
+from darse.deploy.history import FAILED, SUCCESS
 from darse.deploy.state import project_lock
 from darse.deploy.swarm.converge import Convergence, snapshot, wait_for_convergence
 from darse.deploy.swarm.deploy import replica_reporter
@@ -131,20 +131,7 @@ def scale(
         with project_lock(ctx.state, project):
             say("reading the stack")
             plan, engine = _plan(ctx, text, replicas)
-            last = ctx.history.last_success(project)
-            record = ctx.history.start(
-                Deployment(
-                    project=project,
-                    service=folder.name,
-                    repository=str(ctx.root),
-                    action="scale",
-                    revision=last.revision if last else "",
-                    dirty=last.dirty if last else False,
-                    config_hash=last.config_hash if last else "",
-                    config_masked=last.config_masked if last else "{}",
-                    images=dict(last.images) if last else {},
-                )
-            )
+            record = ctx.history.start_in_place(project, folder.name, str(ctx.root), "scale")
             try:
                 before = snapshot(engine.services(plan.stack))
                 say(f"{plan.member}: {plan.current} → {replicas} replicas")

@@ -241,24 +241,40 @@ class LogFollower:
 
     def _watch_project(self) -> None:
         """Subscribe to the project's events, follow its running containers, and again at each start."""
+        self._watch(
+            lambda: self.engine.events(project=self.project),
+            lambda event: event.action == "start",
+            self._scan_containers,
+            f"no container of {self.project} runs; waiting for one to start",
+        )
+
+    def _watch(
+        self,
+        subscribe: Callable[[], Any],
+        relevant: Callable[[Any], bool],
+        scan: Callable[[bool], None],
+        nothing_yet: str,
+    ) -> None:
+        """The follower's thread: subscribe to the engine's events, follow what `scan` finds, and scan
+        again on each `relevant` event; subscribe again when the stream breaks, until stopped."""
         first = True
         try:
             while not self._stop.is_set():
                 try:
-                    events = self.engine.events(project=self.project)
+                    events = subscribe()
                 except Exception:  # the engine went away: try again
                     self._stop.wait(RETRY_SECONDS)
                     continue
                 if not self._track(events):
                     return
                 try:
-                    self._scan_containers(initial=first)
+                    scan(first)
                     if first and not self._followed:
-                        self._put(_note(f"no container of {self.project} runs; waiting for one to start"))
+                        self._put(_note(nothing_yet))
                     first = False
                     for event in events:
-                        if event.action == "start":
-                            self._scan_containers(initial=False)
+                        if relevant(event):
+                            scan(False)
                 except Exception:
                     pass  # the stream broke (or a listing failed): subscribe again
                 finally:
@@ -330,36 +346,12 @@ class LogFollower:
         when a service of the stack is created, updated or removed."""
         from darse.engine.logs import ServiceEvents
 
-        first = True
-        try:
-            while not self._stop.is_set():
-                try:
-                    events = ServiceEvents(self.engine)
-                except Exception:
-                    self._stop.wait(RETRY_SECONDS)
-                    continue
-                if not self._track(events):
-                    return
-                try:
-                    self._scan_services(initial=first)
-                    if first and not self._followed:
-                        self._put(_note(f"no service of stack {self.project}; waiting for one"))
-                    first = False
-                    for name in events:
-                        if name.startswith(self.project + "_"):
-                            self._scan_services(initial=False)
-                except Exception:
-                    pass
-                finally:
-                    self._untrack(events)
-                    with contextlib.suppress(Exception):
-                        events.close()
-                if not self._stop.is_set():
-                    self._put(_note("the engine's event stream ended; following again"))
-                    self._stop.wait(RETRY_SECONDS)
-        finally:
-            with contextlib.suppress(Exception):
-                self.engine.close()
+        self._watch(
+            lambda: ServiceEvents(self.engine),
+            lambda name: name.startswith(self.project + "_"),
+            self._scan_services,
+            f"no service of stack {self.project}; waiting for one",
+        )
 
     def _scan_services(self, initial: bool) -> None:
         from darse.engine.logs import follow_service, stack_services, task_slots

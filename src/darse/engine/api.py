@@ -205,3 +205,31 @@ def _payloads(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 break
             (left,) = struct.unpack(">I", pending[4:8])
             del pending[:8]
+
+
+class Subscription:
+    """A stream of the engine's (events, a followed log) that `close()` ends from any thread: the thread
+    iterating it then sees the end instead of the error the closed connection raises. An error while it
+    is open propagates. Subclasses turn `self._guarded(...)` items into what they stand for."""
+
+    def __init__(self, stream: Any, errors: Any) -> None:
+        self._stream = stream
+        self._errors = errors  # the client's exceptions (`LocalEngine` or docker-py): its APIError
+        self._closed = False
+
+    def _guarded(self, items: Iterable[Any]) -> Iterator[Any]:
+        try:
+            yield from items
+        except (OSError, self._errors.APIError):
+            if not self._closed:
+                raise
+
+    def close(self) -> None:
+        self._closed = True
+        self._stream.close()
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from darse.engine import api as api_errors
-from darse.engine.api import EngineAPI
+from darse.engine.api import EngineAPI, Subscription
 from darse.engine.compose import Endpoint
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -109,34 +109,14 @@ def _event(raw: dict[str, Any]) -> ContainerEvent | None:
     )
 
 
-class ContainerEvents:
-    """The container events of one subscription, typed, until `close()` (callable from any thread: the
-    thread iterating then sees the end instead of an error)."""
-
-    def __init__(self, stream: Any, errors: Any) -> None:
-        self._stream = stream
-        self._errors = errors
-        self._closed = False
+class ContainerEvents(Subscription):
+    """The container events of one subscription, typed, until `close()` (from any thread)."""
 
     def __iter__(self) -> Iterator[ContainerEvent]:
-        try:
-            for raw in self._stream:
-                event = _event(raw)
-                if event is not None:
-                    yield event
-        except (OSError, self._errors.APIError):
-            if not self._closed:
-                raise
-
-    def close(self) -> None:
-        self._closed = True
-        self._stream.close()
-
-    def __enter__(self) -> ContainerEvents:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        for raw in self._guarded(self._stream):
+            event = _event(raw)
+            if event is not None:
+                yield event
 
 
 class Engine:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from darse.engine.api import LogStream, log_lines
+from darse.engine.api import LogStream, Subscription, log_lines
 from darse.engine.docker import Engine
 
 TASK_DETAIL = "com.docker.swarm.task.id"
@@ -32,28 +32,18 @@ class LogRecord:
     node: str = ""  # ... and its node's ID
 
 
-class FollowedLog:
+class FollowedLog(Subscription):
     """The records of one followed log until the engine ends it (the container stopped, the service was
     removed) or `close()` is called, from any thread: the thread iterating then sees the end."""
 
     def __init__(self, stream: LogStream, multiplexed: bool, details: bool, errors: Any) -> None:
-        self._stream = stream
+        super().__init__(stream, errors)
         self._multiplexed = multiplexed
         self._details = details
-        self._errors = errors
-        self._closed = False
 
     def __iter__(self) -> Iterator[LogRecord]:
-        try:
-            for line, cut in log_lines(self._stream, self._multiplexed):
-                yield _record(line.decode("utf-8", "replace"), cut, self._details)
-        except (OSError, self._errors.APIError):
-            if not self._closed:
-                raise
-
-    def close(self) -> None:
-        self._closed = True
-        self._stream.close()
+        for line, cut in self._guarded(log_lines(self._stream, self._multiplexed)):
+            yield _record(line.decode("utf-8", "replace"), cut, self._details)
 
 
 def _record(line: str, cut: bool, details: bool) -> LogRecord:
@@ -114,24 +104,14 @@ def follow_service(engine: Engine, service: SwarmService, tail: int | str = 100)
     return FollowedLog(stream, multiplexed=not service.tty, details=True, errors=engine.errors)
 
 
-class ServiceEvents:
+class ServiceEvents(Subscription):
     """The Swarm's service events (create, update, remove) of one subscription, as service names."""
 
     def __init__(self, engine: Engine) -> None:
         filters = {"type": ["service"], "event": ["create", "update", "remove"]}
-        self._stream = engine.api.start_events(filters=filters)
-        self._errors = engine.errors
-        self._closed = False
+        super().__init__(engine.api.start_events(filters=filters), engine.errors)
 
     def __iter__(self) -> Iterator[str]:
-        try:
-            for raw in self._stream:
-                attributes = (raw.get("Actor") or {}).get("Attributes") or {}
-                yield str(attributes.get("name", "")) if isinstance(attributes, dict) else ""
-        except (OSError, self._errors.APIError):
-            if not self._closed:
-                raise
-
-    def close(self) -> None:
-        self._closed = True
-        self._stream.close()
+        for raw in self._guarded(self._stream):
+            attributes = (raw.get("Actor") or {}).get("Attributes") or {}
+            yield str(attributes.get("name", "")) if isinstance(attributes, dict) else ""

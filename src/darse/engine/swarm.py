@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from darse.engine.api import Subscription
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
@@ -71,33 +72,27 @@ class SwarmChange:
 SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
 
 
-class SwarmEvents:
+class SwarmEvents(Subscription):
     """The Swarm's changes of one `GET /events` subscription until `close()` (callable from any thread).
 
     A manager announces services and nodes; the tasks' containers are announced only by the node that
     runs them, so tasks on other nodes show up through their service's update events (or a re-read)."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        filters = {"type": ["service", "node", "container"]}
-        self._stream = engine.api.start_events(filters=filters)
-        self._closed = False
+        self._engine = engine  # a connection of the subscription's own, closed with it
+        super().__init__(engine.api.start_events(filters={"type": ["service", "node", "container"]}), engine.errors)
 
     def __iter__(self):
-        try:
-            for raw in self._stream:
-                change = _change(raw)
-                if change is not None:
-                    yield change
-        except (OSError, self._engine.errors.APIError):
-            if not self._closed:
-                raise
+        for raw in self._guarded(self._stream):
+            change = _change(raw)
+            if change is not None:
+                yield change
 
     def close(self) -> None:
-        self._closed = True
-        for closable in (self._stream, self._engine):
-            with contextlib.suppress(Exception):
-                closable.close()
+        with contextlib.suppress(Exception):
+            super().close()
+        with contextlib.suppress(Exception):
+            self._engine.close()
 
 
 def _change(raw: dict[str, Any]) -> SwarmChange | None:

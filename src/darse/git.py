@@ -490,12 +490,14 @@ class Git:
         return sorted({u for u in out.decode("utf-8", "replace").splitlines() if u.strip()}, key=len, reverse=True)
 
     def last_fetch(self) -> float | None:
-        """When this clone last fetched (FETCH_HEAD's time, epoch seconds), None when it never did."""
+        """When this clone last fetched (FETCH_HEAD's time, epoch seconds), None when it never did or its
+        last fetch failed: git empties FETCH_HEAD when a fetch starts and fills it when it succeeds."""
         try:
             path = self.text("rev-parse", "--git-path", "FETCH_HEAD").strip()
-            return (self.folder / path).stat().st_mtime
+            info = (self.folder / path).stat()
         except (GitError, OSError):
             return None
+        return info.st_mtime if info.st_size > 0 else None
 
     def ahead_behind(self, target: str) -> tuple[int, int]:
         """(commits HEAD has that `target` has not, commits `target` has that HEAD has not)."""

@@ -147,6 +147,16 @@ def test_a_failed_fetch_names_the_remote_never_its_credentials(clones: Clones) -
     assert "s3cr3t" not in text and "deploy-bot" not in text
 
 
+def test_a_failed_fetch_is_not_the_last_fetch(clones: Clones) -> None:
+    """git empties FETCH_HEAD when a fetch starts: its time then says when the fetch failed, not when the
+    plan's upstream was last seen; the plan must not claim to be up to date as of then."""
+    assert plan_pull(clones.host).last_fetch is not None
+    git(clones.host, "remote", "set-url", "origin", "http://127.0.0.1:9/services.git")
+    with pytest.raises(FetchFailed):
+        plan_pull(clones.host)
+    assert plan_pull(clones.host, fetch=False).last_fetch is None
+
+
 def test_a_broken_darse_toml_does_not_keep_the_fix_out(clones: Clones) -> None:
     (clones.host / "darse.toml").write_text("this is = = not toml\n")
     git(clones.host, "commit", "-qam", "broken")  # committed here: HEAD has it

@@ -91,7 +91,10 @@ def repo(tmp_path, monkeypatch) -> Repo:
 def _deploy(repo: Repo, ctx, project: str, revision: str, *, dirty: bool = False) -> None:
     """What a successful `darse up` leaves: a history row and labelled containers."""
     record = repo.record(
-        ctx, project, revision, images={"web": {"config": "hw", "digests": ["example/wiki@sha256:ab"]}}
+        ctx,
+        project,
+        revision,
+        images={"web": {"config": "hw", "digests": ["example/wiki@sha256:ab", "127.0.0.1:5000/other@sha256:ab"]}},
     )
     if dirty:
         ctx.history.db.execute("UPDATE deployments SET dirty = 1 WHERE id = ?", (record.id,))
@@ -205,7 +208,7 @@ def test_a_service_view(repo):
     web = next(c for c in view.compose if c.name == "web")
     assert (web.image, web.digests, web.ports) == (
         "example/wiki:latest",
-        ["example/wiki@sha256:ab"],
+        ["example/wiki@sha256:ab"],  # not the same image's digest in another repository
         ["127.0.0.1:8080:3000"],
     )
     assert web.networks == ["default", "proxy"]

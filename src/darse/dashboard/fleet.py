@@ -491,6 +491,17 @@ def _heading_level(line: str) -> int:
     return hashes if hashes <= 6 and (not rest or rest[0] in " \t") else 0
 
 
+def _own_digests(image: str, digests: list[Any]) -> list[str]:
+    """The deployed image's digests in its own repository: the engine lists the image's digests in every
+    repository it was ever pushed to or pulled from, which say nothing about this service."""
+    from darse.model.image import parse_image
+
+    if not image:
+        return []
+    own = parse_image(image).full_name
+    return [str(d) for d in digests if parse_image(str(d)).full_name == own]
+
+
 def _compose(service: Service, images: dict[str, Any]) -> tuple[list[ComposeServiceView], list[str]]:
     from darse.model.compose import mounts, networks, ports
 
@@ -505,7 +516,7 @@ def _compose(service: Service, images: dict[str, Any]) -> tuple[list[ComposeServ
             ComposeServiceView(
                 name=name,
                 image=(image.text() or "") if image is not None else "",
-                digests=[str(d) for d in digests],
+                digests=_own_digests((image.text() or "") if image is not None else "", digests),
                 build=node.get("build") is not None,
                 ports=[_port(p) for p in ports(node)],
                 networks=sorted(networks(node)),

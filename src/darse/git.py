@@ -450,9 +450,17 @@ class Git:
         branch = self.branch()
         code, out = self.run("rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}", ok=(0, 128))
         if code != 0 or not out.strip():
+            remotes = self.text("remote").split()
+            if not remotes:
+                raise CannotPull(
+                    f"the checkout has no remote: the branch {branch} has nothing to pull from",
+                    f"add the repository it comes from: git remote add origin URL && git fetch origin && "
+                    f"git branch --set-upstream-to=origin/{branch} {branch}",
+                )
+            remote_name = "origin" if "origin" in remotes else remotes[0]
             raise CannotPull(
                 f"the branch {branch} has no upstream to pull from",
-                f"set one: git branch --set-upstream-to=origin/{branch} {branch}",
+                f"set one: git branch --set-upstream-to={remote_name}/{branch} {branch}",
             )
         remote = self.run("config", "--get", "--", f"branch.{branch}.remote", ok=(0, 1))[1]
         text = out.decode("utf-8", "replace").strip()

@@ -90,6 +90,14 @@ def test_no_upstream_and_a_detached_head_are_errors_with_hints(clones: Clones) -
     with pytest.raises(CannotPull, match="branch main has no upstream") as no_upstream:
         plan_pull(clones.host)
     assert "--set-upstream-to=origin/main" in no_upstream.value.hint
+    git(clones.host, "remote", "rename", "origin", "upstream")
+    with pytest.raises(CannotPull, match="no upstream") as other_name:
+        plan_pull(clones.host)
+    assert "--set-upstream-to=upstream/main" in other_name.value.hint  # the remote that exists
+    git(clones.host, "remote", "remove", "upstream")
+    with pytest.raises(CannotPull, match="has no remote") as no_remote:
+        plan_pull(clones.host)
+    assert "git remote add origin URL" in no_remote.value.hint
     git(clones.host, "switch", "-q", "--detach", "HEAD")
     with pytest.raises(CannotPull, match="detached HEAD") as detached:
         plan_pull(clones.host)

@@ -146,6 +146,8 @@ def test_an_existing_folder_is_refused_and_left_as_it_was(tmp_path: Path, state:
         (["--trusted-proxy", "traefik"], CONFIG, "--trusted-proxy: not an address or network"),
         (["--trusted-proxy", "10.0.0.1", "--domain", "not a host"], CONFIG, "is not a host name"),
         (["--trusted-proxy", "10.0.0.1"], "", "darse.toml sets no domain"),
+        # without a registry, darse build refuses and darse up would pull darse:TAG from Docker Hub
+        (["--trusted-proxy", "10.0.0.1"], 'proxy_network = "proxy"\ndomain = "example.org"\n', "names no registry"),
         (["--trusted-proxy", "10.0.0.1", "--name", "Bad/Name"], CONFIG, "is not a service name"),
     ],
 )
@@ -169,7 +171,9 @@ def test_a_checkout_path_compose_cannot_hold_as_it_is_is_refused(tmp_path: Path,
 
 def test_the_trusted_proxy_defaults_to_the_subnets_of_traefiks_network(tmp_path: Path, state: Path) -> None:
     network = f"darse-test-proxy-{uuid.uuid4().hex[:10]}"
-    root = repository(tmp_path / "repo", config=f'proxy_network = "{network}"\ndomain = "example.org"\n')
+    root = repository(
+        tmp_path / "repo", config=f'proxy_network = "{network}"\ndomain = "example.org"\nregistry = "r.example.org"\n'
+    )
     missing = run_darse("serve", "init", cwd=root)
     assert missing.exit_code == 2 and f"no network {network!r}" in missing.stderr
     assert "--trusted-proxy" in missing.stderr and not (root / "darse").exists()
@@ -187,7 +191,7 @@ def test_the_trusted_proxy_defaults_to_the_subnets_of_traefiks_network(tmp_path:
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["trusted_proxy"] == subnet and subnet
-    assert report["image"] == "darse:0.1.0-1" and report["lint_findings"] == 0  # no registry in darse.toml
+    assert report["image"] == "r.example.org/darse:0.1.0-1" and report["lint_findings"] == 0
     command = yaml.safe_load((root / "darse/compose.yaml").read_text())["services"]["darse"]["command"]
     assert command[command.index("--trusted-proxy") + 1] == subnet
 

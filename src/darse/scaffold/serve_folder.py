@@ -146,7 +146,14 @@ def validate(
         raise DarseError(f"--domain {domain[:80]!r} is not a host name", "give a name such as darse.example.org")
     if not _NETWORK.fullmatch(config.proxy_network):
         raise DarseError(f"darse.toml: proxy_network {config.proxy_network!r} is not a network name", "fix darse.toml")
-    if config.registry and not _IMAGE.fullmatch(config.registry):
+    if not config.registry:
+        raise DarseError(
+            "darse.toml names no registry: the dashboard's image is built with darse build and pulled by darse up "
+            "from there",
+            'add registry = "registry.example.org" to darse.toml (darse registry init sets one up), then run '
+            "darse serve init again",
+        )
+    if not _IMAGE.fullmatch(config.registry):
         raise DarseError(f"darse.toml: registry {config.registry!r} is not a registry address", "fix darse.toml")
     return ServeFolderOptions(
         name=name,

@@ -209,3 +209,12 @@ def test_without_a_session_no_page_is_shown(repo):
         page = client.get(url)
         assert page.status_code in (302, 303, 307, 401, 403), url
         assert "/services/wiki" not in page.text and "example/wiki" not in page.text
+
+
+def test_hints_show_their_commands_as_code_and_nothing_else_as_markup() -> None:
+    from darse.web.app import code_spans
+
+    shown = str(code_spans("run `darse secrets init wiki` then <b>reload</b> `a<script>`"))
+    assert shown == (
+        "run <code>darse secrets init wiki</code> then &lt;b&gt;reload&lt;/b&gt; <code>a&lt;script&gt;</code>"
+    )

@@ -20,6 +20,17 @@ from darse.errors import DarseError
 DEFAULT_URL = "unix:///var/run/docker.sock"
 BUILD_TIMEOUT = 600  # s without a byte from the engine during a build or a push (a long silent RUN step)
 UNREACHABLE_HINT = "start dockerd (`systemctl start docker`), or check DOCKER_HOST / `docker context ls`"
+REMOTE_UNREACHABLE_HINT = (
+    "check that the engine answers from this machine (network, firewall, TLS certificates, ssh access): "
+    "`docker -H {url} info`"
+)
+
+
+def unreachable_hint(url: str) -> str:
+    """What to try: a local engine is started; a remote one is reached (starting the local daemon would not help)."""
+    if url.startswith("unix://") or url.startswith("npipe://"):
+        return UNREACHABLE_HINT
+    return REMOTE_UNREACHABLE_HINT.format(url=url)
 
 
 def context_host(context: str) -> str:
@@ -65,5 +76,7 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
     except DarseError:
         raise
     except Exception as exc:  # socket/requests/urllib3/docker errors: all mean "no engine answers"
-        raise DarseError(f"cannot reach the Docker engine at {url} ({type(exc).__name__})", UNREACHABLE_HINT) from None
+        raise DarseError(
+            f"cannot reach the Docker engine at {url} ({type(exc).__name__})", unreachable_hint(url)
+        ) from None
     return engine

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from markupsafe import Markup, escape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -32,6 +34,12 @@ class ServeSettings:
     allowed_hosts: tuple[str, ...] = ()  # Host header names served (DNS rebinding); empty: any (the CLI sets them)
 
 
+def code_spans(text: object) -> Markup:
+    """A hint as HTML: the library writes commands between backticks for a terminal; a page shows them as
+    `<code>`. The text is escaped first: nothing of it becomes markup but those spans."""
+    return Markup(re.sub(r"`([^`\n]+)`", r"<code>\1</code>", str(escape(str(text)))))
+
+
 def create_app(settings: ServeSettings) -> Starlette:
     """The ASGI application for `settings` (uvicorn serves it; tests drive it with a client or a browser)."""
     from darse.web import actions, auth, checkout, images, logs, pages, swarm
@@ -39,6 +47,7 @@ def create_app(settings: ServeSettings) -> Starlette:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf_token"] = auth.csrf_token
     templates.env.globals["current_user"] = auth.current_user
+    templates.env.filters["code"] = code_spans
     middleware = [
         Middleware(SecurityHeaders),  # outermost: every answer, errors and redirects included
         Middleware(AllowedHosts, names=settings.allowed_hosts),

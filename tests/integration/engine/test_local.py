@@ -83,6 +83,9 @@ def test_unreachable_engine_is_one_line(host, monkeypatch):
         connect(Endpoint())
     assert "cannot reach the Docker engine at " + host in error.value.one_line()
     assert "\n" not in error.value.one_line()
+    # starting the local daemon is the hint for the local socket only; a remote engine is to be reached
+    assert ("systemctl start docker" in error.value.hint) == host.startswith("unix://")
+    assert (f"docker -H {host} info" in error.value.hint) == host.startswith("tcp://")
 
 
 def test_local_socket_only_for_the_local_endpoint(monkeypatch):

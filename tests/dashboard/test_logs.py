@@ -74,6 +74,14 @@ def test_lines_are_masked_before_the_filter_sees_them() -> None:
     assert LineShaper(masker(), "app-2").shape("app-2", "t", "by its source", False) is not None
 
 
+def test_terminal_escapes_are_dropped_and_cannot_hide_a_secret() -> None:
+    shaper = LineShaper(masker())
+    coloured = shaper.shape("app-1", "t", "\x1b[31mred\x1b[0m \x1b]0;title\x07done\tok\x08", False)
+    assert coloured is not None and coloured.text == "red done\tok"
+    split = shaper.shape("app-1", "t", f"token={SECRET[:5]}\x1b[1m{SECRET[5:]}", False)
+    assert split is not None and split.text == f"token={MASK}"  # the escape does not split the secret
+
+
 def test_a_cut_line_never_ends_with_the_start_of_a_secret() -> None:
     shaper = LineShaper(masker())
     line = shaper.shape("app-1", "t", "x" * 20 + SECRET[:7], cut=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -76,6 +77,13 @@ def check_filter(text: str | None) -> str:
     return text
 
 
+# CSI (colours, cursor), OSC (titles, links) up to BEL or ST, other two-character escapes, and the C0
+# controls but the tab
+_TERMINAL_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f]"
+)
+
+
 class LineShaper:
     """Masks, cuts and filters the engine's lines (pure: the unit tests' subject)."""
 
@@ -86,8 +94,9 @@ class LineShaper:
         self._unsafe_end = max((len(value) for value in masker.anywhere), default=1) - 1
 
     def shape(self, source: str, time: str, text: str, cut: bool) -> LogLine | None:
-        """The line to show, or None when the filter hides it."""
-        shown = self.masker.text(text)
+        """The line to show, or None when the filter hides it. Terminal escapes (colours, titles, cursor
+        moves) go first: a page shows them as garbage, and a secret split by one is masked whole."""
+        shown = self.masker.text(_TERMINAL_ESCAPES.sub("", text))
         if cut and self._unsafe_end:
             shown = shown[: max(0, len(shown) - self._unsafe_end)]
         if len(shown) > MAX_SHOWN:

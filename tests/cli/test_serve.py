@@ -18,7 +18,10 @@ PASSWORD = "a long enough passphrase"
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty state folder (DARSE_STATE_DIR), so the default users file is a fresh one."""
+    """An empty state folder (DARSE_STATE_DIR), so the default users file is a fresh one; tmp_path holds a
+    service, as the checkout darse serve is started in does."""
+    (tmp_path / "wiki").mkdir()
+    (tmp_path / "wiki" / "compose.yaml").write_text("services:\n  wiki:\n    image: example/wiki:1.0\n")
     folder = tmp_path / "state"
     monkeypatch.setenv("DARSE_STATE_DIR", str(folder))
     return folder
@@ -175,10 +178,31 @@ def test_serve_answers_only_the_names_it_is_reached_by(tmp_path: Path, state: Pa
     assert set(started[0][0].state.settings.allowed_hosts) == {"127.0.0.1", "localhost", "::1"}
     result = run_darse("serve", "--host", "0.0.0.0", cwd=tmp_path)  # every address, but which names?
     assert result.exit_code == 2 and "--host-name" in result.stderr and len(started) == 1
-    run_darse("serve", "--host", "10.1.2.3", "--host-name", "Dash.Example.org", cwd=tmp_path)
-    assert {"10.1.2.3", "Dash.Example.org"} <= set(started[1][0].state.settings.allowed_hosts)
+    run_darse("serve", "--host", "127.0.0.2", "--host-name", "Dash.Example.org", cwd=tmp_path)
+    assert {"127.0.0.2", "Dash.Example.org"} <= set(started[1][0].state.settings.allowed_hosts)
     run_darse("serve", "--host", "0.0.0.0", "--host-name", "*", cwd=tmp_path)
     assert started[2][0].state.settings.allowed_hosts == ()  # asked for: any name
+
+
+def test_serve_says_in_one_line_when_it_cannot_listen_or_has_no_checkout(
+    tmp_path: Path, state: Path, started
+) -> None:
+    import socket
+
+    run_darse("serve", "user", "add", "alice", cwd=tmp_path, input=PASSWORD + "\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = run_darse("serve", "--port", str(port), cwd=tmp_path)
+    assert busy.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in busy.stderr and "--port" in busy.stderr
+    elsewhere = run_darse("serve", "--host", "192.0.2.1", "--host-name", "x.example.org", cwd=tmp_path)
+    assert elsewhere.exit_code == 2 and "cannot listen on 192.0.2.1" in elsewhere.stderr  # not this machine's
+    outside = tmp_path.parent / f"{tmp_path.name}-not-a-checkout"
+    outside.mkdir()
+    nowhere = run_darse("serve", "--users", str(state / "dashboard-users"), cwd=outside)
+    assert nowhere.exit_code == 2 and "no service" in nowhere.stderr and "Traceback" not in nowhere.stderr
+    assert started == []
 
 
 def test_serve_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path, state: Path, started) -> None:

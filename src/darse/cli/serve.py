@@ -99,6 +99,11 @@ def serve(
 
     proxies = [str(network) for network in trusted_networks(trusted_proxy)]  # a typo stops here, not later
     allowed_hosts = served_names(host, host_names or [])
+    if not api.open_repository(Path.cwd()).services:  # said now, not as a 503 on every page
+        raise DarseError(
+            f"no service in {Path.cwd()} or above it",
+            "start darse serve in your services repository (a folder with darse.toml or a Git checkout of it)",
+        )
     users_file = _users_file(users)
     if not api.list_dashboard_users(users_file):
         raise DarseError(
@@ -121,6 +126,7 @@ def serve(
             "(which controls the Docker engine) travels in clear unless HTTPS is in front; put a proxy with TLS "
             "there and add --secure-cookies"
         )
+    _check_free(host, port)
     import uvicorn
 
     _log_sign_ins()
@@ -136,6 +142,23 @@ def serve(
         log_level="info",
         timeout_graceful_shutdown=3,  # open event streams (a fleet page) must not hold Ctrl-C
     )
+
+
+def _check_free(host: str, port: int) -> None:
+    """One line before the banner when the address cannot be listened on (uvicorn would print its own
+    error after it and exit 3)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise DarseError(
+                f"cannot listen on {host}:{port}: {exc.strerror or type(exc).__name__}",
+                "another program listens there (a darse serve already running?): choose another --port",
+            ) from None
 
 
 def _log_sign_ins() -> None:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # docker-py is imported when a Swarm is first asked (`darse s
     import docker
 
 STACK_LABEL = "com.docker.stack.namespace"
+REMOVE_SETTLE = 60.0  # seconds `remove` waits for the Swarm to take the stack's networks away
 CLI_TIMEOUT = 600
 
 
@@ -274,9 +276,18 @@ class SwarmEngine:
     def rollback(self, service: str) -> None:
         self._cli(["service", "rollback", "--detach", service], what=f"rollback {service}")
 
-    def remove(self, stack: str) -> None:
-        """`docker stack rm`: services, networks, secrets and configs of the stack; volumes stay."""
+    def remove(self, stack: str, settle: float = REMOVE_SETTLE) -> None:
+        """`docker stack rm`: services, networks, secrets and configs of the stack; volumes stay. The CLI
+        returns before the Swarm has removed the networks (after the tasks stop): waited for here, at
+        most `settle` seconds, so that a `docker compose up` of the same folder right after does not find
+        the stack's `NAME_default` network half-removed ("network ... not found")."""
         self._cli(["stack", "rm", stack], what=f"stack rm {stack}")
+        deadline = time.monotonic() + settle
+        label = {"label": f"{STACK_LABEL}={stack}"}
+        while time.monotonic() < deadline:
+            if not self.client.api.networks(filters=label) and not self.client.api.tasks(filters=label):
+                return
+            time.sleep(0.3)
 
     def _cli(
         self, args: list[str], what: str, stdin: str | None = None, mask: Callable[[str], str] | None = None

@@ -36,6 +36,9 @@ STATE_WORDS = {
     "drift": "drift",
     "degraded": "degraded",
     "not-deployed": "not deployed",
+    "down": "down",
+    "deploying": "deploying",
+    "unreachable": "unreachable",
     "unknown": "unknown",
 }
 

@@ -20,6 +20,7 @@ def status(json_flag: bool = typer.Option(False, "--json", help="Print the table
     report = api.status(api.open_deployments(Path.cwd()))
     if json_flag:
         print_json(report.to_dict())
+        _say_unreachable(report)
         raise typer.Exit(0 if report.complete else 1)
     rows = report.rows
     table = Table(title=f"HEAD {report.head[:12]}" if rows else None)
@@ -55,14 +56,21 @@ def status(json_flag: bool = typer.Option(False, "--json", help="Print the table
     for row in rows:
         for warning in row.warnings:
             console.print(f"[yellow]warning:[/] {escape(row.service)}: {escape(warning)}", highlight=False)
+    _say_unreachable(report)
+    raise typer.Exit(0 if report.complete else 1)
+
+
+def _say_unreachable(report: Any) -> None:
+    """One line on stderr per target that did not answer (what a cron job mails), JSON or not."""
+    console = Console(stderr=True)
     for target in report.unreachable:
         hint = f" ({escape(target.hint)})" if target.hint else ""
         console.print(
             f"[red]error:[/] target {escape(target.target)} did not answer: {escape(target.message)}{hint}; "
             f"unreachable: {escape(', '.join(target.services))}",
             highlight=False,
+            soft_wrap=True,
         )
-    raise typer.Exit(0 if report.complete else 1)
 
 
 def _containers(row: Any) -> str:

@@ -76,7 +76,9 @@ def test_an_unreachable_target_leaves_the_local_rows_exact(stack: Stack) -> None
     assert human.returncode == 1 and "Traceback" not in human.stderr
     table = human.stdout
     assert stack.name in table and "in-sync" in table and "2/2 running" in table
-    assert table.count("did not answer") == 2 and "unreachable" in table
+    assert "unreachable" in table and human.stderr.count("did not answer") == 2
+    assert "target ghost did not answer" in human.stderr and "ConnectionRefusedError" in human.stderr
+    assert result.stderr.count("did not answer") == 2  # said on stderr with --json too
 
 
 def test_a_non_routable_target_fails_within_the_connection_timeout(stack: Stack, monkeypatch) -> None:

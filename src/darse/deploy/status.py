@@ -35,7 +35,6 @@ IN_SYNC, DRIFT, DEGRADED, NOT_DEPLOYED, UNKNOWN = "in-sync", "drift", "degraded"
 DOWN = "down"  # the last action recorded is a successful `down` and no container runs: wanted, not a problem
 DEPLOYING = "deploying"  # a darse holds the project's lock on this host now: no drift verdict mid-change
 UNREACHABLE = "unreachable"  # the service's target did not answer: its containers are not known
-PROBLEMS = frozenset({DRIFT, DEGRADED, UNKNOWN, UNREACHABLE})  # the states that need a human
 
 T = TypeVar("T")
 

@@ -11,7 +11,8 @@ import pytest
 
 from darse import api
 from darse.dashboard.fleet import FleetCache, fleet, render_markdown, service_view
-from darse.deploy.status import DRIFT, IN_SYNC, NOT_DEPLOYED, UNKNOWN
+from darse.deploy.context import DeployContext
+from darse.deploy.status import DRIFT, IN_SYNC, NOT_DEPLOYED, UNREACHABLE
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
 from darse.errors import DarseError
 
@@ -179,10 +180,40 @@ def test_verdicts_are_cached_until_the_checkout_changes(repo):
 def test_an_unreachable_engine_still_lists_every_service(repo):
     repo.fake.reachable = False
     summary = fleet(repo.context())
-    assert "cannot reach the Docker engine" in summary.error
+    assert summary.error == ""  # Git and the history answered: each target's failure is said on its own
+    assert [(t.target, t.services) for t in summary.unreachable] == [("edge", ["pad"]), ("local", ["wiki"])]
+    assert all("cannot reach the Docker engine" in t.message for t in summary.unreachable)
     assert sorted(row.service for row in summary.rows) == ["pad", "wiki"]
-    assert {row.state for row in summary.rows} == {UNKNOWN}
+    assert {row.state for row in summary.rows} == {UNREACHABLE}
+    assert not any(row.containers_known for row in summary.rows)
     assert _rows(summary)["wiki"].verdict.missing_keys == 1
+
+
+def test_one_unreachable_target_leaves_the_other_rows_exact(repo):
+    def connect(endpoint):
+        if endpoint.docker_host == "ssh://edge.example.org":
+            raise DarseError("cannot reach the Docker engine at ssh://edge.example.org (TimeoutError)", "check it")
+        return repo.fake.connect(endpoint)
+
+    ctx = repo.context()
+    _deploy(repo, ctx, "wiki", repo.head())
+    _deploy(repo, ctx, "pad", repo.head())
+    ctx = DeployContext.open(repo.root, connect_engine=connect)
+    summary = fleet(ctx)
+    rows = _rows(summary)
+    assert (rows["wiki"].state, rows["wiki"].running, rows["wiki"].deployed_revision) == (IN_SYNC, 1, repo.head())
+    assert (rows["pad"].state, rows["pad"].deployed_revision, rows["pad"].last_action) == (
+        UNREACHABLE,
+        repo.head(),  # the history still knows what was deployed there
+        "up",
+    )
+    assert "edge.example.org" in rows["pad"].error and rows["wiki"].error == ""
+    assert [(t.target, t.services, t.hint) for t in summary.unreachable] == [("edge", ["pad"], "check it")]
+    assert summary.to_dict()["unreachable"][0]["target"] == "edge"
+    view = service_view(ctx, "wiki")  # the local service's page is whole
+    assert (view.error, view.row.state, view.row.total) == ("", IN_SYNC, 1)
+    view = service_view(ctx, "pad")
+    assert "edge.example.org" in view.error and view.row.state == UNREACHABLE
 
 
 def test_commits_between_lists_the_files_of_each_commit(repo):

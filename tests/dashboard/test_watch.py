@@ -12,8 +12,10 @@ import pytest
 
 from darse.dashboard.fleet import fleet_rows
 from darse.dashboard.watch import ALL, FleetWatcher, fleet_engines
+from darse.deploy.context import DeployContext
 from darse.deploy.status import DEGRADED, IN_SYNC
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL, ContainerEvent, Engine
+from darse.errors import DarseError
 
 from helpers.deploy_repo import Repo, make_repo
 from helpers.fake_engine import FakeEngineAPI
@@ -174,3 +176,21 @@ def test_the_rows_of_a_notice_alone_are_rebuilt(repo):
     web.state = "exited"
     summary = fleet_rows(repo.context(), frozenset({"wiki", "unknown-project"}))
     assert [(r.service, r.state, r.running, r.total) for r in summary.rows] == [("wiki", DEGRADED, 1, 2)]
+
+
+def test_an_unreachable_target_leaves_the_other_engines_watched(tmp_path, monkeypatch):
+    repo = make_repo(tmp_path, monkeypatch)
+    repo.commit(
+        {"darse.toml": '[targets.ghost]\nhost = "tcp://ghost.invalid:2375"\n[services."pad"]\ntarget = "ghost"\n'}
+    )
+
+    def connect(endpoint):
+        if endpoint.docker_host:
+            raise DarseError("cannot reach the Docker engine at tcp://ghost.invalid:2375 (TimeoutError)", "start it")
+        return repo.fake.connect(endpoint)
+
+    engines = fleet_engines(DeployContext.open(repo.root, connect_engine=connect))
+    assert [engine.endpoint.docker_host for engine in engines] == [None]  # the local one, still watched
+    repo.fake.reachable = False
+    with pytest.raises(DarseError, match="cannot reach"):  # none answers: the watcher tries again later
+        fleet_engines(DeployContext.open(repo.root, connect_engine=connect))

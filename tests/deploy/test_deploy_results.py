@@ -14,7 +14,7 @@ from darse.deploy import commands
 from darse.deploy.context import DeployContext
 from darse.deploy.diff import ConfigDiff
 from darse.deploy.history import Deployment, ServiceHistory
-from darse.deploy.status import ServiceStatus, StatusReport
+from darse.deploy.status import ServiceStatus, StatusReport, UnreachableTarget
 from darse.deploy.swarm.commands import StackDeployment
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome
 from darse.deploy.swarm.stack import StackResult, StackStatus
@@ -120,13 +120,14 @@ def test_down_on_either_target() -> None:
 
 
 def test_status_has_the_head_and_one_row_per_service() -> None:
-    row = ServiceStatus("wiki", "wiki", "", "c" * 40, "not-deployed")
+    row = ServiceStatus("wiki", "wiki", "", "c" * 40, "not-deployed", target="local")
     assert StatusReport([row]).to_dict() == {
         "head": "c" * 40,
         "services": [
             {
                 "service": "wiki",
                 "project": "wiki",
+                "target": "local",
                 "deployed_revision": None,
                 "head": "c" * 40,
                 "state": "not-deployed",
@@ -134,10 +135,22 @@ def test_status_has_the_head_and_one_row_per_service() -> None:
                 "containers": {"running": 0, "healthy": 0, "total": 0},
                 "last": None,
                 "warnings": [],
+                "error": None,
             }
         ],
+        "unreachable": [],
     }
-    assert StatusReport([]).to_dict() == {"head": "", "services": []}
+    assert StatusReport([]).to_dict() == {"head": "", "services": [], "unreachable": []}
+
+
+def test_an_unreachable_row_has_no_containers_and_its_target_is_listed() -> None:
+    row = ServiceStatus("pad", "pad", "", "c" * 40, "unreachable", target="ghost", error="cannot reach (start it)")
+    report = StatusReport([row], [UnreachableTarget("ghost", "cannot reach", "start it", ["pad"])])
+    data = report.to_dict()
+    assert (data["services"][0]["containers"], data["services"][0]["error"]) == (None, "cannot reach (start it)")
+    ghost = {"target": "ghost", "error": "cannot reach", "hint": "start it", "services": ["pad"]}
+    assert data["unreachable"] == [ghost]
+    assert not report.complete and StatusReport([]).complete
 
 
 def test_history_and_diff() -> None:

@@ -3,10 +3,29 @@ in sync, drifting (files or configuration), degraded, not deployed, unknown; own
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+
 import pytest
 
-from darse.deploy.status import DEGRADED, DRIFT, IN_SYNC, NOT_DEPLOYED, UNKNOWN, status
+from darse.deploy.context import DeployContext
+from darse.deploy.history import Deployment
+from darse.deploy.state import is_locked, project_lock
+from darse.deploy.status import (
+    DEGRADED,
+    DEPLOYING,
+    DOWN,
+    DRIFT,
+    IN_SYNC,
+    NOT_DEPLOYED,
+    UNKNOWN,
+    UNREACHABLE,
+    report,
+    status,
+)
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
+from darse.errors import DarseError
 
 from helpers.deploy_repo import Repo, make_repo
 
@@ -128,3 +147,106 @@ def test_one_engine_query_for_every_service(repo):
     _deploy_wiki(repo, ctx)
     status(ctx)
     assert len(calls) == 1
+
+
+# -- one target that does not answer, a service brought down, a deployment in progress -------------------
+
+
+def _ghost_context(repo, asked):
+    """pad on the target `ghost`, whose engine refuses; wiki on the local (fake) one."""
+    toml = '[targets.ghost]\nhost = "tcp://ghost.invalid:2375"\n[services."pad"]\ntarget = "ghost"\n'
+    repo.commit({"darse.toml": toml})
+
+    def connect(endpoint):
+        asked.append(endpoint)
+        if endpoint.docker_host == "tcp://ghost.invalid:2375":
+            raise DarseError("cannot reach the Docker engine at tcp://ghost.invalid:2375 (TimeoutError)", "start it")
+        return repo.fake.connect(endpoint)
+
+    return DeployContext.open(repo.root, connect_engine=connect)
+
+
+def test_an_unreachable_target_leaves_the_other_rows_exact(repo):
+    asked = []
+    ctx = _ghost_context(repo, asked)
+    _deploy_wiki(repo, ctx)
+    repo.record(ctx, "pad", repo.head())
+    result = report(ctx)
+    rows = {row.service: row for row in result.rows}
+    assert (rows["wiki"].state, rows["wiki"].total, rows["wiki"].error) == (IN_SYNC, 2, "")
+    pad = rows["pad"]
+    assert (pad.state, pad.deployed_revision, pad.last_action, pad.target) == (UNREACHABLE, repo.head(), "up", "ghost")
+    assert pad.error == "cannot reach the Docker engine at tcp://ghost.invalid:2375 (TimeoutError) (start it)"
+    assert [(t.target, t.services, t.hint) for t in result.unreachable] == [("ghost", ["pad"], "start it")]
+    as_json = {row["service"]: row for row in result.to_dict()["services"]}
+    assert not result.complete and as_json["pad"]["containers"] is None and as_json["wiki"]["containers"]
+    with pytest.raises(DarseError, match=r"ghost\.invalid"):  # asked once per context: no second timeout
+        ctx.engine_for(ctx.service("pad"))
+    assert [e.docker_host for e in asked].count("tcp://ghost.invalid:2375") == 1
+
+
+def test_targets_are_asked_in_parallel(repo):
+    """Two engines each wait for the other to be asked: only asked together do they both answer."""
+    repo.commit({"darse.toml": '[targets.far]\nhost = "tcp://far.invalid:2375"\n[services."pad"]\ntarget = "far"\n'})
+    both = threading.Barrier(2, timeout=10)
+
+    def connect(endpoint):
+        both.wait()  # raises BrokenBarrierError when the other engine is not asked meanwhile
+        return repo.fake.connect(endpoint)
+
+    ctx = DeployContext.open(repo.root, connect_engine=connect)
+    assert {row.state for row in report(ctx).rows} == {NOT_DEPLOYED}
+
+
+def test_a_service_brought_down_is_down(repo):
+    ctx = repo.context()
+    repo.record(ctx, "wiki", repo.head(), images={"web": {"config": "hw"}, "db": {"config": "hd"}})
+    repo.record(ctx, "wiki", repo.head(), action="down", config_hash="")
+    wiki = _rows(ctx)["wiki"]
+    assert (wiki.state, wiki.total, wiki.last_action, wiki.changed_files) == (DOWN, 0, "down", [])
+    repo.record(ctx, "pad", repo.head())
+    repo.record(ctx, "pad", repo.head(), action="down", outcome="failed")  # a failed down is no down
+    assert _rows(ctx)["pad"].state == DEGRADED
+
+
+def test_a_container_running_after_a_down_is_not_down(repo):
+    ctx = repo.context()
+    _deploy_wiki(repo, ctx)
+    repo.record(ctx, "wiki", repo.head(), action="down --volumes", config_hash="")
+    assert _rows(ctx)["wiki"].state == IN_SYNC  # started again by hand, as deployed
+    for container in repo.fake.containers_by_id.values():
+        container.state, container.health = "exited", ""
+    assert _rows(ctx)["wiki"].state == DOWN
+
+
+def test_a_deployment_in_progress_is_deploying_without_a_drift_verdict(repo):
+    ctx = repo.context()
+    _deploy_wiki(repo, ctx, db_hash="the-new-one")  # mid-deploy: one container already replaced
+    with project_lock(ctx.state, "wiki"):
+        assert is_locked(ctx.state, "wiki") and not is_locked(ctx.state, "pad")
+        wiki = _rows(ctx)["wiki"]
+        assert (wiki.state, wiki.config_drift, wiki.total) == (DEPLOYING, False, 2)
+    assert not is_locked(ctx.state, "wiki")
+    assert _rows(ctx)["wiki"].state == DRIFT  # the same containers with the lock free: changed by hand
+
+
+def test_a_record_left_in_progress_without_the_lock_is_a_warning(repo):
+    """darse was killed mid-deploy: the record stays in progress but nobody holds the lock."""
+    ctx = repo.context()
+    _deploy_wiki(repo, ctx)
+    ctx.history.start(Deployment("wiki", "wiki", str(repo.root), "up", repo.head(), False, "h2"))
+    wiki = _rows(ctx)["wiki"]
+    assert (wiki.state, wiki.last_outcome) == (IN_SYNC, "in-progress")
+    assert len(wiki.warnings) == 1 and "never finished" in wiki.warnings[0]
+
+
+def test_a_probe_of_the_lock_never_makes_a_deployment_fail(repo, monkeypatch):
+    """A deployment that finds the lock taken by a probe waits for it rather than refusing."""
+    ctx = repo.context()
+    (ctx.state / "locks").mkdir(exist_ok=True)
+    (ctx.state / "locks" / "wiki.lock").touch()
+    probe = os.open(ctx.state / "locks" / "wiki.lock", os.O_RDONLY)
+    fcntl.flock(probe, fcntl.LOCK_SH)  # what is_locked holds for an instant
+    threading.Timer(0.1, os.close, (probe,)).start()
+    with project_lock(ctx.state, "wiki"):
+        assert is_locked(ctx.state, "wiki")

@@ -17,7 +17,9 @@ from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 from darse.deploy.context import DeployContext
+from darse.deploy.state import project_lock
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
+from darse.errors import DarseError
 from darse.web import auth
 from darse.web.app import ServeSettings, create_app
 
@@ -218,3 +220,52 @@ def test_hints_show_their_commands_as_code_and_nothing_else_as_markup() -> None:
     assert shown == (
         "run <code>darse secrets init wiki</code> then &lt;b&gt;reload&lt;/b&gt; <code>a&lt;script&gt;</code>"
     )
+def _row(page: str, project: str) -> str:
+    return page[page.index(f'id="service-{project}"') :].split("</tr>")[0]
+
+
+def test_one_unreachable_target_is_said_once_and_the_other_rows_stay_exact(repo, roles):
+    """pad and apps/blog on a target that does not answer: their rows only say so; wiki is whole."""
+    _deploy(repo, "wiki")
+    toml = '[targets.ghost]\nhost = "tcp://ghost.invalid:2375"\n'
+    toml += '[services."pad"]\ntarget = "ghost"\n[services."apps/blog"]\ntarget = "ghost"\n'
+    repo.commit({"darse.toml": toml}, "pad and blog on ghost")
+
+    def connect(endpoint):
+        if endpoint.docker_host:
+            raise DarseError("cannot reach the Docker engine at tcp://ghost.invalid:2375 (TimeoutError)", "start it")
+        return repo.fake.connect(endpoint)
+
+    app = _app(repo)
+    app.state.open_deployments = lambda folder: DeployContext.open(folder, connect_engine=connect)
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not auth.RequireSignIn]
+    client = TestClient(app)
+    page = client.get("/").text
+    assert page.count("did not answer") == 1 and "Target <strong>ghost</strong>" in page
+    assert "apps/blog, pad" in page and "Deployment state is not shown" not in page
+    wiki = _row(page, "wiki")
+    assert '<span class="state state-in-sync">in sync</span>' in wiki
+    assert "1/1 running, 1 healthy" in wiki
+    assert '<span class="state state-unreachable">unreachable</span>' in _row(page, "pad")
+    assert "not known" in _row(page, "pad")
+    wiki_page = client.get("/services/wiki").text
+    assert "Deployment state is not shown" not in wiki_page and "1/1 running, 1 healthy" in wiki_page
+    pad_page = client.get("/services/pad").text
+    assert "ghost.invalid" in pad_page and "Deployment state is not shown" in pad_page
+
+
+def test_a_service_brought_down_and_one_deploying_say_so(client, repo):
+    _deploy(repo, "wiki")
+    ctx = DeployContext.open(repo.root, connect_engine=repo.fake.connect)
+    repo.fake.containers_by_id.clear()
+    repo.record(ctx, "wiki", repo.head(), action="down", config_hash="")
+    page = client.get("/").text
+    wiki = _row(page, "wiki")
+    assert '<span class="state state-down">down</span>' in wiki and "brought down; was" in wiki
+    _deploy(repo, "pad")
+    repo.fake.add_container("pad-db-1", project="pad", service="db", labels={SERVICE_HASH_LABEL: "new"})
+    with project_lock(ctx.state, "pad"):
+        pad = _row(client.get("/").text, "pad")
+    assert '<span class="state state-deploying">deploying</span>' in pad and "changed by hand" not in pad
+    pad = _row(client.get("/").text, "pad")
+    assert '<span class="state state-drift">drift</span>' in pad and "changed by hand" in pad

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -14,16 +15,27 @@ from darse.cli.output import print_json
 
 
 def status(json_flag: bool = typer.Option(False, "--json", help="Print the table as JSON.")) -> None:
-    """Every service: deployed commit, HEAD, drift, containers, last deployment."""
+    """Every service: deployed commit, HEAD, drift, containers, last deployment. Exit code 1 when a
+    target did not answer (every other row still printed and exact), 2 when darse cannot run at all."""
     report = api.status(api.open_deployments(Path.cwd()))
     if json_flag:
         print_json(report.to_dict())
-        return
+        _say_unreachable(report)
+        raise typer.Exit(0 if report.complete else 1)
     rows = report.rows
     table = Table(title=f"HEAD {report.head[:12]}" if rows else None)
     for column in ("service", "deployed", "state", "drift", "containers", "last deployment"):
         table.add_column(column, overflow="fold")
-    colours = {"in-sync": "green", "drift": "yellow", "degraded": "red", "not-deployed": "dim", "unknown": "red"}
+    colours = {
+        "in-sync": "green",
+        "drift": "yellow",
+        "degraded": "red",
+        "not-deployed": "dim",
+        "down": "dim",
+        "deploying": "cyan",
+        "unreachable": "red",
+        "unknown": "red",
+    }
     for row in rows:
         drift = []
         if row.changed_files:
@@ -36,7 +48,7 @@ def status(json_flag: bool = typer.Option(False, "--json", help="Print the table
             row.deployed_revision[:12] or "-",
             f"[{colours.get(row.state, 'white')}]{row.state}[/]",
             escape("; ".join(drift)),
-            f"{row.running}/{row.total} running, {row.healthy} healthy" if row.total else "none",
+            _containers(row),
             escape(last),
         )
     console = Console()
@@ -44,6 +56,27 @@ def status(json_flag: bool = typer.Option(False, "--json", help="Print the table
     for row in rows:
         for warning in row.warnings:
             console.print(f"[yellow]warning:[/] {escape(row.service)}: {escape(warning)}", highlight=False)
+    _say_unreachable(report)
+    raise typer.Exit(0 if report.complete else 1)
+
+
+def _say_unreachable(report: Any) -> None:
+    """One line on stderr per target that did not answer (what a cron job mails), JSON or not."""
+    console = Console(stderr=True)
+    for target in report.unreachable:
+        hint = f" ({escape(target.hint)})" if target.hint else ""
+        console.print(
+            f"[red]error:[/] target {escape(target.target)} did not answer: {escape(target.message)}{hint}; "
+            f"unreachable: {escape(', '.join(target.services))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _containers(row: Any) -> str:
+    if row.state == "unreachable":
+        return "not known"
+    return f"{row.running}/{row.total} running, {row.healthy} healthy" if row.total else "none"
 
 
 def history(

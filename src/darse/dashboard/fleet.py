@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from darse import api
 from darse.deploy.revisions import under
-from darse.deploy.status import UNKNOWN
+from darse.deploy.status import UNKNOWN, UNREACHABLE
 from darse.errors import DarseError
 from darse.model.service import project_name, real_for
 
 if TYPE_CHECKING:
     from darse.config import Target
     from darse.deploy.context import DeployContext
-    from darse.deploy.status import ServiceStatus
+    from darse.deploy.status import ServiceStatus, UnreachableTarget
     from darse.git import LoggedCommit
     from darse.model.service import Service
 
@@ -98,6 +98,11 @@ class FleetRow:
     last_time: str = ""
     warnings: list[str] = field(default_factory=list)
     verdict: Verdict = field(default_factory=Verdict)
+    error: str = ""  # unreachable: why the service's target did not answer
+
+    @property
+    def containers_known(self) -> bool:
+        return self.state != UNREACHABLE
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -109,14 +114,16 @@ class FleetRow:
 class Fleet:
     head: str
     rows: list[FleetRow]
-    error: str = ""  # the engine or Git could not answer: rows show the repository without deployment state
+    error: str = ""  # Git or the history could not answer: rows show the repository without deployment state
     lint_error: str = ""
     verdicts_at: str = ""  # when the lint and secrets verdicts were computed
+    unreachable: list[UnreachableTarget] = field(default_factory=list)  # targets that did not answer
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "head": self.head,
             "error": self.error or None,
+            "unreachable": [target.to_dict() for target in self.unreachable],
             "lint_error": self.lint_error or None,
             "verdicts_at": self.verdicts_at,
             "services": [row.to_dict() for row in self.rows],
@@ -266,9 +273,12 @@ def _deployments(
     """The rows without verdicts: one `darse status`, the last successes, the commits behind (cached);
     only those of `projects` when given."""
     error = ""
+    unreachable: list[UnreachableTarget] = []
     try:
-        statuses: dict[str, ServiceStatus] | None = {row.service: row for row in api.status(ctx).rows}
-    except DarseError as exc:  # the engine is down, or the folder is not a Git work tree
+        report = api.status(ctx)  # a target that does not answer is in `unreachable`, the others exact
+        statuses: dict[str, ServiceStatus] | None = {row.service: row for row in report.rows}
+        unreachable = report.unreachable
+    except DarseError as exc:  # the folder is not a Git work tree, the history cannot be read
         error = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
         statuses = None
     head = _head(ctx)
@@ -279,7 +289,7 @@ def _deployments(
         for service in ctx.repository.services
         if projects is None or project_name(service.name) in projects
     ]
-    return Fleet(head, rows, error)
+    return Fleet(head, rows, error, unreachable=unreachable)
 
 
 def _row(
@@ -300,7 +310,7 @@ def _row(
     row.changed_files, row.config_drift = status.changed_files, status.config_drift
     row.running, row.healthy, row.total = status.running, status.healthy, status.total
     row.last_action, row.last_outcome, row.last_time = status.last_action, status.last_outcome, status.last_time
-    row.warnings = status.warnings
+    row.warnings, row.error = status.warnings, status.error
     recorded = succeeded.get(project)
     row.dirty_deploy = bool(recorded and recorded.dirty and recorded.revision == status.deployed_revision)
     folder = ctx.revisions.service_path(service.name)
@@ -381,7 +391,7 @@ class ServiceView:
     history_error: str = ""
     diff: str | None = None  # what `darse up` would apply, masked; None when never deployed
     diff_error: str = ""
-    error: str = ""  # the fleet's error (engine or Git unreachable)
+    error: str = ""  # the fleet's error (Git or the history), or why this service's target did not answer
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -394,7 +404,7 @@ def service_view(ctx: DeployContext, name: str, cache: FleetCache | None = None)
     service = ctx.service(name)
     summary = _deployments(ctx, cache or FleetCache(), _working(ctx))
     row = next(r for r in summary.rows if r.service == service.name)
-    view = ServiceView(service.name, row, error=summary.error)
+    view = ServiceView(service.name, row, error=summary.error or row.error)
     view.readme_html = _readme(service)
     view.changelog = _changelog(service)
     project = project_name(service.name)

@@ -31,9 +31,21 @@ Subscriber = Callable[[Notice], None]
 
 
 def fleet_engines(ctx: DeployContext) -> list[Engine]:
-    """The engines the fleet's Compose services run on, each once (Swarm services are not watched yet)."""
+    """The engines the fleet's Compose services run on, each once (Swarm services are not watched yet).
+    An engine that does not answer is left out while another one does (one unreachable target must not
+    stop the live rows of the others); when none answers, its DarseError (the watcher tries again)."""
+    from darse.errors import DarseError
+
     services = [s for s in ctx.repository.services if not ctx.target_of(s).is_swarm]
-    return [ctx.engine_at(endpoint) for endpoint in dict.fromkeys(ctx.endpoint_of(s) for s in services)]
+    engines, problem = [], None
+    for endpoint in dict.fromkeys(ctx.endpoint_of(s) for s in services):
+        try:
+            engines.append(ctx.engine_at(endpoint))
+        except DarseError as exc:
+            problem = exc
+    if problem is not None and not engines:
+        raise problem
+    return engines
 
 
 class FleetWatcher:

@@ -475,11 +475,11 @@ def restart(ctx: DeployContext, name: str, *, timeout: float = 120, listener: Li
 
 
 def status(ctx: DeployContext) -> StatusReport:
-    """`darse status`: every service's deployed commit, drift, containers and last deployment."""
-    from darse.deploy.status import StatusReport
-    from darse.deploy.status import status as service_statuses
+    """`darse status`: every service's deployed commit, drift, containers and last deployment; the
+    targets that did not answer in `unreachable` (their services' rows say `unreachable`)."""
+    from darse.deploy.status import report
 
-    return StatusReport(service_statuses(ctx))
+    return report(ctx)
 
 
 def history(ctx: DeployContext, name: str, limit: int | None = 20) -> ServiceHistory:

@@ -37,6 +37,7 @@ class DeployContext:
     connect_engine: EngineFactory = connect
     requested_by: str | None = None
     _engines: dict[Endpoint, Engine] = field(default_factory=dict, repr=False)
+    _unreachable: dict[Endpoint, DarseError] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(
@@ -67,8 +68,16 @@ class DeployContext:
         return self.engine_at(self.endpoint_of(service))
 
     def engine_at(self, endpoint: Endpoint) -> Engine:
+        """An endpoint that did not answer is not asked again by this context (a page reads the status,
+        then a diff: one connection timeout, not two); its error is raised again."""
+        if endpoint in self._unreachable:
+            raise self._unreachable[endpoint]
         if endpoint not in self._engines:
-            self._engines[endpoint] = self.connect_engine(endpoint)
+            try:
+                self._engines[endpoint] = self.connect_engine(endpoint)
+            except DarseError as exc:
+                self._unreachable[endpoint] = exc
+                raise
         return self._engines[endpoint]
 
     @property

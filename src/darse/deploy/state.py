@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from darse.config import RepoConfig
 from darse.errors import DarseError
 
 SYSTEM_STATE_DIR = Path("/var/lib/darse")
+LOCK_PATIENCE = 1.0  # s a deployment waits for the lock: `is_locked` holds it for an instant, never longer
 
 
 def state_dir(config: RepoConfig | None, root: Path | None) -> Path:
@@ -57,13 +59,36 @@ def project_lock(state: Path, project: str) -> Iterator[None]:
     locks = state / "locks"
     locks.mkdir(mode=0o700, exist_ok=True)
     with open(locks / f"{project}.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DarseError(
-                f"another darse is deploying {project} on this host", "wait for it to finish, then retry"
-            ) from None
+        deadline = time.monotonic() + LOCK_PATIENCE
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DarseError(
+                        f"another darse is deploying {project} on this host", "wait for it to finish, then retry"
+                    ) from None
+                time.sleep(0.02)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_locked(state: Path, project: str) -> bool:
+    """Whether a darse holds the project's lock now (a deployment, rollback, restart or down is running
+    on this host): `darse status` says `deploying` rather than judging containers mid-change. Asked by
+    taking a shared lock without waiting and dropping it at once (a deployment starting at that instant
+    waits for it: see `LOCK_PATIENCE`); a missing lock file means nobody ever held it."""
+    try:
+        fd = os.open(state / "locks" / f"{project}.lock", os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # and with it the shared lock, when it was taken
+    return False

@@ -1,16 +1,23 @@
 """`darse status`: every service's deployed commit, drift, containers and last deployment, cheaply.
 
-One Engine API call lists every Compose container on the engine; the history answers in two queries;
-Git answers in one `status` plus one `diff` per distinct deployed commit. Nothing is run per service.
+One Engine API call lists every Compose container on each engine (the engines asked in parallel); the
+history answers in two queries; Git answers in one `status` plus one `diff` per distinct deployed
+commit. Nothing is run per service. A target that does not answer makes its own services `unreachable`
+(the reason given once, per target); every other row is exact all the same.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from darse.config import Target
 from darse.deploy.context import DeployContext
+from darse.deploy.history import IN_PROGRESS, SUCCESS
 from darse.deploy.revisions import under
+from darse.deploy.state import is_locked
 from darse.engine.compose import Endpoint
 from darse.engine.docker import (
     COMMIT_LABEL,
@@ -21,9 +28,15 @@ from darse.engine.docker import (
     ContainerState,
 )
 from darse.engine.swarm import ServiceState
+from darse.errors import DarseError
 from darse.model.service import project_name
 
 IN_SYNC, DRIFT, DEGRADED, NOT_DEPLOYED, UNKNOWN = "in-sync", "drift", "degraded", "not-deployed", "unknown"
+DOWN = "down"  # the last action recorded is a successful `down` and no container runs: wanted, not a problem
+DEPLOYING = "deploying"  # a darse holds the project's lock on this host now: no drift verdict mid-change
+UNREACHABLE = "unreachable"  # the service's target did not answer: its containers are not known
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,7 +45,7 @@ class ServiceStatus:
     project: str
     deployed_revision: str
     head: str
-    state: str  # in-sync, drift, degraded, not-deployed, unknown (docs/deploy.md)
+    state: str  # in-sync, drift, degraded, not-deployed, down, deploying, unreachable, unknown (docs/deploy.md)
     changed_files: list[str] = field(default_factory=list)
     config_drift: bool = False
     running: int = 0
@@ -42,69 +55,144 @@ class ServiceStatus:
     last_outcome: str = ""
     last_time: str = ""
     warnings: list[str] = field(default_factory=list)
+    target: str = ""
+    error: str = ""  # unreachable: why its target did not answer (one line, with the hint)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `--json` form of a row, documented in docs/deploy.md."""
+        """The `--json` form of a row, documented in docs/deploy.md (`containers` is null when unreachable)."""
         return {
             "service": self.service,
             "project": self.project,
+            "target": self.target,
             "deployed_revision": self.deployed_revision or None,
             "head": self.head,
             "state": self.state,
             "drift": {"files": self.changed_files, "config": self.config_drift},
-            "containers": {"running": self.running, "healthy": self.healthy, "total": self.total},
+            "containers": {"running": self.running, "healthy": self.healthy, "total": self.total}
+            if self.state != UNREACHABLE
+            else None,
             "last": {"action": self.last_action, "outcome": self.last_outcome, "time": self.last_time}
             if self.last_action
             else None,
             "warnings": self.warnings,
+            "error": self.error or None,
         }
 
 
 @dataclass
+class UnreachableTarget:
+    """A darse.toml target whose engine did not answer, said once for all the services it holds."""
+
+    target: str
+    message: str
+    hint: str
+    services: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "error": self.message, "hint": self.hint, "services": self.services}
+
+
+@dataclass
 class StatusReport:
-    """`darse status`: the repository's HEAD and one row per service."""
+    """`darse status`: the repository's HEAD, one row per service, the targets that did not answer."""
 
     rows: list[ServiceStatus]
+    unreachable: list[UnreachableTarget] = field(default_factory=list)
 
     @property
     def head(self) -> str:
         return self.rows[0].head if self.rows else ""
 
+    @property
+    def complete(self) -> bool:
+        """Every target answered (the CLI's exit code 0)."""
+        return not self.unreachable
+
     def to_dict(self) -> dict[str, Any]:
-        return {"head": self.head, "services": [row.to_dict() for row in self.rows]}
+        return {
+            "head": self.head,
+            "services": [row.to_dict() for row in self.rows],
+            "unreachable": [target.to_dict() for target in self.unreachable],
+        }
 
 
 def status(ctx: DeployContext) -> list[ServiceStatus]:
+    """The rows of `report(ctx)`."""
+    return report(ctx).rows
+
+
+def report(ctx: DeployContext) -> StatusReport:
+    """Every service's row; a target that does not answer is listed in `unreachable`, its services'
+    rows say so, and the other rows are exact. Git or the history failing is still a DarseError."""
+    services = ctx.repository.services
+    projects = {project_name(s.name) for s in services}
+    locked = {p for p in projects if is_locked(ctx.state, p)}  # before reading the engines and after
     by_project: dict[tuple[Endpoint, str], list[ContainerState]] = {}
-    compose_services = [s for s in ctx.repository.services if not ctx.target_of(s).is_swarm]
-    stacks = _swarm_stacks(ctx)
-    for endpoint in dict.fromkeys(ctx.endpoint_of(s) for s in compose_services):
-        for container in ctx.engine_at(endpoint).containers(label=PROJECT_LABEL):  # one query per engine
+    endpoints = list(dict.fromkeys(ctx.endpoint_of(s) for s in services if not ctx.target_of(s).is_swarm))
+    swarms = {t.name: t for t in (ctx.target_of(s) for s in services) if t.is_swarm}
+    jobs: list[Callable[[], Any]] = [_containers_at(ctx, e) for e in endpoints]
+    jobs += [_stacks_of(t) for t in swarms.values()]
+    answers = _in_parallel(jobs)
+    failed: dict[Endpoint | str, DarseError] = {}
+    for endpoint, answer in zip(endpoints, answers, strict=False):
+        if isinstance(answer, DarseError):
+            failed[endpoint] = answer
+            continue
+        for container in answer:
             by_project.setdefault((endpoint, container.project), []).append(container)
+    stacks: dict[str, dict[str, list[ServiceState]]] = {}
+    for name, answer in zip(swarms, answers[len(endpoints) :], strict=True):
+        if isinstance(answer, DarseError):
+            failed[name] = answer
+        else:
+            stacks[name] = answer
     latest = ctx.history.latest_by_project()
     succeeded = ctx.history.last_success_by_project()
     revisions = ctx.revisions
     head = revisions.head
     working = revisions.working_changes()
+    locked |= {p for p in projects if is_locked(ctx.state, p)}
     diffs: dict[str, list[str] | None] = {}
     rows = []
-    for service in ctx.repository.services:
+    unreachable: dict[str, UnreachableTarget] = {}
+    for service in services:
         project = project_name(service.name)  # not ctx.project: status reports a collision, never refuses
         recorded = succeeded.get(project)
         target = ctx.target_of(service)
+        last = latest.get(project)
+        problem = failed.get(target.name if target.is_swarm else ctx.endpoint_of(service))
+        if problem is not None:
+            row = ServiceStatus(service.name, project, recorded.revision if recorded else "", head, UNREACHABLE)
+            row.target, row.error = (
+                target.name,
+                f"{problem.message} ({problem.hint})" if problem.hint else problem.message,
+            )
+            _last(row, last)
+            unreachable.setdefault(
+                target.name, UnreachableTarget(target.name, problem.message, problem.hint, [])
+            ).services.append(service.name)
+            rows.append(row)
+            continue
         if target.is_swarm:
             tasks = _swarm_counts(stacks.get(target.name, {}).get(project, []), recorded)
         else:
             tasks = _compose_counts(by_project.get((ctx.endpoint_of(service), project), []), recorded)
         deployed = recorded.revision if recorded else tasks.labelled_commit
-        row = ServiceStatus(service.name, project, deployed, head, NOT_DEPLOYED)
+        row = ServiceStatus(service.name, project, deployed, head, NOT_DEPLOYED, target=target.name)
         row.total, row.running, row.healthy = tasks.total, tasks.running, tasks.healthy
         row.warnings = _ownership_warnings(service.name, project, ctx.folders_by_project.get(project, []), tasks)
-        last = latest.get(project)
-        if last is not None:
-            row.last_action, row.last_outcome = last.action, last.outcome
-            row.last_time = last.ended_at or last.started_at
-        if deployed:
+        _last(row, last)
+        if project in locked:
+            row.state = DEPLOYING
+        elif last is not None and last.outcome == IN_PROGRESS and _still_in_progress(ctx, project):
+            row.warnings.append(
+                f"the {last.action} started {last.started_at} never finished (darse was stopped): check the containers"
+            )
+        if row.state == DEPLOYING:
+            pass  # containers are being replaced: a drift verdict now would be a false "changed by hand"
+        elif _is_down(last) and not tasks.running:
+            row.state = DOWN
+        elif deployed:
             folder = revisions.service_path(service.name)
             if deployed not in diffs:
                 diffs[deployed] = revisions.changed_between(deployed, head)
@@ -123,7 +211,60 @@ def status(ctx: DeployContext) -> list[ServiceStatus]:
             else:
                 row.state = IN_SYNC
         rows.append(row)
-    return rows
+    return StatusReport(rows, list(unreachable.values()))
+
+
+def _last(row: ServiceStatus, last: Any) -> None:
+    """The latest record of the project, whatever its outcome."""
+    if last is not None:
+        row.last_action, row.last_outcome = last.action, last.outcome
+        row.last_time = last.ended_at or last.started_at
+
+
+def _still_in_progress(ctx: DeployContext, project: str) -> bool:
+    """Read again: the deployment may have ended between the history query and the lock's probe."""
+    newest = ctx.history.list(project, 1)
+    return bool(newest) and newest[0].outcome == IN_PROGRESS
+
+
+def _is_down(last: Any) -> bool:
+    """The latest record is a `down` (or `down --volumes`) that succeeded."""
+    return last is not None and last.action.startswith("down") and last.outcome == SUCCESS
+
+
+def _containers_at(ctx: DeployContext, endpoint: Endpoint) -> Callable[[], list[ContainerState]]:
+    return lambda: ctx.engine_at(endpoint).containers(label=PROJECT_LABEL)  # one query per engine
+
+
+def _stacks_of(target: Target) -> Callable[[], dict[str, list[ServiceState]]]:
+    """A Swarm target's stacks in one pair of queries, its connection closed after."""
+
+    def ask() -> dict[str, list[ServiceState]]:
+        from darse.engine.swarm import SwarmEngine
+
+        swarm = SwarmEngine(target)
+        try:
+            return swarm.all_stacks()
+        finally:
+            swarm.close()
+
+    return ask
+
+
+def _in_parallel(jobs: list[Callable[[], T]]) -> list[T | DarseError]:
+    """Each job's answer, or the DarseError it raised (an engine that does not answer); one thread per
+    job when there are several, so the slowest target bounds the wait, not their sum."""
+
+    def run(job: Callable[[], T]) -> T | DarseError:
+        try:
+            return job()
+        except DarseError as exc:
+            return exc
+
+    if len(jobs) < 2:
+        return [run(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
+        return list(pool.map(run, jobs))
 
 
 @dataclass
@@ -176,14 +317,6 @@ def _swarm_counts(services: list[ServiceState], recorded: Any) -> Counts:
         labelled_commit=labelled.get(COMMIT_LABEL, ""),
         config_drift=drift,
     )
-
-
-def _swarm_stacks(ctx: DeployContext) -> dict[str, dict[str, list[ServiceState]]]:
-    """target name -> stack -> services, one pair of queries per Swarm target that some service uses."""
-    from darse.engine.swarm import SwarmEngine
-
-    targets = {t.name: t for t in (ctx.target_of(s) for s in ctx.repository.services) if t.is_swarm}
-    return {name: SwarmEngine(target).all_stacks() for name, target in targets.items()}
 
 
 def _config_drift(containers: list[ContainerState], images: dict[str, Any] | None) -> bool:

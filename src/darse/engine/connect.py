@@ -10,7 +10,9 @@ endpoint (a Docker context, TCP, TLS, SSH) goes through docker-py (`darse.engine
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from urllib.parse import urlsplit
 
 from darse.engine.compose import Endpoint
 from darse.engine.docker import Engine
@@ -19,6 +21,7 @@ from darse.errors import DarseError
 
 DEFAULT_URL = "unix:///var/run/docker.sock"
 BUILD_TIMEOUT = 600  # s without a byte from the engine during a build or a push (a long silent RUN step)
+CONNECT_TIMEOUT = 5.0  # s to open a TCP connection to an engine: an address that drops packets fails then
 UNREACHABLE_HINT = "start dockerd (`systemctl start docker`), or check DOCKER_HOST / `docker context ls`"
 REMOTE_UNREACHABLE_HINT = (
     "check that the engine answers from this machine (network, firewall, TLS certificates, ssh access): "
@@ -62,6 +65,8 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
         if endpoint.context:
             url = context_host(endpoint.context)
         socket_path = None if endpoint.context else local_socket(endpoint.docker_host)
+        if socket_path is None:
+            _tcp_answers(url, CONNECT_TIMEOUT)
         if socket_path is not None:
             engine = Engine(LocalEngine(socket_path, timeout=timeout), endpoint, url, timeout=timeout)
         else:
@@ -80,3 +85,16 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
             f"cannot reach the Docker engine at {url} ({type(exc).__name__})", unreachable_hint(url)
         ) from None
     return engine
+
+
+def _tcp_answers(url: str, timeout: float) -> None:
+    """A TCP engine accepts a connection within `timeout` seconds, else OSError: the client's own
+    timeout bounds every read (minutes, for builds), and a host that drops packets would hang that long.
+    Other schemes (ssh://, whose host may be an alias of the ssh configuration) are left to their client."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("tcp", "http", "https") or not parts.hostname:
+        return
+    tls = parts.scheme == "https" or bool(os.environ.get("DOCKER_TLS_VERIFY"))
+    port = parts.port or (2376 if tls else 2375)
+    with socket.create_connection((parts.hostname, port), timeout=timeout):
+        pass

@@ -10,7 +10,9 @@ checkout folder to a `DeployContext`): tests and benchmarks give an engine of th
 
 The fleet follows the engine live: `/fleet/events` (route `fleet_events`) is a Server-Sent Events
 stream of `row` events, each a re-rendered `<tr>` the page swaps in by its id, sent when the process's
-one `FleetWatcher` (on `app.state`) says the engine changed that service's containers. Nothing polls.
+one `FleetWatcher` (on `app.state`) says the engine changed that service's containers. Nothing polls,
+but for one case: a row sent as `deploying` is built again every DEPLOYING_RECHECK_SECONDS until it is not
+(the action's end, its lock released, is no engine event).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.routing import Route
 from darse import api
 from darse.dashboard.fleet import FleetCache, fleet_rows
 from darse.dashboard.watch import ALL, FleetWatcher, fleet_engines
+from darse.deploy.status import DEPLOYING
 from darse.errors import DarseError
 from darse.web import auth
 from darse.web.common import event_stream, open_context, per_app, render, sse, unknown_service
@@ -36,6 +39,9 @@ STATE_WORDS = {
     "drift": "drift",
     "degraded": "degraded",
     "not-deployed": "not deployed",
+    "down": "down",
+    "deploying": "deploying",
+    "unreachable": "unreachable",
     "unknown": "unknown",
 }
 
@@ -87,6 +93,7 @@ async def service(request: Request) -> Response:
 
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
+DEPLOYING_RECHECK_SECONDS = 2.0  # a `deploying` row is built again this often until its action ends
 
 
 def _watcher(request: Request) -> FleetWatcher:
@@ -118,16 +125,26 @@ async def fleet_events(request: Request) -> Response:
     def on_notice(notice: frozenset[str]) -> None:  # the watcher's thread: hand over to this loop
         loop.call_soon_threadsafe(notices.put_nowait, notice)
 
-    def rows(projects: frozenset[str] | None) -> list[str]:
+    def rows(projects: frozenset[str] | None) -> tuple[list[str], frozenset[str]]:
+        """The rows' HTML, and the projects among them still `deploying`."""
         try:
             summary = fleet_rows(open_context(request), projects, cache) if projects is not None else None
             if summary is None:
                 summary = api.fleet(open_context(request), cache)
         except DarseError:  # the checkout broke meanwhile: the rows stay as they are until a reload says why
-            return []
+            return [], frozenset()
         template = templates.get_template("_fleet_row.html")
         context = {"request": request, "state_words": STATE_WORDS, "service_url": service_url, "oob": True}
-        return [template.render({**context, "row": row}) for row in summary.rows]
+        deploying = frozenset(row.project for row in summary.rows if row.state == DEPLOYING)
+        return [template.render({**context, "row": row}) for row in summary.rows], deploying
+
+    # The end of an action is no engine event (its lock is released after the containers' last change):
+    # a row shown `deploying` is built again a little later, until it is not, so it never stays so.
+    rechecks: set[str] = set()
+
+    def recheck(projects: frozenset[str]) -> None:
+        rechecks.difference_update(projects)
+        notices.put_nowait(projects)
 
     if request.headers.get("last-event-id") is not None:  # a page reconnecting may have missed changes
         notices.put_nowait(frozenset({ALL}))
@@ -144,8 +161,12 @@ async def fleet_events(request: Request) -> Response:
                     continue
                 while not notices.empty():  # notices that came while the last rows were built: one pass
                     notice |= notices.get_nowait()
-                for html in await run_in_threadpool(rows, None if ALL in notice else notice):
+                htmls, deploying = await run_in_threadpool(rows, None if ALL in notice else notice)
+                for html in htmls:
                     yield sse("row", html)
+                if deploying - rechecks:
+                    rechecks.update(deploying)
+                    loop.call_later(DEPLOYING_RECHECK_SECONDS, recheck, deploying)
         finally:
             unsubscribe()  # the last visitor gone: the watcher closes its stream (without waiting here)
 

@@ -101,6 +101,7 @@ def test_a_stack_result() -> None:
         "images": {"web": "p:1"},
         "rolled_back": ["web"],
         "secrets_removed": 1,
+        "replica_changes": [],
         "services": [
             {"name": "web", "ok": False, "state": "rolled back", "detail": "1/1 running", "errors": ["exit 3"]}
         ],

@@ -11,7 +11,7 @@ DarseError before anything on the engine or in the history changes.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -234,25 +234,36 @@ class DownResult:
         }
 
 
-def down(ctx: DeployContext, name: str, volumes: bool = False) -> DownResult:
+def down(ctx: DeployContext, name: str, volumes: bool = False, listener: Listener = ignore) -> DownResult:
     """`darse down`: the service's containers (or stack) removed; named volumes stay unless `volumes`,
-    which a Swarm target refuses (its volumes live on every node)."""
+    which a Swarm target refuses (its volumes live on every node). Nothing to remove (never deployed, or
+    down already) is a DarseError, and nothing is recorded: a down that did nothing is not a success."""
     service = ctx.service(name)
+    task = f"stopping {service.name}"
     if not ctx.target_of(service).is_swarm:
-        return down_compose(ctx, service, volumes)
+        with _task(listener, task):
+            return down_compose(ctx, service, volumes, reporter(listener, task))
     if volumes:
         raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
     from darse.deploy.swarm.deploy import down_on_swarm
 
-    stack = down_on_swarm(ctx, service)
+    with _task(listener, task):
+        stack = down_on_swarm(ctx, service, reporter(listener, task))
     return DownResult(service.name, stack, removed_volumes=False, ok=True, output="", on_swarm=True)
 
 
-def down_compose(ctx: DeployContext, service: Service, volumes: bool = False) -> DownResult:
+def down_compose(
+    ctx: DeployContext, service: Service, volumes: bool = False, say: Callable[[str], None] = lambda _: None
+) -> DownResult:
     """Stop and remove the service's containers and networks; named volumes stay unless `volumes`."""
     project = ctx.project(service)
-    _ = ctx.engine_for(service)
+    engine = ctx.engine_for(service)
     with project_lock(ctx.state, project):
+        if not engine.containers(project=project):
+            raise DarseError(
+                f"nothing to bring down: no container of {service.name} runs",
+                f"`darse status` shows what runs; `darse up {service.name}` deploys it",
+            )
         last = ctx.history.last_success(project)
         record = ctx.history.start(
             Deployment(
@@ -265,6 +276,7 @@ def down_compose(ctx: DeployContext, service: Service, volumes: bool = False) ->
                 config_hash="",
             )
         )
+        say(f"docker compose down ({'volumes removed' if volumes else 'volumes kept'})")
         mask = masker_for_compose(service.compose_path).text
         result = ComposeRunner(project, ctx.endpoint_of(service), mask).down(volumes=volumes)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])
@@ -297,23 +309,27 @@ class DeployPlan:
     commits: list[Commit]
     more_commits: bool  # more than PLAN_COMMITS
     refusals: list[str]  # one line each, as the CLI would print them
+    resolved: bool = True  # false: Compose cannot resolve the configuration (a refusal says why), no diff
+    replicas: list[str] = field(default_factory=list)  # on a Swarm: replica counts set by hand the deploy resets
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "service": self.service,
             "deployed_revision": self.deployed_revision or None,
             "head": self.head,
+            "resolved": self.resolved,
             "diff": self.diff.diff,
             "commits": [c.to_dict() for c in self.commits],
             "more_commits": self.more_commits,
             "refusals": self.refusals,
+            "replicas": self.replicas,
         }
 
 
 def plan_deploy(ctx: DeployContext, name: str) -> DeployPlan:
     """Reads only: `darse diff`, the service's commits since its deployed revision, the preflight verdict."""
     from darse.deploy import preflight
-    from darse.deploy.diff import config_diff
+    from darse.deploy.diff import ConfigDiff, config_diff
 
     service = ctx.service(name)
     refusals: list[str] = []
@@ -327,9 +343,21 @@ def plan_deploy(ctx: DeployContext, name: str) -> DeployPlan:
             check(ctx.repository, service)
         except DarseError as exc:
             refusals.append(exc.one_line())
-    diff = config_diff(ctx, service)
+    resolved = True
+    try:
+        diff = config_diff(ctx, service)
+    except DarseError:
+        if not refusals:  # Compose refuses the file for a reason the preflight does not know: the page's error
+            raise
+        last = ctx.history.last_success(ctx.project(service))  # a missing secret file: the refusal says so
+        diff, resolved = ConfigDiff(service.name, last.revision if last else "", ctx.revisions.head, ""), False
     commits, more = _commits_since(ctx, service, diff.deployed_revision, diff.head)
-    return DeployPlan(service.name, diff.deployed_revision, diff.head, diff, commits, more, refusals)
+    plan = DeployPlan(service.name, diff.deployed_revision, diff.head, diff, commits, more, refusals, resolved)
+    if resolved and ctx.target_of(service).is_swarm:
+        from darse.deploy.swarm.replicas import planned_replica_changes
+
+        plan.replicas = [change.line() for change in planned_replica_changes(ctx, service)]
+    return plan
 
 
 def _commits_since(ctx: DeployContext, service: Service, deployed: str, head: str) -> tuple[list[Commit], bool]:
@@ -362,6 +390,7 @@ class RollbackPlan:
     recorded: Deployment | None
     choices: list[Deployment]  # earlier successful deployments, newest first, one per configuration
     on_swarm: bool = False
+    targets: list[str] = field(default_factory=list)  # every revision of the history a rollback accepts
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -372,35 +401,41 @@ class RollbackPlan:
             "recorded": self.recorded.to_dict() if self.recorded else None,
             "choices": [d.to_dict() for d in self.choices],
             "on_swarm": self.on_swarm,
+            "targets": self.targets,
         }
 
 
 def plan_rollback(ctx: DeployContext, name: str, *, to: str | None = None, steps: int | None = None) -> RollbackPlan:
     """Reads only: the revision `rollback(ctx, name, to=..., steps=...)` would deploy (raises its
     DarseError when there is none); with neither `to` nor `steps`, only the choices."""
+    from darse.deploy.rollback import choose, deployed_now, is_deployed_now, refuse_current, rollback_targets
+
     service = ctx.service(name)
     project = project_name(service.name)
     successes = ctx.history.successes(project)
-    current = successes[0].revision if successes else ""
+    now = deployed_now(ctx, project)
+    current = now.revision if now else ""
     distinct: list[Deployment] = []  # as `rollback --steps` counts them: a run of one configuration once
     for deployment in successes:
-        if not distinct or distinct[-1].config_hash != deployment.config_hash:
+        if deployment.action not in ("restart", "scale") and (
+            not distinct or distinct[-1].config_hash != deployment.config_hash
+        ):
             distinct.append(deployment)
-    choices = distinct[1:]
+    choices = [d for d in (distinct[1:] if now else distinct) if not is_deployed_now(d.revision, now)]
+    targets = rollback_targets(successes, now)
     on_swarm = ctx.target_of(service).is_swarm
     if to is None and steps is None:
-        return RollbackPlan(service.name, current, "", "", None, choices, on_swarm)
+        return RollbackPlan(service.name, current, "", "", None, choices, on_swarm, targets)
     if on_swarm:
         if to is None:
             raise DarseError(f"{service.name}: a Swarm rollback is to a revision", "choose one with --to")
         commit = ctx.revisions.resolve(to)
+        refuse_current(service, commit, now)
         recorded = next((d for d in successes if d.revision == commit), None)
     else:
-        from darse.deploy.rollback import choose
-
         commit, recorded = choose(ctx, service, to, steps)
     subject = ctx.revisions.git.text("log", "-1", "--format=%s", commit).strip()
-    return RollbackPlan(service.name, current, commit, subject, recorded, choices, on_swarm)
+    return RollbackPlan(service.name, current, commit, subject, recorded, choices, on_swarm, targets)
 
 
 @dataclass
@@ -412,12 +447,14 @@ class StopPlan:
     project: str
     containers: list[ContainerState]
     on_swarm: bool = False
+    members: list[str] = field(default_factory=list)  # on a Swarm: the stack's services (none: not deployed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "service": self.service,
             "project": self.project,
             "on_swarm": self.on_swarm,
+            "members": self.members,
             "containers": [
                 {"name": c.name, "service": c.compose_service, "state": c.state, "health": c.health, "image": c.image}
                 for c in self.containers
@@ -429,7 +466,10 @@ def plan_down(ctx: DeployContext, name: str) -> StopPlan:
     """Reads only: the containers a `down` or `restart` of the service would stop."""
     service = ctx.service(name)
     if ctx.target_of(service).is_swarm:
-        return StopPlan(service.name, project_name(service.name), [], on_swarm=True)
+        from darse.deploy.swarm.stack import stack_services
+
+        members = [state.short for state in stack_services(ctx.repository, service)]
+        return StopPlan(service.name, project_name(service.name), [], on_swarm=True, members=members)
     project = ctx.project(service)
     containers = sorted(ctx.engine_for(service).containers(project=project), key=lambda c: c.name)
     return StopPlan(service.name, project, containers)
@@ -466,7 +506,7 @@ def restart(ctx: DeployContext, name: str, *, timeout: float = 120, listener: Li
         if not engine.containers(project=project):
             raise DarseError(f"{service.name}: no container to restart", f"darse up {service.name}")
         record = ctx.history.start_in_place(project, service.name, str(ctx.root), "restart")
-        listener(Event(task, f"{service.name}: docker compose restart"))
+        listener(Event(task, "docker compose restart"))
         mask = masker_for_compose(service.compose_path).text
         result = ComposeRunner(project, ctx.endpoint_of(service), mask).run(["restart"], timeout=timeout)
         ctx.history.finish(record, SUCCESS if result.ok else "failed", "" if result.ok else result.output[-300:])

@@ -11,6 +11,7 @@ import yaml
 from darse.deploy import resolved
 from darse.deploy.context import DeployContext
 from darse.engine.compose import ComposeRunner
+from darse.errors import DarseError
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 
@@ -45,7 +46,14 @@ def config_diff(ctx: DeployContext, service: Service) -> ConfigDiff:
     compose_path = service.deploy_file
     overrides = service.overrides_beside(compose_path)
     masker = masker_for_compose(compose_path, *overrides)
-    config = ComposeRunner(project, ctx.endpoint_of(service), masker.text).config(compose_path, overrides)
+    try:
+        config = ComposeRunner(project, ctx.endpoint_of(service), masker.text).config(compose_path, overrides)
+    except DarseError:
+        # a missing secret file is the usual reason: say it as `darse up` does, not as Compose does
+        from darse.deploy.preflight import check_secrets
+
+        check_secrets(ctx.repository, service)
+        raise
     current = resolved.masked(config, (service.path,), masker)
     last = ctx.history.last_success(project)
     deployed = json.loads(last.config_masked) if last is not None else {}

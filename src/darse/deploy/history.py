@@ -179,6 +179,13 @@ class History:
         )
         return self._row(rows[0]) if rows else None
 
+    def last_settled(self, project: str) -> Deployment | None:
+        """The newest successful record, a `down` included: what the project is now (nothing after a down)."""
+        rows = self._query(
+            "SELECT * FROM deployments WHERE project = ? AND outcome = ? ORDER BY id DESC LIMIT 1", (project, SUCCESS)
+        )
+        return self._row(rows[0]) if rows else None
+
     def successes(self, project: str) -> list[Deployment]:
         rows = self._query(
             "SELECT * FROM deployments WHERE project = ? AND outcome = ? AND action NOT LIKE 'down%' ORDER BY id DESC",

@@ -22,6 +22,40 @@ from darse.fsutil import write_atomic
 from darse.model.compose import COMPOSE_NAMES, env_files, load_compose
 from darse.model.service import Service, env_file_path
 
+# The records that put a revision in place; a restart or a scale repeats the revision deployed before it.
+DEPLOYING_ACTIONS = ("up", "rollback", "auto-rollback")
+
+
+def deployed_now(ctx: DeployContext, project: str) -> Deployment | None:
+    """The record of what runs now: the newest successful one, or None when a `down` came after it."""
+    last = ctx.history.last_settled(project)
+    return None if last is None or last.action.startswith("down") else last
+
+
+def is_deployed_now(revision: str, now: Deployment | None) -> bool:
+    """A rollback to this revision would change nothing (a dirty deployment of it is not the commit)."""
+    return now is not None and now.revision == revision and not now.dirty
+
+
+def refuse_current(service: Service, commit: str, now: Deployment | None) -> None:
+    """`rollback --to` the revision deployed now redeploys the same thing: refused, one line."""
+    if is_deployed_now(commit, now):
+        raise DarseError(
+            f"{service.name}: {commit[:12]} is the revision deployed now; there is nothing to roll back to",
+            f"choose an earlier deployment (`darse history {service.name}`)",
+        )
+
+
+def rollback_targets(successes: list[Deployment], now: Deployment | None) -> list[str]:
+    """The revisions `rollback --to` accepts from the history, newest first: those of successful deploys
+    (not restarts or scales), except the one deployed now."""
+    targets: dict[str, None] = {}
+    for deployment in successes:
+        revision = deployment.revision
+        if deployment.action in DEPLOYING_ACTIONS and revision and not is_deployed_now(revision, now):
+            targets.setdefault(revision, None)
+    return list(targets)
+
 
 def choose(ctx: DeployContext, service: Service, to: str | None, steps: int | None) -> tuple[str, Deployment | None]:
     """The revision to go back to, and the recorded deployment of it (for its image digests) if any.
@@ -31,6 +65,7 @@ def choose(ctx: DeployContext, service: Service, to: str | None, steps: int | No
     project = ctx.project(service)
     if to is not None:
         commit = ctx.revisions.resolve(to)
+        refuse_current(service, commit, deployed_now(ctx, project))
         recorded = next((d for d in ctx.history.successes(project) if d.revision == commit), None)
         return commit, recorded
     wanted = 1 if steps is None else steps

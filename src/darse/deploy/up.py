@@ -150,7 +150,7 @@ def deploy(
     started = time.perf_counter()
     engine = ctx.engine_for(source.service)
     runner = ComposeRunner(source.project, ctx.endpoint_of(source.service), source.masker.text)
-    say(f"{source.service.name}: resolving the configuration")
+    say("resolving the configuration")
     config = (
         source.pending.result() if source.pending is not None else runner.config(source.compose_path, source.overrides)
     )
@@ -179,9 +179,9 @@ def deploy(
     try:
         created = engine.ensure_networks(resolved.external_networks(config))
         if created:
-            say(f"{source.service.name}: created network(s) {', '.join(created)}")
+            say(f"created network(s) {', '.join(created)}")
         if unchanged and _all_current(engine, existing, declared):
-            say(f"{source.service.name}: unchanged and healthy; nothing to do")
+            say("unchanged and healthy; nothing to do")
             outcome.ok = True
             outcome.containers = existing
             record.images = _images(engine, existing, declared, per_service)
@@ -191,7 +191,7 @@ def deploy(
         to_run = resolved.with_labels(config, labels)
         if source.pin:
             outcome.pinned = resolved.pin_images(to_run, source.pin, engine.image_id)
-        say(f"{source.service.name}: docker compose up (waiting up to {timeout:.0f} s for healthy containers)")
+        say(f"docker compose up (waiting up to {timeout:.0f} s for healthy containers)")
         result = runner.up(to_run, source.service_dir, timeout)
         outcome.compose_output = result.output
         after = engine.containers(project=source.project)
@@ -258,7 +258,7 @@ def _auto_rollback(
     previous = ctx.history.last_success(failed.project)
     if previous is None:
         return None
-    say(f"{failed.service.name}: rolling back to {previous.revision[:12]}")
+    say(f"rolling back to {previous.revision[:12]}")
     source = source_for(ctx, failed.service, previous, action="auto-rollback")
     return deploy(ctx, source, timeout, auto_rollback=False, progress=say)
 

@@ -159,7 +159,8 @@ async def _stop_like(request: Request, kind: str) -> Response:
         service, plan = await _read(request, name, api.plan_down)
     except DarseError as exc:
         return _confirm(request, kind, name, 409, error=exc.one_line())
-    ready = kind == "down" or (bool(plan.containers) and not plan.on_swarm)
+    # a restart is for Compose targets; a down needs something to remove (the library refuses it too)
+    ready = bool(plan.members) if kind == "down" and plan.on_swarm else bool(plan.containers) and not plan.on_swarm
     return _confirm(request, kind, service, plan=plan, ready=ready)
 
 
@@ -252,12 +253,7 @@ def _run_rollback(ctx: DeployContext, name: str, params: dict[str, str], listene
 
 
 def _run_down(ctx: DeployContext, name: str, _params: dict[str, str], listener: Callable[[Event], None]):
-    task = f"stopping {name}"
-    listener(Event(task, f"{name}: docker compose down (volumes kept)"))
-    try:
-        result = api.down(ctx, name, volumes=False)
-    finally:
-        listener(Event(task, done=True))
+    result = api.down(ctx, name, volumes=False, listener=listener)
     return result.ok, down_lines(result), result.to_dict()
 
 

@@ -81,15 +81,26 @@ async def service(request: Request) -> Response:
 
     def build() -> Any:
         ctx = open_context(request)
-        return unknown_service(ctx, name) or api.service_view(ctx, name, cache)
+        missing = unknown_service(ctx, name)
+        if missing:
+            return missing, []
+        return api.service_view(ctx, name, cache), _rollback_targets(ctx, name)
 
     try:
-        view = await run_in_threadpool(build)
+        view, targets = await run_in_threadpool(build)
     except DarseError as exc:
         return _render(request, "fleet.html", {"fleet": None, "problem": exc}, status_code=503)
     if isinstance(view, DarseError):
         return _render(request, "not_found.html", {"name": name, "problem": view}, status_code=404)
-    return _render(request, "service.html", {"view": view, "row": view.row})
+    return _render(request, "service.html", {"view": view, "row": view.row, "rollback_targets": targets})
+
+
+def _rollback_targets(ctx: Any, name: str) -> list[str]:
+    """The history's revisions that a rollback accepts (the rows linked "Roll back to this")."""
+    try:
+        return api.plan_rollback(ctx, name).targets
+    except DarseError:  # the history cannot be read: the page says so in its history section
+        return []
 
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream

@@ -249,3 +249,45 @@ def test_restart_then_down_keeps_the_volumes(dashboard: Dashboard) -> None:
     _cli_up(stack)
     code, out = stack.containers()["db"].exec_run(["cat", "/data/marker"])
     assert (code, out.decode().strip()) == (0, "precious")
+
+
+def test_down_with_nothing_to_bring_down_is_refused_here_and_by_the_cli(dashboard: Dashboard) -> None:
+    stack = dashboard.stack
+    page = dashboard.get(f"/services/{stack.name}/down")
+    assert f"Nothing to bring down: no container of {stack.name} runs" in page
+    assert f"Bring down {stack.name}</button>" not in page
+    assert f'<a href="http://testserver/services/{stack.name}">Back to {stack.name}</a>' in page
+    outcome, done, _events = dashboard.run("down")  # posted anyway (a page left open): the library refuses
+    assert outcome == "failed" and f"nothing to bring down: no container of {stack.name} runs" in done
+    cli = stack.darse("down", stack.name)
+    assert cli.returncode == 2 and f"nothing to bring down: no container of {stack.name} runs" in cli.stderr
+    assert stack.history() == []  # neither recorded a "down" that did nothing
+
+
+def test_no_rollback_to_the_revision_deployed_now_and_progress_without_the_repeated_name(
+    dashboard: Dashboard,
+) -> None:
+    stack = dashboard.stack
+    first = _cli_up(stack)
+    stack.write(greeting="second")
+    second = stack.commit("second greeting")
+    outcome, done, events = dashboard.run("deploy")
+    assert outcome == "ok", done
+    progress = [data for name, data in events if name == "progress"]
+    assert f'<span class="task">deploying {stack.name}</span>: resolving the configuration' in "".join(progress)
+    assert not [line for line in progress if f"</span>: {stack.name}:" in line]
+    action = dashboard.act("restart")
+    assert f'<a href="http://testserver/services/{stack.name}">Back to {stack.name}</a>' in dashboard.get(action)
+    dashboard.follow(action)
+
+    page = dashboard.get(f"/services/{stack.name}")
+    links = re.findall(r"/rollback\?to=([0-9a-f]+)\">Roll back to this<", page)
+    assert links == [first]  # the current deployment and its restart have none
+    refused = dashboard.get(f"/services/{stack.name}/rollback?to={second}", status=409)
+    assert f"{stack.name}: {second[:12]} is the revision deployed now" in refused
+    assert f"Roll back {stack.name}</button>" not in refused
+    rows = len(stack.history())
+    cli = stack.darse("rollback", stack.name, "--to", second)
+    assert cli.returncode == 2 and f"{second[:12]} is the revision deployed now" in cli.stderr
+    assert len(stack.history()) == rows
+    assert stack.containers()["web"].labels["org.darse.commit"] == second

@@ -5,6 +5,7 @@ held elsewhere (the command line) refuses it. A browser follows a scale made fro
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -213,3 +214,67 @@ def test_the_page_follows_a_scale_from_the_command_line_live(
     record = deployed.history()[0]
     assert (record.action, record.outcome, record.message) == ("scale", "success", f"web: {current} → {wanted}")
     assert "(dashboard)" not in record.user  # the command line names the OS user
+
+
+def _desired(client: docker.DockerClient, service: str) -> int:
+    return client.api.inspect_service(service)["Spec"]["Mode"]["Replicated"]["Replicas"]
+
+
+def _post(client: TestClient, path: str) -> str:
+    """A confirmed POST followed to its end: the stream's text."""
+    answer = client.post(path, data={"csrf": client.csrf}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert (
+        f'href="http://testserver/services/{path.split("/")[2]}">Back to' in client.get(answer.headers["location"]).text
+    )
+    return client.get(answer.headers["location"] + "/events").text
+
+
+def test_a_deploy_says_which_scale_it_undoes_and_a_stack_is_brought_down_once(
+    operator: TestClient, deployed: Deployed, swarm: docker.DockerClient
+) -> None:
+    """Last in this module: it removes the stack."""
+    from darse import api
+
+    name = deployed.name
+    page = operator.get(f"/services/{name}")
+    nav = re.search(r'<nav class="actions".*?</nav>', page.text, re.S)
+    assert nav and "Scale…" in nav.group(0) and "Restart…" not in nav.group(0)
+
+    # scaled by hand, then the deploy: the confirmation and the progress say what it puts back
+    assert deployed.darse("stack", "scale", f"{name}/web=3", "--timeout", "120").returncode == 0
+    confirm = operator.get(f"/services/{name}/deploy")
+    assert "web: replicas: 3 now → 1 from the Compose file" in confirm.text
+    events: list = []
+    ctx = api.open_deployments(deployed.root)
+    try:
+        report = api.up(ctx, [name], force=True, timeout=120, listener=events.append)
+    finally:
+        ctx.history.close()
+    assert report.ok
+    details = [event.detail for event in events if event.detail]
+    assert "web: replicas: 3 now → 1 from the Compose file" in details
+    assert details.index("web: replicas: 3 now → 1 from the Compose file") < details.index("docker stack deploy")
+    assert all(a != b for a, b in itertools.pairwise(details)), details  # a replica line only when it changes
+    assert "   web: replicas: 3 now → 1 from the Compose file" in report.summary_lines()
+    assert _desired(swarm, deployed.service) == 1  # what the deploy does is unchanged
+
+    # the command line prints it too
+    assert deployed.darse("stack", "scale", f"{name}/web=2", "--timeout", "120").returncode == 0
+    cli = deployed.darse("stack", "deploy", name, "--force", "--timeout", "120")
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "web: replicas: 2 now → 1 from the Compose file" in cli.stdout
+
+    # down: the stack is named, its progress says `docker stack rm`; then there is nothing to bring down
+    confirm = operator.get(f"/services/{name}/down")
+    assert f"its stack <code>{name}</code> is removed (web)" in confirm.text
+    stream = _post(operator, f"/services/{name}/down")
+    assert f"docker stack rm {name} (volumes kept)" in stream and "docker compose down" not in stream
+    assert 'data-outcome="ok"' in stream
+    assert not swarm.api.services(filters={"label": f"com.docker.stack.namespace={name}"})
+    again = operator.get(f"/services/{name}/down")
+    assert f"Nothing to bring down: {name} is not deployed as a stack" in again.text
+    assert f"Bring down {name}</button>" not in again.text
+    cli = deployed.darse("down", name)
+    assert cli.returncode == 2 and "nothing to bring down" in cli.stderr
+    assert [r.action for r in deployed.history()].count("down") == 1

@@ -17,7 +17,16 @@ from darse.deploy.context import DeployContext
 from darse.deploy.history import FAILED, SUCCESS, Deployment, now
 from darse.deploy.rollback import choose, release_compose
 from darse.deploy.state import project_lock
-from darse.deploy.swarm.stack import StackResult, prepare_stack, remove_stack, run_stack
+from darse.deploy.swarm.replicas import replica_changes
+from darse.deploy.swarm.stack import (
+    StackResult,
+    not_deployed,
+    prepare_stack,
+    remove_stack,
+    run_stack,
+    stack_name,
+    stack_services,
+)
 from darse.engine.compose import ComposeRunner
 from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABEL
 from darse.engine.swarm import ServiceState
@@ -67,14 +76,18 @@ def rollback_on_swarm(
         return _deploy(ctx, service, compose_path, commit, False, "rollback", timeout, say)
 
 
-def down_on_swarm(ctx: DeployContext, service: Service) -> str:
-    """`docker stack rm`, recorded; named volumes stay (a Swarm never removes them with a stack)."""
+def down_on_swarm(ctx: DeployContext, service: Service, say: Callable[[str], None] = lambda _: None) -> str:
+    """`docker stack rm`, recorded; named volumes stay (a Swarm never removes them with a stack). A stack
+    not deployed is refused before anything is recorded."""
     project = ctx.project(service)
     with project_lock(ctx.state, project):
+        if not stack_services(ctx.repository, service):
+            raise not_deployed(service)
         last = ctx.history.last_success(project)
         record = ctx.history.start(
             Deployment(project, service.name, str(ctx.root), "down", last.revision if last else "", False, "")
         )
+        say(f"docker stack rm {stack_name(service)} (volumes kept)")
         try:
             stack = remove_stack(ctx.repository, service)
         except BaseException as exc:
@@ -102,6 +115,9 @@ def _deploy(
     digest = resolved.config_hash(config, service_dirs)
     labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}
     prepared = prepare_stack(ctx.repository, service, config, labels)  # reads only: errors leave no trace
+    replicas = replica_changes(config, prepared.engine.services(prepared.stack))  # set by hand, undone now
+    for change in replicas:
+        say(change.line())
     with project_lock(ctx.state, project):
         record = ctx.history.start(
             Deployment(
@@ -123,15 +139,21 @@ def _deploy(
             ctx.history.finish(record, FAILED, _why(exc))
             raise
         ctx.history.finish(record, SUCCESS if result.ok else FAILED, _summary(result))
+    result.replica_changes = replicas
     return result
 
 
 def replica_reporter(say: Callable[[str], None]) -> Callable[[list[ServiceState]], None]:
-    """The Swarm's service states as progress details, one per poll: `web 2/3, db 1/global`."""
+    """The Swarm's service states as progress details (`web 2/3, db 1/global`), a line only when they change:
+    the states are polled every second or so, and a page or a log of the same line thirty times says nothing."""
+    last: list[str] = []
 
     def report(states: list[ServiceState]) -> None:
         parts = [f"{s.short} {s.running}/{s.desired if s.desired is not None else 'global'}" for s in states]
-        say(", ".join(parts) if parts else "starting")
+        line = ", ".join(parts) if parts else "starting"
+        if last != [line]:
+            last[:] = [line]
+            say(line)
 
     return report
 

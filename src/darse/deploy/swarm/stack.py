@@ -14,6 +14,7 @@ from typing import Any
 
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
+from darse.deploy.swarm.replicas import ReplicaChange
 from darse.deploy.swarm.stackfile import StackDocument, make_stack_document
 from darse.engine.swarm import ServiceState, SwarmEngine
 from darse.errors import DarseError
@@ -50,10 +51,12 @@ class StackResult:
     secrets_removed: int = 0
     config_hash: str = ""
     images: dict[str, str] = field(default_factory=dict)
+    replica_changes: list[ReplicaChange] = field(default_factory=list)  # counts set by hand the file reset
 
     def summary_lines(self) -> list[str]:
         """What `darse stack deploy` (and `up` of a Swarm target) prints of it, plain text."""
         lines = [f"{'✔' if self.ok else '✖'} {self.service} → stack {self.stack} on {self.target}"]
+        lines += [f"   {change.line()}" for change in self.replica_changes]
         for outcome in self.convergence.services:
             lines.append(f"   {outcome.name}: {outcome.state}" + (f" ({outcome.detail})" if outcome.detail else ""))
             lines += [f"      task error: {error}" for error in outcome.errors]
@@ -73,6 +76,7 @@ class StackResult:
             "images": self.images,
             "rolled_back": self.rolled_back,
             "secrets_removed": self.secrets_removed,
+            "replica_changes": [change.to_dict() for change in self.replica_changes],
             "services": [_outcome_dict(o) for o in self.convergence.services],
         }
 
@@ -272,13 +276,32 @@ def rollback_stack(
     return wait_for_convergence(engine, stack, before, timeout, on_progress)
 
 
+def stack_services(repository: Repository, service: Service) -> list[ServiceState]:
+    """The Swarm services of the folder's stack now (none: not deployed); reads only."""
+    engine = SwarmEngine(swarm_target(repository, service))
+    try:
+        return engine.services(stack_name(service))
+    finally:
+        engine.close()
+
+
+def not_deployed(service: Service) -> DarseError:
+    return DarseError(
+        f"nothing to bring down: {service.name} is not deployed as a stack",
+        f"`darse stack status {service.name}` shows what runs",
+    )
+
+
 def remove_stack(repository: Repository, service: Service) -> str:
     """`docker stack rm`; named volumes are kept (the Swarm never removes them with a stack)."""
     engine = SwarmEngine(swarm_target(repository, service))
     stack = stack_name(service)
-    if not engine.services(stack):
-        raise DarseError(f"{service.name} is not deployed as a stack", "nothing to remove")
-    engine.remove(stack)
+    try:
+        if not engine.services(stack):
+            raise not_deployed(service)
+        engine.remove(stack)
+    finally:
+        engine.close()
     return stack
 
 

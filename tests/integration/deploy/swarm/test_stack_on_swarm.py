@@ -194,6 +194,7 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     outputs += [second.stdout, second.stderr]
     assert second.returncode == 0, second.stdout + second.stderr
     assert _status(root)["image"] == images["1.1"]
+    assert "web: replicas: 3 now → 1 from the Compose file" in second.stdout  # the scale it undid is said
 
     # a broken version: reported as a failure, and the Swarm runs 1.1 again
     _set_image(root, proxy, images["1.2"])

@@ -115,7 +115,11 @@ async def service_image_report(request: Request) -> Response:
         return found
     image, state = found
     if state.status == COMPUTING:
-        state = await run_in_threadpool(_reports(request).wait, image.image_id, WAIT_SECONDS) or state
+        await run_in_threadpool(_reports(request).wait, image.image_id, WAIT_SECONDS)
+        found = await _report(request)  # read again through the library: the report masked for this service
+        if isinstance(found, Response):
+            return found
+        image, state = found
     return _render(request, "_image_report.html", {"name": _name(request), "image": image, "state": state})
 
 

@@ -23,7 +23,7 @@ from darse.web.app import ServeSettings, create_app
 from helpers.browser import served
 from helpers.deploy_repo import Repo, make_repo
 from helpers.fake_logs import LoggingEngine, wait_for
-from helpers.web import add_test_user
+from helpers.web import add_test_user, session_of
 
 PLANTED = "planted-Log-Secret-77c1"
 COMPOSE = "services:\n  web:\n    image: example/wiki:2.5\n    init: true\n    env_file: app.secrets\n"
@@ -157,3 +157,21 @@ def test_streams_started_together_cannot_pass_the_limit(gated, monkeypatch: pyte
         for thread in threads:
             thread.join(30)
     assert len(gated.opened) == 2
+
+
+def test_a_stream_ends_once_its_session_is_signed_out_elsewhere(gated, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the cookie signed out (or the user removed) must not go on reading the logs on a page
+    already open: the stream checks the session as it goes."""
+    monkeypatch.setattr(logs, "KEEPALIVE_SECONDS", 0.2)
+    client = gated.client
+    with client.stream("GET", "/services/wiki/logs/events") as answer:
+        lines = answer.iter_lines()  # held: dropping it would close the connection
+        assert next(lines).startswith(": logs of wiki")
+        with httpx.Client(base_url=str(client.base_url), cookies=client.cookies, timeout=30) as other:
+            assert other.post("/sign-out", data={"csrf": session_of(other)["csrf"]}).status_code == 303
+        seen = []
+        for line in lines:
+            seen.append(line)
+            if line == "event: done" or len(seen) > 300:  # keep-alives come five times a second
+                break
+    assert seen[-1] == "event: done"

@@ -232,3 +232,19 @@ def test_swarm_pages_followed_at_once_are_bounded(app, tmp_path: Path, monkeypat
             assert second.status_code == 200 and "Swarm pages are followed already" in second.text
             assert "retry: 60000" in second.text
         wait_for(lambda: not app.state.swarm_streams)  # the first page left: its place is free again
+
+
+def test_a_swarm_stream_ends_once_its_user_is_removed(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from darse.dashboard.users import remove_user
+
+    monkeypatch.setattr(swarm_web, "KEEPALIVE_SECONDS", 0.2)
+    password = add_test_user(tmp_path / "users", "vera", "viewer")
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/sign-in").text).group(1)
+        client.post("/sign-in", data={"csrf": token, "name": "vera", "password": password})
+        with client.stream("GET", "/swarm/events") as answer:
+            lines = answer.iter_lines()  # held: dropping it would close the connection
+            assert next(lines) == ": following the Swarm"
+            remove_user(tmp_path / "users", "vera")
+            seen = [line for _, line in zip(range(300), lines, strict=False)]  # ends early once refused
+    assert len(seen) < 300

@@ -129,6 +129,9 @@ async def logs_events(request: Request) -> Response:
         try:
             while True:
                 ready.clear()  # before taking: a line after this take sets it again
+                if not auth.still_signed_in(request):
+                    yield sse("done", "")
+                    return
                 lines = follower.take(BATCH)
                 if lines:
                     sent += len(lines)

@@ -96,7 +96,7 @@ async def swarm_events(request: Request) -> Response:
                 threading.Thread(target=pump, args=(each,), name="darse-swarm-events", daemon=True).start()
             moving = request.query_params.get("moving") == "1"
             yield ": following the Swarm\n\n"
-            while True:
+            while auth.still_signed_in(request):  # signed out, removed: the page stops following
                 try:
                     await asyncio.wait_for(changes.get(), MOVING_POLL if moving else KEEPALIVE_SECONDS)
                     await asyncio.sleep(DEBOUNCE)

@@ -17,7 +17,7 @@ import pytest
 
 from darse.deploy.context import DeployContext
 from darse.masking import MASK
-from darse.web import logs
+from darse.web import logs, pages
 from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import served
@@ -175,3 +175,16 @@ def test_a_stream_ends_once_its_session_is_signed_out_elsewhere(gated, monkeypat
             if line == "event: done" or len(seen) > 300:  # keep-alives come five times a second
                 break
     assert seen[-1] == "event: done"
+
+
+def test_the_fleet_stream_ends_once_its_session_is_signed_out_elsewhere(gated, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fleet's stream (the same site as the logs': a served app on the in-memory engine) checks its session too."""
+    monkeypatch.setattr(pages, "KEEPALIVE_SECONDS", 0.2)
+    client = gated.client
+    with client.stream("GET", "/fleet/events") as answer:
+        lines = answer.iter_lines()  # held: dropping it would close the connection
+        assert next(lines) == ": following the fleet"
+        with httpx.Client(base_url=str(client.base_url), cookies=client.cookies, timeout=30) as other:
+            assert other.post("/sign-out", data={"csrf": session_of(other)["csrf"]}).status_code == 303
+        seen = [line for _, line in zip(range(300), lines, strict=False)]  # ends early once refused
+    assert len(seen) < 300

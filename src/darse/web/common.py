@@ -58,7 +58,7 @@ def sse(event: str, data: str) -> str:
 
 def sse_comment(text: str) -> str:
     """One Server-Sent Events comment line. CR and LF end an SSE line: a service folder may be named with
-    them (`evil\revent: lines\rdata: <button hx-post=...>`), so they become spaces, or a name would write
+    them (`evil\\revent: lines\\rdata: <button hx-post=...>`), so they become spaces, or a name would write
     events of its own into the page."""
     return ": " + re.sub(r"[\r\n]+", " ", text) + "\n"
 

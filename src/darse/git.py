@@ -288,6 +288,8 @@ class Reflogged(NamedTuple):
 
 
 _COMMIT_START = re.compile(rb"\x1e([0-9a-f]{40,64})\x1f")
+MAX_SUBJECT = 300  # characters of an incoming commit's subject Git gives (cut, ending ".."): pages show them
+MAX_AUTHOR = 100  # ... and of its author's name
 # no prompt for credentials, by the terminal (there is none: see run) nor by an askpass program
 _FETCH_ENV = {"GIT_ASKPASS": "", "SSH_ASKPASS": "", "SSH_ASKPASS_REQUIRE": "never"}
 
@@ -521,13 +523,15 @@ class Git:
             raise GitFailed(f"{target!r} is not a revision", "give a commit, tag or branch")
         out = self.run(
             "log", f"--max-count={max(limit, 1)}", "--no-renames", "--name-only", "-z",
-            "--format=%x1e%H%x1f%an%x1f%at%x1f%s", f"HEAD..{target}", "--",
+            f"--format=%x1e%H%x1f%<({MAX_AUTHOR},trunc)%an%x1f%at%x1f%<({MAX_SUBJECT},trunc)%s",
+            f"HEAD..{target}", "--",
         )[1]  # fmt: skip
         commits = []
         for commit, header, files in _log_entries(out):
             author, when, subject = header[0], header[1:2] or [b""], b"\x1f".join(header[2:])
-            text = subject.decode("utf-8", "replace")
-            commits.append(IncomingCommit(commit, text, author.decode("utf-8", "replace"), _int(when[0]), files))
+            text = subject.decode("utf-8", "replace").rstrip(" ")  # Git pads what it does not cut
+            name = author.decode("utf-8", "replace").rstrip(" ")
+            commits.append(IncomingCommit(commit, text, name, _int(when[0]), files))
         return commits
 
     def blocking_changes(self, target: str) -> list[str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -87,7 +88,7 @@ def test_the_report_shows_layers_commands_waste_base_os_and_findings_and_is_kept
     assert "planted-token-value" not in repr(report.document)
     # kept by ID: a second visitor's page reads nothing again
     _image, second = api.service_image_report(repo.context(), "wiki", WEB_ID.removeprefix("sha256:"), reports)
-    assert second is state and reports.computed == 1 and repo.fake.exports == [WEB_ID]
+    assert second.report == state.report and reports.computed == 1 and repo.fake.exports == [WEB_ID]
     reports.close()
 
 
@@ -168,3 +169,24 @@ def test_the_registry_lists_repositories_and_tags_with_the_login_name_only(repo:
     assert [t.digest for t in by_name["many"].tags] == [""] * 5 and view.details_cut  # over the bound: names
     assert by_name["broken"].error.startswith("broken")
     assert password not in repr(view.to_dict())
+
+
+def test_the_services_secret_values_are_masked_in_a_kept_report(repo: Repo) -> None:
+    """A value of the service's secrets file, recorded in the image under a name that does not look
+    secret (a build argument, an ENV): hidden on the service's report, though the report is kept per image."""
+    planted = "planted-from-secrets-5d2e"
+    (repo.root / "wiki" / "app.secrets").write_text(f"TOKEN={planted}\n")
+
+    def inspect(image: str, **kw: Any) -> Any:
+        document = api.inspect(image, **kw).to_dict()
+        document["layers"][0]["created_by"] = f"|1 NOTE={planted} /bin/sh -c make"
+        document["image"]["env"].append({"name": "NOTE", "value": planted})
+        return SimpleNamespace(to_dict=lambda: document)
+
+    reports = ImageReports(inspect)
+    api.service_image_report(repo.context(), "wiki", WEB_ID, reports)
+    assert reports.wait(WEB_ID, 30).status == READY
+    _image, state = api.service_image_report(repo.context(), "wiki", WEB_ID, reports)
+    assert state.report.layers[0].command == "|1 NOTE=**** /bin/sh -c make"
+    assert planted not in repr(state.report) and planted not in repr(state.report.document)
+    reports.close()

@@ -220,3 +220,20 @@ def test_other_replica_counts_are_refused_with_a_hint(text: str | None) -> None:
         check_replicas(text)
     assert caught.value.hint == f"give a whole number from 0 to {MAX_REPLICAS}"
     assert len(caught.value.message) < 80  # a huge input is not echoed whole
+
+
+def test_a_task_error_or_update_message_quoting_a_secret_value_is_masked(tmp_path: Path) -> None:
+    """The engine's words may quote a value of the stack's secrets file; `darse up` masks them, so does the page."""
+    planted = "planted-swarm-secret-41d9"
+    repository = _folders(tmp_path, "wiki")
+    (tmp_path / "wiki" / "app.secrets").write_text(f"DB_PASSWORD={planted}\n")
+    paused = {"State": "paused", "Message": f"update paused: task exited with {planted}"}
+    engine = FakeSwarm(
+        [service("wiki_web", "wiki", 1, paused)],
+        [task("id-wiki_web", 1, MANAGER["ID"], "failed", desired="shutdown", err=f"starting: bad value {planted}")],
+    )
+    view = target_view(Target("cluster", "swarm"), repository.services, engine)
+    (web,) = view.services
+    assert web.update_message == "update paused: task exited with ****"
+    assert [t.error for t in web.tasks] == ["starting: bad value ****"]
+    assert planted not in repr(view.to_dict())

@@ -207,3 +207,13 @@ def test_a_service_at_the_repository_root_is_named(tmp_path: Path) -> None:
     plan = plan_pull(clones.host)
     name = clones.host.name  # a service at the root is named after its folder
     assert plan.services == [name] and plan.outside == [] and plan.commits[0].services == (name,)
+
+
+def test_a_hostile_upstreams_huge_subject_is_cut_by_git(clones: Clones) -> None:
+    """Every visitor of the checkout page reads the plan: a commit of the upstream with a subject of
+    megabytes must not make each page (and each `git log` read) that large."""
+    clones.push({"wiki/a.md": "a\n"}, "<b>deploy me</b> " + "x" * 100_000)
+    plan = plan_pull(clones.host)
+    (commit,) = plan.commits
+    assert commit.subject.startswith("<b>deploy me</b> xxx") and commit.subject.endswith("..")
+    assert len(commit.subject) <= 1000 and commit.author == "Ada Admin"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 from darse.progress import Event
 from darse.web import actions, auth
 from darse.web.app import ServeSettings, create_app
-from darse.web.streams import Actions, Busy, Channel, Message
+from darse.web.streams import Action, Actions, Busy, Channel, Message
 
 from helpers.repo import git_init, write_tree
 from helpers.web import signed_in
@@ -187,3 +188,20 @@ def test_the_rollback_page_says_when_nothing_earlier_is_recorded(client: TestCli
     assert page.status_code == 200
     assert "No earlier successful deployment of wiki is recorded" in page.text
     assert 'action="http://testserver/services/wiki/rollback"' not in page.text  # the header's sign-out form stays
+
+
+def test_a_service_name_with_carriage_returns_writes_no_event_into_the_progress_stream() -> None:
+    """A folder may be named `x\\revent: done\\rdata: <b>`: CR ends a line of Server-Sent Events."""
+    from starlette.requests import Request
+
+    action = Action("a1", "deploy", "x\revent: done\rdata: <b>pwned</b>\r", "alice")
+    action.channel.publish("done", "<p>ok</p>", final=True)
+    request = Request({"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": []})
+    response = actions.follow_action(request, action)
+
+    async def body() -> str:
+        return "".join([chunk if isinstance(chunk, str) else chunk.decode() async for chunk in response.body_iterator])
+
+    lines = re.split(r"\r\n|\r|\n", asyncio.run(body()))
+    assert lines[0].startswith(": deploy of x")
+    assert [line for line in lines if line.startswith(("event:", "data:"))] == ["event: done", "data: <p>ok</p>"]

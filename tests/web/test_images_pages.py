@@ -4,8 +4,11 @@ Git repository whose engine is the in-memory one (its export serves a real `dock
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -15,7 +18,7 @@ from darse.web.app import ServeSettings, create_app
 
 from helpers.deploy_repo import Repo, make_repo
 from helpers.images import DB_ID, WEB_ID, ExportingEngine, FakeRegistry
-from helpers.web import signed_in
+from helpers.web import add_test_user, signed_in
 
 PLANTED = "planted-Secret-Value-81c4e0"
 REGISTRY_PASSWORD = "planted-registry-password-77"
@@ -123,3 +126,38 @@ def test_no_page_without_signing_in(app) -> None:
             assert answer.status_code in (303, 307, 401), (path, answer.status_code)
             assert "example/wiki" not in answer.text
     assert app.state.image_reports.computed == 0
+
+
+def test_visitors_asking_for_the_registry_together_share_one_read(app, repo) -> None:
+    """A read of the registry is hundreds of requests: reloads by the dozen while one runs wait for it
+    (on the event loop, no thread each) instead of starting their own."""
+    repo.commit({"darse.toml": 'registry = "registry.example.org"\n'}, "registry")
+    gate = threading.Event()
+    opened: list[str] = []
+
+    def open_registry(host: str) -> FakeRegistry:
+        opened.append(host)
+        gate.wait(30)  # a registry that answers slowly
+        return FakeRegistry({"wiki": ["2.5"]}, REGISTRY_PASSWORD)
+
+    app.state.open_registry = open_registry
+    password = add_test_user(repo.root.parent / "users", "carol", "viewer")
+
+    async def visit() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            form = await client.get("/sign-in")
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+            await client.post("/sign-in", data={"csrf": token, "name": "carol", "password": password})
+
+            async def release() -> None:
+                for _ in range(500):  # every visitor reaches the page first (each step is on this loop)
+                    await asyncio.sleep(0)
+                gate.set()
+
+            *pages, _ = await asyncio.gather(*(client.get("/registry") for _ in range(5)), release())
+            assert all("<code>wiki</code>" in page.text for page in pages)
+            return [page.status_code for page in pages]
+
+    assert asyncio.run(visit()) == [200] * 5
+    assert opened == ["registry.example.org"]

@@ -9,17 +9,21 @@ import re
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from darse.dashboard import swarm as swarm_view_module
 from darse.deploy.swarm import scale as scale_module
 from darse.engine.swarm import STACK_LABEL, NodeState, _service_state
+from darse.web import swarm as swarm_web
 from darse.web.app import ServeSettings, create_app
 from darse.web.streams import Actions
 
+from helpers.browser import served
+from helpers.fake_logs import wait_for
 from helpers.repo import git_init, write_tree
-from helpers.web import signed_in
+from helpers.web import add_test_user, signed_in
 
 NODE = NodeState("wz3ljrwwi3b2s0f8pd655p9xl", "vm", "manager", "active", "ready", "leader", "20.10.24", "127.0.0.1")
 
@@ -211,3 +215,36 @@ def test_the_page_of_a_swarm_target_service_links_to_the_swarm_page(viewer: Test
     page = viewer.get("/services/wiki")
     assert page.status_code == 200, page.text
     assert '<a href="/swarm">replicas and scale on the Swarm page</a>' in page.text
+
+
+def test_swarm_pages_followed_at_once_are_bounded(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each followed page holds a subscription and a thread per manager: a viewer opening pages by the
+    hundred must not take them all. Over the bound, a page is told so and its stream ends."""
+    monkeypatch.setattr(swarm_web, "MAX_STREAMS", 1, raising=False)
+    password = add_test_user(tmp_path / "users", "vera", "viewer")
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/sign-in").text).group(1)
+        client.post("/sign-in", data={"csrf": token, "name": "vera", "password": password})
+        with client.stream("GET", "/swarm/events") as first:
+            lines = first.iter_lines()  # held: dropping it would close the connection
+            assert next(lines) == ": following the Swarm"
+            second = client.get("/swarm/events", timeout=10)  # ends at once: no place left
+            assert second.status_code == 200 and "Swarm pages are followed already" in second.text
+            assert "retry: 60000" in second.text
+        wait_for(lambda: not app.state.swarm_streams)  # the first page left: its place is free again
+
+
+def test_a_swarm_stream_ends_once_its_user_is_removed(app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from darse.dashboard.users import remove_user
+
+    monkeypatch.setattr(swarm_web, "KEEPALIVE_SECONDS", 0.2)
+    password = add_test_user(tmp_path / "users", "vera", "viewer")
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/sign-in").text).group(1)
+        client.post("/sign-in", data={"csrf": token, "name": "vera", "password": password})
+        with client.stream("GET", "/swarm/events") as answer:
+            lines = answer.iter_lines()  # held: dropping it would close the connection
+            assert next(lines) == ": following the Swarm"
+            remove_user(tmp_path / "users", "vera")
+            seen = [line for _, line in zip(range(300), lines, strict=False)]  # ends early once refused
+    assert len(seen) < 300

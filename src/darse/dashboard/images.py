@@ -21,12 +21,13 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from darse import api, progress
 from darse.errors import DarseError
+from darse.masking import Masker, masker_for_compose
 from darse.model.service import project_name
 
 if TYPE_CHECKING:
@@ -398,7 +399,17 @@ def image_report(
     if found is None:
         raise DarseError(f"{images.service} uses no image {image_id[:80]!r}", "pick one of the service's images")
     service = ctx.service(name)
-    return found, reports.request(found.image_id, lambda: ctx.engine_for(service).api)
+    state = reports.request(found.image_id, lambda: ctx.engine_for(service).api)
+    return found, masked_state(state, masker_for_compose(*service.compose_paths))
+
+
+def masked_state(state: ReportState, masker: Masker) -> ReportState:
+    """`state` with the service's secret values masked in its report. A report is kept per image, for
+    every service: the values of this service's secret files (a `--build-arg` recorded in a layer's
+    command, an ENV baked in under a name that does not look secret) are hidden here, on each read."""
+    if state.report is None:
+        return state
+    return replace(state, report=report_view(masker.data(state.report.document)))
 
 
 # -- the private registry -----------------------------------------------------------------------------

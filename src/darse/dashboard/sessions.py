@@ -75,6 +75,12 @@ class SignedOutSessions:
         with self._lock:
             kept = {sid: until for sid, until in self._load().items() if until > now}
             kept[session_id] = int(expires) + 1
+            text = "".join(f"{sid} {until}\n" for sid, until in kept.items())
+            if len(text) > MAX_FILE_BYTES:  # unreadable past this: every session would be refused, for good
+                raise DarseError(
+                    f"{self.path} is full: this sign-out is not recorded",
+                    "the ids of sessions expire with their idle time; the file shrinks on a later sign-out",
+                )
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            write_atomic(self.path, "".join(f"{sid} {until}\n" for sid, until in kept.items()), mode=0o600)
+            write_atomic(self.path, text, mode=0o600)
             self._key = None  # read back on the next lookup (another process may write too)

@@ -20,6 +20,7 @@ from darse.deploy.swarm.converge import FAILED_UPDATES, MOVING_UPDATES
 from darse.deploy.swarm.stack import LABEL_PREFIX, stack_name
 from darse.engine.swarm import NodeState, ServiceState, SwarmEngine, SwarmEvents, TaskState
 from darse.errors import DarseError
+from darse.masking import masker_for_compose
 from darse.model.service import Service
 
 SHOWN_FAILURES = 3  # failed tasks kept on the page per service (the Swarm keeps a few per slot)
@@ -186,11 +187,16 @@ def target_view(target: Target, folders: list[Service], engine: SwarmEngine) -> 
         states = stacks.get(stack_name(folder), [])
         if not states:
             view.not_deployed.append(folder.name)
-        view.services += [service_row(folder.name, s, hostnames) for s in sorted(states, key=lambda s: s.name)]
+        # a task's error and an update's message come from the engine, which may quote a value of the
+        # stack's secrets (as `darse up` masks them in its output, the page does)
+        mask = masker_for_compose(*folder.compose_paths).text if states else str
+        view.services += [service_row(folder.name, s, hostnames, mask) for s in sorted(states, key=lambda s: s.name)]
     return view
 
 
-def service_row(folder: str, state: ServiceState, hostnames: dict[str, str]) -> ServiceRow:
+def service_row(
+    folder: str, state: ServiceState, hostnames: dict[str, str], mask: Callable[[str], str] = str
+) -> ServiceRow:
     return ServiceRow(
         folder=folder,
         member=state.short,
@@ -199,18 +205,21 @@ def service_row(folder: str, state: ServiceState, hostnames: dict[str, str]) -> 
         desired=state.desired,
         running=state.running,
         update_state=state.update_state,
-        update_message=state.update_message,
+        update_message=mask(state.update_message),
         update_started=state.update_started,
         commit=state.labels.get(LABEL_PREFIX + "commit", ""),
-        tasks=_tasks(state.tasks, hostnames),
+        tasks=_tasks(state.tasks, hostnames, mask),
     )
 
 
-def _tasks(tasks: tuple[TaskState, ...], hostnames: dict[str, str]) -> tuple[TaskRow, ...]:
+def _tasks(
+    tasks: tuple[TaskState, ...], hostnames: dict[str, str], mask: Callable[[str], str] = str
+) -> tuple[TaskRow, ...]:
     """The tasks meant to run (by slot), then the newest few failures: what someone watching needs."""
 
     def row(task: TaskState) -> TaskRow:
-        return TaskRow(task.slot, hostnames.get(task.node, task.node[:12]), task.state, task.desired, task.error)
+        node = hostnames.get(task.node, task.node[:12])
+        return TaskRow(task.slot, node, task.state, task.desired, mask(task.error))
 
     current = sorted((t for t in tasks if t.desired == "running"), key=lambda t: (t.slot or 0, t.node))
     failures = [t for t in reversed(tasks) if t.desired != "running" and row(t).failed][:SHOWN_FAILURES]

@@ -36,7 +36,7 @@ from darse.errors import DarseError
 from darse.masking import masker_for_compose
 from darse.progress import Event
 from darse.web import auth
-from darse.web.common import event_stream, per_app, resume_index
+from darse.web.common import event_stream, per_app, resume_index, sse_comment
 from darse.web.streams import Action, Actions, Busy
 
 if TYPE_CHECKING:
@@ -378,7 +378,7 @@ def follow_action(request: Request, action: Action) -> Response:
     after = resume_index(request)
 
     async def stream():
-        yield f": {action.kind} of {action.service}\n\n"
+        yield sse_comment(f"{action.kind} of {action.service}") + "\n"
         async for message in action.channel.follow(after):
             yield ": keep-alive\n\n" if message is None else message.encode()
 

@@ -266,6 +266,12 @@ def current_user(request: Request) -> User | None:
     return request.scope.get(USER_KEY)
 
 
+def still_signed_in(request: Request) -> bool:
+    """Whether the session that opened this request is still good now: a live stream asks it as it goes, or a
+    user removed, a password changed or a session signed out (a copy of its cookie) would go on reading."""
+    return _resolve(request.scope) is not None
+
+
 def require(request: Request, role: str) -> User:
     """The signed-in user when their role is `role` or above; HTTPException 401 or 403 otherwise."""
     user = current_user(request)

@@ -3,6 +3,7 @@ keep one object per application, and answer with a Server-Sent Events stream."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -53,6 +54,13 @@ def sse(event: str, data: str) -> str:
     """One Server-Sent Event; every line of `data` on a `data:` line of its own."""
     lines = data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return f"event: {event}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def sse_comment(text: str) -> str:
+    """One Server-Sent Events comment line. CR and LF end an SSE line: a service folder may be named with
+    them (`evil\\revent: lines\\rdata: <button hx-post=...>`), so they become spaces, or a name would write
+    events of its own into the page."""
+    return ": " + re.sub(r"[\r\n]+", " ", text) + "\n"
 
 
 def event_stream(events: AsyncIterator[str]) -> StreamingResponse:

@@ -12,6 +12,7 @@ image ID, in a worker thread, whoever asks. `app.state.open_registry`, when set,
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -115,7 +116,11 @@ async def service_image_report(request: Request) -> Response:
         return found
     image, state = found
     if state.status == COMPUTING:
-        state = await run_in_threadpool(_reports(request).wait, image.image_id, WAIT_SECONDS) or state
+        await run_in_threadpool(_reports(request).wait, image.image_id, WAIT_SECONDS)
+        found = await _report(request)  # read again through the library: the report masked for this service
+        if isinstance(found, Response):
+            return found
+        image, state = found
     return _render(request, "_image_report.html", {"name": _name(request), "image": image, "state": state})
 
 
@@ -126,8 +131,15 @@ async def registry(request: Request) -> Response:
     def build() -> Any:
         return api.registry_view(request.app.state.settings.start, opener)
 
+    # One read of the registry at a time: a visitor asking while it runs gets that read's answer. Each read
+    # is hundreds of requests (every repository, every tag's manifest): reloads by the dozen must neither
+    # hammer the registry nor take every worker thread of the server while it answers slowly.
+    flight = per_app(request, "registry_flight", dict)
+    task = flight.get("task")
+    if task is None or task.done():
+        task = flight["task"] = asyncio.ensure_future(run_in_threadpool(build))
     try:
-        view = await run_in_threadpool(build)
+        view = await asyncio.shield(task)
     except DarseError as exc:  # no repository around the checkout, a broken darse.toml
         return _render(request, "fleet.html", {"fleet": None, "problem": exc}, status_code=503)
     return _render(request, "registry.html", {"view": view})

@@ -26,7 +26,7 @@ from darse import api
 from darse.dashboard.logs import DEFAULT_TAIL, MAX_FILTER, MAX_TAIL, LogLine, check_filter, check_tail
 from darse.errors import DarseError
 from darse.web import auth
-from darse.web.common import event_stream, open_context, per_app, render, sse, unknown_service
+from darse.web.common import event_stream, open_context, per_app, render, sse, sse_comment, unknown_service
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +93,22 @@ async def logs_events(request: Request) -> Response:
 
     def start() -> Any:
         tail = 0 if reconnecting else request.query_params.get("tail")
-        return api.follow_logs(open_context(request), name, tail, request.query_params.get("filter", ""), notify)
+        ctx = open_context(request)
+        missing = unknown_service(ctx, name)
+        if missing is not None:  # its hint only: the library's message names the checkout's path
+            raise DarseError("no such service", missing.hint)
+        return api.follow_logs(ctx, name, tail, request.query_params.get("filter", ""), notify)
 
     async def stream():
-        yield f": logs of {name}\nid: live\n\n"  # an id: a reconnecting EventSource says so
-        if len(_followers(request)) >= MAX_STREAMS:
+        yield sse_comment(f"logs of {name}") + "id: live\n\n"  # an id: a reconnecting EventSource says so
+        followers = _followers(request)
+        if len(followers) >= MAX_STREAMS:
             note = LogLine("", "", f"{MAX_STREAMS} logs pages are open already: close one, then reload", note=True)
             yield sse("lines", lines_html([note]))
             yield sse("done", "")
             return
+        slot = object()  # the place is taken now, before the await: parallel requests cannot all pass the check
+        followers.add(slot)
         try:
             follower = await run_in_threadpool(start)
         except DarseError as exc:
@@ -115,12 +122,16 @@ async def logs_events(request: Request) -> Response:
             yield sse("lines", lines_html([note]))
             yield sse("done", "")
             return
-        followers = _followers(request)
+        finally:
+            followers.discard(slot)
         followers.add(follower)
         sent = 0
         try:
             while True:
                 ready.clear()  # before taking: a line after this take sets it again
+                if not auth.still_signed_in(request):
+                    yield sse("done", "")
+                    return
                 lines = follower.take(BATCH)
                 if lines:
                     sent += len(lines)

@@ -164,7 +164,7 @@ async def fleet_events(request: Request) -> Response:
         unsubscribe = watcher.subscribe(on_notice)
         try:
             yield ": following the fleet\nid: live\n\n"  # an id: a reconnecting EventSource says so
-            while True:
+            while auth.still_signed_in(request):  # signed out, removed: the page stops following
                 try:
                     notice = await asyncio.wait_for(notices.get(), KEEPALIVE_SECONDS)
                 except TimeoutError:

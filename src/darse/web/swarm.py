@@ -29,12 +29,13 @@ from starlette.routing import Route
 from darse import api
 from darse.errors import DarseError
 from darse.web import actions, auth
-from darse.web.common import event_stream, open_context, render, sse
+from darse.web.common import event_stream, open_context, per_app, render, sse
 
 KEEPALIVE_SECONDS = 15.0  # a comment line this often keeps proxies from closing an idle stream
 MOVING_POLL = 2.0  # seconds between reads while an update or a scale is still converging
 DEBOUNCE = 0.3  # a burst of events (a rolling update's tasks) is one re-render
 SCALE_TIMEOUT = 120.0  # seconds the action waits for the replicas to run
+MAX_STREAMS = 32  # Swarm pages followed at once (each holds a subscription and a thread per manager)
 
 
 def _view(request: Request) -> Any:
@@ -79,15 +80,23 @@ async def swarm_events(request: Request) -> Response:
         return body.render({"request": request, "view": view}), view.moving
 
     async def stream():
-        streams = await run_in_threadpool(subscribe)
-        state = request.app.state  # on the event loop: no race; how many pages subscribed (the tests' probe)
-        state.swarm_subscriptions = getattr(state, "swarm_subscriptions", 0) + len(streams)
-        for each in streams:
-            threading.Thread(target=pump, args=(each,), name="darse-swarm-events", daemon=True).start()
-        moving = request.query_params.get("moving") == "1"
+        followed = per_app(request, "swarm_streams", set)  # on the event loop: the check and the add are one step
+        if len(followed) >= MAX_STREAMS:
+            yield f": {MAX_STREAMS} Swarm pages are followed already: this one is not live, reload it later\n"
+            yield "retry: 60000\n\n"  # an EventSource asks again in a minute, not in three seconds
+            return
+        place = object()
+        followed.add(place)
+        streams: list[Any] = []
         try:
+            streams = await run_in_threadpool(subscribe)
+            state = request.app.state  # how many pages subscribed (the tests' probe)
+            state.swarm_subscriptions = getattr(state, "swarm_subscriptions", 0) + len(streams)
+            for each in streams:
+                threading.Thread(target=pump, args=(each,), name="darse-swarm-events", daemon=True).start()
+            moving = request.query_params.get("moving") == "1"
             yield ": following the Swarm\n\n"
-            while True:
+            while auth.still_signed_in(request):  # signed out, removed: the page stops following
                 try:
                     await asyncio.wait_for(changes.get(), MOVING_POLL if moving else KEEPALIVE_SECONDS)
                     await asyncio.sleep(DEBOUNCE)
@@ -101,6 +110,7 @@ async def swarm_events(request: Request) -> Response:
                 if html:
                     yield sse("swarm", html)
         finally:
+            followed.discard(place)
             for each in streams:
                 with contextlib.suppress(Exception):
                     each.close()

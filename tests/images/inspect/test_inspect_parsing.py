@@ -274,3 +274,21 @@ def test_fuzz_tar_reader_agrees_with_tarfile(fmt, items):
         size = len(reader.data().read()) if item.type == b"0" else item.size
         got.append((item.name.rstrip("/"), size, item.linkname, item.uid))
     assert got == expected
+
+
+def test_secret_build_arguments_recorded_in_a_layers_command_are_masked_in_the_report():
+    """The classic builder records the build arguments a RUN saw (`docker history` shows them)."""
+    import json
+
+    from darse.images.inspect.report import build, masked_build_args
+
+    image = loaded([BASE])
+    config = json.loads(image.config_raw)
+    config["history"] = [{"created_by": "|2 VERSION=1.2 NPM_TOKEN=planted-build-arg-7c1 /bin/sh -c npm ci"}]
+    image = type(image)(image.source, image.reference, json.dumps(config).encode(), image.layers)
+    document = build(analyse(image))
+    assert document["layers"][0]["created_by"] == "|2 VERSION=1.2 NPM_TOKEN=**** /bin/sh -c npm ci"
+    assert "planted-build-arg-7c1" not in json.dumps(document)
+    # a value with spaces before another argument is hidden whole; a command without arguments is kept
+    assert masked_build_args("|2 DB_PASSWORD=two words V=1 /bin/sh -c x") == "|2 DB_PASSWORD=**** V=1 /bin/sh -c x"
+    assert masked_build_args("/bin/sh -c echo PASSWORD=x") == "/bin/sh -c echo PASSWORD=x"

@@ -5,13 +5,15 @@ always agree."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from darse.images.inspect.analysis import Analysis
-from darse.secretlike import is_secret_literal
+from darse.secretlike import is_secret_literal, is_secret_name
 
 SCHEMA = "darse.inspect/1"
 MASK = "****"
+_BUILD_ARG = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)")
 OCI_LABELS = {
     "version": "org.opencontainers.image.version",
     "revision": "org.opencontainers.image.revision",
@@ -33,6 +35,32 @@ def _masked_labels(labels: object) -> dict[str, str]:
     if not isinstance(labels, dict):
         return {}
     return {str(k): MASK if is_secret_literal(str(k), str(v)) else str(v) for k, v in sorted(labels.items())}
+
+
+def masked_build_args(created_by: str) -> str:
+    """A layer's command with the values of its secret-looking build arguments masked. The classic
+    builder records the build arguments a RUN saw before it (`|2 VERSION=1.2 NPM_TOKEN=abc /bin/sh -c
+    npm ci`): `--build-arg NPM_TOKEN=...` would otherwise be shown to whoever reads the report. Values
+    are not quoted there: a word that is not `KEY=` continues the value before it."""
+    head = re.match(r"\|(\d+) ", created_by)
+    if head is None:
+        return created_by
+    left = int(head.group(1))
+    words = created_by[head.end() :].split(" ")
+    out: list[str] = []
+    hiding = False
+    for index, word in enumerate(words):
+        pair = _BUILD_ARG.match(word)
+        if left and pair:  # KEY=value: one of the build arguments
+            left -= 1
+            hiding = is_secret_literal(pair.group(1), pair.group(2)) or is_secret_name(pair.group(1))
+            out.append(f"{pair.group(1)}={MASK}" if hiding else word)
+        elif hiding and left:  # a word of a hidden value with spaces (the last value ends at its first space)
+            continue
+        else:
+            out.extend(words[index:])
+            break
+    return f"|{head.group(1)} " + " ".join(out)
 
 
 def _command(value: object) -> list[str] | None:
@@ -79,7 +107,7 @@ def build(analysis: Analysis, max_items: int = 1000, now: dt.datetime | None = N
                 "index": layer.index,
                 "digest": layer.diff_id,
                 "verified": layer.verified,
-                "created_by": layer.created_by,
+                "created_by": masked_build_args(layer.created_by),
                 "size": layer.size,
                 "tar_size": layer.tar_size,
                 "compressed_size": layer.compressed_size,

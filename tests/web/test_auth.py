@@ -439,3 +439,6 @@ def test_the_password_never_appears_in_a_page_a_header_a_cookie_or_a_log(app, ca
         assert all(password not in text for text in seen)
         assert password not in caplog.text
     assert "sign-in failed for 'alice'" in caplog.text and "alice signed in" in caplog.text
+    # a password typed into the name field is not a user's name: it never reaches the log
+    sign_in(client_for(app, address="10.9.9.9"), "Tr0ub4dor&3-typed-in-the-name-field", "x")
+    assert "Tr0ub4dor" not in caplog.text and "sign-in failed for an unknown name from 10.9.9.9" in caplog.text

@@ -343,7 +343,7 @@ async def sign_in(request: Request) -> Response:
     wait = max(state.limiter.retry_after(key) for key in keys)
     if wait > 0:
         minutes = max(1, math.ceil(wait / 60))
-        log.warning("sign-in refused (too many failures) for %r from %s", name[:64], address)
+        log.warning("sign-in refused (too many failures) for %s from %s", _logged_name(state, name), address)
         return _form_page(
             request,
             next_path,
@@ -362,7 +362,7 @@ async def sign_in(request: Request) -> Response:
             accounts = {}
         account = await run_in_threadpool(api.check_dashboard_password, accounts, name, password)
     if account is None:
-        log.warning("sign-in failed for %r from %s", name[:64], address)
+        log.warning("sign-in failed for %s from %s", _logged_name(state, name), address)
         return _form_page(request, next_path, name=name, error="Wrong user name or password.", status=401)
     for key, stamp in stamps:
         state.limiter.forgive(key, stamp)
@@ -379,6 +379,16 @@ async def sign_in(request: Request) -> Response:
     )
     log.info("%s signed in (%s) from %s", account.user.name, account.user.role, address)
     return RedirectResponse(next_path or "/", status_code=303)
+
+
+def _logged_name(state: _AuthState, name: str) -> str:
+    """A failed sign-in's name as the log shows it: a user's name, quoted; anything else (a password typed
+    in the name field, a scanner's guess) as "an unknown name", so that no password reaches the log."""
+    try:
+        known = state.users.get(name) is not None
+    except DarseError:
+        known = False
+    return repr(name) if known else "an unknown name"
 
 
 def _warn_untrusted_proxy(state: _AuthState, request: Request, address: str) -> None:

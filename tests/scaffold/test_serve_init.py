@@ -20,34 +20,15 @@ from darse.scaffold.wheel import build_wheel
 
 from helpers.cli import run_darse
 from helpers.lint import lint_tree
-from helpers.repo import git_init, snapshot, write_tree
+from helpers.repo import snapshot
+from helpers.serve_repo import serve_repository
 
 CONFIG = 'proxy_network = "proxy"\ndomain = "example.org"\nregistry = "registry.example.org"\n'
 REPO = Path(__file__).resolve().parents[2]
 
 
 def repository(root: Path, config: str = CONFIG) -> Path:
-    write_tree(
-        root,
-        {
-            "darse.toml": config,
-            "README.md": "# services\n",
-            # a service with a relative bind mount: the reason for the same-path mount of the checkout
-            "web/compose.yaml": """\
-                services:
-                  web:
-                    image: example/web:1.2.3
-                    restart: unless-stopped
-                    init: true
-                    volumes:
-                      - ./site:/srv/site:ro
-                """,
-            "web/site/index.html": "hello\n",
-            "web/README.md": "# web\n",
-        },
-    )
-    git_init(root)
-    return root
+    return serve_repository(root, config)
 
 
 @pytest.fixture

@@ -346,24 +346,25 @@ def _action_of(request: Request) -> Action:
     return action
 
 
+def progress_context(action: Action, events_url: str) -> dict[str, Any]:
+    """What a progress page shows: the messages so far, and where its stream resumes after them."""
+    messages, closed = action.channel.since(0)
+    after = messages[-1].index + 1 if messages else 0
+    return {
+        "action": action,
+        "events": [Markup(m.data) for m in messages if m.event == "progress"],
+        "final": next((Markup(m.data) for m in messages if m.event == "done"), None),
+        "closed": closed,
+        "stream_url": f"{events_url}?after={after}",
+    }
+
+
 async def progress(request: Request) -> Response:
     auth.require(request, "viewer")
     action = _action_of(request)
-    messages, closed = action.channel.since(0)
-    events = [Markup(m.data) for m in messages if m.event == "progress"]
-    final = next((Markup(m.data) for m in messages if m.event == "done"), None)
-    after = messages[-1].index + 1 if messages else 0
+    events_url = request.url_for("action_events", name=action.service, action_id=action.id)
     return _render(
-        request,
-        "progress.html",
-        {
-            "action": action,
-            "title": TITLES[action.kind],
-            "events": events,
-            "final": final,
-            "closed": closed,
-            "stream_url": f"{request.url_for('action_events', name=action.service, action_id=action.id)}?after={after}",
-        },
+        request, "progress.html", {**progress_context(action, str(events_url)), "title": TITLES[action.kind]}
     )
 
 

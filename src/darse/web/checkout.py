@@ -33,7 +33,7 @@ from darse.errors import DarseError
 from darse.git import FetchFailed
 from darse.progress import Event
 from darse.web import auth
-from darse.web.actions import actions_of, done_html, event_html, follow_action, requester
+from darse.web.actions import actions_of, done_html, event_html, follow_action, progress_context, requester
 from darse.web.pages import service_url
 from darse.web.streams import Action, Actions, Busy
 
@@ -180,20 +180,10 @@ def _action_of(request: Request) -> Action:
 
 
 async def progress(request: Request) -> Response:
-    from markupsafe import Markup
-
     auth.require(request, "viewer")
     action = _action_of(request)
-    messages, closed = action.channel.since(0)
-    after = messages[-1].index + 1 if messages else 0
-    context = {
-        "action": action,
-        "events": [Markup(m.data) for m in messages if m.event == "progress"],
-        "final": next((Markup(m.data) for m in messages if m.event == "done"), None),
-        "closed": closed,
-        "stream_url": f"{request.url_for('checkout_action_events', action_id=action.id).path}?after={after}",
-    }
-    return _render(request, "checkout_progress.html", context)
+    events_url = request.url_for("checkout_action_events", action_id=action.id).path
+    return _render(request, "checkout_progress.html", progress_context(action, events_url))
 
 
 async def events(request: Request) -> Response:

@@ -33,7 +33,7 @@ from darse.scaffold.serve_folder import (
 
 from helpers.debian import debian_base, image_exists
 from helpers.pypi_mirror import mirror_files, serve_mirror
-from helpers.repo import git_init, write_tree
+from helpers.serve_repo import serve_repository
 from helpers.web import add_test_user
 
 OTHER_UID = 12345  # the checkout belongs to a user of the host, not to the container's root
@@ -48,26 +48,9 @@ def _docker(*args: str, timeout: float = 120, check: bool = True, cwd: Path | No
 
 
 def _write_repository(root: Path, network: str, registry: str) -> Path:
-    write_tree(
-        root,
-        {
-            "darse.toml": f'proxy_network = "{network}"\ndomain = "example.org"\nregistry = "{registry}"\n',
-            "README.md": "# services\n",
-            "web/compose.yaml": """\
-                services:
-                  web:
-                    image: example/web:1.2.3
-                    restart: unless-stopped
-                    init: true
-                    volumes:
-                      - ./site:/srv/site:ro
-                """,
-            "web/site/index.html": "hello\n",
-            "web/README.md": "# web\n",
-        },
+    return serve_repository(
+        root, f'proxy_network = "{network}"\ndomain = "example.org"\nregistry = "{registry}"\n'
     )
-    git_init(root)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,16 @@ def test_masker_for_compose_hides_secret_values_written_in_environment_itself(tm
     assert "worker-host-name" in masker.text("worker-host-name")
 
 
+def test_a_password_in_a_url_of_dotenv_is_hidden_whatever_the_name(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: x:1.0\n")
+    (tmp_path / ".env").write_text(
+        "DATABASE_URL=postgres://wiki:url-held-password-1@db:5432/wiki\nHOME_URL=https://example.org/path\n"
+    )
+    masker = masker_for_compose(tmp_path / "compose.yaml")
+    assert masker.text("auth failed: url-held-password-1 refused") == f"auth failed: {MASK} refused"
+    assert masker.text("https://example.org/path") == "https://example.org/path"  # no password: a setting
+
+
 @pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero"])
 def test_special_files_are_not_read(tmp_path: Path, kind: str) -> None:
     import os

@@ -157,7 +157,17 @@ def masker_for_compose(*compose_paths: Path) -> Masker:
         for entry in secret_values(_read(dotenv)):
             if is_secret_name(entry.key):
                 masker.add(entry.key, entry.value)
+            else:  # a setting, such as a URL: the password it may carry is a secret all the same
+                password = _url_password(entry.value)
+                if password:
+                    masker.add("", password)
     return masker
+
+
+def _url_password(value: str) -> str:
+    """The password of `scheme://user:password@host...` in `value`, else ''."""
+    found = re.search(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@", value)
+    return found.group(1) if found else ""
 
 
 def _literal_secrets(service: Any) -> Iterator[tuple[str, str]]:

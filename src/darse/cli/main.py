@@ -65,6 +65,7 @@ COMMAND_MODULES = {
     "stack": "stack",
     "inspect": "inspect",
     "serve": "serve",
+    "certs": "certs",
 }
 
 

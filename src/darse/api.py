@@ -97,10 +97,13 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "verify_dashboard_user": ("darse.dashboard.users", "verify"),
     # serve init: a service folder that runs the dashboard itself behind Traefik
     "init_serve_folder": ("darse.scaffold.serve_folder", "init_serve_folder"),
+    # certs: Traefik's certificates handed to the services that are not web services
+    "sync_certificates": ("darse.certs.sync", "sync_certificates"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
+    from darse.certs.sync import sync_certificates  # noqa: F401
     from darse.dashboard.fleet import (
         fleet,  # noqa: F401
         service_view,  # noqa: F401

@@ -1,0 +1,252 @@
+"""`darse certs sync`: every consumer of the repository receives the certificate acme.json holds for its
+domains, in its volume, with its owner and mode, and is reloaded when (and only when) the certificate
+it has changed.
+
+What the consumer's folder holds is the state: the files are read back through the engine and
+compared with what would be written, so a sync run twice, or by two hosts, or after a restart of the
+watcher, reloads nothing the second time. acme.json is read once per sync (retried when cut
+mid-write); a consumer with no valid certificate in it keeps what it has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from darse.certs.acme import AcmeFile, configured_acme, read_acme
+from darse.certs.files import consumer_files
+from darse.certs.labels import Consumer, FolderConsumer, repository_consumers
+from darse.certs.x509 import CertFacts, candidates, choose, leaf_facts
+from darse.deploy.context import DeployContext
+from darse.engine.certs import ConsumerContainer, ConsumerFiles, FileOnDisk, NewFile
+from darse.errors import DarseError
+from darse.model.repository import find_root, open_repository
+
+# outcomes of one consumer, worst last
+INSTALLED = "installed"  # new files written (and the consumer reloaded if its certificate changed)
+UNCHANGED = "unchanged"  # the folder already holds exactly these files
+NOT_DEPLOYED = "not-deployed"  # no container: nothing to write into yet (`darse up` first)
+NO_CERTIFICATE = "no-certificate"  # acme.json has no valid certificate for every domain: files kept
+UNSUPPORTED = "unsupported"  # a Swarm target (not yet)
+FAILED = "failed"  # the engine refused a write or a reload
+PROBLEMS = (NO_CERTIFICATE, UNSUPPORTED, FAILED)
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class ConsumerSync:
+    """What a sync did for one consumer: shown by the CLI, logged by the watcher, `--json`."""
+
+    folder: str
+    service: str
+    domains: tuple[str, ...]
+    outcome: str
+    detail: str = ""
+    certificate: CertFacts | None = None  # the one now installed (or that would be)
+    replaced: str = ""  # fingerprint of the certificate the consumer had before, "" if none
+    reloaded: list[str] = field(default_factory=list)  # container names, with how
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome == INSTALLED
+
+    def line(self) -> str:
+        name = f"{self.folder}/{self.service}"
+        what = {
+            INSTALLED: "installed",
+            UNCHANGED: "up to date",
+            NOT_DEPLOYED: "not deployed",
+            NO_CERTIFICATE: "no certificate",
+            UNSUPPORTED: "not synced",
+            FAILED: "failed",
+        }[self.outcome]
+        facts = ""
+        if self.certificate is not None:
+            facts = f" {self.certificate.fingerprint[:16]} until {self.certificate.not_after:%Y-%m-%d}"
+        reloads = f"; reloaded {', '.join(self.reloaded)}" if self.reloaded else ""
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{name} ({', '.join(self.domains)}): {what}{facts}{detail}{reloads}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": self.folder,
+            "service": self.service,
+            "domains": list(self.domains),
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "certificate": self.certificate.to_dict() if self.certificate else None,
+            "replaced": self.replaced or None,
+            "reloaded": list(self.reloaded),
+        }
+
+
+@dataclass
+class SyncReport:
+    acme: Path
+    consumers: list[ConsumerSync]
+    skipped: tuple[str, ...] = ()  # acme.json entries that could not be read (domain and why)
+
+    @property
+    def ok(self) -> bool:
+        return not any(c.outcome in PROBLEMS for c in self.consumers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": 1,
+            "acme": str(self.acme),
+            "ok": self.ok,
+            "consumers": [c.to_dict() for c in self.consumers],
+            "skipped": list(self.skipped),
+        }
+
+
+def sync_certificates(
+    start: Path,
+    *,
+    acme: Path | None = None,
+    resolver: str | None = None,
+    only: Iterable[str] = (),
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    log: Log | None = None,
+    context: DeployContext | None = None,
+) -> SyncReport:
+    """Sync every consumer of the repository around `start` (or those of the folders in `only`).
+
+    `acme`/`resolver` override darse.toml's `[certs]`. `dry_run` reads and compares but writes and
+    reloads nothing. `log` receives one line per consumer as it is done (the watcher's log)."""
+    context = context or DeployContext(open_repository(find_root(start)))
+    repository = context.repository
+    settings = repository.config.certs
+    path = acme if acme is not None else configured_acme(settings, repository.root)
+    default_resolver = resolver if resolver is not None else settings.resolver
+    wanted = {name.rstrip("/") for name in only}
+    declared = repository_consumers(repository)
+    if wanted:
+        unknown = wanted - {item.folder for item in declared}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise DarseError(
+                f"{name} declares no certificate consumer (no darse.certs.domains label)",
+                "darse certs status lists the consumers",
+            )
+        declared = [item for item in declared if item.folder in wanted]
+    if not declared:
+        raise DarseError(
+            f"no service of {repository.root} declares darse.certs labels",
+            "darse new NAME --tls-domain DOMAIN writes one; docs/certs.md explains the labels",
+        )
+    document = read_acme(path, None)
+    results = []
+    for item in declared:
+        result = _sync_one(context, item, document, item.consumer.resolver or default_resolver, dry_run, now)
+        if log is not None:
+            log(result.line())
+        results.append(result)
+    return SyncReport(path, results, document.skipped)
+
+
+def _sync_one(
+    context: DeployContext,
+    item: FolderConsumer,
+    document: AcmeFile,
+    resolver: str,
+    dry_run: bool,
+    now: dt.datetime | None,
+) -> ConsumerSync:
+    consumer = item.consumer
+    result = ConsumerSync(item.folder, consumer.service, consumer.domains, UNCHANGED)
+    chosen = choose(document.certificates, consumer.domains, resolver or None, now)
+    if chosen is None:
+        result.outcome = NO_CERTIFICATE
+        result.detail = _why_none(document, consumer, resolver)
+        return result
+    result.certificate = chosen.facts
+    service = context.service(item.folder)
+    if context.target_of(service).is_swarm:
+        result.outcome = UNSUPPORTED
+        result.detail = "Swarm targets are not synced yet (docs/certs.md)"
+        return result
+    try:
+        files = ConsumerFiles(context.engine_for(service))
+        containers = files.containers(context.project(service), consumer.service)
+        if not containers:
+            result.outcome = NOT_DEPLOYED
+            result.detail = f"no container yet: darse up {item.folder}, then sync again"
+            return result
+        wanted = [NewFile(f.name, f.uid, f.gid, f.mode, f.data) for f in consumer_files(consumer, chosen)]
+        # every replica shares the volume: the first container's folder tells what it holds
+        on_disk = files.read(containers[0], consumer.dir, [f.name for f in wanted])
+        result.replaced = _fingerprint_on_disk(consumer, on_disk)
+        if _same(wanted, on_disk):
+            return result
+        result.outcome = INSTALLED
+        if dry_run:
+            result.detail = "would be written (dry run)"
+            return result
+        assert consumer.mount is not None  # lint rule CT004 and repository_consumers refuse a dir outside mounts
+        files.write(containers[0], consumer.mount.target, consumer.dir, wanted)
+        if result.replaced != chosen.facts.fingerprint:
+            result.reloaded = _reload(files, consumer, containers)
+        else:
+            result.detail = "owner or mode corrected; same certificate, no reload"
+    except DarseError as exc:
+        result.outcome = FAILED
+        result.detail = exc.message
+    return result
+
+
+def _same(wanted: list[NewFile], on_disk: dict[str, FileOnDisk]) -> bool:
+    for file in wanted:
+        there = on_disk.get(file.name)
+        if there is None or (there.uid, there.gid, there.mode) != (file.uid, file.gid, file.mode):
+            return False
+        if not hmac.compare_digest(there.data, file.data):
+            return False
+    return True
+
+
+def _fingerprint_on_disk(consumer: Consumer, on_disk: dict[str, FileOnDisk]) -> str:
+    """The leaf certificate the consumer's folder holds now ("" when none is readable)."""
+    for kind in ("cert", "fullchain", "combined"):
+        for file in consumer.files:
+            if file.kind == kind and file.name in on_disk:
+                try:
+                    return leaf_facts(on_disk[file.name].data).fingerprint
+                except DarseError:
+                    return ""
+    return ""
+
+
+def _reload(files: ConsumerFiles, consumer: Consumer, containers: list[ConsumerContainer]) -> list[str]:
+    """Reload every running container of the consumer (a stopped one reads the files when it starts)."""
+    done = []
+    for container in containers:
+        if not container.running:
+            continue
+        how = consumer.reload
+        if how.kind == "signal":
+            files.signal(container, how.signal)
+            done.append(f"{container.name} ({how.signal})")
+        elif how.kind == "exec":
+            files.run(container, how.command)
+            done.append(f"{container.name} (exec {how.command[0]})")
+        else:
+            files.restart(container)
+            done.append(f"{container.name} (restart)")
+    return done
+
+
+def _why_none(document: AcmeFile, consumer: Consumer, resolver: str) -> str:
+    found, refused = candidates(document.certificates, consumer.domains, resolver or None)
+    where = f"resolver {resolver}" if resolver else "acme.json"
+    if found:
+        return f"{where} holds only expired or not yet valid certificates for these domains; files kept"
+    if refused:
+        return f"{where}: {refused[0]}"
+    return f"{where} has no certificate for every one of these domains (is a Traefik router requesting them?)"

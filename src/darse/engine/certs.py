@@ -1,0 +1,276 @@
+"""Certificate files in a consumer's volume, through the engine: read them, write them, reload the consumer.
+
+Files reach the consumer's volume (or bind mount) the same way on a local and on a remote engine: a
+short-lived helper container is *created* (never started: no process, no network, so any image will
+do; the consumer's own image is on that engine already) with the volume mounted read-write, and the
+files go in through the engine's archive endpoint. The engine resolves every path inside the helper's
+own root, so a symlink planted in the volume cannot send a write to the host.
+
+Each file is written whole, with its owner and mode, into a staging folder `.darse-certs/` beside the
+files, then hard-linked over its name: a consumer never sees a partial file or a key with the wrong
+owner or mode (the engine replaces a name by unlinking it and linking the new file, so for a few
+microseconds between the two a name can be missing; the consumer is reloaded only after every file
+is in place).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import posixpath
+import tarfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from darse.engine.docker import COMPOSE_SERVICE_LABEL, PROJECT_LABEL, Engine
+from darse.errors import DarseError
+
+STAGING = ".darse-certs"  # beside the files, in the consumer's folder
+HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never started) for cleanup
+MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
+EXEC_OUTPUT_BYTES = 4096  # of a reload command's output, kept to explain its failure
+RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
+
+
+@dataclass(frozen=True)
+class FileOnDisk:
+    """One file as the consumer's folder holds it (a key's bytes are never shown: `repr` leaves them out)."""
+
+    name: str
+    uid: int
+    gid: int
+    mode: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """One file to write: what darse.certs.files computes (CertFileContent has these fields)."""
+
+    name: str
+    uid: int
+    gid: int
+    mode: int
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ConsumerContainer:
+    id: str
+    name: str
+    running: bool
+    image_id: str
+
+
+class CertsEngineError(DarseError):
+    """The engine refused a read, a write or a reload of a consumer's certificate files."""
+
+
+class ConsumerFiles:
+    """The certificate files of one Compose service's containers on one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def _api(self) -> Any:
+        return self.engine.docker_api
+
+    def containers(self, project: str, compose_service: str) -> list[ConsumerContainer]:
+        """The containers of a Compose service (every replica, stopped ones too), helpers left out."""
+        labels = [f"{PROJECT_LABEL}={project}", f"{COMPOSE_SERVICE_LABEL}={compose_service}"]
+        found = []
+        for raw in self.engine.api.containers(all=True, filters={"label": labels}):
+            if HELPER_LABEL in (raw.get("Labels") or {}):
+                continue
+            name = ((raw.get("Names") or ["?"])[0]).lstrip("/")
+            found.append(ConsumerContainer(raw["Id"], name, raw.get("State") == "running", raw.get("ImageID", "")))
+        return sorted(found, key=lambda c: c.name)
+
+    def read(self, container: ConsumerContainer, directory: str, names: Sequence[str]) -> dict[str, FileOnDisk]:
+        """The regular files among `names` in `directory` of the container (running or not); a name that
+        is missing, too big or not a regular file (a symlink planted there) is left out."""
+        found: dict[str, FileOnDisk] = {}
+        for name in names:
+            data = self._get(container.id, posixpath.join(directory, name))
+            if data is None:
+                continue
+            try:
+                with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
+                    member = archive.next()
+                    if member is None or not member.isreg() or member.size > MAX_FILE_BYTES:
+                        continue
+                    handle = archive.extractfile(member)
+                    content = handle.read(MAX_FILE_BYTES) if handle else b""
+            except (tarfile.TarError, OSError):
+                continue
+            found[name] = FileOnDisk(name, member.uid, member.gid, member.mode & 0o7777, content)
+        return found
+
+    def _get(self, container_id: str, path: str) -> bytes | None:
+        """The engine's archive of one path, bounded: None when it does not exist or is too big."""
+        import docker.errors
+
+        try:
+            stream, stat = self._api.get_archive(container_id, path, chunk_size=65536)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise _engine_error(f"cannot read {path} in container {container_id[:12]}", exc) from None
+        if int(stat.get("size") or 0) > MAX_FILE_BYTES:
+            return None
+        buffer = bytearray()
+        for chunk in stream:
+            buffer += chunk
+            if len(buffer) > MAX_FILE_BYTES + 64 * 1024:
+                return None
+        return bytes(buffer)
+
+    def write(self, container: ConsumerContainer, mount_target: str, directory: str, files: Sequence[NewFile]) -> None:
+        """Write `files` into `directory` (inside the volume or bind mount at `mount_target` of the
+        container) through a helper container that is created, used and removed here."""
+        mount = self._mount_of(container.id, mount_target)
+        helper = self._create_helper(container, mount)
+        try:
+            self._ensure_folder(helper, mount_target, directory)
+            self._put(helper, directory, _staged_archive(files))
+        finally:
+            with contextlib.suppress(Exception):
+                self._api.remove_container(helper, v=True, force=True)
+
+    def _mount_of(self, container_id: str, target: str) -> dict[str, Any]:
+        try:
+            mounts = self._api.inspect_container(container_id).get("Mounts") or []
+        except Exception as exc:
+            raise _engine_error(f"cannot inspect container {container_id[:12]}", exc) from None
+        wanted = posixpath.normpath(target)
+        for mount in mounts:
+            if posixpath.normpath(mount.get("Destination", "")) == wanted and mount.get("Type") in ("volume", "bind"):
+                return mount
+        raise CertsEngineError(
+            f"container {container_id[:12]} has no volume or bind mount at {target}",
+            "it was created before its compose.yaml named that mount: darse up the service again",
+        )
+
+    def _create_helper(self, container: ConsumerContainer, mount: dict[str, Any]) -> str:
+        from docker.types import Mount
+
+        source = mount["Name"] if mount["Type"] == "volume" else mount["Source"]
+        host_config = self._api.create_host_config(
+            mounts=[Mount(mount["Destination"], source, type=mount["Type"], read_only=False)],
+            network_mode="none",
+        )
+        try:
+            created = self._api.create_container(
+                container.image_id,
+                command=["darse-certs-helper"],  # never run: the container is only a way into the volume
+                entrypoint=[],
+                host_config=host_config,
+                labels={HELPER_LABEL: container.name},
+                network_disabled=True,
+            )
+        except Exception as exc:
+            raise _engine_error("cannot create the helper container that writes the files", exc) from None
+        return created["Id"]
+
+    def _ensure_folder(self, helper: str, mount_target: str, directory: str) -> None:
+        """Create the folders from the mount's target down to `directory` that do not exist (root's,
+        0755); existing ones are left exactly as they are."""
+        base = posixpath.normpath(mount_target)
+        relative = posixpath.relpath(posixpath.normpath(directory), base)
+        if relative == ".":
+            return
+        parts = relative.split("/")
+        existing = 0
+        for depth in range(len(parts), 0, -1):
+            if self._exists(helper, posixpath.join(base, *parts[:depth])):
+                existing = depth
+                break
+        if existing == len(parts):
+            return
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+            for depth in range(existing + 1, len(parts) + 1):
+                info = tarfile.TarInfo("/".join(parts[existing:depth]))
+                info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
+                archive.addfile(info)
+        self._put(helper, posixpath.join(base, *parts[:existing]), buffer.getvalue())
+
+    def _exists(self, container_id: str, path: str) -> bool:
+        import docker.errors
+
+        try:
+            stream, _stat = self._api.get_archive(container_id, path, chunk_size=1024)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as exc:
+            raise _engine_error(f"cannot look at {path}", exc) from None
+        stream.close() if hasattr(stream, "close") else None
+        return True
+
+    def _put(self, container_id: str, path: str, archive: bytes) -> None:
+        try:
+            self._api.put_archive(container_id, path, archive)
+        except Exception as exc:
+            raise _engine_error(f"cannot write into {path}", exc) from None
+
+    # --- reloads ---------------------------------------------------------------------------------------
+
+    def restart(self, container: ConsumerContainer) -> None:
+        try:
+            self._api.restart(container.id, timeout=RESTART_TIMEOUT)
+        except Exception as exc:
+            raise _engine_error(f"cannot restart {container.name}", exc) from None
+
+    def signal(self, container: ConsumerContainer, signal: str) -> None:
+        try:
+            self._api.kill(container.id, signal=signal)
+        except Exception as exc:
+            raise _engine_error(f"cannot send {signal} to {container.name}", exc) from None
+
+    def run(self, container: ConsumerContainer, command: Sequence[str]) -> None:
+        """Run a reload command inside the container; its failure is an error quoting the start of its
+        output (the command's own words: a reload command does not print keys)."""
+        try:
+            exec_id = self._api.exec_create(container.id, list(command), stdout=True, stderr=True)["Id"]
+            output = self._api.exec_start(exec_id, stream=False, demux=False) or b""
+            code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except Exception as exc:
+            raise _engine_error(f"cannot run {command[0]!r} in {container.name}", exc) from None
+        if code != 0:
+            said = output[:EXEC_OUTPUT_BYTES].decode("utf-8", "replace").strip().splitlines()
+            raise CertsEngineError(
+                f"the reload command {command[0]!r} exited with {code} in {container.name}"
+                + (f": {said[-1][:200]}" if said else ""),
+                "check the darse.certs.reload label, or run the command by hand with docker exec",
+            )
+
+
+def _staged_archive(files: Sequence[NewFile]) -> bytes:
+    """A tar that writes each file into STAGING, then links it over its name."""
+    now = int(time.time())
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        folder = tarfile.TarInfo(STAGING)
+        folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o700, now
+        archive.addfile(folder)
+        for file in files:
+            info = tarfile.TarInfo(f"{STAGING}/{file.name}")
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(file.data), file.mode, file.uid, file.gid, now
+            archive.addfile(info, io.BytesIO(file.data))
+        for file in files:
+            link = tarfile.TarInfo(file.name)
+            link.type, link.linkname, link.mtime = tarfile.LNKTYPE, f"{STAGING}/{file.name}", now
+            link.mode, link.uid, link.gid = file.mode, file.uid, file.gid
+            archive.addfile(link)
+    return buffer.getvalue()
+
+
+def _engine_error(what: str, exc: Exception) -> CertsEngineError:
+    """One line from docker-py's error (its explanation only: it never holds a file's content)."""
+    explanation = getattr(exc, "explanation", None) or str(exc)
+    first = str(explanation).strip().splitlines()[0][:300] if str(explanation).strip() else type(exc).__name__
+    hint = "is the engine reachable, and the service deployed? darse status shows it"
+    return CertsEngineError(f"{what}: {first}", hint)

@@ -99,11 +99,17 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "init_serve_folder": ("darse.scaffold.serve_folder", "init_serve_folder"),
     # certs: Traefik's certificates handed to the services that are not web services
     "sync_certificates": ("darse.certs.sync", "sync_certificates"),
+    "watch_certificates": ("darse.certs.watch", "watch_certificates"),
+    "stamped_log": ("darse.certs.watch", "stamped"),
+    "certificate_status": ("darse.certs.status", "certificate_status"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
+    from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401
+    from darse.certs.watch import stamped as stamped_log  # noqa: F401
+    from darse.certs.watch import watch_certificates  # noqa: F401
     from darse.dashboard.fleet import (
         fleet,  # noqa: F401
         service_view,  # noqa: F401

@@ -22,16 +22,31 @@ from darse.model.service import project_name
 from helpers.certs import Issued, acme_v2, write_acme
 from helpers.repo import git_init, write_tree
 
+BUSYBOX_COMMAND = """\
+    command:
+      - sh
+      - -c
+      - "echo start >> /state/starts; trap 'echo hup >> /state/reloads' HUP; while true; do sleep 0.1; done"
+"""
+# Debian's openssl serving LDAPS's port with the files darse writes (waiting for them at first start)
+OPENSSL_IMAGE = "darse-test/openssl:bookworm"
+OPENSSL_COMMAND = """\
+    command:
+      - sh
+      - -c
+      - >-
+        echo start >> /state/starts; while [ ! -f /etc/ldap/tls/key.pem ]; do sleep 0.2; done;
+        exec openssl s_server -quiet -accept 636 -cert /etc/ldap/tls/cert.pem -key /etc/ldap/tls/key.pem
+        -cert_chain /etc/ldap/tls/chain.pem
+    ports:
+      - "127.0.0.1::636"
+"""
 CONSUMER = """\
 services:
   ldap:
     image: {image}
     restart: unless-stopped
-    command:
-      - sh
-      - -c
-      - "echo start >> /state/starts; trap 'echo hup >> /state/reloads' HUP; while true; do sleep 0.1; done"
-    volumes:
+{command}    volumes:
       - certs:/etc/ldap/tls:ro
       - state:/state
     labels:
@@ -96,13 +111,29 @@ class CertsRepo:
         return output
 
 
+def openssl_image(engine: docker.DockerClient) -> str:
+    """Debian's openssl on the Debian base, built once per machine and reused by tag."""
+    from helpers.debian import debian_base, image_exists
+    from helpers.engine import build_image
+
+    if not image_exists(OPENSSL_IMAGE):
+        dockerfile = (
+            f"FROM {debian_base()}\n"
+            "RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*\n"
+        )
+        build_image(engine, OPENSSL_IMAGE, dockerfile)
+    return OPENSSL_IMAGE
+
+
 def consumer_labels(domains: str, **extra: str) -> str:
     labels = {"darse.certs.domains": domains, "darse.certs.dir": "/etc/ldap/tls", **extra}
     return textwrap.indent("\n".join(f'{k}: "{v}"' for k, v in labels.items()), " " * 6)
 
 
 @contextlib.contextmanager
-def certs_repo(tmp_path: Path, engine: docker.DockerClient, image: str, labels: str) -> Iterator[CertsRepo]:
+def certs_repo(
+    tmp_path: Path, engine: docker.DockerClient, image: str, labels: str, command: str = BUSYBOX_COMMAND
+) -> Iterator[CertsRepo]:
     """The repository with `ldap`'s folder, deployed with plain Compose; removed with its volumes after."""
     folder = f"ldap{uuid.uuid4().hex[:8]}"
     root = tmp_path / "repo"
@@ -110,7 +141,7 @@ def certs_repo(tmp_path: Path, engine: docker.DockerClient, image: str, labels: 
         root,
         {
             "darse.toml": '[certs]\nacme = "acme.json"\n',
-            f"{folder}/compose.yaml": CONSUMER.format(image=image, labels=labels),
+            f"{folder}/compose.yaml": CONSUMER.format(image=image, labels=labels, command=command),
         },
     )
     git_init(root)

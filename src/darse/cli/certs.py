@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import signal
+import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -47,6 +51,94 @@ def sync(
             err.print(f"acme.json: skipped {escape(skipped)}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@certs_app.command("watch")
+def watch(
+    acme: Path = typer.Option(None, "--acme", help=ACME_HELP),
+    resolver: str = typer.Option(None, "--resolver", help=RESOLVER_HELP),
+    debounce: float = typer.Option(
+        0.3, "--debounce", min=0.0, max=60.0, help="Seconds acme.json must stay unchanged before it is read."
+    ),
+    interval: float = typer.Option(
+        300.0, "--interval", min=5.0, help="Seconds between syncs when acme.json does not change."
+    ),
+    poll: bool = typer.Option(False, "--poll", help="Poll acme.json instead of inotify (network file systems)."),
+) -> None:
+    """Sync now, then whenever Traefik rewrites acme.json; one line per action on standard output,
+    until stopped (Ctrl-C, or SIGTERM from docker stop)."""
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+
+    def write(line: str) -> None:
+        print(line, flush=True)
+
+    api.watch_certificates(
+        Path.cwd(),
+        log=api.stamped_log(write),
+        stop=stop,
+        acme=acme,
+        resolver=resolver,
+        debounce=debounce,
+        interval=interval,
+        poll=poll,
+    )
+
+
+_VERDICT_STYLE = {"ok": "green", "stale": "yellow", "not-served": "yellow", "unknown": "yellow"}
+
+
+@certs_app.command("status")
+def status(
+    acme: Path = typer.Option(None, "--acme", help=ACME_HELP),
+    resolver: str = typer.Option(None, "--resolver", help=RESOLVER_HELP),
+    days: int = typer.Option(
+        None, "--days", min=0, max=365, help="Warn within this many days of expiry [default: [certs] warn_days, 21]."
+    ),
+    no_probe: bool = typer.Option(False, "--no-probe", help="Do not connect to the published TLS ports."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Every consumer: the certificate in acme.json, in its folder, and served by its process, with the
+    days left. Exit 1 when one expires within the threshold or a consumer has none (for cron, monitoring)."""
+    report = api.certificate_status(Path.cwd(), acme=acme, resolver=resolver, warn_days=days, probe=not no_probe)
+    if json_flag:
+        print_json(report.to_dict(), indent=None)
+    else:
+        _print_status(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_status(report: Any) -> None:
+    """`report`: darse.certs.status.CertsStatus."""
+    if report.acme_error:
+        err.print(f"[red]acme.json:[/] {escape(report.acme_error)}")
+    for consumer in report.consumers:
+        style = _VERDICT_STYLE.get(consumer.verdict, "red")
+        days = "" if consumer.days_left is None else f", {consumer.days_left} days left"
+        out.print(
+            f"[bold]{escape(consumer.folder)}/{escape(consumer.service)}[/] ({escape(', '.join(consumer.domains))}): "
+            f"[{style}]{consumer.verdict}[/]{days}" + (f" - {escape(consumer.detail)}" if consumer.detail else "")
+        )
+        for label, facts in (("acme.json", consumer.in_acme), ("folder", consumer.on_disk)):
+            out.print(f"  {label:<10} {_facts(facts, report.now)}")
+        for served in consumer.served:
+            what = _facts(served.certificate, report.now) if served.certificate else f"[red]{escape(served.error)}[/]"
+            out.print(f"  {'served':<10} {escape(served.address)} ({served.protocol}): {what}")
+    if not report.consumers:
+        out.print("no consumer")
+
+
+def _facts(facts: Any, now: dt.datetime) -> str:
+    """`facts`: darse.certs.x509.CertFacts or None."""
+    if facts is None:
+        return "[dim]none[/]"
+    issuer = facts.issuer.split(",")[0]
+    return (
+        f"{facts.fingerprint[:16]}  until {facts.not_after:%Y-%m-%d} ({facts.days_left(now)} days)  "
+        f"{escape(issuer)}"
+    )
 
 
 # --- init -----------------------------------------------------------------------------------------------

@@ -57,11 +57,21 @@ class NewFile:
 
 
 @dataclass(frozen=True)
+class PublishedPort:
+    """A container port the engine's host publishes: where a client (and `darse certs status`) connects."""
+
+    container_port: int
+    host: str  # the address to connect to: the engine's host
+    port: int
+
+
+@dataclass(frozen=True)
 class ConsumerContainer:
     id: str
     name: str
     running: bool
     image_id: str
+    ports: tuple[PublishedPort, ...] = ()
 
 
 class CertsEngineError(DarseError):
@@ -86,8 +96,24 @@ class ConsumerFiles:
             if HELPER_LABEL in (raw.get("Labels") or {}):
                 continue
             name = ((raw.get("Names") or ["?"])[0]).lstrip("/")
-            found.append(ConsumerContainer(raw["Id"], name, raw.get("State") == "running", raw.get("ImageID", "")))
+            ports = self._published(raw.get("Ports") or [])
+            found.append(
+                ConsumerContainer(raw["Id"], name, raw.get("State") == "running", raw.get("ImageID", ""), ports)
+            )
         return sorted(found, key=lambda c: c.name)
+
+    def _published(self, raw: list[dict[str, Any]]) -> tuple[PublishedPort, ...]:
+        """TCP ports published on the engine's host, once each (the engine lists IPv4 and IPv6 apart)."""
+        host = engine_host(self.engine.url)
+        seen: dict[int, PublishedPort] = {}
+        for item in raw:
+            if item.get("Type") != "tcp" or not item.get("PublicPort"):
+                continue
+            bound = str(item.get("IP") or "")
+            address = host if bound in ("", "0.0.0.0", "::") or host != "127.0.0.1" else bound
+            private = int(item["PrivatePort"])
+            seen.setdefault(private, PublishedPort(private, address, int(item["PublicPort"])))
+        return tuple(sorted(seen.values(), key=lambda p: p.container_port))
 
     def read(self, container: ConsumerContainer, directory: str, names: Sequence[str]) -> dict[str, FileOnDisk]:
         """The regular files among `names` in `directory` of the container (running or not); a name that
@@ -246,6 +272,16 @@ class ConsumerFiles:
                 + (f": {said[-1][:200]}" if said else ""),
                 "check the darse.certs.reload label, or run the command by hand with docker exec",
             )
+
+
+def engine_host(url: str) -> str:
+    """The host a published port of this engine is reached on: the machine of a `tcp://` or `ssh://`
+    engine, this machine for a local socket."""
+    from urllib.parse import urlsplit
+
+    if url.startswith(("tcp://", "ssh://", "http://", "https://")):
+        return urlsplit(url).hostname or "127.0.0.1"
+    return "127.0.0.1"
 
 
 def _staged_archive(files: Sequence[NewFile]) -> bytes:

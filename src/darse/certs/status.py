@@ -15,9 +15,12 @@ from darse.certs.acme import AcmeFile, configured_acme, read_acme
 from darse.certs.labels import FolderConsumer, repository_consumers
 from darse.certs.ports import TLS_PORTS
 from darse.certs.probe import ProbeFailed, protocol_for_port, served_certificate
+from darse.certs.swarm import deployed_facts, service_refs
 from darse.certs.x509 import CertFacts, choose, leaf_facts
 from darse.deploy.context import DeployContext
+from darse.deploy.swarm.stack import stack_name
 from darse.engine.certs import ConsumerFiles
+from darse.engine.swarm import SwarmEngine
 from darse.errors import DarseError
 from darse.model.repository import find_root, open_repository
 
@@ -155,9 +158,9 @@ def _status(
         chosen = choose(document.certificates, consumer.domains, resolver or None, now)
         status.in_acme = chosen.facts if chosen else None
     service = context.service(item.folder)
-    if context.target_of(service).is_swarm:
-        status.verdict, status.detail = UNKNOWN, "Swarm targets are not synced yet (docs/certs.md)"
-        return status
+    target = context.target_of(service)
+    if target.is_swarm:
+        return _swarm_status(SwarmEngine(target), stack_name(service), item, status, warn_days, now)
     try:
         files = ConsumerFiles(context.engine_for(service))
         containers = files.containers(context.project(service), consumer.service)
@@ -180,6 +183,26 @@ def _status(
         for container in containers:
             if container.running:
                 status.served += _probe(container.ports, consumer.domains[0])
+    _judge(status, warn_days, now)
+    return status
+
+
+def _swarm_status(
+    engine: SwarmEngine, stack: str, item: FolderConsumer, status: ConsumerStatus, warn_days: int, now: dt.datetime
+) -> ConsumerStatus:
+    """A Swarm consumer: what its certificate secrets hold, from their labels (their data cannot be read
+    back). Its published ports are not probed (the routing mesh may send the handshake to any task)."""
+    try:
+        refs = service_refs(engine, stack, item.consumer)
+        if refs is None:
+            status.verdict, status.detail = UNKNOWN, f"not deployed: darse stack deploy {item.folder}"
+            return status
+        status.on_disk = deployed_facts(engine, refs) if refs else None
+    except DarseError as exc:
+        status.verdict, status.detail = UNKNOWN, exc.message
+        return status
+    finally:
+        engine.close()
     _judge(status, warn_days, now)
     return status
 

@@ -20,9 +20,20 @@ from typing import Any
 from darse.certs.acme import AcmeFile, configured_acme, read_acme
 from darse.certs.files import consumer_files
 from darse.certs.labels import Consumer, FolderConsumer, repository_consumers
-from darse.certs.x509 import CertFacts, candidates, choose, leaf_facts
+from darse.certs.swarm import (
+    certificate_secrets,
+    create_secrets,
+    deployed_facts,
+    remove_unused,
+    replace_refs,
+    same_refs,
+    service_refs,
+)
+from darse.certs.x509 import Candidate, CertFacts, candidates, choose, leaf_facts
 from darse.deploy.context import DeployContext
+from darse.deploy.swarm.stack import stack_name
 from darse.engine.certs import ConsumerContainer, ConsumerFiles, FileOnDisk, NewFile
+from darse.engine.swarm import SwarmEngine
 from darse.errors import DarseError
 from darse.model.repository import find_root, open_repository
 
@@ -31,9 +42,8 @@ INSTALLED = "installed"  # new files written (and the consumer reloaded if its c
 UNCHANGED = "unchanged"  # the folder already holds exactly these files
 NOT_DEPLOYED = "not-deployed"  # no container: nothing to write into yet (`darse up` first)
 NO_CERTIFICATE = "no-certificate"  # acme.json has no valid certificate for every domain: files kept
-UNSUPPORTED = "unsupported"  # a Swarm target (not yet)
 FAILED = "failed"  # the engine refused a write or a reload
-PROBLEMS = (NO_CERTIFICATE, UNSUPPORTED, FAILED)
+PROBLEMS = (NO_CERTIFICATE, FAILED)
 
 Log = Callable[[str], None]
 
@@ -62,7 +72,6 @@ class ConsumerSync:
             UNCHANGED: "up to date",
             NOT_DEPLOYED: "not deployed",
             NO_CERTIFICATE: "no certificate",
-            UNSUPPORTED: "not synced",
             FAILED: "failed",
         }[self.outcome]
         facts = ""
@@ -168,10 +177,9 @@ def _sync_one(
         return result
     result.certificate = chosen.facts
     service = context.service(item.folder)
-    if context.target_of(service).is_swarm:
-        result.outcome = UNSUPPORTED
-        result.detail = "Swarm targets are not synced yet (docs/certs.md)"
-        return result
+    target = context.target_of(service)
+    if target.is_swarm:
+        return _sync_swarm(SwarmEngine(target), stack_name(service), consumer, chosen, result, dry_run)
     try:
         files = ConsumerFiles(context.engine_for(service))
         containers = files.containers(context.project(service), consumer.service)
@@ -198,6 +206,38 @@ def _sync_one(
     except DarseError as exc:
         result.outcome = FAILED
         result.detail = exc.message
+    return result
+
+
+def _sync_swarm(
+    engine: SwarmEngine, stack: str, consumer: Consumer, chosen: Candidate, result: ConsumerSync, dry_run: bool
+) -> ConsumerSync:
+    """A consumer on a Swarm: its certificate files as secrets named by their content; the service
+    updated to mount the new ones (the Swarm rolls its tasks over: that is the reload)."""
+    try:
+        engine.ensure_manager()
+        current = service_refs(engine, stack, consumer)
+        if current is None:
+            result.outcome = NOT_DEPLOYED
+            result.detail = f"no Swarm service {stack}_{consumer.service}: darse stack deploy first"
+            return result
+        facts = deployed_facts(engine, current) if current else None
+        result.replaced = facts.fingerprint if facts else ""
+        wanted = certificate_secrets(stack, consumer, chosen)
+        if same_refs(current, wanted):
+            return result
+        result.outcome = INSTALLED
+        if dry_run:
+            result.detail = "would be written (dry run)"
+            return result
+        replace_refs(engine, stack, consumer, create_secrets(engine, stack, wanted, chosen.facts))
+        result.reloaded = [f"{stack}_{consumer.service} (rolling update)"]
+        remove_unused(engine, stack)
+    except DarseError as exc:
+        result.outcome = FAILED
+        result.detail = exc.message
+    finally:
+        engine.close()
     return result
 
 

@@ -235,6 +235,57 @@ class SwarmEngine:
             return False  # still in use by a task being shut down: a later deploy removes it
         return True
 
+    def secret_labels(self, names: list[str]) -> dict[str, dict[str, str]]:
+        """The labels of the secrets called exactly one of `names` (a secret's data is never readable)."""
+        if not names:
+            return {}
+        found = self.client.api.secrets(filters={"name": names})
+        return {s["Spec"]["Name"]: dict(s["Spec"].get("Labels") or {}) for s in found if s["Spec"]["Name"] in names}
+
+    def ensure_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
+        """The ID of the secret `name`, created with `data` when it does not exist yet. Names are made
+        from a hash of the data by the caller, so an existing one holds the same bytes."""
+        import docker.errors
+
+        for found in self.client.api.secrets(filters={"name": name}):
+            if found["Spec"]["Name"] == name:
+                return found["ID"]
+        try:
+            return self.client.api.create_secret(name, data, labels=labels)["ID"]
+        except docker.errors.APIError as exc:
+            raise DarseError(
+                f"the Swarm refused to create secret {name}: {_first_line(exc)}", "is the engine a Swarm manager?"
+            ) from None
+
+    def service_secret_refs(self, service: str) -> list[dict[str, Any]] | None:
+        """The secret references of a Swarm service (`STACK_SERVICE`), None when there is no such service."""
+        import docker.errors
+
+        try:
+            spec = self.client.api.inspect_service(service)["Spec"]
+        except docker.errors.NotFound:
+            return None
+        return list(spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Secrets") or [])
+
+    def replace_secret_refs(
+        self, service: str, drop: Callable[[dict[str, Any]], bool], refs: list[dict[str, Any]]
+    ) -> None:
+        """Update a service so that its secret references are those it had, less those `drop` says,
+        plus `refs`: the Swarm rolls its tasks over (its update_config), which is the consumer's reload."""
+        import docker.errors
+
+        try:
+            current = self.client.api.inspect_service(service)
+            template = current["Spec"]["TaskTemplate"]
+            container = template.setdefault("ContainerSpec", {})
+            container["Secrets"] = [r for r in container.get("Secrets") or [] if not drop(r)] + refs
+            # the rest of the spec as it is (docker-py reads it again), registry credentials sent along
+            self.client.api.update_service(
+                current["ID"], current["Version"]["Index"], task_template=template, fetch_current_spec=True
+            )
+        except docker.errors.APIError as exc:
+            raise DarseError(f"cannot update service {service}: {_first_line(exc)}", "see docker service ps") from None
+
     def network_scope(self, name: str) -> str | None:
         """`swarm` or `local` for an existing network, None when it does not exist."""
         import docker.errors
@@ -372,3 +423,8 @@ def _node_state(raw: dict[str, Any]) -> NodeState:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "explanation", None) or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__

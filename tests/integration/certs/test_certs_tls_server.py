@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from darse.certs.probe import ProbeFailed, served_certificate
+
 from helpers.certs import NOW, TestCA
 from helpers.certs_repo import OPENSSL_COMMAND, CertsRepo, certs_repo, consumer_labels, openssl_image
 from helpers.cli import run_darse

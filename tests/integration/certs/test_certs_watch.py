@@ -28,9 +28,8 @@ RECORDING_COMMAND = """\
       - sh
       - -c
       - >-
-        echo start >> /state/starts;
-        trap 'echo "$(sha256sum < /etc/ldap/tls/cert.pem | cut -c1-64) $(sha256sum < /etc/ldap/tls/key.pem | cut -c1-64)"
-        >> /state/reloads' HUP;
+        echo start >> /state/starts; d=/etc/ldap/tls;
+        trap 'echo "$(sha256sum < $d/cert.pem | cut -c1-64) $(sha256sum < $d/key.pem | cut -c1-64)" >> /state/reloads' HUP;
         while true; do sleep 0.1; done
 """
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from darse.certs.swarm import add_certificates
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
 from darse.deploy.swarm.replicas import ReplicaChange
@@ -97,6 +98,8 @@ def prepare_stack(
     repository: Repository, service: Service, resolved: dict[str, Any], labels: dict[str, str]
 ) -> PreparedStack:
     """Checks that read only: a Swarm manager answers, images can come from a registry; the document.
+    The one write: the certificate secrets of darse.certs consumers (named by their content, removed
+    with the stack or by the next deploy when unused).
 
     `resolved` is `docker compose config` output; `labels` must hold the config hash (org.darse.config-hash)."""
     target = swarm_target(repository, service)
@@ -105,6 +108,9 @@ def prepare_stack(
     engine.ensure_manager()
     made = make_stack_document(resolved, stack, {**labels, LABEL_PREFIX + "service": service.name})
     _check_images(engine, service, made.images)
+    # the certificates of darse.certs consumers, as secrets (created now: named by their content)
+    certificates = add_certificates(repository, service, stack, engine, made.document)
+    made.secret_names.update({name: name for name in certificates})
     return PreparedStack(service, stack, target, engine, made, labels.get(LABEL_PREFIX + "config-hash", ""))
 
 

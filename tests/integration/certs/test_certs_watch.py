@@ -29,7 +29,7 @@ RECORDING_COMMAND = """\
       - -c
       - >-
         echo start >> /state/starts; d=/etc/ldap/tls;
-        trap 'echo "$(sha256sum < $d/cert.pem | cut -c1-64) $(sha256sum < $d/key.pem | cut -c1-64)"
+        trap 'echo "$(sha256sum < $$d/cert.pem | cut -c1-64) $(sha256sum < $$d/key.pem | cut -c1-64)"
         >> /state/reloads' HUP;
         while true; do sleep 0.1; done
 """

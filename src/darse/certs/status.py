@@ -16,9 +16,8 @@ from darse.certs.labels import FolderConsumer, repository_consumers
 from darse.certs.ports import TLS_PORTS
 from darse.certs.probe import ProbeFailed, protocol_for_port, served_certificate
 from darse.certs.swarm import deployed_facts, service_refs
+from darse.certs.targets import ConsumerTargets
 from darse.certs.x509 import CertFacts, choose, leaf_facts
-from darse.deploy.context import DeployContext
-from darse.deploy.swarm.stack import stack_name
 from darse.engine.certs import ConsumerFiles
 from darse.engine.swarm import SwarmEngine
 from darse.errors import DarseError
@@ -118,15 +117,29 @@ def certificate_status(
 ) -> CertsStatus:
     """The status of every consumer of the repository around `start`. `probe=False` skips the TLS
     handshakes (a host whose published ports this machine cannot reach)."""
-    context = DeployContext(open_repository(find_root(start)))
+    context = ConsumerTargets(open_repository(find_root(start)))
+    try:
+        return _status_all(context, acme, resolver, warn_days, probe, now)
+    finally:
+        context.close()
+
+
+def _status_all(
+    context: ConsumerTargets,
+    acme: Path | None,
+    resolver: str | None,
+    warn_days: int | None,
+    probe: bool,
+    now: dt.datetime | None,
+) -> CertsStatus:
     settings = context.repository.config.certs
-    path = acme if acme is not None else configured_acme(settings, context.root)
+    path = acme if acme is not None else configured_acme(settings, context.repository.root)
     days = settings.warn_days if warn_days is None else warn_days
     moment = now or dt.datetime.now(dt.UTC)
     declared = repository_consumers(context.repository)
     if not declared:
         raise DarseError(
-            f"no service of {context.root} declares darse.certs labels",
+            f"no service of {context.repository.root} declares darse.certs labels",
             "darse new NAME --tls-domain DOMAIN writes one; docs/certs.md explains the labels",
         )
     document: AcmeFile | None = None
@@ -144,7 +157,7 @@ def certificate_status(
 
 
 def _status(
-    context: DeployContext,
+    context: ConsumerTargets,
     item: FolderConsumer,
     document: AcmeFile | None,
     resolver: str,
@@ -160,7 +173,7 @@ def _status(
     service = context.service(item.folder)
     target = context.target_of(service)
     if target.is_swarm:
-        return _swarm_status(SwarmEngine(target), stack_name(service), item, status, warn_days, now)
+        return _swarm_status(SwarmEngine(target), context.project(service), item, status, warn_days, now)
     try:
         files = ConsumerFiles(context.engine_for(service))
         containers = files.containers(context.project(service), consumer.service)

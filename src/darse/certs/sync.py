@@ -29,9 +29,8 @@ from darse.certs.swarm import (
     same_refs,
     service_refs,
 )
+from darse.certs.targets import ConsumerTargets
 from darse.certs.x509 import Candidate, CertFacts, candidates, choose, leaf_facts
-from darse.deploy.context import DeployContext
-from darse.deploy.swarm.stack import stack_name
 from darse.engine.certs import ConsumerContainer, ConsumerFiles, FileOnDisk, NewFile
 from darse.engine.swarm import SwarmEngine
 from darse.errors import DarseError
@@ -123,13 +122,27 @@ def sync_certificates(
     dry_run: bool = False,
     now: dt.datetime | None = None,
     log: Log | None = None,
-    context: DeployContext | None = None,
 ) -> SyncReport:
     """Sync every consumer of the repository around `start` (or those of the folders in `only`).
 
     `acme`/`resolver` override darse.toml's `[certs]`. `dry_run` reads and compares but writes and
     reloads nothing. `log` receives one line per consumer as it is done (the watcher's log)."""
-    context = context or DeployContext(open_repository(find_root(start)))
+    context = ConsumerTargets(open_repository(find_root(start)))
+    try:
+        return _sync_all(context, acme, resolver, only, dry_run, now, log)
+    finally:
+        context.close()
+
+
+def _sync_all(
+    context: ConsumerTargets,
+    acme: Path | None,
+    resolver: str | None,
+    only: Iterable[str],
+    dry_run: bool,
+    now: dt.datetime | None,
+    log: Log | None,
+) -> SyncReport:
     repository = context.repository
     settings = repository.config.certs
     path = acme if acme is not None else configured_acme(settings, repository.root)
@@ -161,7 +174,7 @@ def sync_certificates(
 
 
 def _sync_one(
-    context: DeployContext,
+    context: ConsumerTargets,
     item: FolderConsumer,
     document: AcmeFile,
     resolver: str,
@@ -179,7 +192,7 @@ def _sync_one(
     service = context.service(item.folder)
     target = context.target_of(service)
     if target.is_swarm:
-        return _sync_swarm(SwarmEngine(target), stack_name(service), consumer, chosen, result, dry_run)
+        return _sync_swarm(SwarmEngine(target), context.project(service), consumer, chosen, result, dry_run)
     try:
         files = ConsumerFiles(context.engine_for(service))
         containers = files.containers(context.project(service), consumer.service)
@@ -197,7 +210,11 @@ def _sync_one(
         if dry_run:
             result.detail = "would be written (dry run)"
             return result
-        assert consumer.mount is not None  # lint rule CT004 and repository_consumers refuse a dir outside mounts
+        if consumer.mount is None:
+            raise DarseError(
+                f"darse.certs.dir {consumer.dir} is inside none of the service's volumes or bind mounts (lint: CT004)",
+                "mount a named volume there (darse lint: rule CT004)",
+            )
         files.write(containers[0], consumer.mount.target, consumer.dir, wanted)
         if result.replaced != chosen.facts.fingerprint:
             result.reloaded = _reload(files, consumer, containers)

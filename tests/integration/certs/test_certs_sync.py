@@ -172,3 +172,14 @@ def test_the_api_sync_returns_the_report(ldap: CertsRepo) -> None:
     ldap.publish({"le": [CA.issue("ldap.example.org")]})
     report = api.sync_certificates(ldap.root)
     assert report.ok and report.consumers[0].changed
+
+
+def test_a_folder_outside_every_mount_is_a_failure_not_a_write(tmp_path: Path, engine, busybox) -> None:
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.dir": "/opt/certs"})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        repo.publish({"le": [CA.issue("ldap.example.org")]})
+        result = run_darse("certs", "sync", "--json", cwd=repo.root)
+        assert result.exit_code == 1
+        consumer = json.loads(result.stdout)["consumers"][0]
+        assert consumer["outcome"] == "failed" and "CT004" in consumer["detail"]
+        assert repo.count("reloads") == 0

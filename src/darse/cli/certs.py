@@ -19,7 +19,7 @@ certs_app = typer.Typer(
     help="Traefik's certificates for TLS services that are not web services (LDAPS, mail, ...; docs/certs.md).",
     no_args_is_help=True,
 )
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -123,7 +123,7 @@ services:
     # the newest entry of CHANGELOG.md.
     image: {options.image}
     restart: unless-stopped
-    # darse runs the docker CLI: an init as PID 1 reaps what it leaves and passes SIGTERM on to darse.
+    # An init as PID 1 passes SIGTERM on to darse, which stops watching between two syncs.
     init: true
     # The checkout: darse.toml ([certs]) and the consumers' Compose files are read from it.
     working_dir: {checkout}
@@ -212,8 +212,7 @@ from `darse certs sync` run where that target is reachable.
 
 No health check: the watcher is the container's only process (under the init of `init: true`), so
 when it stops, the container stops, and `restart: unless-stopped` starts it again. A check that the
-engine answers would say nothing of the watcher. `docker compose logs {name}` shows every action it
-takes.
+engine answers would say nothing of the watcher. `darse logs {name}` shows every action it takes.
 
 ## The image
 
@@ -232,7 +231,7 @@ mirror instead of PyPI; the hashes still decide.
 darse lint {name}
 darse build {name} && darse push {name}
 darse up {name}
-docker compose -f {name}/compose.yaml logs -f   # what it does
+darse logs -f {name}   # every action it takes, one line each
 ```
 
 ## Upgrade

@@ -102,6 +102,8 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "watch_certificates": ("darse.certs.watch", "watch_certificates"),
     "stamped_log": ("darse.certs.watch", "stamped"),
     "certificate_status": ("darse.certs.status", "certificate_status"),
+    # certs init: a service folder that runs the certificate watcher
+    "init_certs_folder": ("darse.scaffold.certs_folder", "init_certs_folder"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
@@ -189,6 +191,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     )
     from darse.model.repository import repository_around as open_repository  # noqa: F401
     from darse.scaffold import new_service  # noqa: F401
+    from darse.scaffold.certs_folder import init_certs_folder  # noqa: F401
     from darse.scaffold.serve_folder import init_serve_folder  # noqa: F401
     from darse.secrets.commands import check as check_secrets  # noqa: F401
     from darse.secrets.commands import diff as diff_secrets  # noqa: F401

@@ -144,5 +144,24 @@ def _facts(facts: Any, now: dt.datetime) -> str:
 # --- init -----------------------------------------------------------------------------------------------
 
 
+@certs_app.command("init")
+def certs_init(
+    name: str = typer.Option("certs", "--name", help="The service folder to write, at the repository's root."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Write a service folder that runs the watcher (darse certs watch) in a darse image, with the Docker
+    socket and acme.json's folder mounted; an existing folder is never overwritten."""
+    report = api.init_certs_folder(Path.cwd(), name=name)
+    if json_flag:
+        print_json(report.to_dict(), indent=None)
+        return
+    out.print(f"wrote {escape(report.relative)}/: {escape(', '.join(report.files))}")
+    findings = len(report.lint.findings)
+    out.print(f"darse lint {escape(report.relative)}: " + ("clean" if not findings else f"{findings} finding(s)"))
+    out.print(f"it reads {escape(report.options.acme)} (its folder mounted read-only)")
+    out.print("[bold]The container holds the Docker socket: root on this host[/] (see its README.md).")
+    out.print("next: darse build, push and up " + escape(report.relative))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(certs_app, name="certs")

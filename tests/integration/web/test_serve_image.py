@@ -4,12 +4,11 @@ installs the locked files checked against their hashes, and the container, start
 socket, the checkout (owned by another user) and the state folder mounted, serves the fleet over HTTP.
 
 One of the slowest tests: the image is built once per machine and source of darse (its tag is the hash
-of the build context), then reused by tag.
+of the build context, tests/helpers/darse_image.py), then reused by tag.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -22,22 +21,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from darse.scaffold.serve_folder import (
-    COMPOSE_BACKEND,
-    COMPOSE_LOCK_NAME,
-    LOCK_NAME,
-    image_lock,
-    init_serve_folder,
-    split_lock,
-)
+from darse.scaffold.serve_folder import init_serve_folder
 
-from helpers.debian import debian_base, image_exists
-from helpers.pypi_mirror import mirror_files, serve_mirror
+from helpers.darse_image import serve_image
 from helpers.serve_repo import serve_repository
 from helpers.web import add_test_user
 
 OTHER_UID = 12345  # the checkout belongs to a user of the host, not to the container's root
-BUILD_TIMEOUT = 1200
 
 
 def _docker(*args: str, timeout: float = 120, check: bool = True, cwd: Path | None = None):
@@ -66,36 +56,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         report = init_serve_folder(root, trusted_proxy="10.254.0.0/16")
     assert report.lint.findings == []
     folder = report.path
-    # what the build reads (README.md names this run's temporary paths, and no step copies it)
-    inputs = ["Dockerfile", LOCK_NAME, COMPOSE_LOCK_NAME, *(n for n in report.files if n.endswith(".whl"))]
-    context = b"".join((folder / name).read_bytes() for name in inputs)
-    tag = f"darse-test/serve:{hashlib.sha256(context).hexdigest()[:16]}"
-    if not image_exists(tag):
-        base = debian_base()
-        locks = tmp / "locks"
-        locks.mkdir()
-        rest, compose = split_lock(image_lock())
-        (locks / LOCK_NAME).write_text(rest)
-        (locks / COMPOSE_LOCK_NAME).write_text(compose)
-        (locks / "backend.lock").write_text(COMPOSE_BACKEND + "\n")
-        files = mirror_files(
-            {
-                locks / LOCK_NAME: ["--only-binary=:all:"],
-                locks / "backend.lock": ["--only-binary=:all:"],
-                locks / COMPOSE_LOCK_NAME: ["--no-binary=:all:"],
-            }
-        )
-        with serve_mirror(files) as index:
-            build = _docker(
-                "build", "--network", "host", "--build-arg", f"DEBIAN_IMAGE={base}",
-                "--build-arg", f"PIP_INDEX_URL={index}", "-t", tag, str(folder),
-                timeout=BUILD_TIMEOUT, check=False,
-            )  # fmt: skip
-        assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
-        # the images of earlier sources of darse (~900 MB each) go; one in use by a container stays
-        for old in _docker("images", "-q", "--filter", "reference=darse-test/serve", check=False).stdout.split():
-            if old != _docker("images", "-q", tag).stdout.strip():
-                _docker("rmi", old, check=False)
+    tag = serve_image(folder, report.files)
     _docker("tag", tag, report.options.image)
     _docker("network", "create", network)
     try:

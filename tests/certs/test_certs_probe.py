@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import re
 import socket
 import ssl
@@ -24,6 +25,7 @@ from darse.errors import DarseError
 from helpers.certs import NOW, Issued, TestCA
 
 SHORT = 0.5  # seconds: the timeout of probes meant to time out
+TIMED_OUT = r"timed out (in the greeting|during the TLS handshake), no complete answer in time"
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +272,34 @@ def test_smtp_without_starttls_is_not_asked_for_it(serve, files, mail: Issued) -
     assert server.received == [b"EHLO darse\r\n"]
 
 
+def refuses(greeting: bytes, answer: bytes) -> Callable:
+    def handle(conn: socket.socket, server: Server) -> None:
+        conn.sendall(greeting)
+        server.received.append(readline(conn))
+        conn.sendall(answer)
+        rest(conn, server)
+
+    return handle
+
+
+@pytest.mark.parametrize(
+    ("protocol", "handler", "why"),
+    [
+        (
+            "imap",
+            refuses(b"* OK ready\r\n", b"a1 BAD Unknown command\r\n"),
+            "refused STARTTLS: 'a1 BAD Unknown command'",
+        ),
+        ("pop3", refuses(b"+OK ready\r\n", b"-ERR TLS support is not enabled.\r\n"), "refused STLS: '-ERR TLS support"),
+    ],
+)
+def test_imap_and_pop3_refusing_the_upgrade_are_named(serve, protocol, handler, why) -> None:
+    server = serve(handler)
+    with pytest.raises(ProbeFailed, match=re.escape(why)):
+        served_certificate("127.0.0.1", server.port, protocol=protocol)
+    assert len(server.received) == 1  # the upgrade command, then nothing
+
+
 def silent(conn: socket.socket, server: Server) -> None:
     server.stop.wait()
 
@@ -277,7 +307,22 @@ def silent(conn: socket.socket, server: Server) -> None:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_server_that_never_answers_times_out(serve, protocol: str) -> None:
     server = serve(silent)
-    with pytest.raises(ProbeFailed, match="no answer within the timeout"):
+    with pytest.raises(ProbeFailed, match=TIMED_OUT):
+        served_certificate("127.0.0.1", server.port, protocol=protocol, timeout=SHORT)
+
+
+def trickles(conn: socket.socket, server: Server) -> None:
+    """A byte now and then, each well within the timeout: only a deadline for the whole probe ends it."""
+    for byte in itertools.cycle(b"\x16\x03\x03\x00"):
+        if server.stop.wait(0.05):
+            return
+        conn.sendall(bytes([byte]))
+
+
+@pytest.mark.parametrize("protocol", ["tls", "smtp"])
+def test_a_server_that_trickles_hits_the_deadline(serve, protocol: str) -> None:
+    server = serve(trickles)
+    with pytest.raises(ProbeFailed, match=TIMED_OUT):
         served_certificate("127.0.0.1", server.port, protocol=protocol, timeout=SHORT)
 
 

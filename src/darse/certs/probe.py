@@ -91,7 +91,7 @@ def served_certificate(
         sock.close()
     try:
         return facts(cx509.load_der_x509_certificate(der))
-    except ValueError:
+    except Exception:  # a hostile certificate fails in many ways (bad DER, duplicate extensions, ...)
         raise ProbeFailed(f"{where} serves a damaged certificate", "its service's certificate file") from None
 
 
@@ -168,17 +168,20 @@ class _Dialogue:
     def fail(self, why: str, hint: str = "") -> ProbeFailed:
         return ProbeFailed(f"probe of {self.where} ({self.protocol}) failed: {why}", hint)
 
+    def _timed_out(self, doing: str) -> ProbeFailed:
+        return self.fail(f"timed out {doing}, no complete answer in time", "is this the right port and protocol?")
+
     def _recv(self, doing: str) -> bytes:
         left = _left(self.deadline)
         if left <= 0:
-            raise self.fail(f"no answer within the timeout {doing}", "is this the right port and protocol?")
+            raise self._timed_out(doing)
         self.sock.settimeout(left)
         try:
             return self.sock.recv(_CHUNK)
         except ConnectionResetError:
             return b""  # closed with our data unread: a close all the same
         except TimeoutError:
-            raise self.fail(f"no answer within the timeout {doing}", "is this the right port and protocol?") from None
+            raise self._timed_out(doing) from None
         except OSError as exc:
             raise self.fail(f"connection lost {doing} ({exc.strerror or type(exc).__name__})") from None
 
@@ -313,8 +316,8 @@ class _Dialogue:
 
     def _close(self, tls: ssl.SSLObject, outgoing: ssl.MemoryBIO) -> None:
         """Leave politely: close_notify, then read what the server still sends (its session tickets, its
-        own close_notify) for a moment, so that closing sends a FIN, not a reset that some servers log as
-        an error (openssl s_server even stops). Bounded by _GOODBYE and the deadline; failures ignored,
+        own close_notify) for a moment, so that closing sends a FIN, not a reset that servers log as an
+        error (openssl s_server does). Bounded by _GOODBYE and the deadline; failures ignored,
         the certificate is already seen."""
         with contextlib.suppress(ssl.SSLError):
             tls.unwrap()

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
 from helpers.certs import TestCA, acme_v2, write_acme
@@ -104,7 +105,10 @@ def _task_file(swarm: docker.DockerClient, stack: str, path: str) -> bytes | Non
     found = swarm.containers.list(filters={"label": f"com.docker.swarm.service.name={stack}_mail"})
     if len(found) != 1:
         return None
-    code, output = found[0].exec_run(["cat", path])
+    try:
+        code, output = found[0].exec_run(["cat", path])
+    except docker.errors.APIError:  # the task being replaced stopped in between: look again
+        return None
     return output if code == 0 else None
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from darse.lint.linter import LintResult
 
-from helpers.engine import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
+from helpers.engine import busybox, engine, project_name, swarm  # noqa: F401  (fixtures of the engine tests)
 from helpers.lint import TODAY, lint_tree
 
 

@@ -13,7 +13,7 @@ import pytest
 from darse.certs.labels import parse_consumer
 from darse.certs.swarm import add_to_document, certificate_secrets, is_certificate_ref, prefix
 from darse.certs.x509 import choose
-from darse.engine.certs import STAGING, NewFile, _staged_archive
+from darse.engine.certs import STAGING, OwnedFile, _staged_archive
 from darse.model.compose import load_compose
 
 from helpers.certs import TestCA
@@ -22,7 +22,7 @@ CA = TestCA()
 
 
 def test_the_staged_archive_writes_files_whole_then_links_them_over_their_names() -> None:
-    files = [NewFile("cert.pem", 389, 389, 0o644, b"CERT"), NewFile("key.pem", 389, 390, 0o600, b"KEY")]
+    files = [OwnedFile("cert.pem", 389, 389, 0o644, b"CERT"), OwnedFile("key.pem", 389, 390, 0o600, b"KEY")]
     with tarfile.open(fileobj=io.BytesIO(_staged_archive(files))) as archive:
         members = archive.getmembers()
     names = [m.name for m in members]

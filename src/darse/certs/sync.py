@@ -31,7 +31,7 @@ from darse.certs.swarm import (
 )
 from darse.certs.targets import ConsumerTargets
 from darse.certs.x509 import Candidate, CertFacts, candidates, choose, leaf_facts
-from darse.engine.certs import ConsumerContainer, ConsumerFiles, FileOnDisk, NewFile
+from darse.engine.certs import ConsumerContainer, ConsumerFiles, OwnedFile
 from darse.engine.swarm import SwarmEngine
 from darse.errors import DarseError
 from darse.model.repository import find_root, open_repository
@@ -200,7 +200,7 @@ def _sync_one(
             result.outcome = NOT_DEPLOYED
             result.detail = f"no container yet: darse up {item.folder}, then sync again"
             return result
-        wanted = [NewFile(f.name, f.uid, f.gid, f.mode, f.data) for f in consumer_files(consumer, chosen)]
+        wanted = [OwnedFile(f.name, f.uid, f.gid, f.mode, f.data) for f in consumer_files(consumer, chosen)]
         # every replica shares the volume: the first container's folder tells what it holds
         on_disk = files.read(containers[0], consumer.dir, [f.name for f in wanted])
         result.replaced = _fingerprint_on_disk(consumer, on_disk)
@@ -258,7 +258,7 @@ def _sync_swarm(
     return result
 
 
-def _same(wanted: list[NewFile], on_disk: dict[str, FileOnDisk]) -> bool:
+def _same(wanted: list[OwnedFile], on_disk: dict[str, OwnedFile]) -> bool:
     for file in wanted:
         there = on_disk.get(file.name)
         if there is None or (there.uid, there.gid, there.mode) != (file.uid, file.gid, file.mode):
@@ -268,7 +268,7 @@ def _same(wanted: list[NewFile], on_disk: dict[str, FileOnDisk]) -> bool:
     return True
 
 
-def _fingerprint_on_disk(consumer: Consumer, on_disk: dict[str, FileOnDisk]) -> str:
+def _fingerprint_on_disk(consumer: Consumer, on_disk: dict[str, OwnedFile]) -> str:
     """The leaf certificate the consumer's folder holds now ("" when none is readable)."""
     for kind in ("cert", "fullchain", "combined"):
         for file in consumer.files:

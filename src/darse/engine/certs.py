@@ -35,19 +35,9 @@ RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills 
 
 
 @dataclass(frozen=True)
-class FileOnDisk:
-    """One file as the consumer's folder holds it (a key's bytes are never shown: `repr` leaves them out)."""
-
-    name: str
-    uid: int
-    gid: int
-    mode: int
-    data: bytes = field(repr=False)
-
-
-@dataclass(frozen=True)
-class NewFile:
-    """One file to write: what darse.certs.files computes (CertFileContent has these fields)."""
+class OwnedFile:
+    """One file of a consumer's folder, read back or to write: name, owner, mode and bytes (a key's bytes
+    are never shown: `repr` leaves them out)."""
 
     name: str
     uid: int
@@ -115,10 +105,10 @@ class ConsumerFiles:
             seen.setdefault(private, PublishedPort(private, address, int(item["PublicPort"])))
         return tuple(sorted(seen.values(), key=lambda p: p.container_port))
 
-    def read(self, container: ConsumerContainer, directory: str, names: Sequence[str]) -> dict[str, FileOnDisk]:
+    def read(self, container: ConsumerContainer, directory: str, names: Sequence[str]) -> dict[str, OwnedFile]:
         """The regular files among `names` in `directory` of the container (running or not); a name that
         is missing, too big or not a regular file (a symlink planted there) is left out."""
-        found: dict[str, FileOnDisk] = {}
+        found: dict[str, OwnedFile] = {}
         for name in names:
             data = self._get(container.id, posixpath.join(directory, name))
             if data is None:
@@ -132,7 +122,7 @@ class ConsumerFiles:
                     content = handle.read(MAX_FILE_BYTES) if handle else b""
             except (tarfile.TarError, OSError):
                 continue
-            found[name] = FileOnDisk(name, member.uid, member.gid, member.mode & 0o7777, content)
+            found[name] = OwnedFile(name, member.uid, member.gid, member.mode & 0o7777, content)
         return found
 
     def _get(self, container_id: str, path: str) -> bytes | None:
@@ -154,7 +144,9 @@ class ConsumerFiles:
                 return None
         return bytes(buffer)
 
-    def write(self, container: ConsumerContainer, mount_target: str, directory: str, files: Sequence[NewFile]) -> None:
+    def write(
+        self, container: ConsumerContainer, mount_target: str, directory: str, files: Sequence[OwnedFile]
+    ) -> None:
         """Write `files` into `directory` (inside the volume or bind mount at `mount_target` of the
         container) through a helper container that is created, used and removed here."""
         mount = self._mount_of(container.id, mount_target)
@@ -284,7 +276,7 @@ def engine_host(url: str) -> str:
     return "127.0.0.1"
 
 
-def _staged_archive(files: Sequence[NewFile]) -> bytes:
+def _staged_archive(files: Sequence[OwnedFile]) -> bytes:
     """A tar that writes each file into STAGING, then links it over its name."""
     now = int(time.time())
     buffer = io.BytesIO()

@@ -30,12 +30,6 @@ def darse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def swarm(engine: docker.DockerClient) -> docker.DockerClient:
-    if engine.info().get("Swarm", {}).get("LocalNodeState") != "active":
-        engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-    return engine
-
 
 @pytest.fixture(scope="module")
 def image(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory):

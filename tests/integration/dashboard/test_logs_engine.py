@@ -31,13 +31,6 @@ def service(tmp_path: Path, engine: docker.DockerClient) -> Iterator[LogsService
         logs.close()
 
 
-@pytest.fixture(scope="module")
-def swarm(engine: docker.DockerClient) -> docker.DockerClient:
-    """The test engine as a one-node Swarm manager (initialised if needed, left active for other tests)."""
-    if engine.info().get("Swarm", {}).get("LocalNodeState") != "active":
-        engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-    return engine
-
 
 def collect(follower: LogFollower, seen: list[LogLine], until: Callable[[list[LogLine]], bool]) -> list[LogLine]:
     """Read lines into `seen` until `until(seen)` holds (a failure after WAIT seconds)."""

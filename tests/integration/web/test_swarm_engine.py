@@ -70,13 +70,6 @@ def _running(client: docker.DockerClient, service: str) -> int:
     return sum(1 for t in tasks if t["Status"]["State"] == "running")
 
 
-@pytest.fixture(scope="module")
-def swarm(engine: docker.DockerClient) -> docker.DockerClient:
-    """The test engine as a one-node Swarm manager (initialised if needed, left active for other tests)."""
-    if engine.info().get("Swarm", {}).get("LocalNodeState") != "active":
-        engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-    return engine
-
 
 @pytest.fixture(scope="module")
 def deployed(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:

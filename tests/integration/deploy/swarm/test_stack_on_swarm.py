@@ -34,14 +34,6 @@ def darse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def swarm(engine: docker.DockerClient) -> docker.DockerClient:
-    """The test engine as a one-node Swarm manager (initialised if needed, left active for other tests)."""
-    state = engine.info().get("Swarm", {}).get("LocalNodeState")
-    if state != "active":
-        engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-    return engine
-
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory):

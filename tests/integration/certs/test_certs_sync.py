@@ -13,7 +13,7 @@ import pytest
 from darse import api
 from darse.engine.certs import HELPER_LABEL
 
-from helpers.certs import NOW, TestCA
+from helpers.certs import NOW, TestCA, acme_v1, write_acme
 from helpers.certs_repo import CertsRepo, certs_repo, consumer_labels
 from helpers.cli import run_darse
 
@@ -183,3 +183,20 @@ def test_a_folder_outside_every_mount_is_a_failure_not_a_write(tmp_path: Path, e
         consumer = json.loads(result.stdout)["consumers"][0]
         assert consumer["outcome"] == "failed" and "CT004" in consumer["detail"]
         assert repo.count("reloads") == 0
+
+
+def test_traefik_v1_files_and_the_resolver_a_consumer_names(tmp_path: Path, engine, busybox) -> None:
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.resolver": "dns"})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        http_one, dns_one = CA.issue("ldap.example.org"), CA.issue("ldap.example.org", "*.example.org")
+        repo.publish({"http": [http_one], "dns": [dns_one]})
+        assert _sync(repo)["consumers"][0]["certificate"]["fingerprint"] == dns_one.fingerprint
+        v1 = CA.issue("ldap.example.org", not_after=NOW + dt.timedelta(days=200))
+        write_acme(repo.acme, acme_v1(v1))  # Traefik v1 has no resolvers: the label cannot match any
+        consumer = _sync(repo)["consumers"][0]
+        assert consumer["outcome"] == "no-certificate" and "resolver dns" in consumer["detail"]
+        assert repo.read("/etc/ldap/tls/cert.pem") == dns_one.leaf_pem  # kept
+    with certs_repo(tmp_path / "v1", engine, "busybox:1.36", consumer_labels("ldap.example.org")) as repo:
+        write_acme(repo.acme, acme_v1(v1))
+        assert _sync(repo)["consumers"][0]["outcome"] == "installed"
+        assert repo.read("/etc/ldap/tls/cert.pem") == v1.leaf_pem

@@ -9,14 +9,17 @@ import io
 import os
 import random
 import shutil
+import signal
 import stat
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import pytest
 
+import darse.restic
 from darse.errors import DarseError
 from darse.restic import (
     NoRepository,
@@ -29,6 +32,7 @@ from darse.restic import (
     Status,
     StreamFailed,
     WrongPassword,
+    _BackupOutput,
     make_password_file,
     mask,
 )
@@ -165,6 +169,54 @@ def test_a_producer_that_fails_half_way_leaves_no_snapshot_and_no_lock(restic: R
     assert restic.snapshots() == before
     assert list((tmp_path / "repo" / "locks").iterdir()) == []  # restic left on SIGINT, removing its lock
     restic.forget_ids(["deadbeef"])  # an exclusive lock is still possible
+
+
+def _restic_of(repository: Restic) -> int:
+    """The pid of the restic running on this repository (read from its environment)."""
+    wanted = f"RESTIC_REPOSITORY={repository.repository}".encode()
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and wanted in (proc / "environ").read_bytes().split(b"\0"):
+                return int(proc.name)
+        except OSError:
+            continue
+    raise AssertionError("no restic runs on the repository")
+
+
+def test_a_restic_that_ignores_sigint_is_killed_and_its_stale_lock_removed(
+    restic: Restic, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(darse.restic, "GRACE", 0.5)
+
+    def produce(sink: IO[bytes]) -> None:
+        sink.write(b"rows\n" * 10_000)
+        sink.flush()
+        locks = tmp_path / "repo" / "locks"
+        for _ in range(300):  # until restic has opened the repository and taken its lock
+            if any(locks.iterdir()):
+                break
+            time.sleep(0.1)
+        os.kill(_restic_of(restic), signal.SIGSTOP)  # a stopped process cannot act on SIGINT
+        raise RuntimeError("mariadb-dump failed")
+
+    with pytest.raises(RuntimeError, match="mariadb-dump"):
+        restic.backup_stream(produce, "db.sql", TAGS)
+    assert list((tmp_path / "repo" / "locks").iterdir()) == []  # `restic unlock` removed the stale lock
+    assert restic.snapshots() == []
+
+
+def test_a_snapshot_saved_despite_a_failed_producer_is_forgotten(restic: Restic):
+    """If restic saved the stream before it could be stopped, `_forget_partial` removes that snapshot
+    (made after the stream started, of the same file, with the same tags) and nothing else."""
+    older = restic.backup_stream(lambda sink: sink.write(b"good dump"), "db.sql", TAGS)
+    started = datetime.now(UTC)
+    restic.backup_stream(lambda sink: sink.write(b"half a dump"), "db.sql", TAGS)
+    restic.backup_stream(lambda sink: sink.write(b"another file"), "other.sql", TAGS)
+    state = _BackupOutput.__new__(_BackupOutput)
+    state.summary = None
+    restic._forget_partial(state, TAGS, "db.sql", None, started)
+    assert sorted(s.paths[0] for s in restic.snapshots()) == ["/db.sql", "/other.sql"]
+    assert [s.short_id for s in restic.snapshots() if s.paths == ("/db.sql",)] == [older.snapshot_id]
 
 
 def test_an_empty_stream_leaves_no_snapshot(restic: Restic):

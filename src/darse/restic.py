@@ -308,6 +308,7 @@ class _Child:
         self.errors: deque[str] = deque(maxlen=MAX_ERROR_LINES)
         self.expired = False  # the watchdog stopped it
         self.interrupted = False  # stopped by darse (watchdog or `stop`), not on its own
+        self.killed = False  # SIGKILLed: its lock is left behind
         self._stop_lock = threading.Lock()
         self._finished = threading.Event()
         self.started = self.last_progress = time.monotonic()
@@ -366,6 +367,7 @@ class _Child:
             except OSError:
                 self.proc.kill()
             self.proc.wait()
+            self.killed = True
             return True
 
     def finish(self) -> int:
@@ -483,17 +485,21 @@ class Restic:
                 raise ResticFailed(
                     f"restic {args[0]} on {self.display} answered more than {limit >> 20} MiB", CHECK_HINT
                 )
-        status = child.finish()
+        status = self._finish(child)
         self._raise_if_failed(child, status, ok)
         return bytes(out)
 
     def _stopped(self, child: _Child) -> None:
-        """Stop `child`; after a hard kill, remove the stale lock it left behind."""
-        if child.stop():
-            child.finish()
+        child.stop()
+        self._finish(child)
+
+    def _finish(self, child: _Child) -> int:
+        """Wait for `child`'s end; if it had to be killed, remove the stale lock it left behind."""
+        status = child.finish()
+        if child.killed and child.command[1] != "unlock":
+            child.killed = False  # once
             self.unlock()
-        else:
-            child.finish()
+        return status
 
     def _raise_if_failed(self, child: _Child, status: int, ok: tuple[int, ...] = (0,), what: str = "") -> None:
         if child.expired:
@@ -622,7 +628,7 @@ class Restic:
         except BaseException:
             self._stopped(child)
             raise
-        status = child.finish()
+        status = self._finish(child)
         return self._backup_result(child, status, state, f"backup of {path}")
 
     def backup_stream(
@@ -665,13 +671,13 @@ class Restic:
             if child.expired:  # the producer's broken pipe came from the watchdog stopping restic
                 self._raise_if_failed(child, -1, what=f"backup of {filename}")
             if died_first:
-                status = child.finish()
+                status = self._finish(child)
                 raise self._failure(child, status, f"backup of {filename}") from exc
             raise
         with contextlib.suppress(OSError):  # restic ended early: its status and message say why
             child.proc.stdin.close()  # the end of the stream: restic saves the snapshot
         reader.join()
-        status = child.finish()
+        status = self._finish(child)
         return self._backup_result(child, status, state, f"backup of {filename}")
 
     def _abandon(
@@ -692,14 +698,12 @@ class Restic:
                 child.proc.wait(5)  # restic closed its input: it is exiting
         status = child.proc.poll()
         died_first = status is not None and status != 0 and not child.interrupted
-        killed = child.stop()  # before its input is closed: restic never reads the end of a partial stream
+        child.stop()  # before its input is closed: restic never reads the end of a partial stream
         assert child.proc.stdin is not None
         with contextlib.suppress(OSError):
             child.proc.stdin.close()
         reader.join(GRACE)
-        child.finish()
-        if killed:
-            self.unlock()
+        self._finish(child)
         self._forget_partial(state, tags, filename, host, started)
         return died_first
 
@@ -745,7 +749,7 @@ class Restic:
         except BaseException:
             self._stopped(child)
             raise
-        status = child.finish()
+        status = self._finish(child)
         self._raise_if_failed(child, status, what=f"dump of {filename}")
         return size
 
@@ -836,7 +840,10 @@ class _BackupOutput:
                     self._seen = (status.bytes_done, status.files_done)
                     self.child.progressed()
                 if self.progress is not None:
-                    self.progress(status)
+                    try:
+                        self.progress(status)
+                    except Exception:
+                        self.progress = None  # a listener that failed (a closed page) must not fail the backup
             elif kind == "summary":
                 self.summary = _summary(message)
                 self.child.progressed()

@@ -267,6 +267,20 @@ def test_a_wrong_password_is_one_line_without_the_password(restic: Restic, tmp_p
         Restic(restic.repository, tmp_path / "missing", cache_dir=tmp_path / "cache").snapshots()
 
 
+def test_a_stream_into_a_repository_the_password_does_not_open_fails_with_restic_reason(restic: Restic, tmp_path: Path):
+    wrong = tmp_path / "wrong.password"
+    make_password_file(wrong)
+
+    def produce(sink: IO[bytes]) -> None:
+        for _ in range(64):  # far more than a pipe holds: restic exits while this writes
+            sink.write(b"x" * 65536)
+
+    with pytest.raises(WrongPassword) as exc:
+        Restic(restic.repository, wrong, cache_dir=tmp_path / "cache").backup_stream(produce, "db.sql", TAGS)
+    assert isinstance(exc.value.__cause__, BrokenPipeError)  # the producer's failure, explained
+    assert restic.snapshots() == []
+
+
 def test_the_password_is_never_on_a_command_line(restic: Restic):
     password = restic.password_file.read_bytes().strip()
     seen: dict[str, bool] = {}
@@ -347,7 +361,15 @@ def test_tags_restic_would_split_or_misread_are_refused_before_running_it(restic
     for tags in ({"images": "a,b"}, {"bad key": "x"}, {"k": "two words"}):
         with pytest.raises(ResticError, match="cannot be a restic tag"):
             restic.backup_path(tmp_path, tags)
+    with pytest.raises(ResticError, match="does not exist"):
+        restic.backup_path(tmp_path / "missing", TAGS)
     with pytest.raises(ResticError, match="not a snapshot id"):
         restic.restore("--target=/", tmp_path / "x")
     with pytest.raises(ResticFailed):
         restic.dump("deadbeef", "/x.sql", lambda chunk: None)
+
+
+def test_output_lines_are_bounded():
+    stream = io.BytesIO(b"a" * (3 * darse.restic.MAX_LINE + 5) + b"\nok\n" + b"tail")
+    lines = list(darse.restic._lines(stream))
+    assert [len(line) for line in lines] == [darse.restic.MAX_LINE, 2, 4] and lines[1:] == ["ok", "tail"]

@@ -643,7 +643,9 @@ class Restic:
         no copy on disk. If `write` raises, or writes nothing, restic saves nothing: it is stopped while
         its input is still open (so it never sees the end of a partial stream), then the repository is
         checked for a snapshot of this stream made since it started and any such snapshot is forgotten.
-        The producer's own exception is re-raised, unless restic failed first (then restic's error)."""
+        The producer's own exception is re-raised, unless restic failed first (then restic's error).
+        `progress` is called from the thread that reads restic's output while the producer writes; a
+        concurrent stream backup of the same file with the same tags would count as this one's."""
         if not _FILENAME.fullmatch(filename):
             raise ResticError(
                 f"{filename!r} cannot name a stream in a snapshot", "use letters, digits, _ . - (no slash)"
@@ -704,7 +706,8 @@ class Restic:
             child.proc.stdin.close()
         reader.join(GRACE)
         self._finish(child)
-        self._forget_partial(state, tags, filename, host, started)
+        if not died_first:  # a restic that failed before the end of its input saved nothing
+            self._forget_partial(state, tags, filename, host, started)
         return died_first
 
     def _forget_partial(

@@ -435,7 +435,7 @@ class Restic:
     @property
     def display(self) -> str:
         """The repository as messages show it: without credentials."""
-        return mask(self.repository)
+        return re.sub(r"[\x00-\x1f\x7f]", "?", mask(self.repository))  # one line, whatever the configuration says
 
     def __repr__(self) -> str:
         return f"Restic({self.display!r})"
@@ -482,9 +482,7 @@ class Restic:
             out += chunk
             if len(out) > limit:
                 self._stopped(child)
-                raise ResticFailed(
-                    f"restic {args[0]} on {self.display} answered more than {limit >> 20} MiB", CHECK_HINT
-                )
+                raise ResticFailed(f"restic {args[0]} on {self.display} answered more than {limit} bytes", CHECK_HINT)
         status = self._finish(child)
         self._raise_if_failed(child, status, ok)
         return bytes(out)
@@ -782,7 +780,7 @@ class Restic:
         7, ...}, per group of snapshots of the same host and paths), then prune their data unless
         `prune` is false. Returns the ids forgotten."""
         unknown = set(keep) - set(KEEP_RULES)
-        if unknown or not keep or any(not isinstance(n, int) or n < 0 for n in keep.values()):
+        if unknown or not keep or any(type(n) is not int or n < 0 for n in keep.values()):
             raise ResticError(
                 f"keep rules must be whole numbers for {', '.join(KEEP_RULES)}: got {dict(keep)}",
                 "for example keep = {last = 3, daily = 7}",

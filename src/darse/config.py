@@ -317,6 +317,7 @@ _COMPOSE_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _MAX_REPOSITORY = 4096
 # `scheme://user:password@host`: the userinfo runs to the last `@` before the first `/` of the authority
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@")
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|auth|credential|signature", re.IGNORECASE)
 _QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<key>[^=&;#\s]+)=)(?P<value>[^&;#\s]*)")
 
 
@@ -324,14 +325,12 @@ def mask_repository(text: str) -> str:
     """A restic repository string fit to show: the password of `rest:https://user:password@host/`
     and the values of secret-named query parameters (`?secret=...`) become `****`. restic reads its
     other credentials (S3, B2, Azure keys) from the environment, never from this string."""
-    from darse.secretlike import is_secret_name
-
     def userinfo(match: re.Match[str]) -> str:
         user, colon, _password = match["userinfo"].partition(":")
         return f"{match['scheme']}{user}{':****' if colon else ''}@"
 
     def param(match: re.Match[str]) -> str:
-        return match["head"] + ("****" if is_secret_name(match["key"]) and match["value"] else match["value"])
+        return match["head"] + ("****" if _SECRET_PARAM.search(match["key"]) and match["value"] else match["value"])
 
     return _QUERY_PARAM.sub(param, _URL_USERINFO.sub(userinfo, text))
 

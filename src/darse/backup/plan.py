@@ -73,7 +73,7 @@ class DumpPlan:
     kind: str
     image: str
     detected: bool  # from the image (False: chosen in darse.toml)
-    user: str  # who the dump connects as, as far as the Compose file tells
+    user: str  # who the dump connects as, as far as the Compose file tells ("" for none)
     command: tuple[str, ...]
     replaces: tuple[str, ...]  # engine names of the volumes not copied as files
     file: str  # its name in the snapshot
@@ -371,7 +371,7 @@ def _user(kind: str, env: dict[str, str]) -> str:
     for key in KINDS[kind].user_keys:
         if env.get(key):
             return env[key]
-    return KINDS[kind].default_user or "(none: no authentication)"
+    return KINDS[kind].default_user  # "": the dump connects without a user (Redis, MongoDB without auth)
 
 
 def _text(node: YNode | None) -> str:

@@ -325,6 +325,7 @@ def mask_repository(text: str) -> str:
     """A restic repository string fit to show: the password of `rest:https://user:password@host/`
     and the values of secret-named query parameters (`?secret=...`) become `****`. restic reads its
     other credentials (S3, B2, Azure keys) from the environment, never from this string."""
+
     def userinfo(match: re.Match[str]) -> str:
         user, colon, _password = match["userinfo"].partition(":")
         return f"{match['scheme']}{user}{':****' if colon else ''}@"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from darse.backup.plan import NOT_COVERED, SWARM_NOTE, FolderPlan, VolumePlan, fill_plan
+from darse.backup.plan import NOT_COVERED, FolderPlan, VolumePlan, fill_plan
 from darse.errors import DarseError
 from darse.lint.context import LintContext
 from darse.lint.rule import Hit, Severity, compose_service_rule
@@ -49,8 +49,8 @@ def _message(volume: VolumePlan, ctx: LintContext) -> str:
     exclude = f'exclude = ["{volume.key}"] in [backup.services."{ctx.service.name if ctx.service else ""}"]'
     if volume.action == NOT_COVERED:
         return (
-            f"volume {volume.name} is backed up by nobody: target {ctx.target.name} is a Swarm ({SWARM_NOTE}); "
-            f"back it up otherwise and write {exclude}"
+            f"volume {volume.name} is in no backup: darse backup covers Compose targets, and {ctx.target.name} "
+            f"is a Swarm; back it up otherwise and write {exclude}"
         )
     return (
         f"volume {volume.name} holds the live files of database service {volume.live_database}, whose dump "

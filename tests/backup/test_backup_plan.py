@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,12 @@ def test_without_backup_the_plan_still_shows_what_would_be_taken(tmp_path: Path)
     result = backup_plan(_repo(tmp_path, "", DB))
     assert not result.configured and result.repository == "" and result.password_file == ""
     assert volumes(result.services[0]) == {"svc_pg": (DUMP, "db"), "svc_logs": (COPY, "")}
+
+
+def test_a_committed_password_file_is_refused_even_when_ignored(tmp_path: Path) -> None:
+    config = '[backup]\nrepository = "/srv/r"\npassword_file = "./secrets/../restic.password"\n'
+    root = _repo(tmp_path, config, DB, {"restic.password": "x\n", ".gitignore": "/restic.password\n"})
+    subprocess.run(["git", "-C", str(root), "add", "-f", "restic.password"], check=True)
+    with pytest.raises(DarseError, match=r"restic\.password is committed to Git") as caught:
+        backup_plan(root)
+    assert "change the restic password" in caught.value.hint

@@ -32,6 +32,7 @@ DUMP = "dump"  # a database's data volume: its dump is taken instead
 EXCLUDED = "excluded"  # darse.toml excludes it: the admin decided
 NOT_COVERED = "not-covered"  # on a Swarm target, or its folder deploys no Compose file: no backup takes it
 
+MAX_USER = 128  # a user name longer than this is no user name: shown cut
 SWARM_NOTE = "Swarm services are out of scope: darse backup covers services on Compose targets"
 
 
@@ -194,7 +195,7 @@ def _check_folders(repo: Repository, settings: BackupSettings) -> None:
     for folder in settings.services:
         if folder not in names:
             hint = did_you_mean(folder, names) or "name a service folder, relative to the repository root"
-            raise DarseError(f'darse.toml [backup.services."{folder}"]: no service folder {folder!r}', hint)
+            raise DarseError(f'darse.toml [backup.services."{folder[:60]}"]: no service folder {folder[:60]!r}', hint)
 
 
 def password_file(repo: Repository) -> Path:
@@ -207,6 +208,12 @@ def password_file(repo: Repository) -> Path:
     path = Path(os.path.normpath(repo.root / Path(given).expanduser()))  # an absolute path stays as it is
     if path.is_relative_to(repo.root) and repo.git.is_repository:
         relative = path.relative_to(repo.root).as_posix()
+        if relative in repo.git.tracked:
+            raise DarseError(
+                f"darse.toml [backup] password_file {relative} is committed to Git",
+                "move it outside the repository (e.g. /etc/darse/restic.password), git rm --cached it, "
+                "and change the restic password: the old one is in the history",
+            )
         if relative == "." or relative not in repo.ignored_among([relative]):
             raise DarseError(
                 f"darse.toml [backup] password_file {relative} is inside the Git checkout and not ignored",
@@ -227,7 +234,8 @@ def folder_plan(service: Service, config: RepoConfig) -> FolderPlan:
         plan.in_scope = False
         plan.note = "no Compose file to deploy (variants only): name one with compose_file in darse.toml"
         return plan
-    compose = service.compose if service.compose_path == service.deploy_path else service.view(service.units[0]).compose
+    deployed = next(unit for unit in service.units if unit.path == service.deploy_path)
+    compose = service.view(deployed).compose
     plan.compose_file = compose.path.name
     if not compose.readable:
         plan.in_scope = False
@@ -319,7 +327,7 @@ def fill_plan(plan: FolderPlan, compose: ComposeFile, settings: BackupServiceSet
     for name in sorted(excluded - matched):
         known = [n for v in found.values() for n in (v.key, v.name)]
         plan.errors.append(
-            f'darse.toml [backup.services."{plan.folder}"] excludes {name!r}, which no service of '
+            f'darse.toml [backup.services."{plan.folder}"] excludes {name[:60]!r}, which no service of '
             f"{plan.compose_file or plan.folder} mounts" + (f" ({did_you_mean(name, known)})" if known else "")
         )
 
@@ -370,7 +378,7 @@ def _user(kind: str, env: dict[str, str]) -> str:
         return "the user in $POSTGRES_USER_FILE"
     for key in KINDS[kind].user_keys:
         if env.get(key):
-            return env[key]
+            return env[key][:MAX_USER]
     return KINDS[kind].default_user  # "": the dump connects without a user (Redis, MongoDB without auth)
 
 

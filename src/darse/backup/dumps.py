@@ -146,5 +146,7 @@ def data_dirs(kind: str, environment: dict[str, str]) -> tuple[str, ...]:
 
 def holds_data_of(target: str, dirs: tuple[str, ...]) -> bool:
     """A mount at `target` holds the database's files: it is a data folder, above one, or inside one."""
+    if not target.startswith("/"):
+        return False  # no target, or one Compose refuses anyway
     target = target.rstrip("/") or "/"
     return any(target == d or d.startswith(target.rstrip("/") + "/") or target.startswith(d + "/") for d in dirs)

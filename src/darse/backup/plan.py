@@ -317,7 +317,16 @@ def fill_plan(plan: FolderPlan, compose: ComposeFile, settings: BackupServiceSet
         else:
             action, by, unsafe = COPY, "", live.get(key, "")
         plan.volumes.append(
-            VolumePlan(key, volume.name, volume.external, tuple(mounted_by[key]), action, by, unsafe, volume.node)
+            VolumePlan(
+                key,
+                volume.name,
+                volume.external,
+                tuple(dict.fromkeys(mounted_by[key])),
+                action,
+                by,
+                unsafe,
+                volume.node,
+            )
         )
         if unsafe:
             plan.warnings.append(

@@ -298,3 +298,20 @@ def test_a_committed_password_file_is_refused_even_when_ignored(tmp_path: Path) 
     with pytest.raises(DarseError, match=r"restic\.password is committed to Git") as caught:
         backup_plan(root)
     assert "change the restic password" in caught.value.hint
+
+
+@pytest.mark.parametrize("folder", ["app", "wiki", "chat", "swarmed"])
+def test_volume_names_are_the_ones_compose_gives(repo: Path, plan, folder: str) -> None:
+    """`docker compose config` (no engine involved) is the reference for the names of volumes."""
+    done = subprocess.run(
+        ["docker", "compose", "--project-name", plan[folder].project, "config", "--format", "json"],
+        cwd=repo / folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    declared = json.loads(done.stdout)["volumes"]
+    assert {v.key: v.name for v in plan[folder].volumes} == {key: v["name"] for key, v in declared.items()}
+    assert {v.key: v.external for v in plan[folder].volumes} == {
+        k: bool(v.get("external")) for k, v in declared.items()
+    }

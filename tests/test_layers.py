@@ -159,7 +159,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"darse", "errors", "fsutil", "progress"}),
     ("outside systems", {"engine", "git", "restic"}),
     ("model", {"config", "model", "secretlike", "masking"}),
-    ("library", {"api", "lint", "secrets", "scaffold", "deploy", "images", "dashboard", "certs"}),
+    ("library", {"api", "lint", "secrets", "scaffold", "deploy", "images", "dashboard", "certs", "backup"}),
     ("interfaces", {"cli", "web", "__main__"}),
 ]
 RANK = {package: rank for rank, (_name, packages) in enumerate(LAYERS) for package in packages}

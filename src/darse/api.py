@@ -104,10 +104,13 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "certificate_status": ("darse.certs.status", "certificate_status"),
     # certs init: a service folder that runs the certificate watcher
     "init_certs_folder": ("darse.scaffold.certs_folder", "init_certs_folder"),
+    # backup: what a backup of each service folder takes (volumes, databases' dumps)
+    "backup_plan": ("darse.backup.plan", "backup_plan"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
+    from darse.backup.plan import backup_plan  # noqa: F401
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401
     from darse.certs.watch import stamped as stamped_log  # noqa: F401

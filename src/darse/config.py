@@ -28,6 +28,7 @@ _TOP_KEYS = {
     "services",
     "inspect",
     "certs",
+    "backup",
 }
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
@@ -101,6 +102,7 @@ class RepoConfig:
     service_targets: dict[str, str] = field(default_factory=dict)
     compose_files: dict[str, str] = field(default_factory=dict)  # service folder -> the Compose file it deploys
     certs: CertsSettings = field(default_factory=CertsSettings)
+    backup: BackupSettings = field(default_factory=lambda: BackupSettings())
 
     def target_for(self, service: str) -> Target:
         """The target of a service (its name is its folder relative to the root): its own, else the default."""
@@ -180,6 +182,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
         path=path,
         state_dir=_str(data, "state_dir", "", where),
         certs=_certs(data, where),
+        backup=_backup(data, where),
     )
 
 
@@ -299,3 +302,184 @@ def _severity_map(data: dict[str, Any], where: str) -> dict[str, str]:
         if level not in ("error", "warning", "info"):
             raise DarseError(f"{where}: severity of {rule} is {level!r}", "use one of error, warning, info")
     return dict(value)
+
+
+# --- [backup] (docs/backup.md) ----------------------------------------------------------------------
+
+BACKUP_POLICIES = ("always", "on-image-change", "never")
+DUMP_KINDS = ("postgres", "mariadb", "mysql", "redis", "mongodb", "none")
+KEEP_KEYS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
+_BACKUP_KEYS = {"repository", "password_file", "keep", "before_deploy", "services"}
+_BACKUP_SERVICE_KEYS = {"exclude", "stop", "pre", "post", "check", "dump"}
+_COMMAND_KEYS = {"service", "command"}
+_DUMP_KEYS = {"service", "kind"}
+_COMPOSE_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_MAX_REPOSITORY = 4096
+# `scheme://user:password@host`: the userinfo runs to the last `@` before the first `/` of the authority
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/\s]*)@")
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|auth|credential|signature", re.IGNORECASE)
+_QUERY_PARAM = re.compile(r"(?P<head>[?&;](?P<key>[^=&;#\s]+)=)(?P<value>[^&;#\s]*)")
+
+
+def mask_repository(text: str) -> str:
+    """A restic repository string fit to show: the password of `rest:https://user:password@host/`
+    and the values of secret-named query parameters (`?secret=...`) become `****`. restic reads its
+    other credentials (S3, B2, Azure keys) from the environment, never from this string."""
+
+    def userinfo(match: re.Match[str]) -> str:
+        user, colon, _password = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user}{':****' if colon else ''}@"
+
+    def param(match: re.Match[str]) -> str:
+        return match["head"] + ("****" if _SECRET_PARAM.search(match["key"]) and match["value"] else match["value"])
+
+    return _QUERY_PARAM.sub(param, _URL_USERINFO.sub(userinfo, text))
+
+
+@dataclass(frozen=True)
+class BackupCommand:
+    """A command run inside one Compose service of the folder (`docker compose exec`), as an argument list."""
+
+    service: str
+    command: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BackupDump:
+    """`dump = {service = "db", kind = "postgres"}`: the dump of a Compose service, chosen by hand
+    (`kind = "none"`: no dump, even for an image darse recognises)."""
+
+    service: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class BackupServiceSettings:
+    """`[backup.services."FOLDER"]`: what differs from the plan darse infers for one service folder."""
+
+    exclude: tuple[str, ...] = ()  # volume names: the Compose key (`cache`) or the engine's (`wiki_cache`)
+    stop: bool = False  # stop the folder's services while their volumes are copied
+    pre: tuple[BackupCommand, ...] = ()
+    post: tuple[BackupCommand, ...] = ()
+    check: BackupCommand | None = None  # run by `darse restore --verify`
+    dumps: tuple[BackupDump, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """`[backup]`: the restic repository (may carry credentials: show `shown_repository`, never
+    `repository`), its password file on the host, retention, the policy before deploys, and the
+    per-folder settings. `configured` once the table names a repository."""
+
+    repository: str = field(default="", repr=False)
+    password_file: str = ""
+    keep: dict[str, int] = field(default_factory=dict)
+    before_deploy: str = "on-image-change"
+    services: dict[str, BackupServiceSettings] = field(default_factory=dict)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.repository)
+
+    @property
+    def shown_repository(self) -> str:
+        return mask_repository(self.repository)
+
+    def for_folder(self, folder: str) -> BackupServiceSettings:
+        return self.services.get(folder, BackupServiceSettings())
+
+
+def _backup(data: dict[str, Any], where: str) -> BackupSettings:
+    """`[backup]` and its `[backup.services."FOLDER"]` tables (docs/backup.md). Errors never quote the
+    repository: it may hold a password."""
+    table = data.get("backup", {})
+    here = f"{where} [backup]"
+    if not isinstance(table, dict):
+        raise DarseError(f"{where}: [backup] must be a table", "write it as [backup] followed by its keys")
+    _check_keys(table, _BACKUP_KEYS, here)
+    repository = _str(table, "repository", "", here)
+    if "repository" in table and (
+        not repository.strip()
+        or len(repository) > _MAX_REPOSITORY
+        or any(ord(c) < 32 or c == "\x7f" for c in repository)
+    ):
+        raise DarseError(
+            f"{here}: repository is not a restic repository",
+            'write repository = "/srv/backup" or "sftp:user@host:/srv"',
+        )
+    password_file = _str(table, "password_file", "", here)
+    if "\0" in password_file or (password_file and not password_file.strip()):
+        raise DarseError(f"{here}: password_file is not a path", 'write password_file = "/etc/darse/restic.password"')
+    keep = table.get("keep", {})
+    if not isinstance(keep, dict):
+        raise DarseError(f"{here}: keep must be a table", "write keep = { daily = 7, weekly = 4 }")
+    _check_keys(keep, set(KEEP_KEYS), f"{here} keep")
+    for key, value in keep.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100_000:
+            raise DarseError(f"{here}: keep.{key} must be a whole number of snapshots", f"write keep = {{ {key} = 7 }}")
+    before = _str(table, "before_deploy", "on-image-change", here)
+    if before not in BACKUP_POLICIES:
+        raise DarseError(f"{here}: before_deploy is {before[:40]!r}", f"use one of {', '.join(BACKUP_POLICIES)}")
+    services = {}
+    for name, entry in _table(table, "services", here).items():
+        services[name.strip("/")] = _backup_service(entry, f'{where} [backup.services."{name}"]')
+    return BackupSettings(repository, password_file, dict(keep), before, services)
+
+
+def _backup_service(entry: Any, here: str) -> BackupServiceSettings:
+    if not isinstance(entry, dict):
+        raise DarseError(f"{here}: must be a table", 'write [backup.services."FOLDER"] with exclude, stop, pre, ...')
+    _check_keys(entry, _BACKUP_SERVICE_KEYS, here)
+    stop = entry.get("stop", False)
+    if not isinstance(stop, bool):
+        raise DarseError(f"{here}: stop must be true or false", "write stop = true")
+    check = _backup_commands(entry, "check", here)
+    if len(check) > 1:
+        raise DarseError(f"{here}: check is one command", 'write check = { service = "app", command = [...] }')
+    dumps = []
+    for item in _tables(entry, "dump", here, 'dump = { service = "db", kind = "postgres" }'):
+        _check_keys(item, _DUMP_KEYS, f"{here} dump")
+        kind = _str(item, "kind", "", f"{here} dump")
+        if kind not in DUMP_KINDS:
+            raise DarseError(f"{here}: dump kind is {kind[:40]!r}", f"use one of {', '.join(DUMP_KINDS)}")
+        dumps.append(BackupDump(_compose_service(item, f"{here} dump"), kind))
+    return BackupServiceSettings(
+        exclude=tuple(_list(entry, "exclude", here, str)),
+        stop=stop,
+        pre=tuple(_backup_commands(entry, "pre", here)),
+        post=tuple(_backup_commands(entry, "post", here)),
+        check=check[0] if check else None,
+        dumps=tuple(dumps),
+    )
+
+
+def _backup_commands(entry: dict[str, Any], key: str, here: str) -> list[BackupCommand]:
+    """`pre = { service = "app", command = ["..."] }`, or a list of such tables."""
+    out = []
+    for item in _tables(entry, key, here, f'{key} = {{ service = "app", command = ["..."] }}'):
+        _check_keys(item, _COMMAND_KEYS, f"{here} {key}")
+        command = item.get("command")
+        if (
+            not isinstance(command, list)
+            or not command
+            or not all(isinstance(word, str) and "\0" not in word for word in command)
+        ):
+            raise DarseError(f"{here}: {key}.command must be a list of strings", 'write command = ["sh", "-c", "..."]')
+        out.append(BackupCommand(_compose_service(item, f"{here} {key}"), tuple(command)))
+    return out
+
+
+def _tables(entry: dict[str, Any], key: str, here: str, example: str) -> list[dict[str, Any]]:
+    """A table, or a list of tables, under `key` (absent: none)."""
+    value = entry.get(key, [])
+    items = [value] if isinstance(value, dict) else value
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise DarseError(f"{here}: {key} must be a table", f"write {example}")
+    return items
+
+
+def _compose_service(item: dict[str, Any], here: str) -> str:
+    name = _str(item, "service", "", here)
+    if not _COMPOSE_SERVICE_NAME.fullmatch(name):
+        raise DarseError(f"{here}: service {name[:60]!r} is not a Compose service name", 'write service = "db"')
+    return name

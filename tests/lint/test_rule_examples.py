@@ -15,12 +15,15 @@ from helpers.lint import lint_tree, write_tree
 SERVICE = "services:\n  app:\n    image: example/app:1.0\n    restart: unless-stopped\n    init: true\n"
 CONFIG = 'proxy_network = "docker_default"\n'
 SWARM = '[targets.cluster]\nkind = "swarm"\ncontext = "swarm"\n[services.app]\ntarget = "cluster"\n'
+BACKUP = '[backup]\nrepository = "/srv/backup"\n[backup.services.app]\nexclude = ["cache"]\n'
 CHECKED = sorted(rule_id for rule_id in EXAMPLES if example_file(RULES[rule_id]))
 
 
 def fired(tmp_path: Path, rule_id: str, example: str) -> bool:
     files = {
-        "darse.toml": CONFIG + (SWARM if rule_id.startswith("SW") else ""),
+        "darse.toml": CONFIG
+        + (SWARM if rule_id.startswith(("SW", "BK")) else "")
+        + (BACKUP if rule_id.startswith("BK") else ""),
         "app/README.md": "# app\n",
         "app/app.conf": "x\n",
         "app/entrypoint.sh": "#!/bin/sh\nexec sleep 1\n",

@@ -66,6 +66,7 @@ COMMAND_MODULES = {
     "inspect": "inspect",
     "serve": "serve",
     "certs": "certs",
+    "backup": "backup",
 }
 
 

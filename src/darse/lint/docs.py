@@ -42,7 +42,7 @@ everywhere a rule is named:
 
 Severities: **error** (breaks the guide: a leak, lost data, an unreproducible build), **warning**
 (a convention of the guide), **info** (advice). IDs: `DF` Dockerfile, `DC` Compose, `RP` repository, `SW` Swarm targets,
-`CT` certificates of TLS services (docs/certs.md).
+`CT` certificates of TLS services (docs/certs.md), `BK` backups (docs/backup.md; only once `[backup]` is configured).
 
 ## Where darse differs from hadolint
 
@@ -114,6 +114,11 @@ _CERT_ROUTER = (
 _CERT_VOLUMES = "volumes:\n  certs:\n"
 _DB = "services:\n  db:\n    image: postgres:16.4-alpine\n    restart: unless-stopped\n    init: true\n"
 EXAMPLES: dict[str, tuple[str, str]] = {
+    # linted with `[backup]` configured, folder `app` on a Swarm target and its volume `cache` excluded
+    "BK001": (
+        _SVC + _SWARM + "    volumes:\n      - data:/data\nvolumes:\n  data:\n",
+        _SVC + _SWARM + "    volumes:\n      - cache:/cache\nvolumes:\n  cache:\n",
+    ),
     "CT001": (_LDAP, _LDAP + _CERTS + _CERT_ROUTER + _CERT_VOLUMES + _PROXY),
     "CT002": (_LDAP + _CERTS + _CERT_VOLUMES, _LDAP + _CERTS + _CERT_ROUTER + _CERT_VOLUMES + _PROXY),
     "CT003": (

@@ -1,3 +1,3 @@
 """Importing this package registers every rule (each module registers its own on import)."""
 
-from darse.lint.rules import certs, compose, dockerfile, parse, repository, swarm  # noqa: F401
+from darse.lint.rules import backup, certs, compose, dockerfile, parse, repository, swarm  # noqa: F401

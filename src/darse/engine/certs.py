@@ -32,6 +32,8 @@ HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never st
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
 EXEC_OUTPUT_BYTES = 4096  # of a reload command's output, kept to explain its failure
 RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
+_GO_MODE_DIR = 1 << 31  # the engine's stat of a path holds a Go os.FileMode
+_GO_MODE_SYMLINK = 1 << 27
 
 
 @dataclass(frozen=True)
@@ -203,17 +205,26 @@ class ConsumerFiles:
 
     def _ensure_folder(self, helper: str, mount_target: str, directory: str) -> None:
         """Create the folders from the mount's target down to `directory` that do not exist (root's,
-        0755); existing ones are left exactly as they are."""
+        0755); existing ones are left exactly as they are. An existing one that is a link (planted in
+        the volume) or not a folder is refused: the engine would follow the link inside the helper's
+        own root, where the files would be lost and the consumer reloaded on every sync."""
         base = posixpath.normpath(mount_target)
         relative = posixpath.relpath(posixpath.normpath(directory), base)
         if relative == ".":
             return
         parts = relative.split("/")
         existing = 0
-        for depth in range(len(parts), 0, -1):
-            if self._exists(helper, posixpath.join(base, *parts[:depth])):
-                existing = depth
+        for depth in range(1, len(parts) + 1):
+            path = posixpath.join(base, *parts[:depth])
+            kind = self._kind(helper, path)
+            if kind is None:
                 break
+            if kind != "folder":
+                raise CertsEngineError(
+                    f"{path} in the consumer's volume is {kind}, not a folder: darse writes only into real folders",
+                    f"remove it from the volume (docker exec CONTAINER rm {path}), then sync again",
+                )
+            existing = depth
         if existing == len(parts):
             return
         buffer = io.BytesIO()
@@ -224,17 +235,23 @@ class ConsumerFiles:
                 archive.addfile(info)
         self._put(helper, posixpath.join(base, *parts[:existing]), buffer.getvalue())
 
-    def _exists(self, container_id: str, path: str) -> bool:
+    def _kind(self, container_id: str, path: str) -> str | None:
+        """What `path` is in the container ("folder", "a link", "a file"; None when missing), from the
+        engine's stat of it, which does not follow a link at the path itself."""
         import docker.errors
 
         try:
-            stream, _stat = self._api.get_archive(container_id, path, chunk_size=1024)
+            stream, stat = self._api.get_archive(container_id, path, chunk_size=1024)
         except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
+            return None
+        except Exception as exc:
             raise _engine_error(f"cannot look at {path}", exc) from None
-        stream.close() if hasattr(stream, "close") else None
-        return True
+        with contextlib.suppress(Exception):
+            stream.close()
+        mode = int(stat.get("mode") or 0)
+        if mode & _GO_MODE_SYMLINK or stat.get("linkTarget"):
+            return "a link"
+        return "folder" if mode & _GO_MODE_DIR else "a file"
 
     def _put(self, container_id: str, path: str, archive: bytes) -> None:
         try:

@@ -1,0 +1,86 @@
+"""`darse certs sync` into a volume its consumer prepared against it: links planted at the staging folder
+and at the file names, a folder, a FIFO or a huge file where a file belongs. Every file still ends
+where it belongs, as a regular file with its owner and mode, and the key is written nowhere else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers.certs import TestCA
+from helpers.certs_repo import CertsRepo, certs_repo, consumer_labels
+from helpers.cli import run_darse
+
+CA = TestCA()
+
+
+@pytest.fixture
+def ldap(tmp_path: Path, engine, busybox):
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.reload": "signal:HUP"})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        yield repo
+
+
+def _plant(repo: CertsRepo, script: str) -> None:
+    """Run `script` in a throwaway container with the consumer's certificate volume at /c."""
+    repo.engine.containers.run(
+        "busybox:1.36",
+        ["sh", "-c", script],
+        volumes={f"{repo.project}_certs": {"bind": "/c", "mode": "rw"}},
+        remove=True,
+    )
+
+
+def _sync(repo: CertsRepo) -> dict:
+    result = run_darse("certs", "sync", "--json", cwd=repo.root)
+    assert result.exit_code in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_links_folders_and_fifos_at_the_names_are_replaced_by_the_files(ldap: CertsRepo) -> None:
+    _plant(
+        ldap,
+        "mkdir -p /c/elsewhere && ln -s /c/elsewhere /c/.darse-certs && mkdir /c/key.pem && touch /c/key.pem/x"
+        " && mkfifo /c/cert.pem && dd if=/dev/zero of=/c/fullchain.pem bs=1024 count=2048 2>/dev/null",
+    )
+    issued = CA.issue("ldap.example.org")
+    ldap.publish({"le": [issued]})
+    report = _sync(ldap)
+    assert report["consumers"][0]["outcome"] == "installed", report
+    assert ldap.read("/etc/ldap/tls/key.pem") == issued.key_pem
+    assert ldap.read("/etc/ldap/tls/cert.pem") == issued.leaf_pem
+    assert ldap.read("/etc/ldap/tls/fullchain.pem") == issued.chain_pem
+    assert ldap.stat("/etc/ldap/tls/key.pem") == "0:0 600"
+    # the key went nowhere else: the planted link was replaced by a folder of darse's own
+    assert ldap.sh("ls -A /etc/ldap/tls/elsewhere").strip() == ""
+    assert ldap.sh("stat -c '%F %a' /etc/ldap/tls/.darse-certs").strip() == "directory 700"
+    assert _sync(ldap)["consumers"][0]["outcome"] == "unchanged"
+    assert ldap.count("reloads") == 1
+
+
+def test_a_link_planted_at_the_folder_is_refused_not_followed(tmp_path: Path, engine, busybox) -> None:
+    """The engine would follow it inside the helper's root: the files lost, and the consumer reloaded
+    at every sync for a certificate it never gets. The sync fails instead, and reloads nothing."""
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.dir": "/etc/ldap/tls/sub/certs"})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        _plant(repo, "ln -s /etc /c/sub")
+        repo.publish({"le": [CA.issue("ldap.example.org")]})
+        result = run_darse("certs", "sync", "--json", cwd=repo.root)
+        assert result.exit_code == 1, result.stderr
+        (consumer,) = json.loads(result.stdout)["consumers"]
+        assert consumer["outcome"] == "failed" and consumer["reloaded"] == []
+        assert "/etc/ldap/tls/sub in the consumer's volume is a link, not a folder" in consumer["detail"]
+        assert repo.count("starts") == 1
+
+
+def test_missing_folders_below_the_mount_are_created_and_existing_ones_kept(tmp_path: Path, engine, busybox) -> None:
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.dir": "/etc/ldap/tls/a/b/c"})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        _plant(repo, "mkdir -p /c/a && chmod 0711 /c/a")
+        issued = CA.issue("ldap.example.org")
+        repo.publish({"le": [issued]})
+        assert _sync(repo)["consumers"][0]["outcome"] == "installed"
+        assert repo.read("/etc/ldap/tls/a/b/c/key.pem") == issued.key_pem
+        assert repo.sh("stat -c '%a' /etc/ldap/tls/a /etc/ldap/tls/a/b").split() == ["711", "755"]

@@ -252,10 +252,12 @@ def _owner(found: dict[str, tuple[str, YNode]], problem: Report) -> tuple[int, i
     if not sep or not uid.isdigit() or not gid.isdigit() or not uid.isascii() or not gid.isascii():
         problem(OWNER, "is not a numeric uid:gid (names differ between images: write 389:389)")
         return 0, 0
-    if int(uid) > MAX_ID or int(gid) > MAX_ID:
+    # compared as text first: Python converts no string of more than 4300 digits
+    numbers = [number.lstrip("0") or "0" for number in (uid, gid)]
+    if any(len(number) > len(str(MAX_ID)) or int(number) > MAX_ID for number in numbers):
         problem(OWNER, f"is out of range (at most {MAX_ID})")
         return 0, 0
-    return int(uid), int(gid)
+    return int(numbers[0]), int(numbers[1])
 
 
 def _mode(found: dict[str, tuple[str, YNode]], problem: Report) -> int:

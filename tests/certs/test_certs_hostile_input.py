@@ -1,0 +1,60 @@
+"""Hostile input to `darse certs` that needs no engine: labels out of every range, an engine that fails
+mid-call. Each ends as one line (a lint finding, a CertsEngineError), never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from darse.engine.api import APIError
+from darse.engine.certs import CertsEngineError, ConsumerFiles
+
+from helpers.cli import run_darse
+from helpers.fake_engine import FakeEngineAPI
+from helpers.repo import git_init, write_tree
+
+CONSUMER = """\
+services:
+  ldap:
+    image: example/ldap:1.0
+    volumes:
+      - certs:/etc/ldap/tls
+    labels:
+      darse.certs.domains: ldap.example.org
+      darse.certs.dir: /etc/ldap/tls
+      darse.certs.owner: "{owner}"
+volumes:
+  certs:
+"""
+
+
+@pytest.mark.parametrize("owner", ["1" * 5000 + ":0", "0:" + "9" * 4400, "0" * 5000 + "1:1"])
+def test_an_owner_of_thousands_of_digits_is_a_finding_not_a_traceback(tmp_path: Path, owner: str) -> None:
+    files = {"darse.toml": '[certs]\nacme = "acme.json"\n', "ldap/compose.yaml": CONSUMER.format(owner=owner)}
+    write_tree(tmp_path, files)
+    git_init(tmp_path)
+    result = run_darse("lint", "ldap", cwd=tmp_path)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    if owner.startswith("0" * 5000):  # leading zeros: a small number after all
+        assert "darse.certs.owner" not in result.stdout
+    else:
+        assert "CT003" in result.stdout and "is out of range (at most 2147483647)" in result.stdout
+        sync = run_darse("certs", "sync", cwd=tmp_path)
+        assert sync.exit_code == 2 and "darse.certs.owner" in sync.stderr and "out of range" in sync.stderr
+
+
+class FailingEngineAPI(FakeEngineAPI):
+    """An engine that answers its ping, then fails the listing (a daemon restarting, a proxy cutting)."""
+
+    def containers(self, *, all: bool = False, filters=None):
+        raise APIError(500, "Internal Server Error: the daemon is shutting down")
+
+
+def test_an_engine_failing_mid_call_is_a_one_line_engine_error() -> None:
+    files = ConsumerFiles(FailingEngineAPI().connect(None))
+    with pytest.raises(CertsEngineError) as caught:
+        files.containers("ldap", "ldap")
+    assert caught.value.message == (
+        "cannot list the containers of ldap/ldap: Internal Server Error: the daemon is shutting down"
+    )

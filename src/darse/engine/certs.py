@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import io
 import posixpath
+import re
 import tarfile
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from darse.errors import DarseError
 STAGING = ".darse-certs"  # beside the files, in the consumer's folder
 HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never started) for cleanup
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
-EXEC_OUTPUT_BYTES = 4096  # of a reload command's output, kept to explain its failure
+EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure
 RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
 _GO_MODE_DIR = 1 << 31  # the engine's stat of a path holds a Go os.FileMode
 _GO_MODE_SYMLINK = 1 << 27
@@ -93,8 +94,12 @@ class ConsumerFiles:
     def containers(self, project: str, compose_service: str) -> list[ConsumerContainer]:
         """The containers of a Compose service (every replica, stopped ones too), helpers left out."""
         labels = [f"{PROJECT_LABEL}={project}", f"{COMPOSE_SERVICE_LABEL}={compose_service}"]
+        try:
+            listed = self.engine.api.containers(all=True, filters={"label": labels})
+        except Exception as exc:  # the engine's error, or its connection lost: one line, never a traceback
+            raise _engine_error(f"cannot list the containers of {project}/{compose_service}", exc) from None
         found = []
-        for raw in self.engine.api.containers(all=True, filters={"label": labels}):
+        for raw in listed:
             if HELPER_LABEL in (raw.get("Labels") or {}):
                 continue
             name = ((raw.get("Names") or ["?"])[0]).lstrip("/")
@@ -145,15 +150,18 @@ class ConsumerFiles:
             stream, stat = self._api.get_archive(container_id, path, chunk_size=65536)
         except docker.errors.NotFound:
             return None
-        except docker.errors.APIError as exc:
+        except Exception as exc:  # the engine's error, or its connection lost
             raise _engine_error(f"cannot read {path} in container {container_id[:12]}", exc) from None
         if int(stat.get("size") or 0) > MAX_FILE_BYTES:
             return None
         buffer = bytearray()
-        for chunk in stream:
-            buffer += chunk
-            if len(buffer) > MAX_FILE_BYTES + 64 * 1024:
-                return None
+        try:
+            for chunk in stream:
+                buffer += chunk
+                if len(buffer) > MAX_FILE_BYTES + 64 * 1024:
+                    return None
+        except Exception as exc:
+            raise _engine_error(f"cannot read {path} in container {container_id[:12]}", exc) from None
         return bytes(buffer)
 
     def write(self, container: ConsumerContainer, mount_target: str, directory: str, files: Sequence[NewFile]) -> None:
@@ -274,19 +282,24 @@ class ConsumerFiles:
             raise _engine_error(f"cannot send {signal} to {container.name}", exc) from None
 
     def run(self, container: ConsumerContainer, command: Sequence[str]) -> None:
-        """Run a reload command inside the container; its failure is an error quoting the start of its
-        output (the command's own words: a reload command does not print keys)."""
+        """Run a reload command inside the container; its failure is an error quoting the last line of
+        its output, unless that line may hold key material (the command can read the key file)."""
         try:
             exec_id = self._api.exec_create(container.id, list(command), stdout=True, stderr=True)["Id"]
-            output = self._api.exec_start(exec_id, stream=False, demux=False) or b""
+            output = b""
+            for chunk in self._api.exec_start(exec_id, stream=True, demux=False):
+                output = (output + chunk)[-EXEC_OUTPUT_BYTES:]  # the end only: a chatty command is not kept
             code = self._api.exec_inspect(exec_id).get("ExitCode")
         except Exception as exc:
             raise _engine_error(f"cannot run {command[0]!r} in {container.name}", exc) from None
         if code != 0:
-            said = output[:EXEC_OUTPUT_BYTES].decode("utf-8", "replace").strip().splitlines()
+            said = output.decode("utf-8", "replace").strip().splitlines()
+            last = said[-1][:200] if said else ""
+            if _may_hold_key(last):
+                last = "(its last line withheld: it may hold key material)"
             raise CertsEngineError(
                 f"the reload command {command[0]!r} exited with {code} in {container.name}"
-                + (f": {said[-1][:200]}" if said else ""),
+                + (f": {last}" if last else ""),
                 "check the darse.certs.reload label, or run the command by hand with docker exec",
             )
 
@@ -319,6 +332,15 @@ def _staged_archive(files: Sequence[NewFile]) -> bytes:
             link.mode, link.uid, link.gid = file.mode, file.uid, file.gid
             archive.addfile(link)
     return buffer.getvalue()
+
+
+_BLOB = re.compile(r"[A-Za-z0-9+/=]{40,}")  # a run of base64 as long as a PEM line: key material, maybe
+
+
+def _may_hold_key(line: str) -> bool:
+    """Whether a line a reload command printed could be part of a key (a PEM marker, or a long run of
+    base64): such a line is never quoted in an error, whatever the command did with the key file."""
+    return "PRIVATE KEY" in line.upper() or _BLOB.search(line) is not None
 
 
 def _engine_error(what: str, exc: Exception) -> CertsEngineError:

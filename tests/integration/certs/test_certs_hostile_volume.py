@@ -84,3 +84,23 @@ def test_missing_folders_below_the_mount_are_created_and_existing_ones_kept(tmp_
         assert _sync(repo)["consumers"][0]["outcome"] == "installed"
         assert repo.read("/etc/ldap/tls/a/b/c/key.pem") == issued.key_pem
         assert repo.sh("stat -c '%a' /etc/ldap/tls/a /etc/ldap/tls/a/b").split() == ["711", "755"]
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["cat /etc/ldap/tls/key.pem; exit 3", "tr -d '[:space:]' < /etc/ldap/tls/key.pem; exit 3"],
+    ids=["pem", "one-line"],
+)
+def test_a_failing_reload_that_prints_the_key_is_reported_without_it(tmp_path: Path, engine, busybox, script) -> None:
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.reload": f"exec:sh -c \\\"{script}\\\""})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        issued = CA.issue("ldap.example.org")
+        repo.publish({"le": [issued]})
+        body = b"".join(issued.key_pem.splitlines()[1:-1]).decode()
+        for args in (("--json",), ()):
+            result = run_darse("certs", "sync", *args, cwd=repo.root)
+            assert result.exit_code == 1 and "exited with 3" in result.stdout, result.stdout
+            assert "withheld" in result.stdout
+            for line in body[:40], body[-40:], "PRIVATE KEY":
+                assert line not in result.stdout + result.stderr
+            _plant(repo, "rm /c/*.pem")  # so that the next sync installs and reloads again

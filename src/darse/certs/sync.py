@@ -204,22 +204,31 @@ def _sync_one(
         # every replica shares the volume: the first container's folder tells what it holds
         on_disk = files.read(containers[0], consumer.dir, [f.name for f in wanted])
         result.replaced = _fingerprint_on_disk(consumer, on_disk)
-        if _same(wanted, on_disk):
+        # a reload that failed (or a sync stopped before it) is done again, though the files are in place
+        pending = files.pending_reload(containers[0], consumer.dir)
+        same = _same(wanted, on_disk)
+        if same and not pending:
             return result
         result.outcome = INSTALLED
+        reload = bool(pending) or result.replaced != chosen.facts.fingerprint
         if dry_run:
-            result.detail = "would be written (dry run)"
+            result.detail = "would be written (dry run)" if not same else "would be reloaded (dry run)"
             return result
         if consumer.mount is None:
             raise DarseError(
                 f"darse.certs.dir {consumer.dir} is inside none of the service's volumes or bind mounts (lint: CT004)",
                 "mount a named volume there (darse lint: rule CT004)",
             )
-        files.write(containers[0], consumer.mount.target, consumer.dir, wanted)
-        if result.replaced != chosen.facts.fingerprint:
+        if not same:
+            marker = chosen.facts.fingerprint.encode() if reload else None
+            files.write(containers[0], consumer.mount.target, consumer.dir, wanted, pending=marker)
+        if reload:
+            if same:
+                result.detail = "its last reload did not happen: reloaded now"
             result.reloaded = _reload(files, consumer, containers)
+            files.write(containers[0], consumer.mount.target, consumer.dir, [], pending=b"")
         else:
-            result.detail = "owner or mode corrected; same certificate, no reload"
+            result.detail = "files restored or their owner or mode corrected; same certificate, no reload"
     except DarseError as exc:
         result.outcome = FAILED
         result.detail = exc.message

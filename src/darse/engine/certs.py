@@ -29,6 +29,9 @@ from darse.engine.docker import COMPOSE_SERVICE_LABEL, PROJECT_LABEL, Engine
 from darse.errors import DarseError
 
 STAGING = ".darse-certs"  # beside the files, in the consumer's folder
+# in STAGING: the fingerprint of a certificate written but whose consumer is not reloaded yet (empty
+# once it is): a reload that failed, or a sync stopped between the write and the reload, is done again
+PENDING = "reload-pending"
 HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never started) for cleanup
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
 EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure
@@ -142,6 +145,12 @@ class ConsumerFiles:
             found[name] = FileOnDisk(name, member.uid, member.gid, member.mode & 0o7777, content)
         return found
 
+    def pending_reload(self, container: ConsumerContainer, directory: str) -> str:
+        """The fingerprint of the certificate `directory` holds whose reload is still to be done ("" when
+        none is): see PENDING."""
+        found = self.read(container, posixpath.join(directory, STAGING), [PENDING]).get(PENDING)
+        return found.data[:128].decode("ascii", "replace").strip() if found else ""
+
     def _get(self, container_id: str, path: str) -> bytes | None:
         """The engine's archive of one path, bounded: None when it does not exist or is too big."""
         import docker.errors
@@ -164,14 +173,22 @@ class ConsumerFiles:
             raise _engine_error(f"cannot read {path} in container {container_id[:12]}", exc) from None
         return bytes(buffer)
 
-    def write(self, container: ConsumerContainer, mount_target: str, directory: str, files: Sequence[NewFile]) -> None:
+    def write(
+        self,
+        container: ConsumerContainer,
+        mount_target: str,
+        directory: str,
+        files: Sequence[NewFile],
+        pending: bytes | None = None,
+    ) -> None:
         """Write `files` into `directory` (inside the volume or bind mount at `mount_target` of the
-        container) through a helper container that is created, used and removed here."""
+        container) through a helper container that is created, used and removed here; and, in the
+        same archive, STAGING/PENDING with `pending` when it is not None."""
         mount = self._mount_of(container.id, mount_target)
         helper = self._create_helper(container, mount)
         try:
             self._ensure_folder(helper, mount_target, directory)
-            self._put(helper, directory, _staged_archive(files))
+            self._put(helper, directory, _staged_archive(files, pending))
         finally:
             with contextlib.suppress(Exception):
                 self._api.remove_container(helper, v=True, force=True)
@@ -314,8 +331,9 @@ def engine_host(url: str) -> str:
     return "127.0.0.1"
 
 
-def _staged_archive(files: Sequence[NewFile]) -> bytes:
-    """A tar that writes each file into STAGING, then links it over its name."""
+def _staged_archive(files: Sequence[NewFile], pending: bytes | None = None) -> bytes:
+    """A tar that writes each file into STAGING, then links it over its name (and STAGING/PENDING with
+    `pending` when it is not None)."""
     now = int(time.time())
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
@@ -326,6 +344,10 @@ def _staged_archive(files: Sequence[NewFile]) -> bytes:
             info = tarfile.TarInfo(f"{STAGING}/{file.name}")
             info.size, info.mode, info.uid, info.gid, info.mtime = len(file.data), file.mode, file.uid, file.gid, now
             archive.addfile(info, io.BytesIO(file.data))
+        if pending is not None:
+            marker = tarfile.TarInfo(f"{STAGING}/{PENDING}")
+            marker.size, marker.mode, marker.mtime = len(pending), 0o600, now
+            archive.addfile(marker, io.BytesIO(pending))
         for file in files:
             link = tarfile.TarInfo(file.name)
             link.type, link.linkname, link.mtime = tarfile.LNKTYPE, f"{STAGING}/{file.name}", now

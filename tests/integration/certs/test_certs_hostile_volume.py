@@ -104,3 +104,24 @@ def test_a_failing_reload_that_prints_the_key_is_reported_without_it(tmp_path: P
             for line in body[:40], body[-40:], "PRIVATE KEY":
                 assert line not in result.stdout + result.stderr
             _plant(repo, "rm /c/*.pem")  # so that the next sync installs and reloads again
+
+
+def test_a_reload_that_failed_is_done_again_by_the_next_sync(tmp_path: Path, engine, busybox) -> None:
+    """The files are in place after a failed reload: without a record of it, the next sync would find
+    them unchanged and the consumer would serve its old certificate until it expires."""
+    command = "exec:sh -c 'test ! -e /state/fail && echo reloaded >> /state/reloads'"
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.reload": command})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        repo.sh("touch /state/fail")
+        issued = CA.issue("ldap.example.org")
+        repo.publish({"le": [issued]})
+        assert _sync(repo)["consumers"][0]["outcome"] == "failed"
+        assert repo.read("/etc/ldap/tls/key.pem") == issued.key_pem
+        again = _sync(repo)["consumers"][0]
+        assert again["outcome"] == "failed" and "exited with 1" in again["detail"]
+        repo.sh("rm /state/fail")
+        done = _sync(repo)["consumers"][0]
+        assert done["outcome"] == "installed" and done["reloaded"] and "reloaded now" in done["detail"]
+        assert repo.count("reloads") == 1
+        assert _sync(repo)["consumers"][0]["outcome"] == "unchanged"
+        assert repo.count("reloads") == 1

@@ -58,3 +58,21 @@ def test_an_engine_failing_mid_call_is_a_one_line_engine_error() -> None:
     assert caught.value.message == (
         "cannot list the containers of ldap/ldap: Internal Server Error: the daemon is shutting down"
     )
+
+
+@pytest.mark.parametrize("name", [".darse-certs", ".darse-certs-reload-pending", ".darse-certsX"])
+def test_a_file_named_like_the_staging_folder_is_refused(tmp_path: Path, name: str) -> None:
+    """`.darse-certs` is the staging folder beside the files: a file of that name would replace it
+    while the files are linked out of it, and its records must not be a consumer's file."""
+    from darse.certs.labels import consumers
+    from darse.model.compose import load_compose
+
+    text = CONSUMER.format(owner="0:0")
+    text = text.replace('darse.certs.owner: "0:0"', f"darse.certs.files: cert=cert.pem,key={name}")
+    (tmp_path / "compose.yaml").write_text(text)
+    found, problems = consumers(load_compose(tmp_path / "compose.yaml"))
+    assert found == []
+    assert [p.message for p in problems] == [
+        f"darse.certs.files: 'cert=cert.pem,key={name}' gives key the name {name!r}: "
+        "names starting with .darse-certs are darse's own"
+    ]

@@ -40,6 +40,7 @@ SIGNALS = ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM")
 MAX_ID = 2**31 - 1
 _RESOLVER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 Report = Callable[[str, str], None]  # (label, why): records a LabelProblem
+RESERVED = ".darse-certs"  # the staging folder beside the files, and its records (darse.engine.certs)
 _MOUNTED = ("volume", "bind")  # where files written from outside reach the container and stay
 
 
@@ -222,6 +223,10 @@ def _files(found: dict[str, tuple[str, YNode]], problem: Report) -> tuple[CertFi
             continue
         if not name or "/" in name or name in (".", "..") or any(ord(c) < 32 for c in name) or "\\" in name:
             problem(FILES, f"gives {kind} the name {name[:60]!r}, which is not a plain file name")
+            wrong = True
+            continue
+        if name.startswith(RESERVED):
+            problem(FILES, f"gives {kind} the name {name[:60]!r}: names starting with {RESERVED} are darse's own")
             wrong = True
             continue
         if any(f.kind == kind for f in out):

@@ -31,7 +31,7 @@ from darse.errors import DarseError
 STAGING = ".darse-certs"  # beside the files, in the consumer's folder
 # in STAGING: the fingerprint of a certificate written but whose consumer is not reloaded yet (empty
 # once it is): a reload that failed, or a sync stopped between the write and the reload, is done again
-PENDING = "reload-pending"
+PENDING = ".darse-certs-reload-pending"  # no file name can start with .darse-certs (darse.certs.labels)
 HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never started) for cleanup
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
 EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure

@@ -3,13 +3,19 @@ mid-call. Each ends as one line (a lint finding, a CertsEngineError), never a tr
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 
+from darse.certs.acme import read_acme
+from darse.certs.labels import consumers
+from darse.certs.x509 import MAX_CHAIN, candidates, choose
 from darse.engine.api import APIError
 from darse.engine.certs import CertsEngineError, ConsumerFiles
+from darse.model.compose import load_compose
 
+from helpers.certs import TestCA, acme_v2, write_acme
 from helpers.cli import run_darse
 from helpers.fake_engine import FakeEngineAPI
 from helpers.repo import git_init, write_tree
@@ -64,9 +70,6 @@ def test_an_engine_failing_mid_call_is_a_one_line_engine_error() -> None:
 def test_a_file_named_like_the_staging_folder_is_refused(tmp_path: Path, name: str) -> None:
     """`.darse-certs` is the staging folder beside the files: a file of that name would replace it
     while the files are linked out of it, and its records must not be a consumer's file."""
-    from darse.certs.labels import consumers
-    from darse.model.compose import load_compose
-
     text = CONSUMER.format(owner="0:0")
     text = text.replace('darse.certs.owner: "0:0"', f"darse.certs.files: cert=cert.pem,key={name}")
     (tmp_path / "compose.yaml").write_text(text)
@@ -76,3 +79,20 @@ def test_a_file_named_like_the_staging_folder_is_refused(tmp_path: Path, name: s
         f"darse.certs.files: 'cert=cert.pem,key={name}' gives key the name {name!r}: "
         "names starting with .darse-certs are darse's own"
     ]
+
+
+def test_a_chain_of_thousands_of_certificates_is_refused_before_it_is_ordered(tmp_path: Path) -> None:
+    """Ordering a chain compares every certificate with every other: 64 MiB of acme.json would hold
+    a hundred thousand. Such an entry is refused by name, and the others of the file still serve."""
+    ca = TestCA()
+    good, bloated = ca.issue("ldap.example.org"), ca.issue("ldap.example.org")
+    intermediate = bloated.chain_pem[len(bloated.leaf_pem) :]
+    document = acme_v2({"le": [bloated, good]})
+    document["le"]["Certificates"][0]["certificate"] = base64.b64encode(
+        bloated.leaf_pem + intermediate * 5000
+    ).decode()
+    acme = read_acme(write_acme(tmp_path / "acme.json", document))
+    found, refused = candidates(acme.certificates, ["ldap.example.org"])
+    assert [c.facts.fingerprint for c in found] == [good.fingerprint]
+    assert refused == [f"ldap.example.org: the chain holds more than {MAX_CHAIN} certificates"]
+    assert choose(acme.certificates, ["ldap.example.org"]).facts.fingerprint == good.fingerprint

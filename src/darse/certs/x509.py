@@ -22,6 +22,7 @@ from darse.certs.names import covers_all
 from darse.errors import DarseError
 
 _PEM_HEADER = b"-----BEGIN CERTIFICATE-----"
+MAX_CHAIN = 16  # certificates in one chain: Let's Encrypt's have 2 or 3; ordering them is quadratic
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ def load_certificates(pem: bytes) -> list[x509.Certificate]:
     """Every certificate of a PEM bundle, in order; DarseError when there is none or one is damaged."""
     if _PEM_HEADER not in pem:
         raise DarseError("no PEM certificate in the chain", "acme.json's certificate must be base64 of PEM")
+    if pem.count(_PEM_HEADER) > MAX_CHAIN:
+        raise DarseError(f"the chain holds more than {MAX_CHAIN} certificates", "Traefik obtains it again on renewal")
     try:
         return x509.load_pem_x509_certificates(pem)
     except ValueError:

@@ -20,6 +20,7 @@ import io
 import posixpath
 import re
 import tarfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never st
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
 EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure
 RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
+RELOAD_TIMEOUT = 60.0  # seconds an exec: reload command may run
 _GO_MODE_DIR = 1 << 31  # the engine's stat of a path holds a Go os.FileMode
 _GO_MODE_SYMLINK = 1 << 27
 
@@ -303,10 +305,10 @@ class ConsumerFiles:
         its output, unless that line may hold key material (the command can read the key file)."""
         try:
             exec_id = self._api.exec_create(container.id, list(command), stdout=True, stderr=True)["Id"]
-            output = b""
-            for chunk in self._api.exec_start(exec_id, stream=True, demux=False):
-                output = (output + chunk)[-EXEC_OUTPUT_BYTES:]  # the end only: a chatty command is not kept
+            output = self._exec_output(exec_id, command[0], container.name)
             code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except CertsEngineError:
+            raise
         except Exception as exc:
             raise _engine_error(f"cannot run {command[0]!r} in {container.name}", exc) from None
         if code != 0:
@@ -319,6 +321,37 @@ class ConsumerFiles:
                 + (f": {last}" if last else ""),
                 "check the darse.certs.reload label, or run the command by hand with docker exec",
             )
+
+
+    def _exec_output(self, exec_id: str, program: str, container: str) -> bytes:
+        """The end of a reload command's output, once it has ended; a CertsEngineError when it still
+        runs after RELOAD_TIMEOUT (the engine's stream has no deadline of its own, and a command that
+        never ends would hold every later sync, and the watcher, for ever)."""
+        stream = self._api.exec_start(exec_id, stream=True, demux=False)
+        tail = bytearray()
+        failure: list[Exception] = []
+
+        def pump() -> None:
+            try:
+                for chunk in stream:
+                    tail.extend(chunk)
+                    del tail[:-EXEC_OUTPUT_BYTES]  # the end only: a chatty command is not kept
+            except Exception as exc:
+                failure.append(exc)
+
+        reader = threading.Thread(target=pump, name="darse-certs-reload", daemon=True)
+        reader.start()
+        reader.join(RELOAD_TIMEOUT)
+        if reader.is_alive():
+            with contextlib.suppress(Exception):
+                stream.close()
+            raise CertsEngineError(
+                f"the reload command {program!r} still runs in {container} after {RELOAD_TIMEOUT:g} s",
+                "a reload command must end (a reload, not the daemon itself): check the darse.certs.reload label",
+            )
+        if failure:
+            raise failure[0]
+        return bytes(tail)
 
 
 def engine_host(url: str) -> str:

@@ -125,3 +125,22 @@ def test_a_reload_that_failed_is_done_again_by_the_next_sync(tmp_path: Path, eng
         assert repo.count("reloads") == 1
         assert _sync(repo)["consumers"][0]["outcome"] == "unchanged"
         assert repo.count("reloads") == 1
+
+
+def test_a_reload_command_that_never_ends_is_a_failure_not_a_hang(
+    tmp_path: Path, engine, busybox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`exec:` of the daemon itself instead of its reload would hold the sync, and the watcher with
+    it, for ever: every later renewal of every consumer would wait."""
+    import darse.engine.certs
+
+    monkeypatch.setattr(darse.engine.certs, "RELOAD_TIMEOUT", 2.0)
+    labels = consumer_labels("ldap.example.org", **{"darse.certs.reload": "exec:sleep 3600"})
+    with certs_repo(tmp_path, engine, "busybox:1.36", labels) as repo:
+        repo.publish({"le": [CA.issue("ldap.example.org")]})
+        result = run_darse("certs", "sync", "--json", cwd=repo.root)
+        assert result.exit_code == 1, result.stdout
+        (consumer,) = json.loads(result.stdout)["consumers"]
+        assert consumer["outcome"] == "failed"
+        name = repo.container().name
+        assert consumer["detail"] == f"the reload command 'sleep' still runs in {name} after 2 s"

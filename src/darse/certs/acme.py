@@ -104,8 +104,10 @@ class AcmeFile:
 def configured_acme(settings: CertsSettings, root: Path) -> Path:
     """Where darse.toml's `[certs] acme` points (a relative path is from the repository root)."""
     if not settings.acme:
+        has_toml = Path(root, "darse.toml").is_file()
         raise DarseError(
-            "darse.toml names no acme.json", 'set [certs] acme = "/path/to/acme.json" (Traefik\'s, on this host)'
+            "darse.toml names no acme.json" + ("" if has_toml else f": there is no darse.toml in {root}"),
+            'set [certs] acme = "/path/to/acme.json" in darse.toml (Traefik\'s, on this host), or pass --acme PATH',
         )
     return Path(root, settings.acme)
 

@@ -26,7 +26,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # --- sync, watch, status --------------------------------------------------------------------------------
 
 ACME_HELP = "Traefik's acme.json [default: darse.toml's [certs] acme]."
-RESOLVER_HELP = "Take certificates of this resolver only [default: darse.toml's [certs] resolver, else any]."
+RESOLVER_HELP = (
+    "The resolver whose certificates consumers take, unless their darse.certs.resolver label names one "
+    "[default: darse.toml's [certs] resolver, else any]."
+)
 _MARKS = {"installed": "[green]✓[/]", "unchanged": "[dim]=[/]", "not-deployed": "[yellow]-[/]"}
 
 

@@ -46,8 +46,10 @@ def test_an_owner_of_thousands_of_digits_is_a_finding_not_a_traceback(tmp_path: 
         assert "darse.certs.owner" not in result.stdout
     else:
         assert "CT003" in result.stdout and "is out of range (at most 2147483647)" in result.stdout
+        write_acme(tmp_path / "acme.json", acme_v2({"le": [TestCA().issue("ldap.example.org")]}))
         sync = run_darse("certs", "sync", cwd=tmp_path)
-        assert sync.exit_code == 2 and "darse.certs.owner" in sync.stderr and "out of range" in sync.stderr
+        assert sync.exit_code == 1 and "ldap/ldap: failed: ldap/compose.yaml:9:26: darse.certs.owner:" in sync.stdout
+        assert "darse.certs.owner" in sync.stdout and "out of range" in sync.stdout
 
 
 class FailingEngineAPI(FakeEngineAPI):

@@ -322,17 +322,40 @@ class FolderConsumer:
 def repository_consumers(repository: Repository) -> list[FolderConsumer]:
     """Every consumer of the repository's service folders (each folder's deployed configuration, its
     overrides merged), in folder order. A wrong label is a DarseError naming `file:line:column`: a
-    consumer half understood is never written to."""
+    consumer half understood is never written to (`declared_consumers` sets them apart instead)."""
+    found, wrong = declared_consumers(repository)
+    if wrong:
+        raise DarseError(wrong[0].message, "darse lint shows every one (rule CT003)")
+    return found
+
+
+@dataclass(frozen=True)
+class FolderProblem:
+    """A service whose darse.certs labels darse cannot read: where, and the first problem (lint CT003
+    lists them all)."""
+
+    folder: str
+    service: str
+    message: str  # `file:line:column: label: why`
+
+
+def declared_consumers(repository: Repository) -> tuple[list[FolderConsumer], list[FolderProblem]]:
+    """Every consumer of the repository's service folders and, apart, every service whose labels are
+    wrong: a consumer half understood is never written to, but one wrong label must not keep every
+    other consumer from its renewals (sync and the watcher go on with the others)."""
     found: list[FolderConsumer] = []
+    wrong: list[FolderProblem] = []
     for service in repository.services:
         compose = service.compose
         if not compose.readable:
             continue
-        declared, problems = consumers(compose)
-        if problems:
-            first = problems[0]
-            where = f"{repository.relative(compose.path)}:{first.line}:{first.column}"
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise DarseError(f"{where}: {first.message}{more}", "darse lint shows every one (rule CT003)")
-        found += [FolderConsumer(service.name, compose.path, consumer) for consumer in declared]
-    return found
+        for name, node in compose.services():
+            consumer, problems = parse_consumer(name, node)
+            if problems:
+                first = problems[0]
+                where = f"{repository.relative(compose.path)}:{first.line}:{first.column}"
+                more = f" (and {len(problems) - 1} more: darse lint, rule CT003)" if len(problems) > 1 else ""
+                wrong.append(FolderProblem(service.name, name, f"{where}: {first.message}{more}"))
+            elif consumer is not None:
+                found.append(FolderConsumer(service.name, compose.path, consumer))
+    return found, wrong

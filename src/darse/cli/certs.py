@@ -121,7 +121,9 @@ def _print_status(report: Any) -> None:
         style = _VERDICT_STYLE.get(consumer.verdict, "red")
         days = "" if consumer.days_left is None else f", {consumer.days_left} days left"
         out.print(
-            f"[bold]{escape(consumer.folder)}/{escape(consumer.service)}[/] ({escape(', '.join(consumer.domains))}): "
+            f"[bold]{escape(consumer.folder)}/{escape(consumer.service)}[/]"
+            + (f" ({escape(', '.join(consumer.domains))})" if consumer.domains else "")
+            + ": "
             f"[{style}]{consumer.verdict}[/]{days}" + (f" - {escape(consumer.detail)}" if consumer.detail else "")
         )
         for label, facts in (("acme.json", consumer.in_acme), ("folder", consumer.on_disk)):

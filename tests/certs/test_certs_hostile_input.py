@@ -13,6 +13,7 @@ from darse.certs.labels import consumers
 from darse.certs.x509 import MAX_CHAIN, candidates, choose
 from darse.engine.api import APIError
 from darse.engine.certs import CertsEngineError, ConsumerFiles
+from darse.errors import DarseError
 from darse.model.compose import load_compose
 
 from helpers.certs import TestCA, acme_v2, write_acme
@@ -98,3 +99,21 @@ def test_a_chain_of_thousands_of_certificates_is_refused_before_it_is_ordered(tm
     assert [c.facts.fingerprint for c in found] == [good.fingerprint]
     assert refused == [f"ldap.example.org: the chain holds more than {MAX_CHAIN} certificates"]
     assert choose(acme.certificates, ["ldap.example.org"]).facts.fingerprint == good.fingerprint
+
+
+def test_resolver_names_of_the_file_reach_messages_quoted_and_short(tmp_path: Path) -> None:
+    """A resolver name is any JSON key: terminal escapes or a megabyte of it must not reach the terminal
+    or the watcher's log as they are."""
+    hostile = "\x1b]0;pwned\x07\x1b[2J" + "x" * 100_000
+    issued = TestCA().issue("ldap.example.org")
+    document = acme_v2({hostile: [issued], **{f"r{i}": [] for i in range(20)}})
+    document["evil\nname"] = {"Certificates": "not a list"}
+    path = write_acme(tmp_path / "acme.json", document)
+    acme = read_acme(path)
+    assert acme.certificates[0].resolver == hostile, "the name itself still selects the certificates"
+    (skipped,) = acme.skipped
+    assert skipped == "'evil\\nname': the certificate list is not a list"
+    with pytest.raises(DarseError) as caught:
+        read_acme(path, "le")
+    hint = caught.value.hint
+    assert "\x1b" not in hint and len(hint) < 400 and hint.endswith(", ...") and "'\\x1b]0;pwned\\x07" in hint

@@ -96,16 +96,22 @@ def load_certificates(pem: bytes) -> list[x509.Certificate]:
         raise DarseError("a certificate of the chain is damaged", "Traefik obtains it again on renewal") from None
 
 
+def _printable(text: str) -> str:
+    """A name of a certificate as darse shows it: control characters (a terminal's escape sequences,
+    from a hostile certificate or TLS server) written as \\xNN, everything else as it is."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def facts(certificate: x509.Certificate) -> CertFacts:
     try:
         names = certificate.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-        sans = tuple(name.lower() for name in names.get_values_for_type(x509.DNSName))
+        sans = tuple(_printable(name.lower()) for name in names.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
     return CertFacts(
         fingerprint=certificate.fingerprint(hashes.SHA256()).hex(),
-        subject=certificate.subject.rfc4514_string(),
-        issuer=certificate.issuer.rfc4514_string(),
+        subject=_printable(certificate.subject.rfc4514_string()),
+        issuer=_printable(certificate.issuer.rfc4514_string()),
         sans=sans,
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,

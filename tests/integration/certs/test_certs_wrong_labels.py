@@ -56,3 +56,21 @@ def test_wrong_labels_fail_their_service_only(tmp_path: Path, engine) -> None:
     report = json.loads(status.stdout)
     verdicts = {c["folder"]: c["verdict"] for c in report["consumers"]}
     assert verdicts == {good: "unknown", bad: "invalid"} and report["ok"] is False
+
+
+def test_a_certificate_named_with_terminal_escapes_is_shown_escaped(tmp_path: Path, engine) -> None:
+    """Names of a certificate come from whoever made it (acme.json, a consumer's folder, a TLS server
+    status probes): shown on the terminal, its control characters are written out, never sent."""
+    folder = f"ldap{tmp_path.name[-6:]}"
+    write_tree(
+        tmp_path,
+        {"darse.toml": '[certs]\nacme = "acme.json"\n', f"{folder}/compose.yaml": COMPOSE.format(owner="0:0")},
+    )
+    git_init(tmp_path)
+    issued = TestCA("\x1b]0;pwned\x07\x1b[2J").issue("ldap.example.org")
+    write_acme(tmp_path / "acme.json", acme_v2({"le": [issued]}))
+    status = run_darse("certs", "status", "--no-probe", cwd=tmp_path)
+    assert "\x1b" not in status.stdout and "\x07" not in status.stdout
+    assert "CN=\\x1b]0\\;pwned\\x07\\x1b[2J R3" in status.stdout
+    report = json.loads(run_darse("certs", "status", "--json", "--no-probe", cwd=tmp_path).stdout)
+    assert report["consumers"][0]["acme"]["issuer"] == "CN=\\x1b]0\\;pwned\\x07\\x1b[2J R3"

@@ -144,3 +144,24 @@ def test_a_reload_command_that_never_ends_is_a_failure_not_a_hang(
         assert consumer["outcome"] == "failed"
         name = repo.container().name
         assert consumer["detail"] == f"the reload command 'sleep' still runs in {name} after 2 s"
+
+
+def test_no_output_of_sync_or_status_holds_the_key(ldap: CertsRepo) -> None:
+    """Every command's output, text and JSON, installing, unchanged, renewed and failing: never a
+    line of the private key (it is read back from the folder to be compared, and written there)."""
+    first, second = CA.issue("ldap.example.org"), CA.issue("ldap.example.org")
+    outputs = []
+    for issued in (first, second):
+        ldap.publish({"le": [issued]})
+        for args in (("sync", "--dry-run"), ("sync", "--json"), ("sync",), ("status", "--json"), ("status",)):
+            result = run_darse("certs", *args, cwd=ldap.root)
+            outputs.append(result.stdout + result.stderr)
+    _plant(ldap, "echo damaged > /c/cert.pem && echo damaged > /c/key.pem")
+    result = run_darse("certs", "status", "--json", cwd=ldap.root)
+    outputs.append(result.stdout + result.stderr)
+    text = "\n".join(outputs)
+    assert "installed" in text and "up to date" in text
+    for issued in (first, second):
+        for line in issued.key_pem.decode().splitlines()[1:-1]:
+            assert line not in text
+    assert "PRIVATE KEY" not in text

@@ -38,6 +38,7 @@ MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
 EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure
 RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
 RELOAD_TIMEOUT = 60.0  # seconds an exec: reload command may run
+STALE_HELPER = 600  # seconds after which a helper container is a leftover of a darse killed mid-write
 _GO_MODE_DIR = 1 << 31  # the engine's stat of a path holds a Go os.FileMode
 _GO_MODE_SYMLINK = 1 << 27
 
@@ -187,6 +188,7 @@ class ConsumerFiles:
         container) through a helper container that is created, used and removed here; and, in the
         same archive, STAGING/PENDING with `pending` when it is not None."""
         mount = self._mount_of(container.id, mount_target)
+        self._remove_stale_helpers(container)
         helper = self._create_helper(container, mount)
         try:
             self._ensure_folder(helper, mount_target, directory)
@@ -208,6 +210,20 @@ class ConsumerFiles:
             f"container {container_id[:12]} has no volume or bind mount at {target}",
             "it was created before its compose.yaml named that mount: darse up the service again",
         )
+
+    def _remove_stale_helpers(self, container: ConsumerContainer) -> None:
+        """Remove the helpers of this consumer left by a darse killed mid-write (older than STALE_HELPER
+        seconds: a running sync's own is seconds old). Each holds the consumer's volume, which
+        `docker compose down -v` could then not remove."""
+        labels = [f"{HELPER_LABEL}={container.name}"]
+        try:
+            found = self._api.containers(all=True, filters={"label": labels, "status": "created"})
+        except Exception:
+            return  # a best effort: the write itself says what is wrong with the engine
+        for raw in found:
+            if time.time() - int(raw.get("Created") or 0) > STALE_HELPER:
+                with contextlib.suppress(Exception):
+                    self._api.remove_container(raw["Id"], v=True, force=True)
 
     def _create_helper(self, container: ConsumerContainer, mount: dict[str, Any]) -> str:
         from docker.types import Mount

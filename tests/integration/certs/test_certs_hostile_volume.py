@@ -4,10 +4,14 @@ where it belongs, as a regular file with its owner and mode, and the key is writ
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
+import docker
 import pytest
+
+from darse.engine.certs import HELPER_LABEL
 
 from helpers.certs import TestCA
 from helpers.certs_repo import CertsRepo, certs_repo, consumer_labels
@@ -165,3 +169,26 @@ def test_no_output_of_sync_or_status_holds_the_key(ldap: CertsRepo) -> None:
         for line in issued.key_pem.decode().splitlines()[1:-1]:
             assert line not in text
     assert "PRIVATE KEY" not in text
+
+
+def test_a_helper_left_by_a_killed_sync_is_removed_by_the_next_write(
+    ldap: CertsRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A darse killed between creating its helper and removing it leaves the consumer's volume held."""
+    import darse.engine.certs
+
+    name = ldap.container().name
+    left = ldap.engine.containers.create(
+        "busybox:1.36",
+        ["darse-certs-helper"],
+        labels={HELPER_LABEL: name},
+        volumes={f"{ldap.project}_certs": {"bind": "/c", "mode": "rw"}},
+    )
+    try:
+        monkeypatch.setattr(darse.engine.certs, "STALE_HELPER", -1)  # every older helper of it is stale
+        ldap.publish({"le": [CA.issue("ldap.example.org")]})
+        assert _sync(ldap)["consumers"][0]["outcome"] == "installed"
+        assert not ldap.engine.containers.list(all=True, filters={"label": f"{HELPER_LABEL}={name}"})
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            left.remove(force=True)

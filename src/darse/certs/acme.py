@@ -18,9 +18,10 @@ import base64
 import binascii
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,10 @@ class AcmeFile:
 def configured_acme(settings: CertsSettings, root: Path) -> Path:
     """Where darse.toml's `[certs] acme` points (a relative path is from the repository root)."""
     if not settings.acme:
+        has_toml = Path(root, "darse.toml").is_file()
         raise DarseError(
-            "darse.toml names no acme.json", 'set [certs] acme = "/path/to/acme.json" (Traefik\'s, on this host)'
+            "darse.toml names no acme.json" + ("" if has_toml else f": there is no darse.toml in {root}"),
+            'set [certs] acme = "/path/to/acme.json" in darse.toml (Traefik\'s, on this host), or pass --acme PATH',
         )
     return Path(root, settings.acme)
 
@@ -176,15 +179,23 @@ def parse_acme(document: Any, path: Path, resolver: str | None = None) -> AcmeFi
         return AcmeFile(path, V1, (), tuple(certificates), tuple(skipped))
     resolvers = tuple(name for name, value in document.items() if isinstance(value, dict))
     if resolver is not None and resolver not in resolvers:
-        raise DarseError(
-            f"{path} has no certificate resolver {resolver!r}",
-            f"its resolvers: {', '.join(resolvers) or 'none yet'}",
-        )
+        named = ", ".join(_shown(name) for name in resolvers[:10]) + (", ..." if len(resolvers) > 10 else "")
+        raise DarseError(f"{path} has no certificate resolver {resolver!r}", f"its resolvers: {named or 'none yet'}")
     certificates = []
     for name in resolvers:
         if resolver is None or name == resolver:
-            certificates += _entries(document[name].get("Certificates"), name, v1=False, skipped=skipped)
+            found = _entries(document[name].get("Certificates"), _shown(name), v1=False, skipped=skipped)
+            certificates += [replace(certificate, resolver=name) for certificate in found]
     return AcmeFile(path, V2, resolvers, tuple(certificates), tuple(skipped))
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # what a resolver name is in Traefik's configuration
+
+
+def _shown(name: str) -> str:
+    """A resolver name of the file as a message may show it: a plain name as it is, anything else
+    quoted and cut short (never raw control characters or terminal escapes on the terminal)."""
+    return name if _PLAIN_NAME.fullmatch(name) else ascii(name[:40])
 
 
 def _is_v1(document: dict[str, Any]) -> bool:

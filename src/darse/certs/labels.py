@@ -40,6 +40,7 @@ SIGNALS = ("HUP", "INT", "QUIT", "USR1", "USR2", "TERM", "WINCH", "ALRM")
 MAX_ID = 2**31 - 1
 _RESOLVER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 Report = Callable[[str, str], None]  # (label, why): records a LabelProblem
+RESERVED = ".darse-certs"  # the staging folder beside the files, and its records (darse.engine.certs)
 _MOUNTED = ("volume", "bind")  # where files written from outside reach the container and stay
 
 
@@ -224,6 +225,10 @@ def _files(found: dict[str, tuple[str, YNode]], problem: Report) -> tuple[CertFi
             problem(FILES, f"gives {kind} the name {name[:60]!r}, which is not a plain file name")
             wrong = True
             continue
+        if name.startswith(RESERVED):
+            problem(FILES, f"gives {kind} the name {name[:60]!r}: names starting with {RESERVED} are darse's own")
+            wrong = True
+            continue
         if any(f.kind == kind for f in out):
             problem(FILES, f"names {kind} twice")
             wrong = True
@@ -252,10 +257,12 @@ def _owner(found: dict[str, tuple[str, YNode]], problem: Report) -> tuple[int, i
     if not sep or not uid.isdigit() or not gid.isdigit() or not uid.isascii() or not gid.isascii():
         problem(OWNER, "is not a numeric uid:gid (names differ between images: write 389:389)")
         return 0, 0
-    if int(uid) > MAX_ID or int(gid) > MAX_ID:
+    # compared as text first: Python converts no string of more than 4300 digits
+    numbers = [number.lstrip("0") or "0" for number in (uid, gid)]
+    if any(len(number) > len(str(MAX_ID)) or int(number) > MAX_ID for number in numbers):
         problem(OWNER, f"is out of range (at most {MAX_ID})")
         return 0, 0
-    return int(uid), int(gid)
+    return int(numbers[0]), int(numbers[1])
 
 
 def _mode(found: dict[str, tuple[str, YNode]], problem: Report) -> int:
@@ -315,17 +322,40 @@ class FolderConsumer:
 def repository_consumers(repository: Repository) -> list[FolderConsumer]:
     """Every consumer of the repository's service folders (each folder's deployed configuration, its
     overrides merged), in folder order. A wrong label is a DarseError naming `file:line:column`: a
-    consumer half understood is never written to."""
+    consumer half understood is never written to (`declared_consumers` sets them apart instead)."""
+    found, wrong = declared_consumers(repository)
+    if wrong:
+        raise DarseError(wrong[0].message, "darse lint shows every one (rule CT003)")
+    return found
+
+
+@dataclass(frozen=True)
+class FolderProblem:
+    """A service whose darse.certs labels darse cannot read: where, and the first problem (lint CT003
+    lists them all)."""
+
+    folder: str
+    service: str
+    message: str  # `file:line:column: label: why`
+
+
+def declared_consumers(repository: Repository) -> tuple[list[FolderConsumer], list[FolderProblem]]:
+    """Every consumer of the repository's service folders and, apart, every service whose labels are
+    wrong: a consumer half understood is never written to, but one wrong label must not keep every
+    other consumer from its renewals (sync and the watcher go on with the others)."""
     found: list[FolderConsumer] = []
+    wrong: list[FolderProblem] = []
     for service in repository.services:
         compose = service.compose
         if not compose.readable:
             continue
-        declared, problems = consumers(compose)
-        if problems:
-            first = problems[0]
-            where = f"{repository.relative(compose.path)}:{first.line}:{first.column}"
-            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            raise DarseError(f"{where}: {first.message}{more}", "darse lint shows every one (rule CT003)")
-        found += [FolderConsumer(service.name, compose.path, consumer) for consumer in declared]
-    return found
+        for name, node in compose.services():
+            consumer, problems = parse_consumer(name, node)
+            if problems:
+                first = problems[0]
+                where = f"{repository.relative(compose.path)}:{first.line}:{first.column}"
+                more = f" (and {len(problems) - 1} more: darse lint, rule CT003)" if len(problems) > 1 else ""
+                wrong.append(FolderProblem(service.name, name, f"{where}: {first.message}{more}"))
+            elif consumer is not None:
+                found.append(FolderConsumer(service.name, compose.path, consumer))
+    return found, wrong

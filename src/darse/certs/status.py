@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from darse.certs.acme import AcmeFile, configured_acme, read_acme
-from darse.certs.labels import FolderConsumer, repository_consumers
+from darse.certs.labels import FolderConsumer, declared_consumers
 from darse.certs.ports import TLS_PORTS
 from darse.certs.probe import ProbeFailed, protocol_for_port, served_certificate
 from darse.certs.swarm import deployed_facts, service_refs
@@ -34,7 +34,8 @@ EXPIRING = "expiring"  # within the warning threshold
 EXPIRED = "expired"
 MISSING = "missing"  # no certificate in the consumer's folder
 UNKNOWN = "unknown"  # not deployed, or its engine did not answer
-FAILING = (EXPIRING, EXPIRED, MISSING)
+INVALID = "invalid"  # its darse.certs labels are wrong (lint CT003): it gets no certificate
+FAILING = (EXPIRING, EXPIRED, MISSING, INVALID)
 
 
 @dataclass
@@ -136,8 +137,8 @@ def _status_all(
     path = acme if acme is not None else configured_acme(settings, context.repository.root)
     days = settings.warn_days if warn_days is None else warn_days
     moment = now or dt.datetime.now(dt.UTC)
-    declared = repository_consumers(context.repository)
-    if not declared:
+    declared, wrong = declared_consumers(context.repository)
+    if not declared and not wrong:
         raise DarseError(
             f"no service of {context.repository.root} declares darse.certs labels",
             "darse new NAME --tls-domain DOMAIN writes one; docs/certs.md explains the labels",
@@ -153,6 +154,8 @@ def _status_all(
         _status(context, item, document, item.consumer.resolver or default_resolver, days, probe, moment)
         for item in declared
     ]
+    # a service whose labels are wrong gets no certificate: a failure, shown beside the others
+    found += [ConsumerStatus(w.folder, w.service, (), verdict=INVALID, detail=w.message) for w in wrong]
     return CertsStatus(path, days, moment, found, acme_error)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from darse.certs.acme import AcmeFile, configured_acme, read_acme
 from darse.certs.files import consumer_files
-from darse.certs.labels import Consumer, FolderConsumer, repository_consumers
+from darse.certs.labels import Consumer, FolderConsumer, declared_consumers
 from darse.certs.swarm import (
     certificate_secrets,
     create_secrets,
@@ -78,7 +78,8 @@ class ConsumerSync:
             facts = f" {self.certificate.fingerprint[:16]} until {self.certificate.not_after:%Y-%m-%d}"
         reloads = f"; reloaded {', '.join(self.reloaded)}" if self.reloaded else ""
         detail = f": {self.detail}" if self.detail else ""
-        return f"{name} ({', '.join(self.domains)}): {what}{facts}{detail}{reloads}"
+        domains = f" ({', '.join(self.domains)})" if self.domains else ""
+        return f"{name}{domains}: {what}{facts}{detail}{reloads}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,9 +149,9 @@ def _sync_all(
     path = acme if acme is not None else configured_acme(settings, repository.root)
     default_resolver = resolver if resolver is not None else settings.resolver
     wanted = {name.rstrip("/") for name in only}
-    declared = repository_consumers(repository)
+    declared, wrong = declared_consumers(repository)
     if wanted:
-        unknown = wanted - {item.folder for item in declared}
+        unknown = wanted - {item.folder for item in declared} - {item.folder for item in wrong}
         if unknown:
             name = sorted(unknown)[0]
             raise DarseError(
@@ -158,13 +159,18 @@ def _sync_all(
                 "darse certs status lists the consumers",
             )
         declared = [item for item in declared if item.folder in wanted]
-    if not declared:
+        wrong = [item for item in wrong if item.folder in wanted]
+    if not declared and not wrong:
         raise DarseError(
             f"no service of {repository.root} declares darse.certs labels",
             "darse new NAME --tls-domain DOMAIN writes one; docs/certs.md explains the labels",
         )
     document = read_acme(path, None)
-    results = []
+    # a service whose labels are wrong is a failure of its own; the other consumers are still synced
+    results = [ConsumerSync(item.folder, item.service, (), FAILED, item.message) for item in wrong]
+    if log is not None:
+        for result in results:
+            log(result.line())
     for item in declared:
         result = _sync_one(context, item, document, item.consumer.resolver or default_resolver, dry_run, now)
         if log is not None:
@@ -204,22 +210,31 @@ def _sync_one(
         # every replica shares the volume: the first container's folder tells what it holds
         on_disk = files.read(containers[0], consumer.dir, [f.name for f in wanted])
         result.replaced = _fingerprint_on_disk(consumer, on_disk)
-        if _same(wanted, on_disk):
+        # a reload that failed (or a sync stopped before it) is done again, though the files are in place
+        pending = files.pending_reload(containers[0], consumer.dir)
+        same = _same(wanted, on_disk)
+        if same and not pending:
             return result
         result.outcome = INSTALLED
+        reload = bool(pending) or result.replaced != chosen.facts.fingerprint
         if dry_run:
-            result.detail = "would be written (dry run)"
+            result.detail = "would be written (dry run)" if not same else "would be reloaded (dry run)"
             return result
         if consumer.mount is None:
             raise DarseError(
                 f"darse.certs.dir {consumer.dir} is inside none of the service's volumes or bind mounts (lint: CT004)",
                 "mount a named volume there (darse lint: rule CT004)",
             )
-        files.write(containers[0], consumer.mount.target, consumer.dir, wanted)
-        if result.replaced != chosen.facts.fingerprint:
+        if not same:
+            marker = chosen.facts.fingerprint.encode() if reload else None
+            files.write(containers[0], consumer.mount.target, consumer.dir, wanted, pending=marker)
+        if reload:
+            if same:
+                result.detail = "its last reload did not happen: reloaded now"
             result.reloaded = _reload(files, consumer, containers)
+            files.write(containers[0], consumer.mount.target, consumer.dir, [], pending=b"")
         else:
-            result.detail = "owner or mode corrected; same certificate, no reload"
+            result.detail = "files restored or their owner or mode corrected; same certificate, no reload"
     except DarseError as exc:
         result.outcome = FAILED
         result.detail = exc.message

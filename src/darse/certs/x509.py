@@ -22,6 +22,7 @@ from darse.certs.names import covers_all
 from darse.errors import DarseError
 
 _PEM_HEADER = b"-----BEGIN CERTIFICATE-----"
+MAX_CHAIN = 16  # certificates in one chain: Let's Encrypt's have 2 or 3; ordering them is quadratic
 
 
 @dataclass(frozen=True)
@@ -87,22 +88,30 @@ def load_certificates(pem: bytes) -> list[x509.Certificate]:
     """Every certificate of a PEM bundle, in order; DarseError when there is none or one is damaged."""
     if _PEM_HEADER not in pem:
         raise DarseError("no PEM certificate in the chain", "acme.json's certificate must be base64 of PEM")
+    if pem.count(_PEM_HEADER) > MAX_CHAIN:
+        raise DarseError(f"the chain holds more than {MAX_CHAIN} certificates", "Traefik obtains it again on renewal")
     try:
         return x509.load_pem_x509_certificates(pem)
     except ValueError:
         raise DarseError("a certificate of the chain is damaged", "Traefik obtains it again on renewal") from None
 
 
+def _printable(text: str) -> str:
+    """A name of a certificate as darse shows it: control characters (a terminal's escape sequences,
+    from a hostile certificate or TLS server) written as \\xNN, everything else as it is."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def facts(certificate: x509.Certificate) -> CertFacts:
     try:
         names = certificate.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-        sans = tuple(name.lower() for name in names.get_values_for_type(x509.DNSName))
+        sans = tuple(_printable(name.lower()) for name in names.get_values_for_type(x509.DNSName))
     except x509.ExtensionNotFound:
         sans = ()
     return CertFacts(
         fingerprint=certificate.fingerprint(hashes.SHA256()).hex(),
-        subject=certificate.subject.rfc4514_string(),
-        issuer=certificate.issuer.rfc4514_string(),
+        subject=_printable(certificate.subject.rfc4514_string()),
+        issuer=_printable(certificate.issuer.rfc4514_string()),
         sans=sans,
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,

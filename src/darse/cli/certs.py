@@ -26,7 +26,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # --- sync, watch, status --------------------------------------------------------------------------------
 
 ACME_HELP = "Traefik's acme.json [default: darse.toml's [certs] acme]."
-RESOLVER_HELP = "Take certificates of this resolver only [default: darse.toml's [certs] resolver, else any]."
+RESOLVER_HELP = (
+    "The resolver whose certificates consumers take, unless their darse.certs.resolver label names one "
+    "[default: darse.toml's [certs] resolver, else any]."
+)
 _MARKS = {"installed": "[green]✓[/]", "unchanged": "[dim]=[/]", "not-deployed": "[yellow]-[/]"}
 
 
@@ -118,7 +121,9 @@ def _print_status(report: Any) -> None:
         style = _VERDICT_STYLE.get(consumer.verdict, "red")
         days = "" if consumer.days_left is None else f", {consumer.days_left} days left"
         out.print(
-            f"[bold]{escape(consumer.folder)}/{escape(consumer.service)}[/] ({escape(', '.join(consumer.domains))}): "
+            f"[bold]{escape(consumer.folder)}/{escape(consumer.service)}[/]"
+            + (f" ({escape(', '.join(consumer.domains))})" if consumer.domains else "")
+            + ": "
             f"[{style}]{consumer.verdict}[/]{days}" + (f" - {escape(consumer.detail)}" if consumer.detail else "")
         )
         for label, facts in (("acme.json", consumer.in_acme), ("folder", consumer.on_disk)):

@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import io
 import posixpath
+import re
 import tarfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,10 +30,17 @@ from darse.engine.docker import COMPOSE_SERVICE_LABEL, PROJECT_LABEL, Engine
 from darse.errors import DarseError
 
 STAGING = ".darse-certs"  # beside the files, in the consumer's folder
+# in STAGING: the fingerprint of a certificate written but whose consumer is not reloaded yet (empty
+# once it is): a reload that failed, or a sync stopped between the write and the reload, is done again
+PENDING = ".darse-certs-reload-pending"  # no file name can start with .darse-certs (darse.certs.labels)
 HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never started) for cleanup
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
-EXEC_OUTPUT_BYTES = 4096  # of a reload command's output, kept to explain its failure
+EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure
 RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
+RELOAD_TIMEOUT = 60.0  # seconds an exec: reload command may run
+STALE_HELPER = 600  # seconds after which a helper container is a leftover of a darse killed mid-write
+_GO_MODE_DIR = 1 << 31  # the engine's stat of a path holds a Go os.FileMode
+_GO_MODE_SYMLINK = 1 << 27
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,12 @@ class ConsumerFiles:
     def containers(self, project: str, compose_service: str) -> list[ConsumerContainer]:
         """The containers of a Compose service (every replica, stopped ones too), helpers left out."""
         labels = [f"{PROJECT_LABEL}={project}", f"{COMPOSE_SERVICE_LABEL}={compose_service}"]
+        try:
+            listed = self.engine.api.containers(all=True, filters={"label": labels})
+        except Exception as exc:  # the engine's error, or its connection lost: one line, never a traceback
+            raise _engine_error(f"cannot list the containers of {project}/{compose_service}", exc) from None
         found = []
-        for raw in self.engine.api.containers(all=True, filters={"label": labels}):
+        for raw in listed:
             if HELPER_LABEL in (raw.get("Labels") or {}):
                 continue
             name = ((raw.get("Names") or ["?"])[0]).lstrip("/")
@@ -125,6 +138,12 @@ class ConsumerFiles:
             found[name] = OwnedFile(name, member.uid, member.gid, member.mode & 0o7777, content)
         return found
 
+    def pending_reload(self, container: ConsumerContainer, directory: str) -> str:
+        """The fingerprint of the certificate `directory` holds whose reload is still to be done ("" when
+        none is): see PENDING."""
+        found = self.read(container, posixpath.join(directory, STAGING), [PENDING]).get(PENDING)
+        return found.data[:128].decode("ascii", "replace").strip() if found else ""
+
     def _get(self, container_id: str, path: str) -> bytes | None:
         """The engine's archive of one path, bounded: None when it does not exist or is too big."""
         import docker.errors
@@ -133,27 +152,37 @@ class ConsumerFiles:
             stream, stat = self._api.get_archive(container_id, path, chunk_size=65536)
         except docker.errors.NotFound:
             return None
-        except docker.errors.APIError as exc:
+        except Exception as exc:  # the engine's error, or its connection lost
             raise _engine_error(f"cannot read {path} in container {container_id[:12]}", exc) from None
         if int(stat.get("size") or 0) > MAX_FILE_BYTES:
             return None
         buffer = bytearray()
-        for chunk in stream:
-            buffer += chunk
-            if len(buffer) > MAX_FILE_BYTES + 64 * 1024:
-                return None
+        try:
+            for chunk in stream:
+                buffer += chunk
+                if len(buffer) > MAX_FILE_BYTES + 64 * 1024:
+                    return None
+        except Exception as exc:
+            raise _engine_error(f"cannot read {path} in container {container_id[:12]}", exc) from None
         return bytes(buffer)
 
     def write(
-        self, container: ConsumerContainer, mount_target: str, directory: str, files: Sequence[OwnedFile]
+        self,
+        container: ConsumerContainer,
+        mount_target: str,
+        directory: str,
+        files: Sequence[OwnedFile],
+        pending: bytes | None = None,
     ) -> None:
         """Write `files` into `directory` (inside the volume or bind mount at `mount_target` of the
-        container) through a helper container that is created, used and removed here."""
+        container) through a helper container that is created, used and removed here; and, in the
+        same archive, STAGING/PENDING with `pending` when it is not None."""
         mount = self._mount_of(container.id, mount_target)
+        self._remove_stale_helpers(container)
         helper = self._create_helper(container, mount)
         try:
             self._ensure_folder(helper, mount_target, directory)
-            self._put(helper, directory, _staged_archive(files))
+            self._put(helper, directory, _staged_archive(files, pending))
         finally:
             with contextlib.suppress(Exception):
                 self._api.remove_container(helper, v=True, force=True)
@@ -171,6 +200,20 @@ class ConsumerFiles:
             f"container {container_id[:12]} has no volume or bind mount at {target}",
             "it was created before its compose.yaml named that mount: darse up the service again",
         )
+
+    def _remove_stale_helpers(self, container: ConsumerContainer) -> None:
+        """Remove the helpers of this consumer left by a darse killed mid-write (older than STALE_HELPER
+        seconds: a running sync's own is seconds old). Each holds the consumer's volume, which
+        `docker compose down -v` could then not remove."""
+        labels = [f"{HELPER_LABEL}={container.name}"]
+        try:
+            found = self._api.containers(all=True, filters={"label": labels, "status": "created"})
+        except Exception:
+            return  # a best effort: the write itself says what is wrong with the engine
+        for raw in found:
+            if time.time() - int(raw.get("Created") or 0) > STALE_HELPER:
+                with contextlib.suppress(Exception):
+                    self._api.remove_container(raw["Id"], v=True, force=True)
 
     def _create_helper(self, container: ConsumerContainer, mount: dict[str, Any]) -> str:
         from docker.types import Mount
@@ -195,17 +238,26 @@ class ConsumerFiles:
 
     def _ensure_folder(self, helper: str, mount_target: str, directory: str) -> None:
         """Create the folders from the mount's target down to `directory` that do not exist (root's,
-        0755); existing ones are left exactly as they are."""
+        0755); existing ones are left exactly as they are. An existing one that is a link (planted in
+        the volume) or not a folder is refused: the engine would follow the link inside the helper's
+        own root, where the files would be lost and the consumer reloaded on every sync."""
         base = posixpath.normpath(mount_target)
         relative = posixpath.relpath(posixpath.normpath(directory), base)
         if relative == ".":
             return
         parts = relative.split("/")
         existing = 0
-        for depth in range(len(parts), 0, -1):
-            if self._exists(helper, posixpath.join(base, *parts[:depth])):
-                existing = depth
+        for depth in range(1, len(parts) + 1):
+            path = posixpath.join(base, *parts[:depth])
+            kind = self._kind(helper, path)
+            if kind is None:
                 break
+            if kind != "folder":
+                raise CertsEngineError(
+                    f"{path} in the consumer's volume is {kind}, not a folder: darse writes only into real folders",
+                    f"remove it from the volume (docker exec CONTAINER rm {path}), then sync again",
+                )
+            existing = depth
         if existing == len(parts):
             return
         buffer = io.BytesIO()
@@ -216,17 +268,23 @@ class ConsumerFiles:
                 archive.addfile(info)
         self._put(helper, posixpath.join(base, *parts[:existing]), buffer.getvalue())
 
-    def _exists(self, container_id: str, path: str) -> bool:
+    def _kind(self, container_id: str, path: str) -> str | None:
+        """What `path` is in the container ("folder", "a link", "a file"; None when missing), from the
+        engine's stat of it, which does not follow a link at the path itself."""
         import docker.errors
 
         try:
-            stream, _stat = self._api.get_archive(container_id, path, chunk_size=1024)
+            stream, stat = self._api.get_archive(container_id, path, chunk_size=1024)
         except docker.errors.NotFound:
-            return False
-        except docker.errors.APIError as exc:
+            return None
+        except Exception as exc:
             raise _engine_error(f"cannot look at {path}", exc) from None
-        stream.close() if hasattr(stream, "close") else None
-        return True
+        with contextlib.suppress(Exception):
+            stream.close()
+        mode = int(stat.get("mode") or 0)
+        if mode & _GO_MODE_SYMLINK or stat.get("linkTarget"):
+            return "a link"
+        return "folder" if mode & _GO_MODE_DIR else "a file"
 
     def _put(self, container_id: str, path: str, archive: bytes) -> None:
         try:
@@ -249,21 +307,57 @@ class ConsumerFiles:
             raise _engine_error(f"cannot send {signal} to {container.name}", exc) from None
 
     def run(self, container: ConsumerContainer, command: Sequence[str]) -> None:
-        """Run a reload command inside the container; its failure is an error quoting the start of its
-        output (the command's own words: a reload command does not print keys)."""
+        """Run a reload command inside the container; its failure is an error quoting the last line of
+        its output, unless that line may hold key material (the command can read the key file)."""
         try:
             exec_id = self._api.exec_create(container.id, list(command), stdout=True, stderr=True)["Id"]
-            output = self._api.exec_start(exec_id, stream=False, demux=False) or b""
+            output = self._exec_output(exec_id, command[0], container.name)
             code = self._api.exec_inspect(exec_id).get("ExitCode")
+        except CertsEngineError:
+            raise
         except Exception as exc:
             raise _engine_error(f"cannot run {command[0]!r} in {container.name}", exc) from None
         if code != 0:
-            said = output[:EXEC_OUTPUT_BYTES].decode("utf-8", "replace").strip().splitlines()
+            said = output.decode("utf-8", "replace").strip().splitlines()
+            last = said[-1][:200] if said else ""
+            if _may_hold_key(last):
+                last = "(its last line withheld: it may hold key material)"
             raise CertsEngineError(
                 f"the reload command {command[0]!r} exited with {code} in {container.name}"
-                + (f": {said[-1][:200]}" if said else ""),
+                + (f": {last}" if last else ""),
                 "check the darse.certs.reload label, or run the command by hand with docker exec",
             )
+
+
+    def _exec_output(self, exec_id: str, program: str, container: str) -> bytes:
+        """The end of a reload command's output, once it has ended; a CertsEngineError when it still
+        runs after RELOAD_TIMEOUT (the engine's stream has no deadline of its own, and a command that
+        never ends would hold every later sync, and the watcher, for ever)."""
+        stream = self._api.exec_start(exec_id, stream=True, demux=False)
+        tail = bytearray()
+        failure: list[Exception] = []
+
+        def pump() -> None:
+            try:
+                for chunk in stream:
+                    tail.extend(chunk)
+                    del tail[:-EXEC_OUTPUT_BYTES]  # the end only: a chatty command is not kept
+            except Exception as exc:
+                failure.append(exc)
+
+        reader = threading.Thread(target=pump, name="darse-certs-reload", daemon=True)
+        reader.start()
+        reader.join(RELOAD_TIMEOUT)
+        if reader.is_alive():
+            with contextlib.suppress(Exception):
+                stream.close()
+            raise CertsEngineError(
+                f"the reload command {program!r} still runs in {container} after {RELOAD_TIMEOUT:g} s",
+                "a reload command must end (a reload, not the daemon itself): check the darse.certs.reload label",
+            )
+        if failure:
+            raise failure[0]
+        return bytes(tail)
 
 
 def engine_host(url: str) -> str:
@@ -276,8 +370,9 @@ def engine_host(url: str) -> str:
     return "127.0.0.1"
 
 
-def _staged_archive(files: Sequence[OwnedFile]) -> bytes:
-    """A tar that writes each file into STAGING, then links it over its name."""
+def _staged_archive(files: Sequence[OwnedFile], pending: bytes | None = None) -> bytes:
+    """A tar that writes each file into STAGING, then links it over its name (and STAGING/PENDING with
+    `pending` when it is not None)."""
     now = int(time.time())
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
@@ -288,12 +383,25 @@ def _staged_archive(files: Sequence[OwnedFile]) -> bytes:
             info = tarfile.TarInfo(f"{STAGING}/{file.name}")
             info.size, info.mode, info.uid, info.gid, info.mtime = len(file.data), file.mode, file.uid, file.gid, now
             archive.addfile(info, io.BytesIO(file.data))
+        if pending is not None:
+            marker = tarfile.TarInfo(f"{STAGING}/{PENDING}")
+            marker.size, marker.mode, marker.mtime = len(pending), 0o600, now
+            archive.addfile(marker, io.BytesIO(pending))
         for file in files:
             link = tarfile.TarInfo(file.name)
             link.type, link.linkname, link.mtime = tarfile.LNKTYPE, f"{STAGING}/{file.name}", now
             link.mode, link.uid, link.gid = file.mode, file.uid, file.gid
             archive.addfile(link)
     return buffer.getvalue()
+
+
+_BLOB = re.compile(r"[A-Za-z0-9+/=]{40,}")  # a run of base64 as long as a PEM line: key material, maybe
+
+
+def _may_hold_key(line: str) -> bool:
+    """Whether a line a reload command printed could be part of a key (a PEM marker, or a long run of
+    base64): such a line is never quoted in an error, whatever the command did with the key file."""
+    return "PRIVATE KEY" in line.upper() or _BLOB.search(line) is not None
 
 
 def _engine_error(what: str, exc: Exception) -> CertsEngineError:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -157,7 +157,8 @@ class SwarmEngine:
                 engine.close()
 
     def ensure_manager(self) -> None:
-        info = self.client.info()
+        with _reading("the engine's state"):
+            info = self.client.info()
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
             raise DarseError(
@@ -214,14 +215,16 @@ class SwarmEngine:
 
     def secrets(self, stack: str) -> list[tuple[str, str]]:
         """(id, name) of the secrets a stack created."""
-        return [
-            (s["ID"], s["Spec"]["Name"]) for s in self.client.api.secrets(filters={"label": f"{STACK_LABEL}={stack}"})
-        ]
+        with _reading(f"the secrets of stack {stack}"):
+            found = self.client.api.secrets(filters={"label": f"{STACK_LABEL}={stack}"})
+        return [(s["ID"], s["Spec"]["Name"]) for s in found]
 
     def secrets_in_use(self) -> set[str]:
         """IDs of every secret some service of the Swarm still refers to (any stack)."""
         used: set[str] = set()
-        for service in self.client.api.services():
+        with _reading("its services"):
+            services = self.client.api.services()
+        for service in services:
             spec = service.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {})
             used.update(ref.get("SecretID", "") for ref in spec.get("Secrets") or [])
         return used
@@ -239,7 +242,8 @@ class SwarmEngine:
         """The labels of the secrets called exactly one of `names` (a secret's data is never readable)."""
         if not names:
             return {}
-        found = self.client.api.secrets(filters={"name": names})
+        with _reading("secret labels"):
+            found = self.client.api.secrets(filters={"name": names})
         return {s["Spec"]["Name"]: dict(s["Spec"].get("Labels") or {}) for s in found if s["Spec"]["Name"] in names}
 
     def ensure_secret(self, name: str, data: bytes, labels: dict[str, str]) -> str:
@@ -247,7 +251,9 @@ class SwarmEngine:
         from a hash of the data by the caller, so an existing one holds the same bytes."""
         import docker.errors
 
-        for found in self.client.api.secrets(filters={"name": name}):
+        with _reading(f"secret {name}"):
+            existing = self.client.api.secrets(filters={"name": name})
+        for found in existing:
             if found["Spec"]["Name"] == name:
                 return found["ID"]
         try:
@@ -261,10 +267,11 @@ class SwarmEngine:
         """The secret references of a Swarm service (`STACK_SERVICE`), None when there is no such service."""
         import docker.errors
 
-        try:
-            spec = self.client.api.inspect_service(service)["Spec"]
-        except docker.errors.NotFound:
-            return None
+        with _reading(f"service {service}"):
+            try:
+                spec = self.client.api.inspect_service(service)["Spec"]
+            except docker.errors.NotFound:
+                return None
         return list(spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Secrets") or [])
 
     def replace_secret_refs(
@@ -423,6 +430,17 @@ def _node_state(raw: dict[str, Any]) -> NodeState:
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
     return lines[-1][:300] if lines else ""
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """The engine's error while reading (or its connection lost) as one line, never a traceback."""
+    try:
+        yield
+    except DarseError:
+        raise
+    except Exception as exc:
+        raise DarseError(f"cannot read {what} from the Swarm: {_first_line(exc)}", "is the engine reachable?") from None
 
 
 def _first_line(exc: Exception) -> str:

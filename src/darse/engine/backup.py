@@ -11,8 +11,9 @@ a volume can be gigabytes, and none is ever held in memory whole.
 - The engine does not stop an exec'd process when its client hangs up (measured on 20.10: a `yes`
   kept running). When darse stops reading early (the command stalled, or `write` raised), it ends
   the command too: every exec carries an environment variable with a token of its own, and a second
-  exec sends SIGTERM to each process of the container whose environment holds it (children inherit
-  it). That second exec needs `sh`, `tr`, `grep` and `kill` in the container, as every database image
+  exec sends SIGTERM to the processes of the container whose environment holds it (children inherit
+  it): the innermost first, so that a script's cleanup still runs, the rest a moment later. That
+  second exec needs `sh`, `tr`, `grep`, `sleep` and `kill` in the container, as every database image
   has; without them the command is left to end by itself.
 - A volume's content comes through a helper container that is *created, never started* (no process,
   no network, so any image the engine has will do: the caller passes one, the service's own image for
@@ -49,15 +50,35 @@ STDERR_TAIL = 4096  # bytes of a command's standard error kept to explain its fa
 HELPER_LABEL = "org.darse.backup-helper"  # marks the helper containers (never started) for cleanup
 HELPER_MOUNT = "/data"  # where a helper container mounts the volume
 STOP_TIMEOUT = 30  # seconds a container gets to stop before the engine kills it
+GRACE_KILL = 2  # seconds a stopped command's script gets to clean up before the rest of it is ended
 EXIT_WAIT = 10.0  # seconds to wait for the engine to record an exit code once the output has ended
 TOKEN_VARIABLE = "DARSE_BACKUP_EXEC"  # in the environment of every command darse runs, to end it early
 ENGINE_HINT = "is the engine reachable and the service running? darse status shows it"
 
-# Ends every process of the container whose environment holds TOKEN_VARIABLE=$1 (the command and its children).
-_KILL_SCRIPT = (
-    'for d in /proc/[0-9]*; do if tr "\\000" "\\n" < "$d/environ" 2>/dev/null | grep -qx "$0=$1"; '
-    'then kill -TERM "${d#/proc/}" 2>/dev/null; fi; done; true'
-)
+# Ends the command carrying TOKEN_VARIABLE=$1 in its environment (it and its children: they inherit it).
+# First SIGTERM to the leaves only (pg_dump, not the `sh -c` around it), so that a script's own cleanup
+# after them still runs (a temporary credentials file removed); after GRACE_KILL seconds, SIGTERM to
+# whatever still carries the token (a loop starting new children).
+_KILL_SCRIPT = """
+token="$0=$1"
+holders() {
+  for d in /proc/[0-9]*; do
+    tr '\\000' '\\n' < "$d/environ" 2>/dev/null | grep -qx "$token" && echo "${d#/proc/}"
+  done
+}
+found=$(holders)
+parents=""
+for p in $found; do
+  while read -r key value; do [ "$key" = PPid: ] && parents="$parents $value"; done < "/proc/$p/status" 2>/dev/null
+done
+for p in $found; do
+  case " $parents " in *" $p "*) ;; *) kill -TERM "$p" 2>/dev/null;; esac
+done
+sleep GRACE
+for p in $(holders); do kill -TERM "$p" 2>/dev/null; done
+true
+"""
+_KILL_SCRIPT_FILLED = _KILL_SCRIPT.replace("GRACE", str(GRACE_KILL))
 
 
 class BackupEngineError(DarseError):
@@ -228,7 +249,7 @@ def _end_command(api: Any, container_id: str, token: str) -> None:
     """SIGTERM to the processes of the command carrying `token` (best effort: see the module's docstring)."""
     with contextlib.suppress(Exception):
         exec_id = api.exec_create(
-            container_id, ["sh", "-c", _KILL_SCRIPT, TOKEN_VARIABLE, token], stdout=False, stderr=False
+            container_id, ["sh", "-c", _KILL_SCRIPT_FILLED, TOKEN_VARIABLE, token], stdout=False, stderr=False
         )["Id"]
         api.exec_start(exec_id, detach=True)
 

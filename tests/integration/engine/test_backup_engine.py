@@ -125,6 +125,20 @@ def test_a_stalled_command_stops_at_the_bound(ours, running):
     assert "sleep 299" not in wait_gone(running, "sleep 299")
 
 
+def test_a_stopped_script_still_cleans_up_after_its_command(ours, running):
+    """Only the innermost process is ended first: the script around it removes its temporary file (as
+    the MongoDB dump removes its credentials file) before anything else is ended."""
+    marker = f"/tmp/{unique('credentials')}"
+    script = f"echo secret > {marker}; echo begin; sleep 298; rm -f {marker}; sleep 297"
+    with pytest.raises(BackupEngineError):
+        backup.stream_command(ours, running.id, ["sh", "-c", script], lambda _chunk: None, stall=1)
+    assert "sleep 298" not in wait_gone(running, "sleep 298")
+    left = wait_gone(running, "sleep 297")
+    assert "sleep 297" not in left and not any("sleep 298" in p for p in left)
+    listing = running.exec_run(["ls", "/tmp"]).output.decode()
+    assert marker.rsplit("/", 1)[1] not in listing
+
+
 def test_a_container_not_running_is_a_one_line_error(ours, engine, busybox):
     created = engine.containers.create(BASE_TAG, ["true"], name=unique("stopped"))
     try:

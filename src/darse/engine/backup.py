@@ -187,38 +187,43 @@ class _BrokenStream(Exception):
 
 
 def _frames(raw: Any) -> Iterator[tuple[int, bytes]]:
-    """The engine's multiplexed stream: (1 for stdout or 2 for stderr, a piece of at most CHUNK bytes)."""
+    """The engine's multiplexed stream as (1 for stdout or 2 for stderr, at most CHUNK bytes).
+
+    Blocks of what has arrived (`read1`) are taken apart here, consecutive pieces of one stream joined:
+    the engine's frames are often a few KiB, and one read and one `write` per block keep up with it."""
+    header = b""  # the part of a frame header read so far
+    stream, left = 0, 0  # the current frame's stream and its bytes still to come
     while True:
-        header = _read_exactly(raw, 8)
-        if header is None:
-            return
-        stream, size = struct.unpack(">BxxxL", header)
-        while size:
-            piece = _read(raw, min(size, CHUNK))
-            if not piece:
+        try:
+            block = raw.read1(CHUNK)
+        except Exception as exc:  # urllib3's and the socket's errors alike: the connection is gone
+            raise _BrokenStream(type(exc).__name__) from None
+        if not block:
+            if header or left:
                 raise _BrokenStream("the stream ended inside a frame")
-            size -= len(piece)
-            yield stream, piece
-
-
-def _read(raw: Any, size: int) -> bytes:
-    try:
-        return raw.read(size)
-    except Exception as exc:  # urllib3's and the socket's errors alike: the connection is gone
-        raise _BrokenStream(type(exc).__name__) from None
-
-
-def _read_exactly(raw: Any, size: int) -> bytes | None:
-    """`size` bytes, or None at a clean end of the stream (before the first byte)."""
-    data = b""
-    while len(data) < size:
-        piece = _read(raw, size - len(data))
-        if not piece:
-            if data:
-                raise _BrokenStream("the stream ended inside a frame header")
-            return None
-        data += piece
-    return data
+            return
+        view, at = memoryview(block), 0
+        pending: list[memoryview] = []
+        while at < len(view):
+            if left == 0:
+                need = 8 - len(header)
+                header += bytes(view[at : at + need])
+                at += min(need, len(view) - at)
+                if len(header) < 8:
+                    break
+                kind, left = struct.unpack(">BxxxL", header)
+                header = b""
+                if pending and kind != stream:
+                    yield stream, b"".join(pending)
+                    pending = []
+                stream = kind
+                continue
+            take = min(left, len(view) - at)
+            pending.append(view[at : at + take])
+            at += take
+            left -= take
+        if pending:
+            yield stream, b"".join(pending)
 
 
 def _exit_code(api: Any, exec_id: str, name: str, where: str) -> int:

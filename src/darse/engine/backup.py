@@ -157,6 +157,7 @@ def stream_command(
     written = 0
     try:
         for stream, piece in _frames(response.raw):
+            watchdog.touch()  # standard error counts: a dump reporting progress there is alive
             if stream == 1:
                 with watchdog.paused():  # a slow `write` (restic busy) is not a stalled command
                     write(piece)
@@ -297,6 +298,9 @@ class _Watchdog(threading.Thread):
 
     def _delay(self) -> float:
         return self.stall if self._paused else max(0.01, self._last + self.stall - time.monotonic())
+
+    def touch(self) -> None:
+        self._last = time.monotonic()
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:

@@ -125,6 +125,14 @@ def test_a_stalled_command_stops_at_the_bound(ours, running):
     assert "sleep 299" not in wait_gone(running, "sleep 299")
 
 
+def test_progress_on_standard_error_is_no_stall(ours, running):
+    """Silent on standard output for longer than the bound, but never silent for that long at all."""
+    script = 'for i in 1 2 3 4 5 6; do echo "progress $i" >&2; sleep 0.5; done; echo dump'
+    chunks: list[bytes] = []
+    result = backup.stream_command(ours, running.id, ["sh", "-c", script], collect(chunks), stall=2)
+    assert result.ok and b"".join(chunks) == b"dump\n" and result.last_error_line() == "progress 6"
+
+
 def test_a_stopped_script_still_cleans_up_after_its_command(ours, running):
     """Only the innermost process is ended first: the script around it removes its temporary file (as
     the MongoDB dump removes its credentials file) before anything else is ended."""

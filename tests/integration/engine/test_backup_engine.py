@@ -249,6 +249,19 @@ def test_volume_mountpoint_is_the_local_volume_directory(ours, engine, volume):
     assert (found / "shadow-link").is_symlink()
 
 
+def test_no_mountpoint_for_a_volume_mounted_only_in_use_nor_a_remote_engine(ours, engine, volume):
+    """A local volume with options (tmpfs here, NFS in real life) is mounted only while a container uses
+    it: its directory says nothing of its content. A remote engine's paths are not this machine's."""
+    name = unique("tmpfs")
+    engine.volumes.create(name, driver_opts={"type": "tmpfs", "device": "tmpfs"})
+    try:
+        assert backup.volume_mountpoint(ours, name) is None
+    finally:
+        engine.volumes.get(name).remove(force=True)
+    remote = Engine(ours.api, url="tcp://192.0.2.1:2376")
+    assert backup.volume_mountpoint(remote, volume) is None
+
+
 def test_restore_fills_a_new_volume_and_refuses_a_full_one(ours, engine, volume):
     source = io.BytesIO()
     backup.stream_volume(ours, volume, source.write, image=BASE_TAG)

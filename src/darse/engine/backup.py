@@ -37,7 +37,7 @@ import struct
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -339,8 +339,11 @@ def stream_volume(engine: Engine, volume_name: str, write: Callable[[bytes], Non
 def restore_volume(engine: Engine, volume_name: str, read: Callable[[int], bytes] | IO[bytes], *, image: str) -> None:
     """Put a tar stream (as `stream_volume` gives it) into the named volume, which must exist and be
     empty: the caller creates a new volume (with the labels Compose would give it) or empties one; this
-    refuses to mix a snapshot into data already there. Owners, modes and links are kept as the tar says."""
-    reader: Callable[[int], bytes] = read.read if hasattr(read, "read") else read  # type: ignore[union-attr]
+    refuses to mix a snapshot into data already there. Owners, modes and links are kept as the tar says;
+    the engine extracts inside the helper's own root, so a hostile name (`../..`) cannot reach the host.
+    If `read` raises, its exception goes on unchanged; the volume then holds part of the tar, and the
+    caller removes it."""
+    source = _Source(read.read if hasattr(read, "read") else read)  # type: ignore[union-attr]
     api = engine.docker_api
     _existing_volume(api, volume_name)
     helper = _create_helper(api, volume_name, image, read_only=False)
@@ -350,17 +353,41 @@ def restore_volume(engine: Engine, volume_name: str, read: Callable[[int], bytes
                 f"the volume {volume_name} is not empty: nothing restored into it",
                 "restore into a new volume (or remove this one first, after a backup of it)",
             )
+        first = source.read(CHUNK)
+        if not first:
+            raise BackupEngineError(
+                f"nothing to restore into the volume {volume_name}: the stream was empty",
+                "check the snapshot: darse backup ls lists what it holds",
+            )
         try:
-            api.put_archive(helper, HELPER_MOUNT, _chunks(reader))
+            api.put_archive(helper, HELPER_MOUNT, source.chunks(first))
         except Exception as exc:
+            if source.failure is not None:
+                raise source.failure from None
             raise _engine_error(f"cannot restore into the volume {volume_name}", exc) from None
     finally:
         _remove_helper(api, helper)
 
 
-def _chunks(read: Callable[[int], bytes]) -> Iterable[bytes]:
-    while chunk := read(CHUNK):
-        yield chunk
+class _Source:
+    """The caller's tar stream in chunks for the upload, remembering the caller's own failure (the HTTP
+    client would report it as its own)."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self.read = read
+        self.failure: BaseException | None = None
+
+    def chunks(self, first: bytes) -> Iterator[bytes]:
+        yield first
+        while True:
+            try:
+                chunk = self.read(CHUNK)
+            except BaseException as exc:
+                self.failure = exc
+                raise
+            if not chunk:
+                return
+            yield chunk
 
 
 def _is_empty(api: Any, helper: str, volume_name: str) -> bool:

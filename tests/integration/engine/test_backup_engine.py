@@ -289,6 +289,31 @@ def test_restore_fills_a_new_volume_and_refuses_a_full_one(ours, engine, volume)
         engine.volumes.get(target).remove(force=True)
 
 
+def test_an_empty_or_failing_stream_stops_the_restore_with_its_own_error(ours, engine, volume):
+    source = io.BytesIO()
+    backup.stream_volume(ours, volume, source.write, image=BASE_TAG)
+    source.seek(0)
+    served = [0]
+
+    def read(size: int) -> bytes:
+        if served[0] >= 2:
+            raise WriterFailed("restic dump failed")
+        served[0] += 1
+        return source.read(size)
+
+    target = unique("partial")
+    engine.volumes.create(target)
+    try:
+        with pytest.raises(BackupEngineError) as empty:
+            backup.restore_volume(ours, target, io.BytesIO(b""), image=BASE_TAG)
+        assert "nothing to restore" in str(empty.value)
+        with pytest.raises(WriterFailed):
+            backup.restore_volume(ours, target, read, image=BASE_TAG)
+        assert served[0] == 2 and helpers_of(engine, target) == []
+    finally:
+        engine.volumes.get(target).remove(force=True)
+
+
 # --- containers ------------------------------------------------------------------------------------------
 
 

@@ -6,9 +6,12 @@ and containers stopped and started. Every name is unique; everything created is 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import socket
 import tarfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ from darse.engine.backup import BackupEngineError
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
+from darse.engine.docker_py import DockerPyAPI
 
 from helpers.engine import BASE_TAG
 
@@ -157,6 +161,51 @@ def test_a_container_not_running_is_a_one_line_error(ours, engine, busybox):
         created.remove(force=True)
 
 
+@pytest.fixture(scope="module")
+def over_tcp(engine, busybox) -> Iterator[Engine]:
+    """darse's Engine on the local engine reached over TCP (a forwarder to its socket), as a remote
+    engine is: docker-py's client, its HTTP over a TCP connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def pump(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        with contextlib.suppress(OSError):
+            target.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        while not done.is_set():
+            with contextlib.suppress(OSError):
+                client, _ = listener.accept()
+                upstream = socket.socket(socket.AF_UNIX)
+                upstream.connect("/var/run/docker.sock")
+                threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+                threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    connected = connect(Endpoint(docker_host=f"tcp://127.0.0.1:{listener.getsockname()[1]}"))
+    yield connected
+    connected.close()
+    done.set()
+    listener.close()
+
+
+def test_a_remote_engine_streams_and_stalls_alike(over_tcp, running):
+    assert isinstance(over_tcp.api, DockerPyAPI) and over_tcp.url.startswith("tcp://")
+    chunks: list[bytes] = []
+    command = ["sh", "-c", "yes 0123456789abcdef | head -c 1048576; echo 'pg_dump: fine' >&2; exit 4"]
+    result = backup.stream_command(over_tcp, running.id, command, collect(chunks), stall=30)
+    assert result.exit_code == 4 and result.last_error_line() == "pg_dump: fine"
+    assert b"".join(chunks) == (PATTERN * (1048576 // len(PATTERN) + 1))[:1048576]
+    with pytest.raises(BackupEngineError) as stalled:
+        backup.stream_command(over_tcp, running.id, ["sleep", "296"], collect(chunks), stall=1)
+    assert "wrote nothing for 1 s" in str(stalled.value)
+    assert "sleep 296" not in wait_gone(running, "sleep 296")
+    assert backup.volume_mountpoint(over_tcp, "anything") is None
+
+
 # --- volumes ---------------------------------------------------------------------------------------------
 
 POPULATE = (
@@ -240,6 +289,16 @@ def test_a_missing_volume_is_an_error_and_is_not_created(ours, engine, busybox):
     with pytest.raises(docker.errors.NotFound):
         engine.volumes.get(name)
     assert backup.volume_mountpoint(ours, name) is None
+
+
+def test_a_remote_engine_streams_a_volume_alike(ours, over_tcp, engine, volume):
+    here, there = io.BytesIO(), io.BytesIO()
+    backup.stream_volume(ours, volume, here.write, image=BASE_TAG)
+    backup.stream_volume(over_tcp, volume, there.write, image=BASE_TAG)
+    assert {n: c for n, (_m, c) in members(here.getvalue()).items()} == {
+        n: c for n, (_m, c) in members(there.getvalue()).items()
+    }
+    assert helpers_of(engine, volume) == []
 
 
 def test_volume_mountpoint_is_the_local_volume_directory(ours, engine, volume):

@@ -1,0 +1,172 @@
+"""darse's dump commands (darse.backup.dumps) against real databases: Debian's PostgreSQL 15, MariaDB
+10.11 and Redis 7 in images configured like the official ones (tests/helpers/databases.py).
+
+Each dump runs as darse runs it, `sh -c SCRIPT` inside the database's own container with nothing but
+the container's environment, and writes the dump on standard output; `load_command` reads it back
+into a FRESH container of the same image, and the rows must be the same (a checksum of an ordered
+query, computed by the database, against the one computed here from what was written). The
+password holds quotes, a space and a dollar: the shells on the way must pass it untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import subprocess
+import time
+from collections.abc import Callable
+
+import docker
+import pytest
+from docker.models.containers import Container
+
+from darse.backup.dumps import dump_command, load_command
+
+from helpers.databases import exec_sh, postgres_image, running
+
+PASSWORD = "pa'ss w\"ord $HOME-`1`"
+ROWS = 3000
+PIECES = ["plain", "l'apostrophe", 'a "quote"', "back\\slash", "tab\there", "new\nline", "\\.", "été", "日本語",
+          "🐘", "$HOME", "%s", ";", "--", "NULL", " ", ""]  # fmt: skip
+
+
+def rows() -> list[tuple[int, str | None]]:
+    """ROWS rows of varied text (quotes, backslashes, control characters, non-ASCII, a COPY end
+    marker), one of them NULL; the same on every run."""
+    pick = random.Random(16)
+    return [(i, None if i == 7 else "".join(pick.choices(PIECES, k=pick.randint(0, 12)))) for i in range(1, ROWS + 1)]
+
+
+def expected_checksum() -> str:
+    text = "\n".join(f"{i}:{'<null>' if body is None else body}" for i, body in rows())
+    return f"{ROWS} {hashlib.md5(text.encode()).hexdigest()}"
+
+
+def dump(container: Container, kind: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    return exec_sh(container, dump_command(kind), **env)
+
+
+def load(container: Container, kind: str, data: bytes) -> None:
+    done = exec_sh(container, load_command(kind), stdin=data)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+
+
+LIST_PROCESSES = ["sh", "-c", 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f"; echo; done']
+
+
+def caught_running(
+    container: Container, kind: str, marker: str, release: Callable[[], object]
+) -> tuple[str, subprocess.CompletedProcess[bytes]]:
+    """The command lines of every process in the container while a dump of `kind` runs, held up by a
+    lock that `release()` lets go once `marker` shows among them; then the finished dump."""
+    proc = subprocess.Popen(
+        ["docker", "exec", container.name, *dump_command(kind)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    listing = ""
+    try:
+        for _ in range(300):
+            listing = container.exec_run(LIST_PROCESSES)[1].decode(errors="replace")
+            if marker in listing:
+                break
+            time.sleep(0.1)
+    finally:
+        release()
+        out, err = proc.communicate(timeout=120)
+    assert marker in listing, f"the dump was never seen running:\n{listing}"
+    return listing, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+
+PG_ENV = {"POSTGRES_USER": "wiki user", "POSTGRES_PASSWORD": PASSWORD, "POSTGRES_DB": "wiki"}
+
+
+def pg_sql(body: str | None) -> str:
+    return "NULL" if body is None else "'" + body.replace("'", "''") + "'"
+
+
+def pg_write(container: Container) -> None:
+    script = "CREATE TABLE pages (id integer PRIMARY KEY, body text);\n" + "".join(
+        f"INSERT INTO pages VALUES ({i}, {pg_sql(body)});\n" for i, body in rows()
+    )
+    done = exec_sh(
+        container,
+        ["sh", "-c", 'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" wiki'],
+        stdin=script.encode(),
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+
+
+def pg_checksum(container: Container) -> str:
+    query = (
+        "SELECT count(*) || ' ' || md5(string_agg(id || ':' || coalesce(body, '<null>'), E'\\n' ORDER BY id)) "
+        "FROM pages"
+    )
+    code, out = container.exec_run(["psql", "-X", "-At", "-U", "wiki user", "-d", "wiki", "-c", query])
+    assert code == 0, out
+    return out.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def pg_image() -> str:
+    return postgres_image()
+
+
+def test_postgres_dump_loads_into_a_fresh_container(engine: docker.DockerClient, pg_image: str) -> None:
+    with running(engine, pg_image, PG_ENV) as source:
+        pg_write(source)
+        assert pg_checksum(source) == expected_checksum()
+        done = dump(source, "postgres")
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert b"CREATE TABLE public.pages" in done.stdout and PASSWORD.encode() not in done.stdout
+        # the source is not fresh: its table is there already, and loading again must fail
+        again = exec_sh(source, load_command("postgres"), stdin=done.stdout)
+        assert again.returncode != 0 and b'relation "pages" already exists' in again.stderr
+    with running(engine, pg_image, PG_ENV) as target:
+        load(target, "postgres", done.stdout)
+        assert pg_checksum(target) == expected_checksum()
+        # the role keeps its password: a TCP login (password authentication) with it works
+        code, out = target.exec_run(
+            [
+                "sh",
+                "-c",
+                'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -At -h 127.0.0.1 -U "$POSTGRES_USER" wiki -c "SELECT 1"',
+            ]
+        )
+        assert (code, out.strip()) == (0, b"1")
+
+
+def test_postgres_dump_with_a_wrong_password_fails(engine: docker.DockerClient, pg_image: str) -> None:
+    # the local socket asks for the password too (initdb's --auth-local), as some set-ups do
+    env = {**PG_ENV, "POSTGRES_INITDB_ARGS": "--auth-local=scram-sha-256"}
+    with running(engine, pg_image, env) as source:
+        good = dump(source, "postgres")
+        assert good.returncode == 0, good.stderr.decode(errors="replace")
+        assert b"CREATE ROLE" in good.stdout
+        bad = dump(source, "postgres", POSTGRES_PASSWORD="not the password")
+        assert bad.returncode != 0
+        assert b"password authentication failed" in bad.stderr
+
+
+def test_postgres_password_is_on_no_command_line_during_a_dump(engine: docker.DockerClient, pg_image: str) -> None:
+    env = {**PG_ENV, "POSTGRES_INITDB_ARGS": "--auth-local=scram-sha-256"}
+    with running(engine, pg_image, env) as source:
+        pg_write(source)
+        # a transaction holding the table makes pg_dump wait for it: the dump is caught running
+        locker = "BEGIN; LOCK TABLE pages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);"
+        source.exec_run(
+            ["sh", "-c", f'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -U "$POSTGRES_USER" wiki -c "{locker}"'],
+            detach=True,
+        )
+        time.sleep(1)  # the lock taken before the dump starts
+
+        def release() -> None:
+            query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'"
+            source.exec_run(
+                ["sh", "-c", f'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -U "$POSTGRES_USER" wiki -c "{query}"']
+            )
+
+        listing, done = caught_running(source, "postgres", "pg_dump ", release)
+        assert "pg_dumpall" in listing and PASSWORD not in listing
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert b"COPY public.pages" in done.stdout

@@ -75,13 +75,17 @@ _MARIADB = (
 _MYSQL = _MYSQL_PASSWORD + f"exec mysqldump {_DUMP_OPTIONS}"
 # Redis (and Valkey, KeyDB): BGSAVE writes a point-in-time RDB file beside the data; wait until it is
 # done (at most an hour), check that it succeeded, then stream that file. REDIS_PASSWORD, when set,
-# reaches redis-cli through REDISCLI_AUTH.
+# reaches redis-cli through REDISCLI_AUTH. Every LASTSAVE answer must be a number: redis-cli prints
+# an error reply (a refused password, a server gone) like any other, and the wait would never end.
 _REDIS = (
     "set -e; "
     '[ -z "${REDIS_PASSWORD:-}" ] || export REDISCLI_AUTH="$REDIS_PASSWORD"; '
     "c=redis-cli; command -v $c >/dev/null 2>&1 || c=valkey-cli; command -v $c >/dev/null 2>&1 || c=keydb-cli; "
-    'before="$($c LASTSAVE)"; $c BGSAVE >/dev/null; n=0; '
-    'while $c INFO persistence | grep -q "rdb_bgsave_in_progress:1" || [ "$($c LASTSAVE)" = "$before" ]; do '
+    'last() { r="$($c LASTSAVE)"; case "$r" in ""|*[!0-9]*) echo "LASTSAVE failed: $r" >&2; return 1;; esac; '
+    'echo "$r"; }; '
+    'before="$(last)"; $c BGSAVE >/dev/null; n=0; '
+    'while :; do now="$(last)"; '
+    'if [ "$now" != "$before" ] && ! $c INFO persistence | grep -q "rdb_bgsave_in_progress:1"; then break; fi; '
     'n=$((n+1)); [ "$n" -le 3600 ] || exit 1; sleep 1; done; '
     '$c INFO persistence | grep -q "rdb_last_bgsave_status:ok"; '
     'dir="$($c CONFIG GET dir | sed -n 2p)"; file="$($c CONFIG GET dbfilename | sed -n 2p)"; '

@@ -22,7 +22,7 @@ from docker.models.containers import Container
 
 from darse.backup.dumps import dump_command, load_command
 
-from helpers.databases import exec_sh, postgres_image, running
+from helpers.databases import exec_sh, mariadb_image, postgres_image, redis_image, running, wait_healthy
 
 PASSWORD = "pa'ss w\"ord $HOME-`1`"
 ROWS = 3000
@@ -170,3 +170,165 @@ def test_postgres_password_is_on_no_command_line_during_a_dump(engine: docker.Do
         assert "pg_dumpall" in listing and PASSWORD not in listing
         assert done.returncode == 0, done.stderr.decode(errors="replace")
         assert b"COPY public.pages" in done.stdout
+
+
+# --- MariaDB ---------------------------------------------------------------------------------------
+
+MARIADB_ENV = {
+    "MARIADB_ROOT_PASSWORD": PASSWORD,
+    "MARIADB_DATABASE": "wiki",
+    "MARIADB_USER": "wiki",
+    "MARIADB_PASSWORD": PASSWORD,
+}
+AS_ROOT = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb --user=root --default-character-set=utf8mb4 --binary-mode wiki'
+
+
+def my_sql(body: str | None) -> str:
+    return "NULL" if body is None else "'" + body.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def my_write(container: Container) -> None:
+    script = "CREATE TABLE pages (id integer PRIMARY KEY, body text) DEFAULT CHARSET=utf8mb4;\n" + "".join(
+        f"INSERT INTO pages VALUES ({i}, {my_sql(body)});\n" for i, body in rows()
+    )
+    done = exec_sh(container, ["sh", "-c", AS_ROOT], stdin=("BEGIN;\n" + script + "COMMIT;\n").encode())
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+
+
+def my_checksum(container: Container) -> str:
+    query = (
+        "SET SESSION group_concat_max_len = 1073741824; "
+        "SELECT CONCAT(COUNT(*), ' ', MD5(GROUP_CONCAT(CONCAT(id, ':', COALESCE(body, '<null>')) "
+        "ORDER BY id SEPARATOR '\\n'))) FROM pages;"
+    )
+    done = exec_sh(container, ["sh", "-c", AS_ROOT + " --batch --skip-column-names"], stdin=query.encode())
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def my_image() -> str:
+    return mariadb_image()
+
+
+def test_mariadb_dump_loads_into_a_fresh_container(engine: docker.DockerClient, my_image: str) -> None:
+    with running(engine, my_image, MARIADB_ENV) as source:
+        my_write(source)
+        assert my_checksum(source) == expected_checksum()
+        done = dump(source, "mariadb")
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert b"CREATE TABLE `pages`" in done.stdout and PASSWORD.encode() not in done.stdout
+    with running(engine, my_image, MARIADB_ENV) as target:
+        load(target, "mariadb", done.stdout)
+        assert my_checksum(target) == expected_checksum()
+        # the users came back with their passwords: the application's user logs in over TCP
+        login = 'MYSQL_PWD="$MARIADB_PASSWORD" mariadb --protocol=tcp --host=127.0.0.1 --user=wiki wiki'
+        check = exec_sh(
+            target, ["sh", "-c", login + " --batch --skip-column-names"], stdin=b"SELECT COUNT(*) FROM pages;"
+        )
+        assert (check.returncode, check.stdout.strip()) == (0, str(ROWS).encode()), check.stderr
+
+
+def test_mariadb_dump_with_a_wrong_password_fails(engine: docker.DockerClient, my_image: str) -> None:
+    with running(engine, my_image, MARIADB_ENV) as source:
+        bad = dump(source, "mariadb", MARIADB_ROOT_PASSWORD="not the password")
+        assert bad.returncode != 0
+        assert b"Access denied for user 'root'@'localhost'" in bad.stderr
+        # the MYSQL_* names of the official image work the same
+        aliased = dump(source, "mariadb", MARIADB_ROOT_PASSWORD="", MYSQL_ROOT_PASSWORD=PASSWORD)
+        assert aliased.returncode == 0, aliased.stderr.decode(errors="replace")
+        assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `wiki`" in aliased.stdout
+
+
+def test_mariadb_password_is_on_no_command_line_during_a_dump(engine: docker.DockerClient, my_image: str) -> None:
+    with running(engine, my_image, MARIADB_ENV) as source:
+        my_write(source)
+        # a session holding the table for writing makes the dump wait for it: the dump is caught running
+        source.exec_run(["sh", "-c", f'{AS_ROOT} -e "LOCK TABLES pages WRITE; SELECT SLEEP(60);"'], detach=True)
+        wait_for(lambda: "SELECT SLEEP(60)" in my_processlist(source))
+
+        def release() -> None:
+            ids = [line.split("\t")[0] for line in my_processlist(source).splitlines() if "SLEEP(60)" in line]
+            exec_sh(source, ["sh", "-c", AS_ROOT], stdin="".join(f"KILL {i};" for i in ids).encode())
+
+        listing, done = caught_running(source, "mariadb", "mariadb-dump ", release)
+        assert "--all-databases" in listing and PASSWORD not in listing
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert b"INSERT INTO `pages`" in done.stdout
+
+
+def my_processlist(container: Container) -> str:
+    query = b"SELECT id, info FROM information_schema.processlist WHERE info IS NOT NULL;"
+    return exec_sh(container, ["sh", "-c", AS_ROOT + " --batch --skip-column-names"], stdin=query).stdout.decode()
+
+
+def wait_for(condition: Callable[[], bool], tries: int = 300) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("never happened")
+
+
+# --- Redis -----------------------------------------------------------------------------------------
+
+REDIS_ENV = {"REDIS_PASSWORD": PASSWORD}
+REDIS_CLI = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli'
+# SHA-1 of every key=value, keys in byte order (the server's collation is C: the image sets no locale)
+REDIS_DIGEST = (
+    "local ks = redis.call('KEYS', '*'); table.sort(ks); local parts = {}; "
+    "for _, k in ipairs(ks) do parts[#parts + 1] = k .. '=' .. redis.call('GET', k) end; "
+    "return #ks .. ' ' .. redis.sha1hex(table.concat(parts, '\\n'))"
+)
+
+
+def redis_items() -> list[tuple[str, str]]:
+    return [(f"page:{i:05d}", body) for i, body in rows() if body is not None]
+
+
+def resp(*words: str) -> bytes:
+    """One command in the protocol redis-cli --pipe sends as it is."""
+    encoded = [word.encode() for word in words]
+    return f"*{len(encoded)}\r\n".encode() + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in encoded)
+
+
+def redis_write(container: Container) -> None:
+    stream = b"".join(resp("SET", key, value) for key, value in redis_items())
+    done = exec_sh(container, ["sh", "-c", REDIS_CLI + " --pipe"], stdin=stream)
+    assert done.returncode == 0 and b"errors: 0" in done.stdout, done.stdout + done.stderr
+
+
+def redis_checksum(container: Container) -> str:
+    done = exec_sh(container, ["sh", "-c", f'{REDIS_CLI} EVAL "{REDIS_DIGEST}" 0'])
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout.decode().strip()
+
+
+def redis_expected() -> str:
+    text = "\n".join(f"{key}={value}" for key, value in redis_items())
+    return f"{len(redis_items())} {hashlib.sha1(text.encode()).hexdigest()}"
+
+
+def test_redis_dump_loads_into_a_fresh_container(engine: docker.DockerClient) -> None:
+    image = redis_image()
+    with running(engine, image, REDIS_ENV) as source:
+        redis_write(source)
+        assert redis_checksum(source) == redis_expected()
+        done = dump(source, "redis")
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert done.stdout.startswith(b"REDIS")  # an RDB file
+    with running(engine, image, REDIS_ENV) as target:
+        redis_write_one = exec_sh(target, ["sh", "-c", REDIS_CLI + " SET only-in-target x"])
+        assert redis_write_one.returncode == 0
+        load(target, "redis", done.stdout)
+        target.restart(timeout=30)  # the server loads the file at start: stopping it did not overwrite it
+        wait_healthy(target)
+        wait_for(lambda: exec_sh(target, ["sh", "-c", REDIS_CLI + " PING"]).stdout.strip() == b"PONG")
+        assert redis_checksum(target) == redis_expected()
+
+
+def test_redis_dump_with_a_wrong_password_fails(engine: docker.DockerClient) -> None:
+    with running(engine, redis_image(), REDIS_ENV) as source:
+        bad = dump(source, "redis", REDIS_PASSWORD="not the password")
+        assert bad.returncode != 0 and bad.stdout == b""
+        assert b"LASTSAVE failed" in bad.stderr  # at once, not after an hour of waiting for a save

@@ -79,6 +79,7 @@ def caught_running(
 # --- PostgreSQL ------------------------------------------------------------------------------------
 
 PG_ENV = {"POSTGRES_USER": "wiki user", "POSTGRES_PASSWORD": PASSWORD, "POSTGRES_DB": "wiki"}
+PSQL = 'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" wiki'
 
 
 def pg_sql(body: str | None) -> str:
@@ -86,15 +87,18 @@ def pg_sql(body: str | None) -> str:
 
 
 def pg_write(container: Container) -> None:
-    script = "CREATE TABLE pages (id integer PRIMARY KEY, body text);\n" + "".join(
-        f"INSERT INTO pages VALUES ({i}, {pg_sql(body)});\n" for i, body in rows()
+    script = (
+        "BEGIN;\nCREATE TABLE pages (id integer PRIMARY KEY, body text);\n"
+        + "".join(f"INSERT INTO pages VALUES ({i}, {pg_sql(body)});\n" for i, body in rows())
+        + "COMMIT;\n"
     )
-    done = exec_sh(
-        container,
-        ["sh", "-c", 'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" wiki'],
-        stdin=script.encode(),
-    )
+    pg_query(container, script)
+
+
+def pg_query(container: Container, query: str) -> str:
+    done = exec_sh(container, ["sh", "-c", PSQL + " -At"], stdin=query.encode())
     assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout.decode().strip()
 
 
 def pg_checksum(container: Container) -> str:
@@ -102,9 +106,7 @@ def pg_checksum(container: Container) -> str:
         "SELECT count(*) || ' ' || md5(string_agg(id || ':' || coalesce(body, '<null>'), E'\\n' ORDER BY id)) "
         "FROM pages"
     )
-    code, out = container.exec_run(["psql", "-X", "-At", "-U", "wiki user", "-d", "wiki", "-c", query])
-    assert code == 0, out
-    return out.decode().strip()
+    return pg_query(container, query)
 
 
 @pytest.fixture(scope="module")
@@ -154,16 +156,15 @@ def test_postgres_password_is_on_no_command_line_during_a_dump(engine: docker.Do
         pg_write(source)
         # a transaction holding the table makes pg_dump wait for it: the dump is caught running
         locker = "BEGIN; LOCK TABLE pages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);"
-        source.exec_run(
-            ["sh", "-c", f'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -U "$POSTGRES_USER" wiki -c "{locker}"'],
-            detach=True,
-        )
-        time.sleep(1)  # the lock taken before the dump starts
+        source.exec_run(["sh", "-c", f'{PSQL} -c "{locker}"'], detach=True)
+        held = "SELECT count(*) FROM pg_locks WHERE relation = 'pages'::regclass AND mode = 'AccessExclusiveLock'"
+        wait_for(lambda: pg_query(source, held) == "1")  # taken before the dump starts
 
         def release() -> None:
-            query = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%'"
-            source.exec_run(
-                ["sh", "-c", f'PGPASSWORD="$POSTGRES_PASSWORD" psql -X -U "$POSTGRES_USER" wiki -c "{query}"']
+            pg_query(
+                source,
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
             )
 
         listing, done = caught_running(source, "postgres", "pg_dump ", release)

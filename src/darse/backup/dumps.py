@@ -5,6 +5,9 @@ server's own version (`pg_dump` refuses a newer server) and the credentials are 
 environment: darse never reads a password, it names variables the shell inside expands. Every command
 writes the dump on standard output (it streams into restic) and exits non-zero when it fails.
 
+`load_command` is the restore side: it reads such a dump on standard input inside a fresh container of
+the same image (new volumes, the image's first start done), under the same rules.
+
 The commands follow the environment variables of the official images (postgres, mariadb, mysql,
 redis, mongo and the images built on them: postgis, timescaledb, percona, valkey, keydb).
 """

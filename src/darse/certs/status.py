@@ -243,10 +243,8 @@ def _judge(status: ConsumerStatus, warn_days: int, now: dt.datetime) -> None:
     disk = status.on_disk
     if disk is None:
         status.verdict = MISSING
-        status.detail = (
-            "no certificate in its folder: darse certs sync"
-            if status.in_acme
-            else ("no certificate in its folder, and none in acme.json for these domains")
+        status.detail = "no certificate in its folder: darse certs sync" if status.in_acme else (
+            "no certificate in its folder, and none in acme.json for these domains"
         )
         return
     # what clients see: the served certificate when a port was probed, else the folder's

@@ -135,7 +135,10 @@ def _facts(facts: Any, now: dt.datetime) -> str:
     if facts is None:
         return "[dim]none[/]"
     issuer = facts.issuer.split(",")[0]
-    return f"{facts.fingerprint[:16]}  until {facts.not_after:%Y-%m-%d} ({facts.days_left(now)} days)  {escape(issuer)}"
+    return (
+        f"{facts.fingerprint[:16]}  until {facts.not_after:%Y-%m-%d} ({facts.days_left(now)} days)  "
+        f"{escape(issuer)}"
+    )
 
 
 # --- init -----------------------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ def lint(
     """Check Dockerfiles, Compose files and the repository layout against the services guide."""
     if output is not None:
         _check_output(output)
-    report = api.lint(arguments, Path.cwd(), ignore=ignore, changed=changed, fail_on=fail_on.value if fail_on else None)
+    report = api.lint(
+        arguments, Path.cwd(), ignore=ignore, changed=changed, fail_on=fail_on.value if fail_on else None
+    )
     if verbose:
         err = Console(stderr=True, highlight=False)
         for path in report.read:

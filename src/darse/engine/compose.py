@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # annotations only: the engine layer does not import the mode
     from darse.config import Target
 
 
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where an engine answers: None/None is the local engine from the environment (DOCKER_HOST or

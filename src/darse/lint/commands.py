@@ -93,7 +93,8 @@ def rules() -> list[Rule]:
 def rules_to_dict(chosen: list[Rule]) -> list[dict[str, str]]:
     """`darse rules --json`."""
     return [
-        {"id": r.id, "name": r.name, "title": r.title, "severity": r.severity.label, "reason": r.reason} for r in chosen
+        {"id": r.id, "name": r.name, "title": r.title, "severity": r.severity.label, "reason": r.reason}
+        for r in chosen
     ]
 
 

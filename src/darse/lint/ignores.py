@@ -77,8 +77,8 @@ class IgnoreIndex:
         elif not any("darse:" in line.lower() for line in lines):
             lines = []
         lower = path.name.lower()
-        dockerfile = (
-            lower in ("dockerfile", "containerfile") or lower.startswith("dockerfile.") or lower.endswith(".dockerfile")
+        dockerfile = lower in ("dockerfile", "containerfile") or lower.startswith("dockerfile.") or lower.endswith(
+            ".dockerfile"
         )
         for number, line in enumerate(lines, start=1):
             match = _IGNORE.search(line)

@@ -133,7 +133,9 @@ class Linter:
         result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
         return result
 
-    def _lint_each(self, folders: list[Service], only: dict[Path, set[Path]]) -> list[tuple[list[Finding], list[Path]]]:
+    def _lint_each(
+        self, folders: list[Service], only: dict[Path, set[Path]]
+    ) -> list[tuple[list[Finding], list[Path]]]:
         """(findings, files read) of each folder, in order. Folders are independent: from
         PARALLEL_FROM folders on, a forked copy of this process lints the second half while this one
         lints the first (a 2-core machine lints 500 folders in about half the time)."""

@@ -5,14 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from darse import api
 from darse.cli.output import print_json
 
+
+class _BackupGroup(TyperGroup):
+    """`darse backup FOLDER...` and `darse backup --all` run the backup; `plan`, `init`, `ls` are commands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
 backup_app = typer.Typer(
+    cls=_BackupGroup,
     help="Backups of every service's data: volumes, and databases' own dumps (docs/backup.md).",
     no_args_is_help=True,
 )
@@ -24,6 +37,66 @@ _ACTIONS = {
     "excluded": "[dim]excluded[/]",
     "not-covered": "[yellow]not backed up[/]",
 }
+
+
+@backup_app.command("run", hidden=True)
+def run(
+    folders: list[str] = typer.Argument(None, help="Service folders to back up."),
+    every: bool = typer.Option(False, "--all", help="Every service folder."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Back up service folders: one restic snapshot per database dump and per named volume, tagged with
+    the deployed commit and images. Exit 1 when an item failed (it leaves no snapshot)."""
+    say = (lambda _line: None) if json_flag else (lambda line: out.print(f"[dim]{escape(line)}[/]"))
+    report = api.run_backups(Path.cwd(), folders or (), every=every, say=say)
+    if json_flag:
+        print_json(report.to_dict())
+    else:
+        for item in report.items:
+            if item.ok:
+                out.print(
+                    f"[green]✓[/] {escape(item.folder)} {item.kind} {escape(item.name)}: snapshot {item.snapshot}, "
+                    f"{item.bytes_added} bytes added"
+                )
+            else:
+                out.print(f"[red]✗[/] {escape(item.folder)} {item.kind} {escape(item.name)}: {escape(item.error)}")
+        for skipped in report.skipped:
+            out.print(f"[yellow]-[/] {escape(skipped)}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@backup_app.command("init")
+def init(json_flag: bool = typer.Option(False, "--json", help="Machine-readable result.")) -> None:
+    """Make the password file of [backup] (mode 0600, never overwritten) and initialise the restic
+    repository (an existing one is left as it is). Keep a copy of the password elsewhere: without it the
+    backups cannot be read."""
+    report = api.init_backups(Path.cwd())
+    if json_flag:
+        print_json(report.to_dict())
+        return
+    if report.created_password:
+        out.print(f"wrote {escape(report.password_file)} (mode 0600): keep a copy of it somewhere safe")
+    out.print(("initialised " if report.initialised else "already initialised: ") + escape(report.repository))
+
+
+@backup_app.command("ls")
+def ls(
+    folder: str = typer.Argument(None, help="One service folder [default: every one]."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable list."),
+) -> None:
+    """The snapshots darse took, newest first."""
+    found = api.list_backups(Path.cwd(), folder)
+    if json_flag:
+        print_json(found)
+        return
+    for snapshot in found:
+        out.print(
+            f"{snapshot['id']}  {snapshot['time'][:19]}  {escape(snapshot['service'])}  {snapshot['kind']} "
+            f"{escape(snapshot['item'])}  commit {snapshot['commit'][:12]}"
+        )
+    if not found:
+        out.print("no snapshot")
 
 
 @backup_app.command("plan")

@@ -26,7 +26,10 @@ class _BackupGroup(TyperGroup):
 
 backup_app = typer.Typer(
     cls=_BackupGroup,
-    help="Backups of every service's data: volumes, and databases' own dumps (docs/backup.md).",
+    help=(
+        "Backups of every service's data: volumes, and databases' own dumps, in restic (docs/backup.md). "
+        "`darse backup FOLDER...` or `darse backup --all` takes them; `--json` for a machine-readable result."
+    ),
     no_args_is_help=True,
 )
 out = Console(highlight=False, soft_wrap=True)

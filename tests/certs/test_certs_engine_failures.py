@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from helpers.certs import TestCA, acme_v2, write_acme
+from helpers.certs_repo import ldap_compose
 from helpers.cli import run_darse
 from helpers.repo import git_init, write_tree
 
@@ -62,23 +63,11 @@ def failing_engine(tmp_path: Path) -> Iterator[str]:
         server.server_close()
 
 
-CONSUMER = """\
-services:
-  ldap:
-    image: example/ldap:1.0
-    volumes:
-      - certs:/etc/ldap/tls
-    labels:
-      darse.certs.domains: ldap.example.org
-      darse.certs.dir: /etc/ldap/tls
-volumes:
-  certs:
-"""
 
 
 def _repo(root: Path, host: str, kind: str) -> Path:
     toml = f'target = "there"\n[certs]\nacme = "acme.json"\n[targets.there]\nkind = "{kind}"\nhost = "{host}"\n'
-    write_tree(root, {"darse.toml": toml, "ldap/compose.yaml": CONSUMER})
+    write_tree(root, {"darse.toml": toml, "ldap/compose.yaml": ldap_compose()})
     git_init(root)
     write_acme(root / "acme.json", acme_v2({"le": [TestCA().issue("ldap.example.org")]}))
     return root

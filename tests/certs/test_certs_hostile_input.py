@@ -17,28 +17,15 @@ from darse.errors import DarseError
 from darse.model.compose import load_compose
 
 from helpers.certs import TestCA, acme_v2, write_acme
+from helpers.certs_repo import ldap_compose
 from helpers.cli import run_darse
 from helpers.fake_engine import FakeEngineAPI
 from helpers.repo import git_init, write_tree
 
-CONSUMER = """\
-services:
-  ldap:
-    image: example/ldap:1.0
-    volumes:
-      - certs:/etc/ldap/tls
-    labels:
-      darse.certs.domains: ldap.example.org
-      darse.certs.dir: /etc/ldap/tls
-      darse.certs.owner: "{owner}"
-volumes:
-  certs:
-"""
-
 
 @pytest.mark.parametrize("owner", ["1" * 5000 + ":0", "0:" + "9" * 4400, "0" * 5000 + "1:1"])
 def test_an_owner_of_thousands_of_digits_is_a_finding_not_a_traceback(tmp_path: Path, owner: str) -> None:
-    files = {"darse.toml": '[certs]\nacme = "acme.json"\n', "ldap/compose.yaml": CONSUMER.format(owner=owner)}
+    files = {"darse.toml": '[certs]\nacme = "acme.json"\n', "ldap/compose.yaml": ldap_compose(owner=owner)}
     write_tree(tmp_path, files)
     git_init(tmp_path)
     result = run_darse("lint", "ldap", cwd=tmp_path)
@@ -73,7 +60,7 @@ def test_an_engine_failing_mid_call_is_a_one_line_engine_error() -> None:
 def test_a_file_named_like_the_staging_folder_is_refused(tmp_path: Path, name: str) -> None:
     """`.darse-certs` is the staging folder beside the files: a file of that name would replace it
     while the files are linked out of it, and its records must not be a consumer's file."""
-    text = CONSUMER.format(owner="0:0")
+    text = ldap_compose(owner="0:0")
     text = text.replace('darse.certs.owner: "0:0"', f"darse.certs.files: cert=cert.pem,key={name}")
     (tmp_path / "compose.yaml").write_text(text)
     found, problems = consumers(load_compose(tmp_path / "compose.yaml"))

@@ -7,26 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.certs_repo import ldap_compose
 from helpers.cli import run_darse
 from helpers.repo import git_init, write_tree
-
-CONSUMER = """\
-services:
-  ldap:
-    image: example/ldap:1.0
-    volumes:
-      - certs:/etc/ldap/tls
-    labels:
-      darse.certs.domains: ldap.example.org
-      darse.certs.dir: /etc/ldap/tls
-volumes:
-  certs:
-"""
 
 
 @pytest.mark.parametrize("command", ["sync", "status", "watch"])
 def test_without_darse_toml_the_error_says_so_and_names_both_ways_out(tmp_path: Path, command: str) -> None:
-    write_tree(tmp_path, {"ldap/compose.yaml": CONSUMER})
+    write_tree(tmp_path, {"ldap/compose.yaml": ldap_compose()})
     git_init(tmp_path)
     result = run_darse("certs", command, cwd=tmp_path)
     assert result.exit_code == 2
@@ -35,7 +23,7 @@ def test_without_darse_toml_the_error_says_so_and_names_both_ways_out(tmp_path: 
 
 
 def test_a_darse_toml_without_certs_is_named(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"darse.toml": 'registry = "registry.example.org"\n', "ldap/compose.yaml": CONSUMER})
+    write_tree(tmp_path, {"darse.toml": 'registry = "registry.example.org"\n', "ldap/compose.yaml": ldap_compose()})
     git_init(tmp_path)
     result = run_darse("certs", "sync", cwd=tmp_path)
     assert result.exit_code == 2

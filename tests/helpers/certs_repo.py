@@ -152,3 +152,24 @@ def certs_repo(
         yield repo
     finally:
         repo.compose("down", "-v", "-t", "0")
+
+
+# A consumer that never runs (its image is not on any engine): for tests of what darse reads and refuses
+LDAP_COMPOSE = """\
+services:
+  ldap:
+    image: example/ldap:1.0
+    volumes:
+      - certs:/etc/ldap/tls
+    labels:
+      darse.certs.domains: ldap.example.org
+      darse.certs.dir: /etc/ldap/tls
+      darse.certs.owner: "{owner}"
+volumes:
+  certs:
+"""
+
+
+def ldap_compose(owner: str = "0:0") -> str:
+    """LDAP_COMPOSE with its `darse.certs.owner` label (0:0 is the owner darse uses without the label)."""
+    return LDAP_COMPOSE.format(owner=owner)

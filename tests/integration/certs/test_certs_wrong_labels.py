@@ -8,22 +8,9 @@ import json
 from pathlib import Path
 
 from helpers.certs import TestCA, acme_v2, write_acme
+from helpers.certs_repo import ldap_compose
 from helpers.cli import run_darse
 from helpers.repo import git_init, write_tree
-
-COMPOSE = """\
-services:
-  ldap:
-    image: example/ldap:1.0
-    volumes:
-      - certs:/etc/ldap/tls
-    labels:
-      darse.certs.domains: ldap.example.org
-      darse.certs.dir: /etc/ldap/tls
-      darse.certs.owner: "{owner}"
-volumes:
-  certs:
-"""
 
 
 def test_wrong_labels_fail_their_service_only(tmp_path: Path, engine) -> None:
@@ -33,8 +20,8 @@ def test_wrong_labels_fail_their_service_only(tmp_path: Path, engine) -> None:
         tmp_path,
         {
             "darse.toml": '[certs]\nacme = "acme.json"\n',
-            f"{good}/compose.yaml": COMPOSE.format(owner="389:389"),
-            f"{bad}/compose.yaml": COMPOSE.format(owner="ldap"),
+            f"{good}/compose.yaml": ldap_compose(owner="389:389"),
+            f"{bad}/compose.yaml": ldap_compose(owner="ldap"),
         },
     )
     git_init(tmp_path)
@@ -64,7 +51,7 @@ def test_a_certificate_named_with_terminal_escapes_is_shown_escaped(tmp_path: Pa
     folder = f"ldap{tmp_path.name[-6:]}"
     write_tree(
         tmp_path,
-        {"darse.toml": '[certs]\nacme = "acme.json"\n', f"{folder}/compose.yaml": COMPOSE.format(owner="0:0")},
+        {"darse.toml": '[certs]\nacme = "acme.json"\n', f"{folder}/compose.yaml": ldap_compose(owner="0:0")},
     )
     git_init(tmp_path)
     issued = TestCA("\x1b]0;pwned\x07\x1b[2J").issue("ldap.example.org")

@@ -96,7 +96,7 @@ class RepoConfig:
     lint: LintSettings = field(default_factory=LintSettings)
     inspect: dict[str, Any] = field(default_factory=dict)  # `darse inspect --ci` thresholds (darse.images.inspect.ci)
     path: Path | None = None
-    state_dir: str = ""  # where deployment history lives (darse.deploy.state); "" = the per-host default
+    state_dir: str = ""  # where deployment history lives (darse.state); "" = the per-host default
     default_target: str = LOCAL_TARGET
     targets: dict[str, Target] = field(default_factory=lambda: {LOCAL_TARGET: Target(LOCAL_TARGET)})
     service_targets: dict[str, str] = field(default_factory=dict)

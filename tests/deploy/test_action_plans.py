@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from darse.deploy import commands
-from darse.deploy.history import FAILED
 from darse.deploy.rollback import deployed_now, rollback_targets
 from darse.errors import DarseError
+from darse.history import FAILED
 
 from helpers.deploy_repo import Repo, make_repo
 

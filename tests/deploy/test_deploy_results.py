@@ -13,7 +13,6 @@ import pytest
 from darse.deploy import commands
 from darse.deploy.context import DeployContext
 from darse.deploy.diff import ConfigDiff
-from darse.deploy.history import Deployment, ServiceHistory
 from darse.deploy.status import ServiceStatus, StatusReport, UnreachableTarget
 from darse.deploy.swarm.commands import StackDeployment
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome
@@ -21,6 +20,7 @@ from darse.deploy.swarm.stack import StackResult, StackStatus
 from darse.deploy.up import FailedContainer, Outcome
 from darse.engine.docker import ContainerState
 from darse.errors import DarseError
+from darse.history import Deployment, ServiceHistory
 
 from helpers.repo import git_init, write_tree
 

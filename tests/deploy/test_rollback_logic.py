@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from darse.deploy.history import FAILED
 from darse.deploy.rollback import choose
 from darse.errors import DarseError
+from darse.history import FAILED
 
 from helpers.deploy_repo import Repo, make_repo
 

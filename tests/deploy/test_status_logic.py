@@ -10,8 +10,6 @@ import threading
 import pytest
 
 from darse.deploy.context import DeployContext
-from darse.deploy.history import Deployment
-from darse.deploy.state import is_locked, project_lock
 from darse.deploy.status import (
     DEGRADED,
     DEPLOYING,
@@ -26,6 +24,8 @@ from darse.deploy.status import (
 )
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
 from darse.errors import DarseError
+from darse.history import Deployment
+from darse.state import is_locked, project_lock
 
 from helpers.deploy_repo import Repo, make_repo
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from darse.deploy.context import DeployContext
-from darse.deploy.history import SUCCESS, Deployment
+from darse.history import SUCCESS, Deployment
 
 from helpers.fake_engine import FakeEngineAPI
 

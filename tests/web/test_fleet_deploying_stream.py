@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from darse.deploy.context import DeployContext
-from darse.deploy.state import project_lock
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
+from darse.state import project_lock
 from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import served

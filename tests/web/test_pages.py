@@ -17,9 +17,9 @@ from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 from darse.deploy.context import DeployContext
-from darse.deploy.state import project_lock
 from darse.engine.docker import COMMIT_LABEL, SERVICE_HASH_LABEL, SERVICE_LABEL
 from darse.errors import DarseError
+from darse.state import project_lock
 from darse.web import auth
 from darse.web.app import ServeSettings, create_app
 

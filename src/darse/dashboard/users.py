@@ -281,8 +281,8 @@ def default_users_file(start: Path) -> Path:
     """`<state dir>/dashboard-users`: the state folder of the repository around `start` (DARSE_STATE_DIR,
     darse.toml's `state_dir`, /var/lib/darse or ~/.local/state/darse, as for the deployment history)."""
     from darse.config import load_config
-    from darse.deploy.state import state_dir
     from darse.model.repository import find_root
+    from darse.state import state_dir
 
     root = find_root(Path(start))
     return state_dir(load_config(root), root) / USERS_FILE_NAME

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from darse.deploy.context import DeployContext
-from darse.deploy.history import SUCCESS, Deployment, ServiceHistory
-from darse.deploy.state import project_lock
 from darse.deploy.swarm.select import split_by_target
 from darse.deploy.up import Outcome, Source, deploy
 from darse.engine.compose import ComposeRunner
 from darse.errors import DarseError
 from darse.git import check_clean
+from darse.history import SUCCESS, Deployment, ServiceHistory
 from darse.masking import masker_for_compose
 from darse.model.service import Service, project_name
 from darse.progress import Event, Listener, ignore, reporter
+from darse.state import project_lock
 
 if TYPE_CHECKING:  # the modules of other commands load when those run: `up` imports only its own
     from darse.deploy.diff import ConfigDiff

@@ -308,7 +308,7 @@ def _folder(repository: Repository, path: Path) -> str:
 def pull(start: Path, plan: PullPlan, requested_by: str = "", listener: Listener = ignore) -> PullResult:
     """Fast-forward the checkout to `plan.target`, as planned: refused when HEAD moved since the plan,
     when the branch diverged, or when uncommitted changes are in the way (each a `DarseError`)."""
-    from darse.deploy.history import current_user
+    from darse.history import current_user
 
     who = requested_by or current_user()
     task = f"pulling {plan.upstream}"

@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 from darse.deploy.context import DeployContext
-from darse.deploy.history import Deployment
 from darse.deploy.up import Source
 from darse.errors import DarseError
 from darse.fsutil import write_atomic
+from darse.history import Deployment
 from darse.model.compose import COMPOSE_NAMES, env_files, load_compose
 from darse.model.service import Service, env_file_path
 

@@ -15,9 +15,7 @@ from typing import Any, TypeVar
 
 from darse.config import Target
 from darse.deploy.context import DeployContext
-from darse.deploy.history import IN_PROGRESS, SUCCESS
 from darse.deploy.revisions import under
-from darse.deploy.state import is_locked
 from darse.engine.compose import Endpoint
 from darse.engine.docker import (
     COMMIT_LABEL,
@@ -29,7 +27,9 @@ from darse.engine.docker import (
 )
 from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
+from darse.history import IN_PROGRESS, SUCCESS
 from darse.model.service import project_name
+from darse.state import is_locked
 
 IN_SYNC, DRIFT, DEGRADED, NOT_DEPLOYED, UNKNOWN = "in-sync", "drift", "degraded", "not-deployed", "unknown"
 DOWN = "down"  # the last action recorded is a successful `down` and no container runs: wanted, not a problem

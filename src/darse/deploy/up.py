@@ -24,7 +24,6 @@ from typing import Any
 
 from darse.deploy import resolved
 from darse.deploy.context import DeployContext
-from darse.deploy.history import FAILED, SUCCESS, Deployment
 from darse.engine.compose import ComposeRunner
 from darse.engine.docker import (
     COMMIT_LABEL,
@@ -36,6 +35,7 @@ from darse.engine.docker import (
     ContainerState,
     Engine,
 )
+from darse.history import FAILED, SUCCESS, Deployment
 from darse.masking import Masker, masker_for_compose
 from darse.model.service import Service
 
@@ -340,6 +340,6 @@ def _first_error(output: str) -> str:
 
 
 def _now() -> str:
-    from darse.deploy.history import now
+    from darse.history import now
 
     return now()

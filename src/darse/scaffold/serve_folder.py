@@ -334,9 +334,9 @@ def init_serve_folder(
 ) -> ServeFolderReport:
     """Write `<repository root>/NAME`, the dashboard's service folder, then lint it."""
     from darse.config import load_config
-    from darse.deploy.state import state_dir
     from darse.lint.linter import Linter
     from darse.model.repository import find_root, open_repository
+    from darse.state import state_dir
 
     root = find_root(start)
     repository = open_repository(root)

@@ -14,7 +14,7 @@ import pytest
 from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
-from darse.deploy.state import project_lock
+from darse.state import project_lock
 from darse.web import actions, auth
 from darse.web.app import ServeSettings, create_app
 

@@ -20,8 +20,8 @@ import docker
 import pytest
 from starlette.testclient import TestClient
 
-from darse.deploy.history import History
-from darse.deploy.state import project_lock
+from darse.history import History
+from darse.state import project_lock
 from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import browser_fixture, page_fixture, served  # noqa: F401  (fixtures)

@@ -14,9 +14,7 @@ from pathlib import Path
 
 from darse.deploy import preflight, resolved
 from darse.deploy.context import DeployContext
-from darse.deploy.history import FAILED, SUCCESS, Deployment, now
 from darse.deploy.rollback import choose, release_compose
-from darse.deploy.state import project_lock
 from darse.deploy.swarm.replicas import replica_changes
 from darse.deploy.swarm.stack import (
     StackResult,
@@ -32,9 +30,11 @@ from darse.engine.docker import COMMIT_LABEL, DIRTY_LABEL, HASH_LABEL, TIME_LABE
 from darse.engine.swarm import ServiceState
 from darse.errors import DarseError
 from darse.git import check_clean
+from darse.history import FAILED, SUCCESS, Deployment, now
 from darse.masking import masker_for_compose
 from darse.model.service import Service
 from darse.progress import Event, Listener, ignore, reporter
+from darse.state import project_lock
 
 
 def up_on_swarm(

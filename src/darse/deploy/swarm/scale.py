@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from darse.deploy.context import DeployContext
-from darse.deploy.history import FAILED, SUCCESS
-from darse.deploy.state import project_lock
 from darse.deploy.swarm.converge import Convergence, snapshot, wait_for_convergence
 from darse.deploy.swarm.deploy import replica_reporter
 from darse.deploy.swarm.select import split_member
 from darse.deploy.swarm.stack import stack_member, stack_name, swarm_target
 from darse.engine.swarm import ServiceState, SwarmEngine
 from darse.errors import DarseError
+from darse.history import FAILED, SUCCESS
 from darse.progress import Event, Listener, ignore, reporter
+from darse.state import project_lock
 
 MAX_REPLICAS = 1000  # a typo (30000 for 3) must not start thousands of tasks
 REPLICAS_HINT = f"give a whole number from 0 to {MAX_REPLICAS}"

@@ -1,9 +1,11 @@
-"""Deployment history in SQLite (WAL, versioned schema): every attempt, its outcome, what it ran.
+"""The host's history in SQLite (WAL, versioned schema): every deployment attempt, its outcome, what it
+ran; every backup, restore and restore check, the snapshots it took or read.
 
 Never holds a secret: the resolved configuration is stored only as its hash and as a masked copy
 (`darse.deploy.resolved.masked`) for `darse diff`.
 
-Schema version 1 (`PRAGMA user_version`), one table `deployments`, documented in docs/deploy.md.
+Schema version 2 (`PRAGMA user_version`): table `deployments` (docs/deploy.md) and, since version 2,
+table `backups` (docs/backup.md). Version 1 databases gain the second table when first opened.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from darse.errors import DarseError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "history.sqlite3"
 
 _SCHEMA = """
@@ -41,6 +43,28 @@ CREATE TABLE IF NOT EXISTS deployments (
     user TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deployments_by_project ON deployments (project, id);
+"""
+
+_SCHEMA_2 = """
+CREATE TABLE IF NOT EXISTS backups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    service TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    deployment INTEGER,
+    revision TEXT NOT NULL,
+    images TEXT NOT NULL,
+    snapshots TEXT NOT NULL,
+    darse_version TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    outcome TEXT NOT NULL,
+    message TEXT NOT NULL,
+    user TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS backups_by_project ON backups (project, id);
+CREATE INDEX IF NOT EXISTS backups_by_deployment ON backups (deployment);
 """
 
 IN_PROGRESS, SUCCESS, FAILED, STOPPED = "in-progress", "success", "failed", "stopped"
@@ -80,6 +104,38 @@ class Deployment:
         return data
 
 
+BACKUP, RESTORE, VERIFY = "backup", "restore", "verify"  # BackupRecord.action
+# BackupRecord.reason: asked for by hand, taken before a deploy (`darse up`), or the data as it was before
+# a restore or `rollback --with-data` replaced it.
+BY_HAND, PRE_DEPLOY, SAFETY = "by-hand", "pre-deploy", "safety"
+
+
+@dataclass
+class BackupRecord:
+    """A backup, restore or restore check of one service folder. `snapshots` lists what it took or read:
+    `{"kind": "dump"|"volume", "item": ..., "snapshot": restic's full id}`. `deployment`: for a
+    pre-deploy backup, the deployment record it came before (what `rollback --with-data` looks for)."""
+
+    project: str
+    service: str
+    action: str
+    reason: str = BY_HAND
+    deployment: int | None = None
+    revision: str = ""
+    images: dict[str, Any] = field(default_factory=dict)
+    snapshots: list[dict[str, str]] = field(default_factory=list)
+    darse_version: str = ""
+    started_at: str = field(default_factory=now)
+    ended_at: str | None = None
+    outcome: str = IN_PROGRESS
+    message: str = ""
+    user: str = field(default_factory=current_user)
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class ServiceHistory:
     """`darse history`: the records of a service's Compose project, newest first (a project two folders
@@ -116,10 +172,10 @@ class History:
                 f"the history {self.path} has schema {version}, newer than this darse knows ({SCHEMA_VERSION})",
                 "upgrade darse",
             )
-        if version < 1:
+        if version < SCHEMA_VERSION:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
-                for statement in filter(str.strip, _SCHEMA.split(";")):
+                for statement in filter(str.strip, (_SCHEMA + _SCHEMA_2).split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -207,6 +263,52 @@ class History:
             (SUCCESS,),
         )
         return {row["project"]: self._row(row) for row in rows}
+
+    def start_backup(self, record: BackupRecord) -> BackupRecord:
+        if self.requested_by:
+            record.user = self.requested_by
+        row = asdict(record)
+        row.pop("id")
+        row["images"] = json.dumps(row["images"], sort_keys=True)
+        row["snapshots"] = json.dumps(row["snapshots"])
+        columns = ", ".join(row)
+        marks = ", ".join(f":{key}" for key in row)
+        record.id = self.db.execute(f"INSERT INTO backups ({columns}) VALUES ({marks})", row).lastrowid
+        return record
+
+    def finish_backup(self, record: BackupRecord, outcome: str, message: str = "") -> None:
+        record.outcome, record.message, record.ended_at = outcome, message, now()
+        self.db.execute(
+            "UPDATE backups SET outcome = ?, message = ?, ended_at = ?, snapshots = ? WHERE id = ?",
+            (outcome, message, record.ended_at, json.dumps(record.snapshots), record.id),
+        )
+
+    def backups(self, project: str, limit: int | None = None) -> list[BackupRecord]:
+        """The backup, restore and check records of a project, newest first."""
+        sql = "SELECT * FROM backups WHERE project = ? ORDER BY id DESC"
+        params: tuple[Any, ...] = (project,)
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", (project, limit)
+        return [self._backup_row(r) for r in self._query(sql, params)]
+
+    def pre_deploy_backup(self, deployment: int) -> BackupRecord | None:
+        """The successful backup taken just before a deployment, if one was."""
+        rows = self._query(
+            "SELECT * FROM backups WHERE deployment = ? AND reason = ? AND action = ? AND outcome = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (deployment, PRE_DEPLOY, BACKUP, SUCCESS),
+        )
+        return self._backup_row(rows[0]) if rows else None
+
+    @staticmethod
+    def _backup_row(row: sqlite3.Row) -> BackupRecord:
+        data = dict(row)
+        for key, empty in (("images", {}), ("snapshots", [])):
+            try:
+                data[key] = json.loads(data[key])
+            except ValueError:
+                data[key] = empty
+        return BackupRecord(**data)
 
     def _query(self, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
         self.db.row_factory = sqlite3.Row

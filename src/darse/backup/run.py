@@ -17,6 +17,7 @@ Not built yet: restore, `--verify`, prune, the pre-deploy snapshot (docs/backup.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -187,10 +188,16 @@ def _back_up_folder(engine: Engine, restic: Restic, folder: FolderPlan, say: Say
     return items
 
 
+def run_id() -> str:
+    """What every snapshot of one backup of a folder shares (tag `darse.run`): a restore takes them together."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
 def _tags(folder: FolderPlan, containers: list[ContainerState]) -> dict[str, str]:
     commits = {c.labels.get(COMMIT_LABEL, "") for c in containers} - {""}
     tags = {
         "darse.service": folder.folder,
+        "darse.run": run_id(),
         "darse.commit": sorted(commits)[0][:40] if len(commits) == 1 else ("mixed" if commits else "unknown"),
         "darse.version": metadata.version("darse"),
     }
@@ -281,6 +288,7 @@ def list_backups(start: Path, folder: str | None = None) -> list[dict[str, Any]]
             "kind": s.tags.get("darse.kind", ""),
             "item": s.tags.get("darse.item", ""),
             "commit": s.tags.get("darse.commit", ""),
+            "run": s.tags.get("darse.run", ""),
             "paths": list(s.paths),
         }
         for s in found

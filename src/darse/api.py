@@ -104,6 +104,8 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "certificate_status": ("darse.certs.status", "certificate_status"),
     # certs init: a service folder that runs the certificate watcher
     "init_certs_folder": ("darse.scaffold.certs_folder", "init_certs_folder"),
+    # restore --verify: a backup restored into a throwaway copy of its folder, checked, then removed
+    "verify_backup": ("darse.backup.verify", "verify_backup"),
     # backup: what a backup of each service folder takes (volumes, databases' dumps)
     "backup_plan": ("darse.backup.plan", "backup_plan"),
     "init_backups": ("darse.backup.run", "init_backups"),
@@ -115,6 +117,7 @@ __all__ = sorted(ENTRY_POINTS)
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
     from darse.backup.run import init_backups, list_backups, run_backups  # noqa: F401
+    from darse.backup.verify import verify_backup  # noqa: F401
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401
     from darse.certs.watch import stamped as stamped_log  # noqa: F401

@@ -241,11 +241,12 @@ def leftovers(engine: Engine, prefix: str = PREFIX) -> Leftovers:
 def _ours(labels: dict[str, str], prefix: str) -> bool:
     """Both marks agree (the verify label and the Compose project name, when the engine set one), and
     the name is one of `prefix`'s: a folder's prefix (`darse-verify-wiki-`) is followed by the random
-    part only, so that folder `wiki-db`'s projects are not `wiki`'s."""
+    part only, so that folder `wiki-db`'s projects are not `wiki`'s; a whole name is that one project."""
     project = labels.get(VERIFY_LABEL, "")
     if labels.get(PROJECT_LABEL, project) != project or not project.startswith(prefix):
         return False
-    return prefix == PREFIX or _RANDOM.fullmatch(project[len(prefix) :]) is not None
+    rest = project[len(prefix) :]
+    return prefix == PREFIX or not rest or _RANDOM.fullmatch(rest) is not None
 
 
 def sweep(engine: Engine, prefix: str = PREFIX) -> Leftovers:

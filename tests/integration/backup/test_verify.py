@@ -19,12 +19,12 @@ import docker
 import pytest
 
 from darse import api
-from darse.backup.throwaway import folder_prefix
+from darse.backup.throwaway import folder_prefix, throwaway_config
 from darse.cli.verify import render_verify
 from darse.engine.connect import connect
-from darse.engine.throwaway import VERIFY_LABEL, leftovers
+from darse.engine.throwaway import VERIFY_LABEL, ThrowawayProject, leftovers
 from darse.errors import DarseError
-from darse.history import FAILED, SUCCESS, VERIFY, History
+from darse.history import FAILED, STOPPED, SUCCESS, VERIFY, History
 from darse.model.service import project_name
 from darse.restic import Restic
 
@@ -254,3 +254,48 @@ def test_an_unknown_snapshot_is_a_one_line_error(deployed: Deployed) -> None:
     with pytest.raises(DarseError) as caught:
         api.verify_backup(deployed.root, deployed.folder, snapshot="deadbeef")
     assert "deadbeef" in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_failing_check_fails_the_verify_and_its_output_is_masked(
+    deployed: Deployed, engine: docker.DockerClient
+) -> None:
+    config = deployed.root / "darse.toml"
+    before = config.read_text()
+    check = json.dumps(["sh", "-c", 'echo "rows: 0, password $POSTGRES_PASSWORD"; exit 3'])
+    config.write_text(
+        before.replace(before[before.index("check = ") :], f'check = {{ service = "db", command = {check} }}\n')
+    )
+    try:
+        report = api.verify_backup(deployed.root, deployed.folder)
+    finally:
+        config.write_text(before)
+    assert not report.ok and report.failed_step == "check" and report.checked
+    assert "exited with 3" in report.steps[-2].detail
+    assert "rows: 0, password " in report.check_output and PASSWORD not in json.dumps(report.to_dict())
+    assert_nothing_left(deployed, engine)
+
+
+def test_an_interrupted_verify_removes_what_it_made_and_what_an_earlier_one_left(
+    deployed: Deployed, engine: docker.DockerClient
+) -> None:
+    left = ThrowawayProject(
+        folder_prefix(deployed.folder) + "abcdef",
+        {"name": "x", "services": {"app": {"image": "busybox:1.36", "labels": {}}}},
+        deployed.root,
+    )
+    left.config = throwaway_config(left.config, left.project)
+    assert left.create().ok  # a verify killed outright (SIGKILL) left this
+
+    def say(line: str) -> None:
+        if "healthy" in line:
+            raise KeyboardInterrupt  # Ctrl-C while the copy starts
+
+    with pytest.raises(KeyboardInterrupt):
+        api.verify_backup(deployed.root, deployed.folder, say=say)
+    assert_nothing_left(deployed, engine)
+    history = History(Path(os.environ["DARSE_STATE_DIR"]))
+    try:
+        newest = history.backups(project_name(deployed.folder), limit=1)[0]
+    finally:
+        history.close()
+    assert newest.action == VERIFY and newest.outcome == STOPPED

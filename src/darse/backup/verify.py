@@ -39,9 +39,10 @@ from darse.engine.docker import Engine
 from darse.engine.throwaway import ThrowawayProject, sweep
 from darse.errors import DarseError
 from darse.history import FAILED, STOPPED, SUCCESS, VERIFY, BackupRecord, History
-from darse.masking import masker_for_compose
+from darse.masking import Masker, masker_for_compose
 from darse.model.repository import repository_around
 from darse.restic import Restic, Snapshot
+from darse.secretlike import is_secret_name
 from darse.state import project_lock, state_dir
 
 HEALTH_TIMEOUT = 300.0  # seconds for the throwaway project to be running and healthy
@@ -213,7 +214,8 @@ def _verify(
 ) -> None:
     """The steps from `create` on, then the cleanup whatever happened. `files`: the deployed Compose
     file and its overrides."""
-    mask = masker_for_compose(*files).text
+    masker = masker_for_compose(*files)
+    mask = masker.text
     sweep(engine, folder_prefix(plan.folder))  # what an earlier verify killed outright left behind
     volumes = {s.tags.get("darse.item", ""): s for s in snapshots if s.tags.get("darse.kind") == "volume"}
     dumps = {s.tags.get("darse.item", ""): s for s in snapshots if s.tags.get("darse.kind") == "dump"}
@@ -222,6 +224,7 @@ def _verify(
         with _step(report, CREATE, say, f"{plan.folder}: creating {report.project}") as step:
             runner = ComposeRunner(report.project, engine.endpoint, mask)
             resolved = runner.config(files[0], files[1:])
+            _add_secrets(masker, resolved)
             images = _images(engine, plan, resolved, snapshots[0].tags)
             config = throwaway_config(resolved, report.project, images=images, nocopy=set(volumes))
             throwaway = ThrowawayProject(report.project, config, files[0].parent, engine.endpoint, mask)
@@ -364,6 +367,16 @@ def _cleanup(
         step.detail = f"left on the engine: {', '.join(remaining.containers + remaining.volumes + remaining.networks)}"
     else:
         step.detail = "every container, volume and network removed" + ("" if down_ok else " (by the sweep)")
+
+
+def _add_secrets(masker: Masker, resolved: dict[str, Any]) -> None:
+    """The values of the secret-named variables as the containers get them (Compose's interpolation
+    done: `$$` in the file is `$` in the value), which the file's own text does not spell the same way."""
+    for service in (resolved.get("services") or {}).values():
+        environment = service.get("environment") if isinstance(service, dict) else None
+        for key, value in (environment or {}).items() if isinstance(environment, dict) else ():
+            if isinstance(value, str) and is_secret_name(str(key)):
+                masker.add(str(key), value)
 
 
 def _images(engine: Engine, plan: FolderPlan, resolved: dict[str, Any], tags: dict[str, str]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from darse.engine.throwaway import VERIFY_LABEL, ThrowawayProject, leftovers
 from darse.errors import DarseError
 from darse.history import FAILED, STOPPED, SUCCESS, VERIFY, History
 from darse.model.service import project_name
-from darse.restic import Restic
+from darse.restic import Restic, Snapshot
 
 from helpers.cli import run_darse
 from helpers.databases import exec_sh, postgres_image, wait_healthy
@@ -206,9 +206,14 @@ def corrupt_run(deployed: Deployed, dump: bytes) -> str:
     return saved.snapshot_id
 
 
-def good_dump(deployed: Deployed) -> bytes:
+def first_dump(deployed: Deployed) -> Snapshot:
+    """The dump of the backup the fixture took (later tests add corrupt runs, newer)."""
     listed = deployed.restic.snapshots({"darse.service": deployed.folder, "darse.kind": "dump"})
-    first = min(listed, key=lambda s: s.time)
+    return min(listed, key=lambda s: s.time)
+
+
+def good_dump(deployed: Deployed) -> bytes:
+    first = first_dump(deployed)
     buffer = io.BytesIO()
     deployed.restic.dump(first.id, first.paths[0], buffer.write)
     return buffer.getvalue()
@@ -266,7 +271,7 @@ def test_a_failing_check_fails_the_verify_and_its_output_is_masked(
         before.replace(before[before.index("check = ") :], f'check = {{ service = "db", command = {check} }}\n')
     )
     try:
-        report = api.verify_backup(deployed.root, deployed.folder)
+        report = api.verify_backup(deployed.root, deployed.folder, snapshot=first_dump(deployed).id)
     finally:
         config.write_text(before)
     assert not report.ok and report.failed_step == "check" and report.checked
@@ -291,7 +296,7 @@ def test_an_interrupted_verify_removes_what_it_made_and_what_an_earlier_one_left
             raise KeyboardInterrupt  # Ctrl-C while the copy starts
 
     with pytest.raises(KeyboardInterrupt):
-        api.verify_backup(deployed.root, deployed.folder, say=say)
+        api.verify_backup(deployed.root, deployed.folder, snapshot=first_dump(deployed).id, say=say)
     assert_nothing_left(deployed, engine)
     history = History(Path(os.environ["DARSE_STATE_DIR"]))
     try:

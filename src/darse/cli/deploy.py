@@ -33,9 +33,13 @@ def up(
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Deploy uncommitted changes (recorded as dirty)."),
     timeout: int = typer.Option(120, "--timeout", min=1, help=TIMEOUT_HELP),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Leave failed containers instead of rolling back."),
+    no_backup: bool = typer.Option(
+        False, "--no-backup", help="Deploy without the backup [backup] before_deploy asks for (docs/backup.md)."
+    ),
     json_flag: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
-    """Preflight, `docker compose up --wait`, record; roll back to the last good deployment on failure."""
+    """Preflight, backup of the data when darse.toml asks for one, `docker compose up --wait`, record; roll
+    back to the last good deployment on failure."""
     ctx = api.open_deployments(Path.cwd())
     with progress_display(not json_flag) as listener:
         report = api.up(
@@ -47,6 +51,7 @@ def up(
             timeout=timeout,
             auto_rollback=not no_rollback,
             listener=listener,
+            backup_first=not no_backup,
         )
     _finish(report, json_flag)
 

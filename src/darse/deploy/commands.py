@@ -106,8 +106,10 @@ def up(
     timeout: float = 120,
     auto_rollback: bool = True,
     listener: Listener = ignore,
+    backup_first: bool = True,
 ) -> DeployReport:
-    """`darse up`: the services named (or all), Compose ones first, then those whose target is a Swarm."""
+    """`darse up`: the services named (or all), Compose ones first, then those whose target is a Swarm.
+    `backup_first`: the backup darse.toml's `before_deploy` asks for (Compose targets)."""
     chosen = select(ctx, names, all_services)
     on_compose, on_swarm = split_by_target(ctx, chosen)
     report = DeployReport()
@@ -120,6 +122,7 @@ def up(
             timeout=timeout,
             auto_rollback=auto_rollback,
             listener=listener,
+            backup_first=backup_first,
         )
     if on_swarm:
         from darse.deploy.swarm.commands import deploy_services
@@ -139,6 +142,7 @@ def up_compose(
     timeout: float = 120,
     auto_rollback: bool = True,
     listener: Listener = ignore,
+    backup_first: bool = True,
 ) -> list[Outcome]:
     """Every service's preflight and engine first, then each deployed under its project's lock."""
     sources: list[Source] = []
@@ -155,7 +159,9 @@ def up_compose(
         task = f"deploying {source.service.name}"
         with project_lock(ctx.state, source.project), _task(listener, task):
             say = reporter(listener, task)
-            outcomes.append(deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=say))
+            outcomes.append(
+                deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=say, backup_first=backup_first)
+            )
     return outcomes
 
 

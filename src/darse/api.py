@@ -109,6 +109,9 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "init_backups": ("darse.backup.run", "init_backups"),
     "run_backups": ("darse.backup.run", "run_backups"),
     "list_backups": ("darse.backup.run", "list_backups"),
+    # rollback --with-data: a deployment brought back with the backup taken before the ones it undoes
+    "plan_rollback_with_data": ("darse.deploy.with_data", "plan_rollback_with_data"),
+    "rollback_with_data": ("darse.deploy.with_data", "rollback_with_data"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
@@ -168,6 +171,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.deploy.swarm.scale import check_replicas  # noqa: F401
     from darse.deploy.swarm.scale import plan_scale as plan_stack_scale  # noqa: F401
     from darse.deploy.swarm.scale import scale as stack_scale  # noqa: F401
+    from darse.deploy.with_data import plan_rollback_with_data, rollback_with_data  # noqa: F401
     from darse.images.build import build_services as build  # noqa: F401
     from darse.images.inspect.commands import (
         extract_file,  # noqa: F401

@@ -29,7 +29,7 @@ from darse.deploy.rollback import choose, source_for
 from darse.deploy.up import Outcome, deploy
 from darse.engine.compose import ComposeRunner
 from darse.errors import DarseError
-from darse.history import BackupRecord, Deployment, History
+from darse.history import FAILED, RESTORE, SUCCESS, WITH_ROLLBACK, BackupRecord, Deployment, History
 from darse.model.service import Service
 from darse.progress import Listener, ignore, reporter
 from darse.state import project_lock
@@ -180,11 +180,29 @@ def rollback_with_data(
             start_containers(engine, [i for i in running if i in still])  # nothing was replaced: as before
             last = (created.output.strip().splitlines() or ["no output"])[-1][:300]
             raise DarseError(f"{service.name}: docker compose create failed: {last}", "nothing was restored")
+        record = ctx.history.start_backup(
+            BackupRecord(
+                plan.project,
+                service.name,
+                RESTORE,
+                WITH_ROLLBACK,
+                deployment=plan.target.id,
+                revision=plan.backup.revision,
+                images=plan.backup.images,
+                snapshots=list(plan.backup.snapshots),
+                darse_version=plan.backup.darse_version,
+            )
+        )
         try:
             say(f"restoring the backup #{plan.backup.id}")
             result.restored = restore_run(engine, restic, folder, run, say)
-        except DarseError as exc:
-            raise DarseError(f"{service.name}: {exc.message}", kept) from None
+        except BaseException as exc:
+            message = exc.message if isinstance(exc, DarseError) else f"interrupted: {type(exc).__name__}"
+            ctx.history.finish_backup(record, FAILED, message)
+            if isinstance(exc, DarseError):
+                raise DarseError(f"{service.name}: {exc.message}", kept) from None
+            raise
+        ctx.history.finish_backup(record, SUCCESS)
         result.outcome = deploy(ctx, source, timeout, auto_rollback=False, progress=say, backup_first=False)
     return result
 

@@ -109,11 +109,16 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "init_backups": ("darse.backup.run", "init_backups"),
     "run_backups": ("darse.backup.run", "run_backups"),
     "list_backups": ("darse.backup.run", "list_backups"),
+    # backup history and prune: the records of a folder's backups; keep rules applied
+    "backup_history": ("darse.backup.run", "backup_history"),
+    "prune_backups": ("darse.backup.prune", "prune_backups"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
+    from darse.backup.prune import prune_backups  # noqa: F401
+    from darse.backup.run import backup_history  # noqa: F401
     from darse.backup.run import init_backups, list_backups, run_backups  # noqa: F401
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401

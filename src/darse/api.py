@@ -118,8 +118,12 @@ __all__ = sorted(ENTRY_POINTS)
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
     from darse.backup.prune import prune_backups  # noqa: F401
-    from darse.backup.run import backup_history  # noqa: F401
-    from darse.backup.run import init_backups, list_backups, run_backups  # noqa: F401
+    from darse.backup.run import (  # noqa: F401
+        backup_history,
+        init_backups,
+        list_backups,
+        run_backups,
+    )
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401
     from darse.certs.watch import stamped as stamped_log  # noqa: F401

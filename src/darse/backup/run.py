@@ -71,6 +71,7 @@ class ItemBackup:
     files_changed: int = 0
     seconds: float = 0.0
     error: str = ""
+    key: str = ""  # its snapshot's `darse.item` tag: the dumped service, or the volume's Compose key
 
     @property
     def ok(self) -> bool:
@@ -235,7 +236,8 @@ def _finish_record(history: History, record: BackupRecord, run: _FolderRun) -> N
     taken = [item for item in run.items if item.snapshot]
     full = run.full_ids()
     record.snapshots = [
-        {"kind": item.kind, "item": item.name, "snapshot": full.get(item.snapshot, item.snapshot)} for item in taken
+        {"kind": item.kind, "item": item.key or item.name, "snapshot": full.get(item.snapshot, item.snapshot)}
+        for item in taken
     ]
     failures = [f"{item.kind} {item.name}: {item.error}" for item in run.items if not item.ok]
     message = " ".join(failures[0].split())[:MAX_MESSAGE] if failures else f"{len(taken)} snapshot(s)"
@@ -317,7 +319,7 @@ class _FolderRun:
         folder, say = self.folder, self.say
         for dump in folder.dumps:
             say(f"{folder.folder}: dump of {dump.service} ({dump.kind})")
-            item = ItemBackup(folder.folder, "dump", dump.service)
+            item = ItemBackup(folder.folder, "dump", dump.service, key=dump.service)
             self.items.append(
                 _dump(engine, self.restic, folder, dump, containers, self.tags, item, self._listener(item))
             )
@@ -331,7 +333,7 @@ class _FolderRun:
             for volume in folder.volumes:
                 if volume.action == COPY:
                     say(f"{folder.folder}: volume {volume.name}")
-                    item = ItemBackup(folder.folder, "volume", volume.name)
+                    item = ItemBackup(folder.folder, "volume", volume.name, key=volume.key)
                     listener = self._listener(item)
                     self.items.append(
                         _volume(engine, self.restic, folder, volume, containers, self.tags, item, listener)

@@ -105,8 +105,8 @@ def test_pre_and_post_run_around_the_copy_and_the_backup_is_recorded(deployed, t
     (record,) = history.backups(project_name(folder))
     assert (record.action, record.reason, record.deployment, record.outcome) == (BACKUP, PRE_DEPLOY, 42, SUCCESS)
     assert record.revision == snapshot.tags["darse.commit"] and set(record.images) == {"app"}
-    volume = f"{project_name(folder)}_files"
-    assert record.snapshots == [{"kind": "volume", "item": volume, "snapshot": snapshot.id}]
+    assert record.snapshots == [{"kind": "volume", "item": "files", "snapshot": snapshot.id}]
+    assert snapshot.tags["darse.item"] == "files"
     assert re.fullmatch(r"[0-9a-f]{64}", snapshot.id) and record.darse_version
     assert history.pre_deploy_backup(42) is not None and history.pre_deploy_backup(41) is None
     history.close()
@@ -129,6 +129,8 @@ def test_a_failing_pre_takes_no_snapshot_runs_post_and_masks_its_words(deployed)
     (record,) = json.loads(history.stdout)
     assert record["outcome"] == FAILED and record["reason"] == BY_HAND and record["snapshots"] == []
     assert "refused ****" in record["message"] and "\n" not in record["message"]
+    shown = run_darse("backup", "history", folder, cwd=root)
+    assert shown.exit_code == 0 and "failed" in shown.stdout and TOKEN not in shown.stdout
 
     assert app.exec_run(["rm", "/srv/fail-pre"]).exit_code == 0
     assert run_darse("backup", folder, cwd=root).exit_code == 0

@@ -112,12 +112,21 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     # rollback --with-data: a deployment brought back with the backup taken before the ones it undoes
     "plan_rollback_with_data": ("darse.deploy.with_data", "plan_rollback_with_data"),
     "rollback_with_data": ("darse.deploy.with_data", "rollback_with_data"),
+    # backup history and prune: the records of a folder's backups; keep rules applied
+    "backup_history": ("darse.backup.run", "backup_history"),
+    "prune_backups": ("darse.backup.prune", "prune_backups"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
-    from darse.backup.run import init_backups, list_backups, run_backups  # noqa: F401
+    from darse.backup.prune import prune_backups  # noqa: F401
+    from darse.backup.run import (  # noqa: F401
+        backup_history,
+        init_backups,
+        list_backups,
+        run_backups,
+    )
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401
     from darse.certs.watch import stamped as stamped_log  # noqa: F401

@@ -34,7 +34,7 @@ services:
 volumes:
   db-data:
 """
-NEXT_IMAGE = "darse-test/postgres-next:predeploy"
+NEXT_IMAGE = "darse-test/next/postgres:predeploy"  # a name darse knows as PostgreSQL
 
 
 @pytest.fixture(scope="module")

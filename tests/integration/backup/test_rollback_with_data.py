@@ -20,7 +20,7 @@ from helpers.cli import run_darse
 from helpers.databases import exec_sh, postgres_image, wait_healthy
 from helpers.repo import git_init, write_tree
 
-NEXT_IMAGE = "darse-test/postgres-next:with-data"
+NEXT_IMAGE = "darse-test/next/postgres:with-data"  # a name darse knows as PostgreSQL
 DB = """\
   db:
     image: {image}

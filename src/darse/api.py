@@ -111,12 +111,24 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "init_backups": ("darse.backup.run", "init_backups"),
     "run_backups": ("darse.backup.run", "run_backups"),
     "list_backups": ("darse.backup.run", "list_backups"),
+    # rollback --with-data: a deployment brought back with the backup taken before the ones it undoes
+    "plan_rollback_with_data": ("darse.deploy.with_data", "plan_rollback_with_data"),
+    "rollback_with_data": ("darse.deploy.with_data", "rollback_with_data"),
+    # backup history and prune: the records of a folder's backups; keep rules applied
+    "backup_history": ("darse.backup.run", "backup_history"),
+    "prune_backups": ("darse.backup.prune", "prune_backups"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
-    from darse.backup.run import init_backups, list_backups, run_backups  # noqa: F401
+    from darse.backup.prune import prune_backups  # noqa: F401
+    from darse.backup.run import (  # noqa: F401
+        backup_history,
+        init_backups,
+        list_backups,
+        run_backups,
+    )
     from darse.backup.verify import verify_backup  # noqa: F401
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401
@@ -171,6 +183,7 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.deploy.swarm.scale import check_replicas  # noqa: F401
     from darse.deploy.swarm.scale import plan_scale as plan_stack_scale  # noqa: F401
     from darse.deploy.swarm.scale import scale as stack_scale  # noqa: F401
+    from darse.deploy.with_data import plan_rollback_with_data, rollback_with_data  # noqa: F401
     from darse.images.build import build_services as build  # noqa: F401
     from darse.images.inspect.commands import (
         extract_file,  # noqa: F401

@@ -105,9 +105,9 @@ class Deployment:
 
 
 BACKUP, RESTORE, VERIFY = "backup", "restore", "verify"  # BackupRecord.action
-# BackupRecord.reason: asked for by hand, taken before a deploy (`darse up`), or the data as it was before
-# a restore or `rollback --with-data` replaced it.
-BY_HAND, PRE_DEPLOY, SAFETY = "by-hand", "pre-deploy", "safety"
+# BackupRecord.reason: asked for by hand, taken before a deploy (`darse up`), the data as it was before
+# a restore or `rollback --with-data` replaced it, or (a restore) part of `rollback --with-data`.
+BY_HAND, PRE_DEPLOY, SAFETY, WITH_ROLLBACK = "by-hand", "pre-deploy", "safety", "rollback"
 
 
 @dataclass

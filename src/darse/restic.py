@@ -775,10 +775,12 @@ class Restic:
         prune: bool = True,
         host: str | None = None,
         group_by: str = "host,paths",
+        dry_run: bool = False,
     ) -> list[str]:
         """Forget the snapshots (holding all of `tags`) that no `keep` rule keeps ({"last": 3, "daily":
-        7, ...}, per group of snapshots of the same host and paths), then prune their data unless
-        `prune` is false. Returns the ids forgotten."""
+        7, ...}, per group of snapshots of the same host and paths; `group_by=""`: all in one group),
+        then prune their data unless `prune` is false. Returns the ids forgotten (with `dry_run`: the
+        ids restic would forget, and nothing is changed)."""
         unknown = set(keep) - set(KEEP_RULES)
         if unknown or not keep or any(type(n) is not int or n < 0 for n in keep.values()):
             raise ResticError(
@@ -791,12 +793,14 @@ class Restic:
         args += [f"--keep-{rule}={count}" for rule, count in keep.items() if count]
         if host:
             args.append(f"--host={host}")
+        if dry_run:
+            args.append("--dry-run")
         try:
             groups = json.loads(self._run(*args) or b"[]") or []
             removed = [str(entry["id"]) for group in groups for entry in group.get("remove") or []]
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ResticFailed(f"restic forget answered what darse cannot read on {self.display}", CHECK_HINT) from None
-        if prune and removed:
+        if prune and removed and not dry_run:
             self.prune()
         return removed
 

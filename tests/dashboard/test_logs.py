@@ -38,9 +38,19 @@ def test_frames_give_the_same_lines_whatever_the_pieces(lines: list[bytes], data
 
 
 def test_a_line_split_over_frames_is_one_line_and_a_tty_stream_is_not_demultiplexed() -> None:
-    raw = frame(1, b"2026 one ") + frame(2, b"line\r\n") + frame(1, b"unfinished")
+    raw = frame(1, b"2026 one ") + frame(1, b"line\r\n") + frame(1, b"unfinished")
     assert list(log_lines([raw], multiplexed=True)) == [(b"2026 one line", False), (b"unfinished", False)]
     assert list(log_lines([b"tty line\r\nnext\n"], multiplexed=False)) == [(b"tty line", False), (b"next", False)]
+
+
+def test_a_line_of_the_other_stream_between_the_frames_of_a_long_line_stays_apart() -> None:
+    """The engine sends a long line in several frames; stderr may write between them."""
+    raw = frame(1, b"a" * 10) + frame(2, b"err one\n") + frame(1, b"a" * 10 + b"\nout two\n")
+    assert list(log_lines([raw], multiplexed=True, limit=8)) == [
+        (b"err one", False),
+        (b"aaaaaaaa", True),
+        (b"out two", False),
+    ]
 
 
 def test_a_long_line_is_cut_and_its_rest_dropped_as_it_streams() -> None:

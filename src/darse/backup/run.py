@@ -11,7 +11,15 @@ says which code produced its data):
   of it is incremental; otherwise (a remote engine) it streams as a tar through a never-started
   helper container, read-only.
 
-Not built yet: restore, `--verify`, prune, the pre-deploy snapshot (docs/backup.md).
+Around the items, the folder's `pre` commands run first and its `post` commands last, each inside its
+Compose service's running container: a `pre` that fails fails the folder before any snapshot is taken
+(the `post` commands still run once a `pre` succeeded, to undo it, like a `finally`).
+
+Every backup of a folder is recorded in the host's history (darse.history: who, why, the deployed
+commit, the images, the snapshots taken, the outcome with a masked one-line message), and each of its
+snapshots carries the reason as the tag `darse.reason` (and `darse.deployment` before a deploy).
+
+Not built yet: restore, `--verify` (docs/backup.md).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from darse.backup.plan import COPY, DumpPlan, FolderPlan, VolumePlan, backup_plan, password_file
+from darse.config import BackupCommand
 from darse.engine.backup import (
     start_containers,
     stop_containers,
@@ -37,10 +46,15 @@ from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import COMMIT_LABEL, ContainerState, Engine
 from darse.errors import DarseError
+from darse.history import BACKUP, BY_HAND, FAILED, SUCCESS, BackupRecord, History
+from darse.masking import Masker, masker_for_compose
 from darse.model.repository import find_root, open_repository
-from darse.restic import Restic, make_password_file
+from darse.model.service import project_name
+from darse.restic import Restic, Status, make_password_file
+from darse.state import state_dir
 
-STALL = 600.0  # seconds a dump may write nothing before it is stopped
+STALL = 600.0  # seconds a dump (or a pre/post command) may write nothing before it is stopped
+MAX_MESSAGE = 300  # characters of a failure kept in an item's error and the history's message
 Say = Callable[[str], None]
 
 
@@ -49,14 +63,15 @@ class ItemBackup:
     """One snapshot taken (or the reason it was not)."""
 
     folder: str
-    kind: str  # "dump" or "volume"
-    name: str  # the Compose service dumped, or the volume's engine name
+    kind: str  # "dump" or "volume"; "pre"/"post" for a command (never a snapshot); "folder" for the whole
+    name: str  # the Compose service dumped (or running the command), or the volume's engine name
     snapshot: str = ""
     bytes_added: int = 0
     files_new: int = 0
     files_changed: int = 0
     seconds: float = 0.0
     error: str = ""
+    key: str = ""  # its snapshot's `darse.item` tag: the dumped service, or the volume's Compose key
 
     @property
     def ok(self) -> bool:
@@ -77,11 +92,17 @@ class ItemBackup:
         }
 
 
+# Called from restic's reading thread while an item is backed up: the item (not finished yet) and
+# restic's latest status line (a stream's totals are 0: its size is unknown until it ends).
+BackupProgress = Callable[[ItemBackup, Status], None]
+
+
 @dataclass
 class BackupReport:
     repository: str  # masked
     items: list[ItemBackup] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # folders out of scope, and why
+    records: list[int] = field(default_factory=list)  # ids of the history's records (one per folder)
 
     @property
     def ok(self) -> bool:
@@ -94,6 +115,7 @@ class BackupReport:
             "ok": self.ok,
             "items": [item.to_dict() for item in self.items],
             "skipped": self.skipped,
+            "records": self.records,
         }
 
 
@@ -137,9 +159,20 @@ def init_backups(start: Path) -> InitReport:
 
 
 def run_backups(
-    start: Path, folders: Iterable[str] = (), *, every: bool = False, say: Say | None = None
+    start: Path,
+    folders: Iterable[str] = (),
+    *,
+    every: bool = False,
+    say: Say | None = None,
+    reason: str = BY_HAND,
+    deployment: int | None = None,
+    progress: BackupProgress | None = None,
+    requested_by: str | None = None,
 ) -> BackupReport:
-    """Back up the folders named (or every folder with `every`), one snapshot per item of their plan."""
+    """Back up the folders named (or every folder with `every`), one snapshot per item of their plan,
+    and record each folder's backup in the host's history. `reason` (darse.history BY_HAND, PRE_DEPLOY,
+    SAFETY) and `deployment` (the deployment record a pre-deploy backup comes before) go into the
+    record and the snapshots' tags; `requested_by` names the user instead of the OS account."""
     wanted = [f.rstrip("/") for f in folders]
     if not wanted and not every:
         raise DarseError("name the service folders to back up", "darse backup FOLDER..., or --all")
@@ -149,43 +182,211 @@ def run_backups(
     config = open_repository(find_root(start)).config
     report = BackupReport(restic.display)
     say = say or (lambda _line: None)
-    for folder in plan.services:
-        if not folder.in_scope:
-            report.skipped.append(f"{folder.folder}: {folder.note}")
-            continue
-        if folder.errors:
-            raise DarseError(f"{folder.folder}: {folder.errors[0]}", "darse backup plan shows the plan; fix darse.toml")
-        engine = connect(Endpoint.of(config.target_for(folder.folder)))
-        try:
-            report.items += _back_up_folder(engine, restic, folder, say)
-        finally:
-            engine.close()
+    history = History(state_dir(config, plan.root), requested_by)
+    try:
+        for folder in plan.services:
+            if not folder.in_scope:
+                report.skipped.append(f"{folder.folder}: {folder.note}")
+                continue
+            if folder.errors:
+                raise DarseError(
+                    f"{folder.folder}: {folder.errors[0]}", "darse backup plan shows the plan; fix darse.toml"
+                )
+            run = _FolderRun(restic, folder, say, progress, _masker(plan.root, folder), reason, deployment)
+            record: BackupRecord | None = None
+            ended = False  # False in `finally`: interrupted (Ctrl-C), recorded as failed
+            try:
+                engine = connect(Endpoint.of(config.target_for(folder.folder)))
+                try:
+                    run.prepare(engine)
+                    record = history.start_backup(run.record())
+                    run.back_up(engine)
+                finally:
+                    engine.close()
+                ended = True
+            except DarseError as exc:
+                run.items.append(ItemBackup(folder.folder, "folder", folder.folder, error=run.masked(exc.message)))
+                ended = True
+            finally:
+                if not ended:
+                    run.items.append(ItemBackup(folder.folder, "folder", folder.folder, error="interrupted"))
+                report.items += run.items
+                if record is None:
+                    record = history.start_backup(run.record())
+                report.records.append(record.id or 0)
+                _finish_record(history, record, run)
+    finally:
+        history.close()
     return report
 
 
-def _back_up_folder(engine: Engine, restic: Restic, folder: FolderPlan, say: Say) -> list[ItemBackup]:
-    containers = [c for c in engine.containers(project=folder.project)]
-    if not containers:
-        return [ItemBackup(folder.folder, "folder", folder.folder, error="not deployed: nothing to back up")]
-    tags = _tags(folder, containers)
-    items: list[ItemBackup] = []
-    for dump in folder.dumps:
-        say(f"{folder.folder}: dump of {dump.service} ({dump.kind})")
-        items.append(_dump(engine, restic, folder, dump, containers, tags))
-    stopped: list[str] = []
+def _masker(root: Path, folder: FolderPlan) -> Masker:
+    """The secrets of the folder (its env files, `*.secrets`, literal passwords), hidden in what its
+    commands say before any of it reaches an error, the terminal or the history."""
+    compose = root / folder.folder / folder.compose_file
     try:
-        if folder.stop:
-            stopped = [c.id for c in containers if c.running]
-            say(f"{folder.folder}: stopping {len(stopped)} container(s) for the copy")
-            stop_containers(engine, stopped)
-        for volume in folder.volumes:
-            if volume.action == COPY:
-                say(f"{folder.folder}: volume {volume.name}")
-                items.append(_volume(engine, restic, folder, volume, containers, tags))
-    finally:
-        if stopped:
-            start_containers(engine, stopped)
-    return items
+        return masker_for_compose(compose)
+    except DarseError:
+        return Masker()
+
+
+def _finish_record(history: History, record: BackupRecord, run: _FolderRun) -> None:
+    """The record completed: what the folder's containers ran, the snapshots taken (restic's full ids),
+    the outcome and the first failure, masked and on one line."""
+    taken = [item for item in run.items if item.snapshot]
+    full = run.full_ids()
+    record.snapshots = [
+        {"kind": item.kind, "item": item.key or item.name, "snapshot": full.get(item.snapshot, item.snapshot)}
+        for item in taken
+    ]
+    failures = [f"{item.kind} {item.name}: {item.error}" for item in run.items if not item.ok]
+    message = " ".join(failures[0].split())[:MAX_MESSAGE] if failures else f"{len(taken)} snapshot(s)"
+    history.finish_backup(record, FAILED if failures else SUCCESS, message)
+
+
+class _FolderRun:
+    """One backup of one folder: pre commands, dumps, volumes (the folder's services stopped around
+    them when `stop`), post commands; the items done so far and the tags its snapshots share."""
+
+    def __init__(
+        self,
+        restic: Restic,
+        folder: FolderPlan,
+        say: Say,
+        progress: BackupProgress | None,
+        masker: Masker,
+        reason: str,
+        deployment: int | None,
+    ) -> None:
+        self.restic = restic
+        self.folder = folder
+        self.say = say
+        self.progress = progress
+        self.masker = masker
+        self.reason = reason
+        self.deployment = deployment
+        self.items: list[ItemBackup] = []
+        self.tags: dict[str, str] = {}
+        self.containers: list[ContainerState] = []
+
+    def masked(self, text: str) -> str:
+        return self.masker.text(text)
+
+    def prepare(self, engine: Engine) -> None:
+        """The folder's containers, and the tags its snapshots share (the commit, images, reason)."""
+        self.containers = [c for c in engine.containers(project=self.folder.project)]
+        if self.containers:
+            self.tags = _tags(self.folder, self.containers)
+            self.tags["darse.reason"] = self.reason
+            if self.deployment is not None:
+                self.tags["darse.deployment"] = str(self.deployment)
+
+    def record(self) -> BackupRecord:
+        """The history's record of this backup as it starts: what the folder's containers run."""
+        images = {k.removeprefix("darse.image."): v for k, v in self.tags.items() if k.startswith("darse.image.")}
+        return BackupRecord(
+            project=self.folder.project,
+            service=self.folder.folder,
+            action=BACKUP,
+            reason=self.reason,
+            deployment=self.deployment,
+            revision=self.tags.get("darse.commit", ""),
+            images=images,
+            darse_version=metadata.version("darse"),
+        )
+
+    def back_up(self, engine: Engine) -> None:
+        folder, containers = self.folder, self.containers
+        if not containers:
+            self.items.append(
+                ItemBackup(folder.folder, "folder", folder.folder, error="not deployed: nothing to back up")
+            )
+            return
+        succeeded = 0
+        try:
+            for command in folder.pre:
+                item = self._command(engine, "pre", command, containers)
+                if not item.ok:
+                    return  # no snapshot: the state the pre commands prepare was not reached
+                succeeded += 1
+            self._items(engine, containers)
+        finally:
+            if succeeded or not folder.pre:
+                for command in folder.post:
+                    self._command(engine, "post", command, containers)
+
+    def _items(self, engine: Engine, containers: list[ContainerState]) -> None:
+        folder, say = self.folder, self.say
+        for dump in folder.dumps:
+            say(f"{folder.folder}: dump of {dump.service} ({dump.kind})")
+            item = ItemBackup(folder.folder, "dump", dump.service, key=dump.service)
+            self.items.append(
+                _dump(engine, self.restic, folder, dump, containers, self.tags, item, self._listener(item))
+            )
+            item.error = self.masked(item.error)
+        stopped: list[str] = []
+        try:
+            if folder.stop:
+                stopped = [c.id for c in containers if c.running]
+                say(f"{folder.folder}: stopping {len(stopped)} container(s) for the copy")
+                stop_containers(engine, stopped)
+            for volume in folder.volumes:
+                if volume.action == COPY:
+                    say(f"{folder.folder}: volume {volume.name}")
+                    item = ItemBackup(folder.folder, "volume", volume.name, key=volume.key)
+                    listener = self._listener(item)
+                    self.items.append(
+                        _volume(engine, self.restic, folder, volume, containers, self.tags, item, listener)
+                    )
+                    item.error = self.masked(item.error)
+        finally:
+            if stopped:
+                start_containers(engine, stopped)
+
+    def _listener(self, item: ItemBackup) -> Callable[[Status], None] | None:
+        progress = self.progress
+        if progress is None:
+            return None
+        return lambda status: progress(item, status)
+
+    def _command(
+        self, engine: Engine, when: str, command: BackupCommand, containers: list[ContainerState]
+    ) -> ItemBackup:
+        """Run a pre or post command in its service's running container. Its output is not kept: only
+        the end of its standard error, masked, to explain a failure."""
+        item = ItemBackup(self.folder.folder, when, command.service)
+        self.items.append(item)
+        running = [c for c in containers if c.compose_service == command.service and c.running]
+        if not running:
+            item.error = f"{command.service} is not running: the {when} command runs inside it"
+            return item
+        self.say(f"{self.folder.folder}: {when} command in {command.service}")
+        started = time.monotonic()
+        try:
+            result = stream_command(engine, running[0].id, command.command, lambda _piece: None, stall=STALL)
+        except DarseError as exc:
+            item.error = self.masked(exc.message)[:MAX_MESSAGE]
+        else:
+            if not result.ok:
+                said = self.masked(result.last_error_line())
+                item.error = f"the {when} command exited with {result.exit_code}" + (f": {said}" if said else "")
+        item.seconds = time.monotonic() - started
+        return item
+
+    def full_ids(self) -> dict[str, str]:
+        """restic 0.14's summary names a snapshot by its short id: the full ids of this run's snapshots."""
+        if not any(item.snapshot for item in self.items) or "darse.run" not in self.tags:
+            return {}
+        try:
+            found = self.restic.snapshots({"darse.run": self.tags["darse.run"]})
+        except DarseError:
+            return {}
+        return {
+            item.snapshot: snapshot.id
+            for item in self.items
+            for snapshot in found
+            if item.snapshot and snapshot.id.startswith(item.snapshot)
+        }
 
 
 def run_id() -> str:
@@ -213,8 +414,9 @@ def _dump(
     dump: DumpPlan,
     containers: list[ContainerState],
     tags: dict[str, str],
+    item: ItemBackup,
+    progress: Callable[[Status], None] | None = None,
 ) -> ItemBackup:
-    item = ItemBackup(folder.folder, "dump", dump.service)
     running = [c for c in containers if c.compose_service == dump.service and c.running]
     if not running:
         item.error = f"{dump.service} is not running: its dump runs inside it"
@@ -233,7 +435,10 @@ def _dump(
 
     try:
         saved = restic.backup_stream(
-            produce, f"{folder.project}.{dump.file}", {**tags, "darse.kind": "dump", "darse.item": dump.service}
+            produce,
+            f"{folder.project}.{dump.file}",
+            {**tags, "darse.kind": "dump", "darse.item": dump.service},
+            progress=progress,
         )
     except DarseError as exc:
         item.error = exc.message
@@ -249,21 +454,22 @@ def _volume(
     volume: VolumePlan,
     containers: list[ContainerState],
     tags: dict[str, str],
+    item: ItemBackup,
+    progress: Callable[[Status], None] | None = None,
 ) -> ItemBackup:
-    item = ItemBackup(folder.folder, "volume", volume.name)
     item_tags = {**tags, "darse.kind": "volume", "darse.item": volume.key}
     started = time.monotonic()
     try:
         directory = volume_mountpoint(engine, volume.name)
         if directory is not None:
-            saved = restic.backup_path(directory, item_tags)
+            saved = restic.backup_path(directory, item_tags, progress=progress)
         else:
             image = containers[0].image_id
 
             def produce(sink: IO[bytes]) -> None:
                 stream_volume(engine, volume.name, sink.write, image=image)
 
-            saved = restic.backup_stream(produce, f"{folder.project}.{volume.key}.tar", item_tags)
+            saved = restic.backup_stream(produce, f"{folder.project}.{volume.key}.tar", item_tags, progress=progress)
     except DarseError as exc:
         item.error = exc.message
         return item
@@ -288,8 +494,23 @@ def list_backups(start: Path, folder: str | None = None) -> list[dict[str, Any]]
             "kind": s.tags.get("darse.kind", ""),
             "item": s.tags.get("darse.item", ""),
             "commit": s.tags.get("darse.commit", ""),
+            "reason": s.tags.get("darse.reason", ""),
             "run": s.tags.get("darse.run", ""),
             "paths": list(s.paths),
         }
         for s in found
     ]
+
+
+def backup_history(start: Path, folder: str, limit: int | None = 50) -> list[dict[str, Any]]:
+    """The history's records of a folder's backups, restores and restore checks, newest first."""
+    repository = open_repository(find_root(start))
+    name = folder.rstrip("/")
+    service = next((s for s in repository.services if s.name == name), None)
+    if service is None:
+        raise DarseError(f"no service folder {name[:60]!r}", "name a service folder, relative to the repository root")
+    history = History(state_dir(repository.config, repository.root))
+    try:
+        return [record.to_dict() for record in history.backups(project_name(name), limit)]
+    finally:
+        history.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,14 @@ import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    FileSizeColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from typer.core import TyperGroup
 
 from darse import api
@@ -16,7 +26,8 @@ from darse.cli.output import print_json
 
 
 class _BackupGroup(TyperGroup):
-    """`darse backup FOLDER...` and `darse backup --all` run the backup; `plan`, `init`, `ls` are commands."""
+    """`darse backup FOLDER...` and `darse backup --all` run the backup; `plan`, `init`, `ls`, `history`,
+    `prune` are commands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
@@ -49,9 +60,11 @@ def run(
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
 ) -> None:
     """Back up service folders: one restic snapshot per database dump and per named volume, tagged with
-    the deployed commit and images. Exit 1 when an item failed (it leaves no snapshot)."""
+    the deployed commit and images, the folder's pre and post commands around them; each folder's
+    backup is recorded in the host's history. Exit 1 when an item failed (it leaves no snapshot)."""
     say = (lambda _line: None) if json_flag else (lambda line: out.print(f"[dim]{escape(line)}[/]"))
-    report = api.run_backups(Path.cwd(), folders or (), every=every, say=say)
+    with _progress_bars(enabled=not json_flag and out.is_terminal) as progress:
+        report = api.run_backups(Path.cwd(), folders or (), every=every, say=say, progress=progress)
     if json_flag:
         print_json(report.to_dict())
     else:
@@ -96,7 +109,7 @@ def ls(
     for snapshot in found:
         out.print(
             f"{snapshot['id']}  {snapshot['time'][:19]}  {escape(snapshot['service'])}  {snapshot['kind']} "
-            f"{escape(snapshot['item'])}  commit {snapshot['commit'][:12]}"
+            f"{escape(snapshot['item'])}  commit {snapshot['commit'][:12]}  {escape(snapshot['reason'] or '-')}"
         )
     if not found:
         out.print("no snapshot")
@@ -155,6 +168,82 @@ def _print_plan(result: Any) -> None:
             out.print(f"  [yellow]warning[/]   {escape(warning)}")
         if folder.in_scope and not folder.volumes and not folder.dumps:
             out.print("  [dim]no named volume: nothing to back up[/]")
+
+
+@backup_app.command("history")
+def history(
+    folder: str = typer.Argument(..., help="A service folder."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many records, newest first."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable records."),
+) -> None:
+    """This host's records of a folder's backups (and restores): when, why, the commit, the outcome."""
+    records = api.backup_history(Path.cwd(), folder, limit)
+    if json_flag:
+        print_json(records)
+        return
+    for record in records:
+        colour = {"success": "green", "failed": "red"}.get(record["outcome"], "yellow")
+        deployment = f" before deployment {record['deployment']}" if record["deployment"] is not None else ""
+        out.print(
+            f"{record['id']:>5}  {record['started_at']}  {record['action']} {record['reason']}{deployment}  "
+            f"commit {escape(record['revision'][:12] or '-')}  {len(record['snapshots'])} snapshot(s)  "
+            f"[{colour}]{record['outcome']}[/] {escape(record['message'])}  by {escape(record['user'])}"
+        )
+    if not records:
+        out.print("no backup recorded on this host")
+
+
+@backup_app.command("prune")
+def prune(
+    folders: list[str] = typer.Argument(None, help="Service folders [default: every one]."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be forgotten; change nothing."),
+    json_flag: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Apply darse.toml's keep rules to each volume's and each dump's snapshots, then prune the
+    repository. The snapshots `rollback --with-data` would need and recent safety snapshots are kept."""
+    report = api.prune_backups(Path.cwd(), folders or (), dry_run=dry_run)
+    if json_flag:
+        print_json(report.to_dict())
+        return
+    rules = ", ".join(f"{rule} {count}" for rule, count in report.keep.items())
+    verb = "would forget" if report.dry_run else "forgot"
+    for item in report.items:
+        out.print(
+            f"{escape(item.folder)} {item.kind} {escape(item.item)}: keep {len(item.kept)}, {verb} "
+            f"{len(item.forgotten)}" + (f" {' '.join(item.forgotten)}" if item.forgotten else "")
+        )
+        for snapshot, why in item.protected.items():
+            out.print(f"  [yellow]kept {snapshot}[/]: {escape(why)}")
+    out.print(f"keep {rules}: {verb} {report.forgotten} snapshot(s)" + ("; repository pruned" if report.pruned else ""))
+
+
+@contextlib.contextmanager
+def _progress_bars(*, enabled: bool) -> Iterator[Any]:
+    """A rich progress line per item (bytes read, files) fed by restic's status lines; None (no
+    progress asked of the library) when disabled: --json, or standard output not a terminal."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        FileSizeColumn(),
+        TextColumn("{task.fields[files]}"),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    tasks: dict[int, TaskID] = {}
+    with Progress(*columns, console=out, transient=True) as bars:
+
+        def show(item: Any, status: Any) -> None:
+            key = id(item)
+            if key not in tasks:
+                label = escape(f"{item.folder} {item.kind} {item.name}")
+                tasks[key] = bars.add_task(label, total=None, files="")
+            files = f"{status.files_done} file(s)" if status.files_done else ""
+            total = status.total_bytes or None
+            bars.update(tasks[key], completed=status.bytes_done, total=total, files=files)
+
+        yield show
 
 
 def register(app: typer.Typer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -33,9 +34,13 @@ def up(
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Deploy uncommitted changes (recorded as dirty)."),
     timeout: int = typer.Option(120, "--timeout", min=1, help=TIMEOUT_HELP),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Leave failed containers instead of rolling back."),
+    no_backup: bool = typer.Option(
+        False, "--no-backup", help="Deploy without the backup [backup] before_deploy asks for (docs/backup.md)."
+    ),
     json_flag: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
-    """Preflight, `docker compose up --wait`, record; roll back to the last good deployment on failure."""
+    """Preflight, backup of the data when darse.toml asks for one, `docker compose up --wait`, record; roll
+    back to the last good deployment on failure."""
     ctx = api.open_deployments(Path.cwd())
     with progress_display(not json_flag) as listener:
         report = api.up(
@@ -47,6 +52,7 @@ def up(
             timeout=timeout,
             auto_rollback=not no_rollback,
             listener=listener,
+            backup_first=not no_backup,
         )
     _finish(report, json_flag)
 
@@ -56,13 +62,46 @@ def rollback(
     to: str = typer.Option(None, "--to", help="A commit, tag or branch to deploy the service as of."),
     steps: int = typer.Option(None, "--steps", help="Go back N successful deployments [default: 1]."),
     timeout: int = typer.Option(120, "--timeout", min=1, help=TIMEOUT_HELP),
+    with_data: bool = typer.Option(
+        False, "--with-data", help="Also restore the backup taken before the deployments undone (docs/backup.md)."
+    ),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask before replacing data (--with-data)."),
     json_flag: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Deploy the service as it was at an earlier revision, without touching the working tree."""
     ctx = api.open_deployments(Path.cwd())
+    if with_data:
+        _rollback_with_data(ctx, service, to, steps, timeout, yes, json_flag)
+        return
     with progress_display(not json_flag) as listener:
         report = api.rollback(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
     _finish(report, json_flag)
+
+
+def _rollback_with_data(
+    ctx: Any, service: str, to: str | None, steps: int | None, timeout: int, yes: bool, json_flag: bool
+) -> None:
+    plan = api.plan_rollback_with_data(ctx, service, to=to, steps=steps)
+    if not yes:
+        if json_flag or not sys.stdin.isatty():
+            raise DarseError("--with-data replaces the service's data and needs confirmation", "pass --yes")
+        console = Console(highlight=False)
+        target, backup = plan.target, plan.backup
+        console.print(f"{escape(plan.service)}: back to {target.revision[:12]} (deployment #{target.id}), undoing:")
+        for undone in plan.undone:
+            console.print(f"  #{undone.id} {undone.action} {undone.revision[:12]} {undone.started_at} {undone.outcome}")
+        items = ", ".join(f"{s['kind']} {s['item']}" for s in backup.snapshots)
+        console.print(f"its data replaced by backup #{backup.id} of {backup.started_at} ({escape(items)})")
+        console.print("the data as it is now is backed up first (darse restore brings it back)")
+        if not typer.confirm("Go on?", default=False):
+            raise typer.Exit(1)
+    with progress_display(not json_flag) as listener:
+        result = api.rollback_with_data(ctx, service, to=to, steps=steps, timeout=timeout, listener=listener)
+    if json_flag:
+        print_json(result.to_dict())
+    else:
+        print_summary(result.summary_lines(), Console(highlight=False))
+    raise typer.Exit(0 if result.ok else 1)
 
 
 def down(

@@ -106,8 +106,10 @@ def up(
     timeout: float = 120,
     auto_rollback: bool = True,
     listener: Listener = ignore,
+    backup_first: bool = True,
 ) -> DeployReport:
-    """`darse up`: the services named (or all), Compose ones first, then those whose target is a Swarm."""
+    """`darse up`: the services named (or all), Compose ones first, then those whose target is a Swarm.
+    `backup_first`: the backup darse.toml's `before_deploy` asks for (Compose targets)."""
     chosen = select(ctx, names, all_services)
     on_compose, on_swarm = split_by_target(ctx, chosen)
     report = DeployReport()
@@ -120,6 +122,7 @@ def up(
             timeout=timeout,
             auto_rollback=auto_rollback,
             listener=listener,
+            backup_first=backup_first,
         )
     if on_swarm:
         from darse.deploy.swarm.commands import deploy_services
@@ -139,6 +142,7 @@ def up_compose(
     timeout: float = 120,
     auto_rollback: bool = True,
     listener: Listener = ignore,
+    backup_first: bool = True,
 ) -> list[Outcome]:
     """Every service's preflight and engine first, then each deployed under its project's lock."""
     sources: list[Source] = []
@@ -153,9 +157,11 @@ def up_compose(
     outcomes = []
     for source in sources:
         task = f"deploying {source.service.name}"
-        with project_lock(ctx.state, source.project), _task(listener, task):
+        with project_lock(ctx.state, source.project), task_events(listener, task):
             say = reporter(listener, task)
-            outcomes.append(deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=say))
+            outcomes.append(
+                deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=say, backup_first=backup_first)
+            )
     return outcomes
 
 
@@ -195,7 +201,7 @@ def rollback_compose(
 
     commit, recorded = choose(ctx, service, to, steps)
     task = f"rolling back {service.name}"
-    with project_lock(ctx.state, ctx.project(service)), _task(listener, task):
+    with project_lock(ctx.state, ctx.project(service)), task_events(listener, task):
         source = source_for(ctx, service, recorded, commit=commit)
         preflight_release(service, source)
         return deploy(ctx, source, timeout, auto_rollback=auto_rollback, progress=reporter(listener, task))
@@ -241,13 +247,13 @@ def down(ctx: DeployContext, name: str, volumes: bool = False, listener: Listene
     service = ctx.service(name)
     task = f"stopping {service.name}"
     if not ctx.target_of(service).is_swarm:
-        with _task(listener, task):
+        with task_events(listener, task):
             return down_compose(ctx, service, volumes, reporter(listener, task))
     if volumes:
         raise DarseError("--volumes is not supported on a Swarm target", "remove the volumes on each node by hand")
     from darse.deploy.swarm.deploy import down_on_swarm
 
-    with _task(listener, task):
+    with task_events(listener, task):
         stack = down_on_swarm(ctx, service, reporter(listener, task))
     return DownResult(service.name, stack, removed_volumes=False, ok=True, output="", on_swarm=True)
 
@@ -502,7 +508,7 @@ def restart(ctx: DeployContext, name: str, *, timeout: float = 120, listener: Li
     project = ctx.project(service)
     engine = ctx.engine_for(service)
     task = f"restarting {service.name}"
-    with project_lock(ctx.state, project), _task(listener, task):
+    with project_lock(ctx.state, project), task_events(listener, task):
         if not engine.containers(project=project):
             raise DarseError(f"{service.name}: no container to restart", f"darse up {service.name}")
         record = ctx.history.start_in_place(project, service.name, str(ctx.root), "restart")
@@ -544,7 +550,7 @@ def logs(ctx: DeployContext, name: str, follow: bool = False, tail: int | None =
 
 
 @contextlib.contextmanager
-def _task(listener: Listener, task: str) -> Iterator[None]:
+def task_events(listener: Listener, task: str) -> Iterator[None]:
     """The task's last event (`done`), however it ends."""
     try:
         yield

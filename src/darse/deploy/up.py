@@ -24,6 +24,7 @@ from typing import Any
 
 from darse.deploy import resolved
 from darse.deploy.context import DeployContext
+from darse.deploy.predeploy import backup_before_deploy, wants_backup
 from darse.engine.compose import ComposeRunner
 from darse.engine.docker import (
     COMMIT_LABEL,
@@ -35,6 +36,7 @@ from darse.engine.docker import (
     ContainerState,
     Engine,
 )
+from darse.errors import DarseError
 from darse.history import FAILED, SUCCESS, Deployment
 from darse.masking import Masker, masker_for_compose
 from darse.model.service import Service
@@ -144,8 +146,10 @@ def deploy(
     timeout: float,
     auto_rollback: bool = True,
     progress: Progress | None = None,
+    backup_first: bool = True,
 ) -> Outcome:
-    """Deploy `source` and record it; on failure print nothing here (the CLI renders the Outcome)."""
+    """Deploy `source` and record it; on failure print nothing here (the CLI renders the Outcome).
+    `backup_first`: take the backup darse.toml's policy asks for before the deployment (deploy/predeploy.py)."""
     say = progress or (lambda _text: None)
     started = time.perf_counter()
     engine = ctx.engine_for(source.service)
@@ -188,6 +192,16 @@ def deploy(
             ctx.history.finish(record, SUCCESS, "unchanged")
             outcome.seconds = time.perf_counter() - started
             return outcome
+        if backup_first and wants_backup(
+            ctx.repository.config.backup, source.action, engine, existing, declared, source.pin
+        ):
+            failure = backup_before_deploy(ctx.root, source.service.name, record.id, ctx.requested_by, say)
+            if failure:
+                ctx.history.finish(record, FAILED, failure)
+                raise DarseError(
+                    f"{source.service.name}: {failure}; nothing was deployed",
+                    "fix it (darse backup plan, darse backup FOLDER) or deploy without it: darse up --no-backup",
+                )
         to_run = resolved.with_labels(config, labels)
         if source.pin:
             outcome.pinned = resolved.pin_images(to_run, source.pin, engine.image_id)

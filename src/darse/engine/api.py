@@ -161,36 +161,51 @@ def log_lines(chunks: Iterable[bytes], multiplexed: bool, limit: int = MAX_LOG_L
     """The lines of a log answer from its bytes as they arrive, in any pieces: `(line, cut)`, without
     the line end; `cut` when the line was longer than `limit` bytes (the rest is dropped as it streams,
     so memory stays bounded). `multiplexed` for a container without a TTY: the payloads of the engine's
-    frames (8-byte header: stream, 0, 0, 0, big-endian size) are taken apart first, whatever the pieces."""
-    buffer = bytearray()
-    cut = False
+    frames (8-byte header: stream, 0, 0, 0, big-endian size) are taken apart first, whatever the pieces,
+    and each stream's lines are put together apart: the engine sends a long line in several frames, and a
+    line of the other stream may come between them."""
+    splitters: dict[int, _LineSplitter] = {}
+    frames = _payloads(chunks) if multiplexed else ((0, chunk) for chunk in chunks)
+    for stream, data in frames:
+        yield from splitters.setdefault(stream, _LineSplitter(limit)).split(data)
+    for splitter in splitters.values():
+        yield from splitter.rest()
 
-    def split(data: bytes) -> Iterator[tuple[bytes, bool]]:
-        nonlocal cut
+
+class _LineSplitter:
+    """One stream's lines, from pieces: at most `limit` bytes of a line are kept."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.buffer = bytearray()
+        self.cut = False
+
+    def split(self, data: bytes) -> Iterator[tuple[bytes, bool]]:
         while data:
             end = data.find(b"\n")
             piece, data = (data, b"") if end < 0 else (data[:end], data[end + 1 :])
-            if not cut:
-                room = limit - len(buffer)
-                buffer.extend(piece[:room])
-                cut = len(piece) > room
+            if not self.cut:
+                room = self.limit - len(self.buffer)
+                self.buffer.extend(piece[:room])
+                self.cut = len(piece) > room
             if end < 0:
                 return
-            line = bytes(buffer).removesuffix(b"\r")
-            was_cut, cut = cut, False
-            buffer.clear()
+            line = bytes(self.buffer).removesuffix(b"\r")
+            was_cut, self.cut = self.cut, False
+            self.buffer.clear()
             yield line, was_cut
 
-    frames = _payloads(chunks) if multiplexed else chunks
-    for data in frames:
-        yield from split(data)
-    if buffer or cut:  # the stream ended inside a line
-        yield bytes(buffer), cut
+    def rest(self) -> Iterator[tuple[bytes, bool]]:
+        """The line the stream ended inside, if any."""
+        if self.buffer or self.cut:
+            yield bytes(self.buffer), self.cut
 
 
-def _payloads(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The payloads of a multiplexed stream, in pieces as they arrive (a frame need not come whole)."""
+def _payloads(chunks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The payloads of a multiplexed stream with their stream (1 stdout, 2 stderr), in pieces as they
+    arrive (a frame need not come whole)."""
     pending = bytearray()
+    stream = 0
     left = 0  # bytes of the current frame's payload still to come
     for chunk in chunks:
         pending += chunk
@@ -199,10 +214,11 @@ def _payloads(chunks: Iterable[bytes]) -> Iterator[bytes]:
                 piece = bytes(pending[:left])
                 del pending[: len(piece)]
                 left -= len(piece)
-                yield piece
+                yield stream, piece
                 continue
             if len(pending) < 8:
                 break
+            stream = pending[0]
             (left,) = struct.unpack(">I", pending[4:8])
             del pending[:8]
 

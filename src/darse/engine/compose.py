@@ -192,6 +192,13 @@ class ComposeRunner:
         ]
         return self._run(args, stdin=json.dumps(config), timeout=timeout + 120)
 
+    def create(self, config: dict[str, Any], project_dir: Path, timeout: float = 300) -> ComposeResult:
+        """`create --remove-orphans` of a resolved configuration on stdin: the project's containers made
+        (or remade) as `up` would make them, none started, so that data can be put into their volumes
+        before anything runs on it (`rollback --with-data`)."""
+        args = [*self._base(), "--file", "-", "--project-directory", str(project_dir), "create", "--remove-orphans"]
+        return self._run(args, stdin=json.dumps(config), timeout=timeout)
+
     def down(self, volumes: bool = False, timeout: float = 120) -> ComposeResult:
         args = [*self._base(), "down", "--remove-orphans"]
         if volumes:

@@ -36,7 +36,7 @@ from darse.engine.backup import stream_command
 from darse.engine.compose import ComposeRunner, Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
-from darse.engine.throwaway import ThrowawayProject, sweep
+from darse.engine.throwaway import ThrowawayProject, deferred_interrupt, sweep
 from darse.errors import DarseError
 from darse.history import FAILED, STOPPED, SUCCESS, VERIFY, BackupRecord, History
 from darse.masking import Masker, masker_for_compose
@@ -48,6 +48,7 @@ from darse.state import project_lock, state_dir
 HEALTH_TIMEOUT = 300.0  # seconds for the throwaway project to be running and healthy
 READY_TIMEOUT = 120.0  # seconds for a database to accept connections before its dump loads
 CHECK_STALL = 300.0  # seconds the check may stay silent before it is stopped
+CHECK_TIMEOUT = 900.0  # seconds the check may run while it writes
 CHECK_OUTPUT = 4096  # bytes of the check's output kept (the end of it)
 LOG_LINES = 10  # last log lines of each container that failed its start
 Say = Callable[[str], None]
@@ -181,7 +182,11 @@ def verify_backup(
                 service=plan.folder,
                 action=VERIFY,
                 revision=report.commit,
-                images={k.removeprefix("darse.image."): v for k, v in snapshots[0].tags.items() if "image." in k},
+                images={
+                    key.removeprefix("darse.image."): value
+                    for key, value in snapshots[0].tags.items()
+                    if key.startswith("darse.image.")
+                },
                 snapshots=report.snapshots,
                 darse_version=metadata.version("darse"),
             )
@@ -296,7 +301,7 @@ def _steps(
             step.detail = f'no check defined: add check to [backup.services."{plan.folder}"] in darse.toml'
             return
         container = _container(engine, project, plan.check.service)
-        output = _Tail(CHECK_OUTPUT)
+        output = _Tail(CHECK_OUTPUT, time.monotonic() + CHECK_TIMEOUT)
         result = stream_command(engine, container, plan.check.command, output.write, stall=CHECK_STALL)
         report.checked = True
         said = output.text() + ("\n" if output.text() and not output.text().endswith("\n") else "")
@@ -354,8 +359,9 @@ def _cleanup(
     report.steps.append(step)
     started = time.monotonic()
     try:
-        down_ok = throwaway.down().ok if throwaway is not None else True
-        remaining = sweep(engine, report.project)
+        with deferred_interrupt():
+            down_ok = throwaway.down().ok if throwaway is not None else True
+            remaining = sweep(engine, report.project)
     except DarseError as exc:
         step.ok, step.detail = False, exc.message
         return
@@ -421,15 +427,19 @@ def _unhealthy(engine: Engine, project: str, compose_said: str, mask: Callable[[
 
 
 class _Tail:
-    """The last `limit` bytes written."""
+    """The last `limit` bytes written; past `deadline` (time.monotonic), writing fails and the command
+    writing is ended (stream_command ends it when its `write` raises)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, deadline: float) -> None:
         self.limit = limit
+        self.deadline = deadline
         self.data = bytearray()
 
     def write(self, chunk: bytes) -> None:
         self.data.extend(chunk)
         del self.data[: -self.limit]
+        if time.monotonic() > self.deadline:
+            raise DarseError(f"the check ran longer than {CHECK_TIMEOUT:g} s: stopped", "make it quicker")
 
     def text(self) -> str:
         return self.data.decode("utf-8", "replace")

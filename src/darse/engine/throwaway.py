@@ -21,7 +21,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +195,24 @@ def _own_group(proc: subprocess.Popen[bytes]) -> bool:
         return os.getpgid(proc.pid) == proc.pid
     except OSError:
         return False
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Ctrl-C held back while the block runs (the removal of a throwaway project must not be cut short
+    by a second Ctrl-C), then raised as KeyboardInterrupt at its end. Only in the main thread, where
+    Python handles signals; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 # --- what is left behind ----------------------------------------------------------------------------

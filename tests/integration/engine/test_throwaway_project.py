@@ -6,6 +6,7 @@ folder it names (`wiki`'s sweep leaves `wiki-db`'s alone)."""
 from __future__ import annotations
 
 import secrets
+import signal
 from pathlib import Path
 
 import docker
@@ -13,7 +14,7 @@ import pytest
 
 from darse.backup.throwaway import folder_prefix, throwaway_config, throwaway_name
 from darse.engine.connect import connect
-from darse.engine.throwaway import PREFIX, VERIFY_LABEL, ThrowawayProject, leftovers, sweep
+from darse.engine.throwaway import PREFIX, VERIFY_LABEL, ThrowawayProject, deferred_interrupt, leftovers, sweep
 from darse.errors import DarseError
 
 
@@ -122,3 +123,12 @@ def test_only_throwaway_projects_can_be_swept(darse_engine) -> None:
     with pytest.raises(DarseError):
         ThrowawayProject("wiki", {"services": {}}, Path("/"))
     assert PREFIX == "darse-verify-"
+
+
+def test_ctrl_c_during_a_removal_is_held_back_until_it_ends() -> None:
+    finished = []
+    with pytest.raises(KeyboardInterrupt), deferred_interrupt():
+        signal.raise_signal(signal.SIGINT)
+        finished.append("the removal went on")
+    assert finished == ["the removal went on"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -109,11 +109,15 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "init_backups": ("darse.backup.run", "init_backups"),
     "run_backups": ("darse.backup.run", "run_backups"),
     "list_backups": ("darse.backup.run", "list_backups"),
+    # restore: a folder's data put back from a backup run
+    "preview_restore": ("darse.backup.restore", "preview_restore"),
+    "restore_backup": ("darse.backup.restore", "restore_backup"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
+    from darse.backup.restore import preview_restore, restore_backup  # noqa: F401
     from darse.backup.run import init_backups, list_backups, run_backups  # noqa: F401
     from darse.certs.status import certificate_status  # noqa: F401
     from darse.certs.sync import sync_certificates  # noqa: F401

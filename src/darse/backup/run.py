@@ -401,6 +401,8 @@ def _tags(folder: FolderPlan, containers: list[ContainerState]) -> dict[str, str
         "darse.run": run_id(),
         "darse.commit": sorted(commits)[0][:40] if len(commits) == 1 else ("mixed" if commits else "unknown"),
         "darse.version": metadata.version("darse"),
+        # how many snapshots the run should hold: a restore knows a run with a failed item is incomplete
+        "darse.items": str(len(folder.dumps) + sum(volume.action == COPY for volume in folder.volumes)),
     }
     for container in containers:
         tags[f"darse.image.{container.compose_service}"] = container.image_id.removeprefix("sha256:")[:64]

@@ -25,6 +25,7 @@ Not built yet: restore, `--verify` (docs/backup.md).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -46,7 +47,7 @@ from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import COMMIT_LABEL, ContainerState, Engine
 from darse.errors import DarseError
-from darse.history import BACKUP, BY_HAND, FAILED, SUCCESS, BackupRecord, History
+from darse.history import BACKUP, BY_HAND, FAILED, PRE_DEPLOY, SUCCESS, BackupRecord, History
 from darse.masking import Masker, masker_for_compose
 from darse.model.repository import find_root, open_repository
 from darse.model.service import project_name
@@ -275,6 +276,8 @@ class _FolderRun:
     def prepare(self, engine: Engine) -> None:
         """The folder's containers, and the tags its snapshots share (the commit, images, reason)."""
         self.containers = [c for c in engine.containers(project=self.folder.project)]
+        if self.reason == PRE_DEPLOY:
+            self.folder = deployed_part(self.folder, self.containers)
         if self.containers:
             self.tags = _tags(self.folder, self.containers)
             self.tags["darse.reason"] = self.reason
@@ -387,6 +390,18 @@ class _FolderRun:
             for snapshot in found
             if item.snapshot and snapshot.id.startswith(item.snapshot)
         }
+
+
+def deployed_part(folder: FolderPlan, containers: list[ContainerState]) -> FolderPlan:
+    """The plan without what the deployment about to run adds: before a deploy, the plan (read from the
+    checkout) may name a database or a volume of a Compose service that has no container yet, whose
+    data does not exist. A service with a container, even stopped, stays (its dump then fails)."""
+    present = {c.compose_service for c in containers}
+    return dataclasses.replace(
+        folder,
+        dumps=[d for d in folder.dumps if d.service in present],
+        volumes=[v for v in folder.volumes if not v.services or set(v.services) & present],
+    )
 
 
 def run_id() -> str:

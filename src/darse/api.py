@@ -117,12 +117,16 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     # backup history and prune: the records of a folder's backups; keep rules applied
     "backup_history": ("darse.backup.run", "backup_history"),
     "prune_backups": ("darse.backup.prune", "prune_backups"),
+    # restore: a folder's data put back from a backup run
+    "preview_restore": ("darse.backup.restore", "preview_restore"),
+    "restore_backup": ("darse.backup.restore", "restore_backup"),
 }
 __all__ = sorted(ENTRY_POINTS)
 
 if TYPE_CHECKING:  # what readers and type checkers see; at run time each name loads on first use
     from darse.backup.plan import backup_plan  # noqa: F401
     from darse.backup.prune import prune_backups  # noqa: F401
+    from darse.backup.restore import preview_restore, restore_backup  # noqa: F401
     from darse.backup.run import (  # noqa: F401
         backup_history,
         init_backups,

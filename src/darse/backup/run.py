@@ -25,6 +25,7 @@ Not built yet: restore, `--verify` (docs/backup.md).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Iterable
@@ -46,7 +47,7 @@ from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import COMMIT_LABEL, ContainerState, Engine
 from darse.errors import DarseError
-from darse.history import BACKUP, BY_HAND, FAILED, SUCCESS, BackupRecord, History
+from darse.history import BACKUP, BY_HAND, FAILED, PRE_DEPLOY, SUCCESS, BackupRecord, History
 from darse.masking import Masker, masker_for_compose
 from darse.model.repository import find_root, open_repository
 from darse.model.service import project_name
@@ -275,6 +276,8 @@ class _FolderRun:
     def prepare(self, engine: Engine) -> None:
         """The folder's containers, and the tags its snapshots share (the commit, images, reason)."""
         self.containers = [c for c in engine.containers(project=self.folder.project)]
+        if self.reason == PRE_DEPLOY:
+            self.folder = deployed_part(self.folder, self.containers)
         if self.containers:
             self.tags = _tags(self.folder, self.containers)
             self.tags["darse.reason"] = self.reason
@@ -389,6 +392,18 @@ class _FolderRun:
         }
 
 
+def deployed_part(folder: FolderPlan, containers: list[ContainerState]) -> FolderPlan:
+    """The plan without what the deployment about to run adds: before a deploy, the plan (read from the
+    checkout) may name a database or a volume of a Compose service that has no container yet, whose
+    data does not exist. A service with a container, even stopped, stays (its dump then fails)."""
+    present = {c.compose_service for c in containers}
+    return dataclasses.replace(
+        folder,
+        dumps=[d for d in folder.dumps if d.service in present],
+        volumes=[v for v in folder.volumes if not v.services or set(v.services) & present],
+    )
+
+
 def run_id() -> str:
     """What every snapshot of one backup of a folder shares (tag `darse.run`): a restore takes them together."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
@@ -401,6 +416,8 @@ def _tags(folder: FolderPlan, containers: list[ContainerState]) -> dict[str, str
         "darse.run": run_id(),
         "darse.commit": sorted(commits)[0][:40] if len(commits) == 1 else ("mixed" if commits else "unknown"),
         "darse.version": metadata.version("darse"),
+        # how many snapshots the run should hold: a restore knows a run with a failed item is incomplete
+        "darse.items": str(len(folder.dumps) + sum(volume.action == COPY for volume in folder.volumes)),
     }
     for container in containers:
         tags[f"darse.image.{container.compose_service}"] = container.image_id.removeprefix("sha256:")[:64]

@@ -67,6 +67,7 @@ COMMAND_MODULES = {
     "serve": "serve",
     "certs": "certs",
     "backup": "backup",
+    "restore": "restore",
 }
 
 

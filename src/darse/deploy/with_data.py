@@ -79,7 +79,7 @@ class DataRollback:
         lines = []
         if self.safety is not None:
             lines.append(f"✔ {self.plan.service}: the data as it was kept in backup #{self.safety.id}")
-        lines += [f"✔ {self.plan.service}: restored {item.kind} {item.name}" for item in self.restored]
+        lines += [f"✔ {self.plan.service}: restored {item.kind} {item.item}" for item in self.restored]
         if self.outcome is not None:
             lines += self.outcome.summary_lines()
         return lines

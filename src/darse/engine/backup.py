@@ -29,6 +29,7 @@ Errors are `BackupEngineError`s: one line from the engine's explanation, never a
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import socket
@@ -183,6 +184,161 @@ def stream_command(
     return CommandResult(_exit_code(api, exec_id, name, where), written, tail)
 
 
+def feed_command(
+    engine: Engine,
+    container_id: str,
+    argv: Sequence[str],
+    read: Callable[[int], bytes],
+    *,
+    stall: float,
+) -> CommandResult:
+    """Run `argv` in the running container with what `read(n)` gives as its standard input, until `read`
+    returns b"" (then the input is closed: the command sees its end). The mirror of `stream_command`:
+    the input passes through in chunks (never held whole); standard output is read and dropped (a load
+    prints what it loads), standard error's tail is kept for the caller's error message.
+
+    A command that neither takes input nor writes anything for `stall` seconds is stopped:
+    BackupEngineError (so is a command that exits 0 before reading all its input: nothing tells that
+    it loaded it). If `read` raises, the command is ended and the exception goes on unchanged. A
+    command exiting non-zero is *not* an error here: the result says so and the caller decides."""
+    import docker.errors
+
+    api = engine.docker_api
+    token = secrets.token_hex(16)
+    name = argv[0] if argv else "?"
+    where = f"container {container_id[:12]}"
+    try:
+        exec_id = api.exec_create(
+            container_id,
+            list(argv),
+            stdout=True,
+            stderr=True,
+            stdin=True,
+            tty=False,
+            environment=[f"{TOKEN_VARIABLE}={token}"],
+        )["Id"]
+        # The connection is hijacked (101 Switching Protocols): darse writes the command's input on it and
+        # reads its multiplexed output from the same connection's buffered reader, where bytes that came
+        # with the answer's headers already are.
+        response = api._post_json(
+            api._url("/exec/{0}/start", exec_id),
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+            data={"Tty": False, "Detach": False},
+            stream=True,
+        )
+        api._raise_for_status(response)
+        sock = api._get_raw_response_socket(response)
+        output = response.raw._fp.fp
+    except docker.errors.APIError as exc:
+        raise _engine_error(f"cannot run {name!r} in {where}", exc) from None
+    except Exception as exc:  # the connection broke
+        raise BackupEngineError(f"cannot run {name!r} in {where}: {type(exc).__name__}", ENGINE_HINT) from None
+
+    _no_socket_timeout(sock)
+    watchdog = _Watchdog(stall, lambda: _hang_up(sock))
+    watchdog.start()
+    reader = _OutputReader(output, watchdog, lambda: _hang_up(sock))
+    reader.start()
+    written = 0
+    cut_short = False  # the command stopped reading before the end of the input
+    try:
+        while True:
+            with watchdog.paused():  # a slow source (restic reading a remote repository) is not a stalled command
+                chunk = read(CHUNK)
+            if not chunk:
+                break
+            try:
+                _send(sock, chunk)
+            except OSError:
+                if watchdog.fired:
+                    raise
+                cut_short = True  # it exited (or closed its input): its exit code says how
+                break
+            written += len(chunk)
+            watchdog.touch()
+        if not cut_short and not _close_input(sock, reader):
+            reader.join()
+    except BaseException:
+        watchdog.stop()
+        _hang_up(sock)
+        reader.join(5)
+        _end_command(api, container_id, token)
+        if watchdog.fired:
+            raise _stalled(name, where, stall) from None
+        raise
+    finally:
+        watchdog.stop()
+        with contextlib.suppress(Exception):
+            response.close()
+    if watchdog.fired:
+        _end_command(api, container_id, token)
+        raise _stalled(name, where, stall)
+    if reader.broken:
+        _end_command(api, container_id, token)
+        raise BackupEngineError(f"the connection to {name!r} in {where} broke off: {reader.broken}", ENGINE_HINT)
+    wait = EXIT_WAIT if not reader.is_alive() else stall  # TLS: the answer was not read to its end
+    result = CommandResult(_exit_code(api, exec_id, name, where, wait), written, reader.tail)
+    if cut_short and result.ok:
+        raise BackupEngineError(
+            f"{name!r} in {where} exited before reading all of its input ({written} bytes taken)",
+            "a load must read the whole dump: check the command",
+        )
+    return result
+
+
+class _OutputReader(threading.Thread):
+    """Reads a fed command's multiplexed output to its end: standard error's tail kept, standard output
+    dropped, every piece counted as the command's progress."""
+
+    def __init__(self, output: Any, watchdog: _Watchdog, hang_up: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.output = output
+        self.watchdog = watchdog
+        self.hang_up = hang_up  # the command's output ended: it exited, so the input is no longer read
+        self.tail = b""
+        self.broken = ""
+        self.quiet = False  # the connection is being closed on purpose: a break is no error
+
+    def run(self) -> None:
+        try:
+            for stream, piece in _frames(self.output):
+                self.watchdog.touch()
+                if stream == 2:
+                    self.tail = (self.tail + piece)[-STDERR_TAIL:]
+        except _BrokenStream as exc:
+            if not self.watchdog.fired and not self.quiet:
+                self.broken = str(exc)
+            return
+        if not self.quiet:
+            self.hang_up()  # a write still blocked on the connection returns (the engine would keep it open)
+
+
+def _send(sock: Any, data: bytes) -> None:
+    """Write on a hijacked connection: a socket (local, TCP, TLS), or docker-py's ssh client."""
+    inner = getattr(sock, "_sock", sock)
+    inner.sendall(data)
+
+
+def _close_input(sock: Any, reader: _OutputReader) -> bool:
+    """Close the writing half of the connection: the engine closes the command's standard input. False
+    when the output can still be read to its end; True for TLS, whose close_notify ends the connection
+    for Python (the engine still runs the command: its exit code is waited for instead)."""
+    proc = getattr(sock, "proc", None)
+    if proc is not None and proc.stdin is not None:  # docker-py's ssh client: ssh passes the end on
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+        return False
+    inner = getattr(sock, "_sock", sock)
+    if hasattr(inner, "unwrap"):
+        reader.quiet = True
+        with contextlib.suppress(Exception):
+            inner.unwrap()
+        return True
+    with contextlib.suppress(OSError):
+        inner.shutdown(socket.SHUT_WR)
+    return False
+
+
 class _BrokenStream(Exception):
     """The multiplexed stream ended in the middle of a frame, or the connection broke."""
 
@@ -227,9 +383,9 @@ def _frames(raw: Any) -> Iterator[tuple[int, bytes]]:
             yield stream, b"".join(pending)
 
 
-def _exit_code(api: Any, exec_id: str, name: str, where: str) -> int:
+def _exit_code(api: Any, exec_id: str, name: str, where: str, wait: float = EXIT_WAIT) -> int:
     """The command's exit code; the engine records it a moment after the output ends."""
-    deadline = time.monotonic() + EXIT_WAIT
+    deadline = time.monotonic() + wait
     while True:
         try:
             info = api.exec_inspect(exec_id)
@@ -239,7 +395,7 @@ def _exit_code(api: Any, exec_id: str, name: str, where: str) -> int:
             return int(info["ExitCode"])
         if time.monotonic() > deadline:
             raise BackupEngineError(
-                f"{name!r} in {where} closed its output but did not exit within {EXIT_WAIT:g} s", ENGINE_HINT
+                f"{name!r} in {where} closed its output but did not exit within {wait:g} s", ENGINE_HINT
             )
         time.sleep(0.05)
 
@@ -359,14 +515,92 @@ def restore_volume(engine: Engine, volume_name: str, read: Callable[[int], bytes
                 f"nothing to restore into the volume {volume_name}: the stream was empty",
                 "check the snapshot: darse backup ls lists what it holds",
             )
+        root = _root_entry(first)
         try:
             api.put_archive(helper, HELPER_MOUNT, source.chunks(first))
+            if root is not None:  # the engine skips the archive's `.`: the volume's root is given its owner, mode, time
+                api.put_archive(helper, "/", _root_archive(root))
         except Exception as exc:
             if source.failure is not None:
                 raise source.failure from None
             raise _engine_error(f"cannot restore into the volume {volume_name}", exc) from None
     finally:
         _remove_helper(api, helper)
+
+
+def empty_volume(engine: Engine, volume_name: str, *, image: str, timeout: float = 3600.0) -> None:
+    """Remove everything the named volume holds, keeping the volume itself (the containers that mount it
+    stay as they are; they must be stopped). Links are removed, never followed. On the local engine the
+    volume's own directory is emptied from here; otherwise a helper container from `image` (started
+    this time, as root, without network) runs `rm -rf` of every entry (globs, which follow no link):
+    the image needs `sh` and `rm`."""
+    api = engine.docker_api
+    _existing_volume(api, volume_name)
+    directory = volume_mountpoint(engine, volume_name)
+    if directory is not None and os.access(directory, os.W_OK):
+        _empty_directory(directory, volume_name)
+        return
+    helper = _create_helper(
+        api, volume_name, image, read_only=False, command=["sh", "-c", f"cd {HELPER_MOUNT} && rm -rf -- * .[!.]* ..?*"]
+    )
+    try:
+        try:
+            api.start(helper)
+            status = api.wait(helper, timeout=timeout)
+        except Exception as exc:
+            raise _engine_error(
+                f"cannot empty the volume {volume_name} with a helper of {image[:80]} (it needs `sh` and `rm`)",
+                exc,
+            ) from None
+        code = int((status or {}).get("StatusCode", -1))
+        if code != 0:
+            said = ""
+            with contextlib.suppress(Exception):
+                said = api.logs(helper, stdout=False, stderr=True, tail=1).decode("utf-8", "replace").strip()[:200]
+            raise BackupEngineError(
+                f"emptying the volume {volume_name} failed (rm exited with {code}){': ' + said if said else ''}",
+                "the volume may be half emptied: check it (docker volume inspect) before restoring into it",
+            )
+    finally:
+        _remove_helper(api, helper)
+
+
+def _empty_directory(directory: Path, volume_name: str) -> None:
+    """Remove what `directory` holds without following links (shutil.rmtree never does)."""
+    import shutil
+
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
+    except OSError as exc:
+        raise BackupEngineError(
+            f"cannot empty the volume {volume_name}: {exc.strerror or type(exc).__name__}",
+            "darse needs to write the engine's volume folders (run it as root, or through the engine)",
+        ) from None
+
+
+def _root_entry(first: bytes) -> tarfile.TarInfo | None:
+    """The archive's first header when it is the root folder (`./`, as `stream_volume` gives it)."""
+    try:
+        header = tarfile.TarInfo.frombuf(first[: tarfile.BLOCKSIZE], "utf-8", "surrogateescape")
+    except (tarfile.TarError, ValueError):
+        return None
+    return header if header.isdir() and header.name.strip("/") in ("", ".") else None
+
+
+def _root_archive(root: tarfile.TarInfo) -> bytes:
+    """A tar of the one folder HELPER_MOUNT (the volume's root, seen from the helper's `/`) as `root` was."""
+    entry = tarfile.TarInfo(HELPER_MOUNT.strip("/"))
+    entry.type = tarfile.DIRTYPE
+    entry.mode, entry.uid, entry.gid, entry.mtime = root.mode, root.uid, root.gid, root.mtime
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(entry)
+    return buffer.getvalue()
 
 
 class _Source:
@@ -472,7 +706,11 @@ def _existing_volume(api: Any, volume_name: str) -> dict[str, Any]:
         raise _engine_error(f"cannot inspect the volume {volume_name}", exc) from None
 
 
-def _create_helper(api: Any, volume_name: str, image: str, *, read_only: bool) -> str:
+def _create_helper(
+    api: Any, volume_name: str, image: str, *, read_only: bool, command: Sequence[str] | None = None
+) -> str:
+    """A helper container mounting the volume at HELPER_MOUNT; without `command` it is never started
+    (only a way into the volume), with one it runs that as root."""
     from docker.types import Mount
 
     host_config = api.create_host_config(
@@ -481,7 +719,8 @@ def _create_helper(api: Any, volume_name: str, image: str, *, read_only: bool) -
     try:
         created = api.create_container(
             image,
-            command=["darse-backup-helper"],  # never run: the container is only a way into the volume
+            command=list(command or ["darse-backup-helper"]),
+            user="0" if command else None,
             entrypoint=[],
             host_config=host_config,
             labels={HELPER_LABEL: volume_name},

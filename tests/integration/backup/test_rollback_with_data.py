@@ -21,6 +21,7 @@ from helpers.databases import exec_sh, postgres_image, wait_healthy
 from helpers.repo import git_init, write_tree
 
 NEXT_IMAGE = "darse-test/next/postgres:with-data"  # a name darse knows as PostgreSQL
+APP_IMAGE = "darse-test/next/app:with-data"  # the application: the same image, with psql, under another name
 DB = """\
   db:
     image: {image}
@@ -33,7 +34,7 @@ DB = """\
 """
 MIGRATION = """\
   migrate:
-    image: {image}
+    image: {app}
     environment:
       PGPASSWORD: "not-a-real-one"
     entrypoint: ["sh", "-c"]
@@ -49,7 +50,7 @@ PSQL = "psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki"
 
 
 def _compose(image: str, migrate: bool) -> str:
-    services = DB.format(image=image) + (MIGRATION.format(image=image) if migrate else "")
+    services = DB.format(image=image) + (MIGRATION.format(app=APP_IMAGE) if migrate else "")
     return f"services:\n{services}volumes:\n  db-data:\n"
 
 
@@ -70,7 +71,7 @@ def _rows(engine: docker.DockerClient, project: str) -> list[str]:
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: docker.DockerClient):
     monkeypatch.setenv("DARSE_STATE_DIR", str(tmp_path / "state"))
     build = subprocess.run(
-        ["docker", "build", "-q", "-t", NEXT_IMAGE, "-"],
+        ["docker", "build", "-q", "-t", NEXT_IMAGE, "-t", APP_IMAGE, "-"],
         input=f"FROM {postgres_image()}\nLABEL org.darse.test=with-data\n",
         capture_output=True,
         text=True,

@@ -30,6 +30,7 @@ from typing import Any
 
 from darse.backup.load import fill_volume, load_dump
 from darse.backup.plan import COPY, FolderPlan, folder_plan
+from darse.backup.restore import find_run
 from darse.backup.run import open_restic
 from darse.backup.throwaway import folder_prefix, throwaway_config, throwaway_name
 from darse.engine.backup import stream_command
@@ -156,7 +157,8 @@ def verify_backup(
         raise DarseError(f"{plan.folder}: {plan.errors[0]}", "darse backup plan shows the plan; fix darse.toml")
     restic = open_restic(start)
     restic.version()
-    run, snapshots = _find_run(restic, plan.folder, snapshot)
+    found = find_run(restic, plan.folder, snapshot=snapshot)
+    run, snapshots = found.run, sorted(found.items.values(), key=lambda s: s.time)
     project = throwaway_name(plan.folder)
     report = VerifyReport(plan.folder, project, run=run, commit=snapshots[0].tags.get("darse.commit", ""))
     report.snapshots = [
@@ -443,25 +445,3 @@ class _Tail:
 
     def text(self) -> str:
         return self.data.decode("utf-8", "replace")
-
-
-# --- the run to verify ---------------------------------------------------------------------------------
-
-
-def _find_run(restic: Restic, folder: str, snapshot: str | None) -> tuple[str, list[Snapshot]]:
-    """The snapshots of one backup run of `folder` (tag darse.run): the run holding `snapshot`, or the
-    newest run. (Stands in for darse.backup.restore.find_run until it is there.)"""
-    found = [s for s in restic.snapshots({"darse.service": folder}) if s.tags.get("darse.run")]
-    if snapshot is not None:
-        matching = [s for s in found if s.id.startswith(snapshot) or s.short_id == snapshot]
-        if not matching:
-            raise DarseError(f"no snapshot {snapshot[:64]!r} of {folder}", f"darse backup ls {folder} lists them")
-        if len({s.id for s in matching}) > 1:
-            raise DarseError(f"{snapshot!r} names several snapshots of {folder}", "give more of its id")
-        run = matching[0].tags["darse.run"]
-    else:
-        runs = [s for s in found if s.tags.get("darse.reason", "") != "safety"]
-        if not runs:
-            raise DarseError(f"no backup of {folder} to verify", f"take one first: darse backup {folder}")
-        run = max(runs, key=lambda s: s.time).tags["darse.run"]
-    return run, [s for s in found if s.tags.get("darse.run") == run]

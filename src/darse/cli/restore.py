@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from darse import api
 from darse.cli.output import print_json
+from darse.cli.verify import render_verify, verify_progress
 from darse.errors import DarseError
 
 
@@ -23,11 +24,21 @@ def restore(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_flag: bool = typer.Option(False, "--json", help="Machine-readable result (needs --yes)."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Restore into a throwaway copy instead, check it, remove it: production is untouched."
+    ),
 ) -> None:
     """Put a folder's volumes and databases back as a backup held them: its containers stopped, a safety
     backup of the data as it is now taken, each volume replaced, each database re-initialised and its
     dump loaded, then every container started and waited healthy. Exit 1 when the restore fails (the
-    error names the safety backup holding the data as it was)."""
+    error names the safety backup holding the data as it was).
+
+    With --verify, production is left alone: the backup is restored into a throwaway Compose project
+    (fresh volumes, no published port, internal networks), waited healthy, darse.toml's check is run,
+    and everything is removed. Exit 1 when the backup does not restore or the check fails."""
+    if verify:
+        report = api.verify_backup(Path.cwd(), folder, snapshot=snapshot, say=verify_progress(json_flag))
+        raise typer.Exit(render_verify(report, json_flag))
     if json_flag and not yes:
         raise DarseError("--json needs --yes: a restore replaces data and is confirmed first", "add --yes")
     start = Path.cwd()

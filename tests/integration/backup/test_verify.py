@@ -20,7 +20,6 @@ import pytest
 
 from darse import api
 from darse.backup.throwaway import folder_prefix, throwaway_config
-from darse.cli.verify import render_verify
 from darse.engine.connect import connect
 from darse.engine.throwaway import VERIFY_LABEL, ThrowawayProject, leftovers
 from darse.errors import DarseError
@@ -154,30 +153,25 @@ def assert_nothing_left(deployed: Deployed, engine: docker.DockerClient) -> None
 
 
 def test_a_good_backup_restores_into_a_throwaway_copy_and_passes_its_check(
-    deployed: Deployed, engine: docker.DockerClient, capsys: pytest.CaptureFixture[str]
+    deployed: Deployed, engine: docker.DockerClient
 ) -> None:
     before = production(deployed)
-    seen: list[str] = []
-    report = api.verify_backup(deployed.root, deployed.folder, say=seen.append)
-    assert report.ok, report.to_dict()
-    steps = [step.name for step in report.steps]
-    assert steps == ["create", "volumes", "dumps", "health", "check", "cleanup"]
-    assert report.checked and report.project.startswith(folder_prefix(deployed.folder))
-    assert "files" in report.steps[1].detail and "db" in report.steps[2].detail
-    assert any(report.project in line for line in seen)
+    result = run_darse("restore", deployed.folder, "--verify", "--json", cwd=deployed.root)
+    report = json.loads(result.stdout)  # one document: the progress lines went elsewhere
+    assert result.exit_code == 0 and report["ok"], report
+    assert [step["step"] for step in report["steps"]] == ["create", "volumes", "dumps", "health", "check", "cleanup"]
+    assert report["checked"] and report["project"].startswith(folder_prefix(deployed.folder))
+    assert "files" in report["steps"][1]["detail"] and "db" in report["steps"][2]["detail"]
+    assert report["failed_step"] is None and report["leftovers"] == {}
 
     assert production(deployed) == before
     assert port_answers(deployed.port)
     assert_nothing_left(deployed, engine)
-
-    document = json.dumps(report.to_dict())
-    assert PASSWORD not in document and PASSWORD not in "\n".join(seen)
-    assert render_verify(report, json_flag=True) == 0
-    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert PASSWORD not in result.stdout + (result.stderr or "")
 
     history = History(Path(os.environ["DARSE_STATE_DIR"]))
     try:
-        (record,) = [r for r in history.backups(project_name(deployed.folder)) if r.id == report.record]
+        (record,) = [r for r in history.backups(project_name(deployed.folder)) if r.id == report["history_record"]]
     finally:
         history.close()
     assert record.action == VERIFY and record.outcome == SUCCESS
@@ -219,27 +213,24 @@ def good_dump(deployed: Deployed) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_garbage_dump_fails_the_verify_at_its_load(
-    deployed: Deployed, engine: docker.DockerClient, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_garbage_dump_fails_the_verify_at_its_load(deployed: Deployed, engine: docker.DockerClient) -> None:
     before = production(deployed)
     snapshot = corrupt_run(deployed, b"this is no dump at all;\nDROP NOTHING;\n" * 20)
-    report = api.verify_backup(deployed.root, deployed.folder, snapshot=snapshot)
-    assert not report.ok and report.failed_step == "dumps", report.to_dict()
-    assert [step.name for step in report.steps][-1] == "cleanup" and report.steps[-1].ok
-    assert render_verify(report, json_flag=False) == 1
-    shown = capsys.readouterr().out
-    assert "did not pass the verify: step dumps" in shown and PASSWORD not in shown
+    result = run_darse("restore", deployed.folder, "--verify", "--snapshot", snapshot, cwd=deployed.root)
+    assert result.exit_code == 1, result.stdout
+    assert "did not pass the verify: step dumps" in result.stdout and "✓ cleanup" in result.stdout
+    assert PASSWORD not in result.stdout + (result.stderr or "")
 
     assert production(deployed) == before
     assert port_answers(deployed.port)
     assert_nothing_left(deployed, engine)
     history = History(Path(os.environ["DARSE_STATE_DIR"]))
     try:
-        (record,) = [r for r in history.backups(project_name(deployed.folder)) if r.id == report.record]
+        record = history.backups(project_name(deployed.folder), limit=1)[0]
     finally:
         history.close()
-    assert record.outcome == FAILED and record.message.startswith("dumps: ")
+    assert record.action == VERIFY and record.outcome == FAILED and record.message.startswith("dumps: ")
+    assert snapshot in {s["snapshot"][: len(snapshot)] for s in record.snapshots}
 
 
 def test_a_dump_cut_short_fails_the_verify(deployed: Deployed, engine: docker.DockerClient) -> None:

@@ -273,3 +273,35 @@ def test_a_mariadb_backup_taken_under_writes_comes_back_row_by_row(deploy, engin
     assert done.exit_code == 0, done.stdout + (done.stderr or "")
     assert "load      db (mariadb)" in done.stdout and "restored " + folder in done.stdout
     check_rows(rows(engine.containers.get(f"{project}-db-1"), mariadb), before, after)
+
+
+def test_a_failed_restore_names_the_safety_run_that_puts_the_data_back(deployed, engine) -> None:
+    root, folder, store, project, _compose, _up = deployed
+    db = engine.containers.get(f"{project}-db-1")
+    assert (
+        psql(db, "CREATE TABLE pages (id int PRIMARY KEY, body text); INSERT INTO pages VALUES (1, 'kept')").returncode
+        == 0
+    )
+    assert run_darse("backup", "init", cwd=root).exit_code == 0
+    restic = Restic(f"{store}/restic", store / "restic-password")
+    tags = {
+        "darse.service": folder,
+        "darse.run": "broken-run",
+        "darse.items": "1",
+        "darse.kind": "dump",
+        "darse.item": "db",
+    }
+    bad = restic.backup_stream(lambda sink: sink.write(b"THIS IS NOT SQL;\n"), f"{project}.db.sql", tags)
+
+    failed = run_darse("restore", folder, "--snapshot", bad.snapshot_id, "--yes", "--json", cwd=root)
+    assert failed.exit_code == 1
+    report = json.loads(failed.stdout)
+    assert not report["ok"] and "safety run" in report["error"] and "syntax error" in report["error"]
+    safety_id = report["error"].rsplit("--snapshot ", 1)[1].rstrip(")")
+    history = History(root.parent / "state")
+    assert [(r.action, r.outcome) for r in history.backups(project)[:2]] == [(RESTORE, "failed"), (BACKUP, SUCCESS)]
+    history.close()
+
+    back = run_darse("restore", folder, "--snapshot", safety_id, "--yes", "--json", cwd=root)
+    assert back.exit_code == 0, back.stdout
+    assert rows(engine.containers.get(f"{project}-db-1")) == {1: "kept"}

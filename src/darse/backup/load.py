@@ -96,6 +96,8 @@ def fill_volume(engine: Engine, restic: Restic, snapshot: Snapshot, volume_name:
             "darse backup ls lists darse's snapshots",
         )
     path = snapshot.paths[0]
+    if not path.startswith("/") or ".." in path.split("/"):
+        raise LoadError(f"snapshot {snapshot.short_id} names the path {path[:100]!r}", "darse backup ls lists its own")
     if is_tar_stream(snapshot):
         return _pipe(lambda out: restic.dump(snapshot.id, path, out.write), _volume_sink(engine, volume_name, image))
     directory = volume_mountpoint(engine, volume_name)

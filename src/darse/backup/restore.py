@@ -480,7 +480,6 @@ def _restore(
     containers = _containers(engine, plan)
     if not containers:
         raise DarseError(f"{plan.folder} is not deployed on this engine", f"darse up {plan.folder}, then restore")
-    _preview(engine, plan, run)  # the same checks as the confirmation showed
     _stop_all(engine, plan, say)
     try:
         safety = safety_backup(engine, restic, plan, history, say)

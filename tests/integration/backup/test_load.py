@@ -22,7 +22,7 @@ from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.restic import Restic, Snapshot, make_password_file
 
-from helpers.databases import exec_sh, postgres_image, running
+from helpers.databases import exec_sh, postgres_image, redis_image, running
 from helpers.engine import BASE_TAG
 from helpers.tcp_engine import engine_over_tcp
 
@@ -196,3 +196,19 @@ def snapshot_time():
     import datetime as dt
 
     return dt.datetime.now(dt.UTC)
+
+
+def test_a_redis_dump_loads_and_the_container_restarts_on_it(engine, ours, restic):
+    env = {"REDIS_PASSWORD": "redis secret"}
+    cli = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli'
+    with running(engine, redis_image(), env) as source:
+        assert exec_sh(source, ("sh", "-c", f"{cli} SET greeting hello && {cli} RPUSH list a b c")).returncode == 0
+
+        def produce(sink) -> None:
+            assert backup.stream_command(ours, source.id, dump_command("redis"), sink.write, stall=60).ok
+
+        taken = snapshot(restic, restic.backup_stream(produce, "cache.cache.rdb", {"darse.kind": "dump"}).snapshot_id)
+    with running(engine, redis_image(), env) as fresh:
+        assert load_dump(ours, restic, taken, fresh.id, "redis") > 0
+        got = exec_sh(fresh, ("sh", "-c", f"{cli} GET greeting; {cli} LRANGE list 0 -1"))
+        assert got.stdout.split() == [b"hello", b"a", b"b", b"c"]

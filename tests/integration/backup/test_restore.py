@@ -12,6 +12,7 @@ import json
 import subprocess
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -22,7 +23,7 @@ from darse.model.service import project_name
 from darse.restic import Restic
 
 from helpers.cli import run_darse
-from helpers.databases import exec_sh, postgres_image, wait_healthy
+from helpers.databases import exec_sh, mariadb_image, postgres_image, wait_healthy
 from helpers.engine import BASE_TAG
 from helpers.repo import git_init, write_tree
 
@@ -54,13 +55,39 @@ POPULATE = (
 LISTING = "cd /srv && find . -exec stat -c '%n|%F|%u:%g|%a|%s|%N' {} + | sort"
 
 
+MARIADB_COMPOSE = """\
+services:
+  db:
+    image: {image}
+    environment:
+      MARIADB_ROOT_PASSWORD: "{password}"
+      MARIADB_DATABASE: wiki
+    volumes:
+      - db-data:/var/lib/mysql
+volumes:
+  db-data:
+"""
+MARIADB = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot -N -B wiki'
+
+
+def psql(db, sql: str) -> subprocess.CompletedProcess[bytes]:
+    return exec_sh(db, ("sh", "-c", f'{PSQL} -F "|" -c "{sql}"'))
+
+
+def mariadb(db, sql: str) -> subprocess.CompletedProcess[bytes]:
+    done = exec_sh(db, ("sh", "-c", f'{MARIADB} -e "{sql}"'))
+    done.stdout = done.stdout.replace(b"\t", b"|")
+    return done
+
+
 class Writer(threading.Thread):
     """A client inserting rows while the backup runs: each transaction writes `n` and `n + 100000`; the
-    numbers whose transaction committed (psql returned 0) are recorded, in order."""
+    numbers whose transaction committed (the client returned 0) are recorded, in order."""
 
-    def __init__(self, db) -> None:
+    def __init__(self, db, run_sql: Callable[[object, str], subprocess.CompletedProcess[bytes]]) -> None:
         super().__init__(daemon=True)
         self.db = db
+        self.run_sql = run_sql
         self.committed: list[int] = []
         self.stop = threading.Event()
 
@@ -70,45 +97,81 @@ class Writer(threading.Thread):
             n += 1
             sql = f"BEGIN; INSERT INTO pages VALUES ({n}, 'page {n}'); "
             sql += f"INSERT INTO pages VALUES ({n + 100000}, 'twin'); COMMIT;"
-            if exec_sh(self.db, ("sh", "-c", f'{PSQL} -c "{sql}"')).returncode == 0:
+            if self.run_sql(self.db, sql).returncode == 0:
                 self.committed.append(n)
 
 
 @pytest.fixture
-def deployed(tmp_path: Path, engine: docker.DockerClient, busybox, monkeypatch):
+def deploy(tmp_path: Path, engine: docker.DockerClient, busybox, monkeypatch):
+    """`deploy(compose_text)` → (root, folder, store, project, compose command, up): a folder deployed with
+    Compose from a Git repository whose darse.toml has [backup]; taken down (volumes too) afterwards."""
     monkeypatch.setenv("DARSE_STATE_DIR", str(tmp_path / "state"))
-    folder = f"wiki{uuid.uuid4().hex[:8]}"
-    root = tmp_path / "repo"
-    store = tmp_path / "backups"
-    write_tree(
-        root,
-        {
-            "darse.toml": f'[backup]\nrepository = "{store}/restic"\npassword_file = "{store}/restic-password"\n',
-            f"{folder}/compose.yaml": COMPOSE.format(image=postgres_image(), password=PASSWORD.replace("$", "$$")),
-        },
-    )
-    git_init(root)
-    project = project_name(folder)
-    compose = ["docker", "compose", "-p", project, "--project-directory", str(root / folder)]
+    downs: list[list[str]] = []
 
-    def up() -> None:
-        done = subprocess.run([*compose, "up", "-d"], capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-        wait_healthy(engine.containers.get(f"{project}-db-1"))
+    def make(text: str):
+        folder = f"wiki{uuid.uuid4().hex[:8]}"
+        root = tmp_path / "repo"
+        store = tmp_path / "backups"
+        write_tree(
+            root,
+            {
+                "darse.toml": f'[backup]\nrepository = "{store}/restic"\npassword_file = "{store}/restic-password"\n',
+                f"{folder}/compose.yaml": text,
+            },
+        )
+        git_init(root)
+        project = project_name(folder)
+        compose = ["docker", "compose", "-p", project, "--project-directory", str(root / folder)]
+        downs.append(compose)
 
-    up()
-    try:
-        yield root, folder, store, project, compose, up
-    finally:
+        def up() -> None:
+            done = subprocess.run([*compose, "up", "-d"], capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stderr
+            wait_healthy(engine.containers.get(f"{project}-db-1"))
+
+        up()
+        return root, folder, store, project, compose, up
+
+    yield make
+    for compose in downs:
         subprocess.run([*compose, "down", "-v", "-t", "0"], capture_output=True, check=False)
+
+
+@pytest.fixture
+def deployed(deploy):
+    return deploy(COMPOSE.format(image=postgres_image(), password=PASSWORD.replace("$", "$$")))
+
+
+def backup_under_writes(root: Path, folder: str, writer: Writer) -> tuple[list[int], list[int]]:
+    """`darse backup FOLDER` while `writer` inserts: (committed before the backup started, committed in all)."""
+    writer.start()
+    while len(writer.committed) < 5:  # the client is writing
+        threading.Event().wait(0.05)
+    before = list(writer.committed)
+    backed = run_darse("backup", folder, "--json", cwd=root)
+    writer.stop.set()
+    writer.join()
+    assert backed.exit_code == 0, backed.stdout
+    assert len(writer.committed) > len(before)  # it kept writing during the backup
+    return before, list(writer.committed)
+
+
+def check_rows(restored: dict[int, str], before: list[int], after: list[int]) -> None:
+    """Every row of the start and every transaction committed before the backup started are there;
+    every later row is one that committed, whole (both of its rows), as written."""
+    assert all(restored[i] == f"page {i}" for i in range(1, 2001))
+    assert all(i in restored for i in before)
+    for n in (i for i in restored if 10000 < i < 100000):
+        assert n in after and restored[n] == f"page {n}" and restored[n + 100000] == "twin"
+    assert all(i - 100000 in restored for i in restored if i > 100000)
 
 
 def listing(engine: docker.DockerClient, project: str) -> str:
     return engine.containers.get(f"{project}-app-1").exec_run(["sh", "-c", LISTING]).output.decode()
 
 
-def rows(db) -> dict[int, str]:
-    done = exec_sh(db, ("sh", "-c", f'{PSQL} -F "|" -c "SELECT id, body FROM pages ORDER BY id"'))
+def rows(db, run_sql=psql) -> dict[int, str]:
+    done = run_sql(db, "SELECT id, body FROM pages ORDER BY id")
     assert done.returncode == 0, done.stderr
     return {int(i): body for i, body in (line.split("|", 1) for line in done.stdout.decode().splitlines())}
 
@@ -125,17 +188,7 @@ def test_a_backup_taken_under_writes_comes_back_row_by_row(deployed, engine: doc
     assert exec_sh(db, ("sh", "-c", f'{PSQL} -c "{script}"')).returncode == 0
     assert run_darse("backup", "init", cwd=root).exit_code == 0
 
-    writer = Writer(db)
-    writer.start()
-    while len(writer.committed) < 5:  # the client is writing
-        threading.Event().wait(0.05)
-    before = list(writer.committed)  # committed before the backup started
-    backed = run_darse("backup", folder, "--json", cwd=root)
-    writer.stop.set()
-    writer.join()
-    assert backed.exit_code == 0, backed.stdout
-    after = list(writer.committed)
-    assert len(after) > len(before)
+    before, after = backup_under_writes(root, folder, Writer(db, psql))
 
     subprocess.run([*compose, "down", "-v", "-t", "0"], capture_output=True, check=True)  # the data destroyed
     up()
@@ -150,12 +203,7 @@ def test_a_backup_taken_under_writes_comes_back_row_by_row(deployed, engine: doc
     assert PASSWORD not in done.stdout
 
     db = engine.containers.get(f"{project}-db-1")
-    restored = rows(db)
-    assert all(restored[i] == f"page {i}" for i in range(1, 2001))
-    assert all(i in restored for i in before)  # every row committed before the backup started
-    for n in (i for i in restored if 10000 < i < 100000):
-        assert n in after and restored[n] == f"page {n}" and restored[n + 100000] == "twin"  # whole transactions
-    assert all(i - 100000 in restored for i in restored if i > 100000)
+    check_rows(rows(db), before, after)
     assert listing(engine, project) == files
 
     restic = Restic(f"{store}/restic", store / "restic-password")
@@ -203,3 +251,57 @@ def test_wrong_choices_are_one_line_errors(tmp_path: Path, engine, busybox, monk
     unknown = run_darse("restore", "one", "--snapshot", "abcdef12", "--yes", cwd=root)
     assert unknown.exit_code == 2 and "no snapshot abcdef12" in unknown.stderr
     assert BASE_TAG  # the busybox image exists for the folders' Compose files
+
+
+def test_a_mariadb_backup_taken_under_writes_comes_back_row_by_row(deploy, engine: docker.DockerClient) -> None:
+    root, folder, _store, project, compose, up = deploy(
+        MARIADB_COMPOSE.format(image=mariadb_image(), password=PASSWORD.replace("$", "$$"))
+    )
+    db = engine.containers.get(f"{project}-db-1")
+    script = "CREATE TABLE pages (id int PRIMARY KEY, body text) ENGINE=InnoDB; "
+    script += "INSERT INTO pages SELECT seq, CONCAT('page ', seq) FROM seq_1_to_2000;"
+    created = mariadb(db, script)
+    assert created.returncode == 0, created.stderr
+    assert run_darse("backup", "init", cwd=root).exit_code == 0
+    before, after = backup_under_writes(root, folder, Writer(db, mariadb))
+
+    subprocess.run([*compose, "down", "-v", "-t", "0"], capture_output=True, check=True)
+    up()
+    assert mariadb(engine.containers.get(f"{project}-db-1"), "SELECT 1 FROM pages").returncode != 0
+
+    done = run_darse("restore", folder, "--yes", cwd=root)
+    assert done.exit_code == 0, done.stdout + (done.stderr or "")
+    assert "load      db (mariadb)" in done.stdout and "restored " + folder in done.stdout
+    check_rows(rows(engine.containers.get(f"{project}-db-1"), mariadb), before, after)
+
+
+def test_a_failed_restore_names_the_safety_run_that_puts_the_data_back(deployed, engine) -> None:
+    root, folder, store, project, _compose, _up = deployed
+    db = engine.containers.get(f"{project}-db-1")
+    assert (
+        psql(db, "CREATE TABLE pages (id int PRIMARY KEY, body text); INSERT INTO pages VALUES (1, 'kept')").returncode
+        == 0
+    )
+    assert run_darse("backup", "init", cwd=root).exit_code == 0
+    restic = Restic(f"{store}/restic", store / "restic-password")
+    tags = {
+        "darse.service": folder,
+        "darse.run": "broken-run",
+        "darse.items": "1",
+        "darse.kind": "dump",
+        "darse.item": "db",
+    }
+    bad = restic.backup_stream(lambda sink: sink.write(b"THIS IS NOT SQL;\n"), f"{project}.db.sql", tags)
+
+    failed = run_darse("restore", folder, "--snapshot", bad.snapshot_id, "--yes", "--json", cwd=root)
+    assert failed.exit_code == 1
+    report = json.loads(failed.stdout)
+    assert not report["ok"] and "safety run" in report["error"] and "syntax error" in report["error"]
+    safety_id = report["error"].rsplit("--snapshot ", 1)[1].rstrip(")")
+    history = History(root.parent / "state")
+    assert [(r.action, r.outcome) for r in history.backups(project)[:2]] == [(RESTORE, "failed"), (BACKUP, SUCCESS)]
+    history.close()
+
+    back = run_darse("restore", folder, "--snapshot", safety_id, "--yes", "--json", cwd=root)
+    assert back.exit_code == 0, back.stdout
+    assert rows(engine.containers.get(f"{project}-db-1")) == {1: "kept"}

@@ -45,6 +45,10 @@ MIGRATION = """\
         -c "UPDATE pages SET body = 'migrated'; DELETE FROM pages WHERE id > 100;"
         && touch /tmp/migrated; exec sleep 3600
     depends_on: [db]
+    healthcheck:  # the application is healthy once it has migrated the data
+      test: ["CMD", "test", "-e", "/tmp/migrated"]
+      interval: 1s
+      retries: 60
 """
 PSQL = "psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki"
 

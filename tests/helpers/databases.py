@@ -306,3 +306,23 @@ def exec_sh(
         timeout=timeout,
         check=False,
     )
+
+
+WIKI_PSQL = "psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki"  # run inside the database's container
+
+
+def wiki_db_service(image: str, password: str, *extra: str) -> str:
+    """The Compose lines of a service `db`: PostgreSQL with user and database `wiki`, its data in the volume
+    `db-data` (which the caller's file declares); `extra` lines are added to the service as they are."""
+    lines = [
+        "  db:",
+        f"    image: {image}",
+        "    environment:",
+        "      POSTGRES_USER: wiki",
+        f'      POSTGRES_PASSWORD: "{password}"',
+        "      POSTGRES_DB: wiki",
+        "    volumes:",
+        "      - db-data:/var/lib/postgresql/data",
+        *extra,
+    ]
+    return "\n".join(lines) + "\n"

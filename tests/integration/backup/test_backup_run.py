@@ -20,20 +20,14 @@ from darse.model.service import project_name
 from darse.restic import Restic
 
 from helpers.cli import run_darse
-from helpers.databases import exec_sh, postgres_image, running, wait_healthy
+from helpers.databases import WIKI_PSQL, exec_sh, postgres_image, running, wait_healthy, wiki_db_service
 from helpers.repo import git_init, write_tree
 
 PASSWORD = "db pa$$word 'quoted'"
-COMPOSE = """\
-services:
-  db:
-    image: {image}
-    environment:
-      POSTGRES_USER: wiki
-      POSTGRES_PASSWORD: "{password}"
-      POSTGRES_DB: wiki
-    volumes:
-      - db-data:/var/lib/postgresql/data
+COMPOSE = (
+    "services:\n"
+    + wiki_db_service("{image}", "{password}")
+    + """\
   app:
     image: busybox:1.36
     command: ["sh", "-c", "echo page-one > /srv/one.txt; mkdir -p /srv/sub; echo two > /srv/sub/two.txt; sleep 3600"]
@@ -43,7 +37,8 @@ volumes:
   db-data:
   files:
 """
-PSQL = 'psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki'
+)
+PSQL = WIKI_PSQL
 
 
 @pytest.fixture

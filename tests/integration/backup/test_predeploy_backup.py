@@ -18,22 +18,17 @@ from darse.model.service import project_name
 from darse.restic import Restic
 
 from helpers.cli import run_darse
-from helpers.databases import postgres_image
+from helpers.databases import postgres_image, wiki_db_service
 from helpers.repo import git_init, write_tree
 
-COMPOSE = """\
-services:
-  db:
-    image: {image}
-    environment:
-      POSTGRES_USER: wiki
-      POSTGRES_PASSWORD: "not-a-real-one"
-      POSTGRES_DB: wiki
-    volumes:
-      - db-data:/var/lib/postgresql/data
+COMPOSE = (
+    "services:\n"
+    + wiki_db_service("{image}", "not-a-real-one")
+    + """\
 volumes:
   db-data:
 """
+)
 NEXT_IMAGE = "darse-test/next/postgres:predeploy"  # a name darse knows as PostgreSQL
 
 

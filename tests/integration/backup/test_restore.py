@@ -23,21 +23,15 @@ from darse.model.service import project_name
 from darse.restic import Restic
 
 from helpers.cli import run_darse
-from helpers.databases import exec_sh, mariadb_image, postgres_image, wait_healthy
+from helpers.databases import WIKI_PSQL, exec_sh, mariadb_image, postgres_image, wait_healthy, wiki_db_service
 from helpers.engine import BASE_TAG
 from helpers.repo import git_init, write_tree
 
 PASSWORD = "db pa$$word 'quoted'"
-COMPOSE = """\
-services:
-  db:
-    image: {image}
-    environment:
-      POSTGRES_USER: wiki
-      POSTGRES_PASSWORD: "{password}"
-      POSTGRES_DB: wiki
-    volumes:
-      - db-data:/var/lib/postgresql/data
+COMPOSE = (
+    "services:\n"
+    + wiki_db_service("{image}", "{password}")
+    + """\
   app:
     image: busybox:1.36
     command: ["sleep", "3600"]
@@ -47,7 +41,8 @@ volumes:
   db-data:
   files:
 """
-PSQL = "psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki"
+)
+PSQL = WIKI_PSQL
 POPULATE = (
     "mkdir -p /srv/sub && printf hello > /srv/a.txt && chmod 640 /srv/a.txt && chown 1234:5678 /srv/a.txt "
     "&& yes data | head -c 100000 > /srv/sub/big.bin && chmod 700 /srv/sub && ln -s ../a.txt /srv/sub/link"

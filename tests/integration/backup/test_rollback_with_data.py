@@ -17,21 +17,12 @@ from darse.history import BACKUP, SAFETY, SUCCESS, History
 from darse.model.service import project_name
 
 from helpers.cli import run_darse
-from helpers.databases import exec_sh, postgres_image, wait_healthy
+from helpers.databases import WIKI_PSQL, exec_sh, postgres_image, wait_healthy, wiki_db_service
 from helpers.repo import git_init, write_tree
 
 NEXT_IMAGE = "darse-test/next/postgres:with-data"  # a name darse knows as PostgreSQL
 APP_IMAGE = "darse-test/next/app:with-data"  # the application: the same image, with psql, under another name
-DB = """\
-  db:
-    image: {image}
-    environment:
-      POSTGRES_USER: wiki
-      POSTGRES_PASSWORD: "not-a-real-one"
-      POSTGRES_DB: wiki
-    volumes:
-      - db-data:/var/lib/postgresql/data
-"""
+DB = wiki_db_service("{image}", "not-a-real-one")
 MIGRATION = """\
   migrate:
     image: {app}
@@ -50,7 +41,7 @@ MIGRATION = """\
       interval: 1s
       retries: 60
 """
-PSQL = "psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki"
+PSQL = WIKI_PSQL
 
 
 def _compose(image: str, migrate: bool) -> str:
@@ -66,7 +57,7 @@ def _commit(root: Path, message: str) -> None:
 def _rows(engine: docker.DockerClient, project: str) -> list[str]:
     db = engine.containers.get(f"{project}-db-1")
     wait_healthy(db)
-    done = exec_sh(db, ("sh", "-c", f'{PSQL} -c "SELECT id || \':\' || body FROM pages ORDER BY id"'))
+    done = exec_sh(db, ("sh", "-c", f"{PSQL} -c \"SELECT id || ':' || body FROM pages ORDER BY id\""))
     assert done.returncode == 0, done.stderr
     return done.stdout.decode().split()
 

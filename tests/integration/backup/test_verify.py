@@ -28,24 +28,17 @@ from darse.model.service import project_name
 from darse.restic import Restic, Snapshot
 
 from helpers.cli import run_darse
-from helpers.databases import exec_sh, postgres_image, wait_healthy
+from helpers.databases import WIKI_PSQL, exec_sh, postgres_image, wait_healthy, wiki_db_service
 from helpers.engine import ensure_busybox, free_port
 from helpers.repo import git_init, write_tree
 
 PASSWORD = "verify pa$$word 'quoted'"
 ROWS = 1500
-PSQL = "psql -X -q -At -v ON_ERROR_STOP=1 -U wiki wiki"
-COMPOSE = """\
-services:
-  db:
-    image: {image}
-    environment:
-      POSTGRES_USER: wiki
-      POSTGRES_PASSWORD: "{password}"
-      POSTGRES_DB: wiki
-    ports: ["127.0.0.1:{port}:5432"]
-    volumes:
-      - db-data:/var/lib/postgresql/data
+PSQL = WIKI_PSQL
+COMPOSE = (
+    "services:\n"
+    + wiki_db_service("{image}", "{password}", '    ports: ["127.0.0.1:{port}:5432"]')
+    + """\
   app:
     image: busybox:1.36
     container_name: {container}
@@ -59,6 +52,7 @@ volumes:
   db-data:
   files:
 """
+)
 CHECK = f'test "$({PSQL} -c "SELECT count(*) FROM pages")" -eq {ROWS}'
 
 

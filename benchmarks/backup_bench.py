@@ -1,6 +1,7 @@
 """`darse backup` side by side with plain restic, tar and pg_dump, on the local engine, in one run.
 
-Three measures, each repeated (--runs, after --warmup rounds that are not counted), median reported:
+Three measures, each repeated (--runs rounds after a warm-up that is not counted: darse, restic and tar
+each run once; --warmup adds whole rounds), median reported:
 
 1. first backup of a named volume holding --size-mib of random data in files of mixed sizes
    (`darse backup FOLDER` of a deployed one-container service) against plain `restic backup` of the
@@ -302,6 +303,14 @@ def deploy(bench: Bench, size_mib: int, rows: int, seed: int) -> list[tuple[str,
     return files
 
 
+def warm_up(bench: Bench) -> None:
+    """Not counted: every program and the volume's files read once (page cache, darse's imports, restic)."""
+    bench.fresh_repositories()
+    bench.darse_backup(bench.pg_folder, "warmup-darse")
+    timed(["restic", "snapshots"], bench.restic_env, bench.work, bench.logs / "warmup-restic.log")
+    bench.tar("warmup-tar")
+
+
 def one_round(bench: Bench, files: list[tuple[str, int]], index: int, record: dict[str, list]) -> None:
     """One of each measure; `record` gets (wall, cpu) per measure and tool, plus the checks' figures."""
     bench.fresh_repositories()
@@ -362,7 +371,7 @@ def one_round(bench: Bench, files: list[tuple[str, int]], index: int, record: di
 # --- the report --------------------------------------------------------------------------------------
 
 ROWS = [
-    ("first", "first backup, 1 GiB volume", ("darse", "restic", "tar"), "restic", BUDGET),
+    ("first", "first backup of the volume", ("darse", "restic", "tar"), "restic", BUDGET),
     ("second", "second backup, unchanged", ("darse", "restic"), "restic", None),
     ("third", "third backup, 1 % changed", ("darse", "restic"), "restic", None),
     ("pg", "PostgreSQL dump, stored", ("darse", "pg_dump", "pg_dumpall"), "pg_dump", None),
@@ -387,8 +396,8 @@ def summarise(record: dict[str, list], runs: int) -> dict:
 
 
 def print_table(summary: dict, sizes: dict) -> None:
-    print(f"\n| measure | tool | median s | min s | max s | CPU s | / {'baseline':8} |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| measure | tool | median s | min s | max s | CPU s | / baseline | - baseline s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, title, tools, base, _budget in ROWS:
         base_median = summary[key][base]["median_s"]
         for tool in tools:
@@ -396,7 +405,7 @@ def print_table(summary: dict, sizes: dict) -> None:
             ratio = row["median_s"] / base_median if base_median else float("nan")
             print(
                 f"| {title} | {tool} | {row['median_s']:.3f} | {row['min_s']:.3f} | {row['max_s']:.3f} "
-                f"| {row['cpu_median_s']:.2f} | {ratio:.3f} |"
+                f"| {row['cpu_median_s']:.2f} | {ratio:.3f} | {row['median_s'] - base_median:+.3f} |"
             )
     print(f"\nsizes: {json.dumps(sizes)}")
 
@@ -404,7 +413,7 @@ def print_table(summary: dict, sizes: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="timed rounds (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="rounds not counted first (default 1)")
+    parser.add_argument("--warmup", type=int, default=0, help="whole rounds not counted (default 0)")
     parser.add_argument("--size-mib", type=int, default=1024, help="the volume's data (default 1024 MiB)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the database (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=20261128)
@@ -427,11 +436,13 @@ def main() -> None:
     load_before = os.getloadavg()
     started = time.monotonic()
     record: dict[str, list] = {key: [] for key in _record_keys()}
+    loads: list[float] = []  # the 1-minute load average after each counted round
     try:
         init = {**bench.restic_env, "RESTIC_REPOSITORY": str(bench.template)}
         timed(["restic", "init"], init, work, bench.logs / "init.log")
         make_services(bench, BASE, pg_image)
         files = deploy(bench, args.size_mib, args.rows, args.seed)
+        warm_up(bench)
         for index in range(args.warmup + args.runs):
             counted = index >= args.warmup
             round_started = time.monotonic()
@@ -443,6 +454,8 @@ def main() -> None:
             label = f"round {index - args.warmup + 1}/{args.runs}" if counted else f"warm-up {index + 1}"
             first = {tool: round(scratch[f"first.{tool}"][0][0], 1) for tool in ("darse", "restic")} if counted else {}
             took = time.monotonic() - round_started
+            if counted:
+                loads.append(round(os.getloadavg()[0], 2))
             print(f"{label}: {took:.0f} s, first backups {first}, load {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         for folder in (bench.files_folder, bench.pg_folder):
@@ -469,6 +482,7 @@ def main() -> None:
         "seconds": round(time.monotonic() - started),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
+        "load_after_each_round": loads,
         "restic": run("restic", "version").stdout.strip(),
         "sizes": sizes,
         "summary": summary,

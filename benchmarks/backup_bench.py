@@ -13,13 +13,16 @@ each run once; --warmup adds whole rounds), median reported:
 3. dump-and-store of a PostgreSQL database of --rows rows (Debian's PostgreSQL 15, the test image
    tests/helpers/databases.py builds): `darse backup FOLDER` (pg_dumpall inside the container,
    streamed into a fresh restic repository) against `pg_dump > /tmp/file` and `pg_dumpall > /tmp/file`
-   run inside the same container through `docker exec`.
+   run inside the same container through `docker exec`, and against the plain pipeline
+   `docker exec ... pg_dumpall | restic backup --stdin` into a fresh repository (what darse does, by hand).
 
 Within a round the tools take turns, the order rotating from round to round, so that a busy moment of
 the machine falls on all of them alike. Wall time is from spawning the process to reaping it
-(`os.wait4`, which also gives the child's CPU time, its children's included). Every darse run is
+(`os.wait4`, which also gives the child's CPU time, its children's included). Written data is synced
+to disk before anything is timed, so that no tool pays for another's writeback. Every darse run is
 checked (its JSON report: every item ok, the files restic saw as new and changed), and so is restic's
-summary. Budget (issue 16): darse's first backup under 1.10 times plain restic's.
+summary. Budget (issue 16): darse's first backup under 1.10 times plain restic's, as the ratio of the
+medians and as the median of the ratios of each round (the tools run back to back in a round).
 
 Needs: a running engine with the Compose plugin, restic on PATH, darse installed, and docker-py (to
 build the PostgreSQL image with the tests' helper). Everything made is removed at the end: the
@@ -88,6 +91,7 @@ ANALYZE events;
 """
 PG_DUMP = "pg_dump -U bench bench > /tmp/bench-dump.sql && stat -c %s /tmp/bench-dump.sql"
 PG_DUMPALL = "pg_dumpall -U bench > /tmp/bench-dump.sql && stat -c %s /tmp/bench-dump.sql"
+PG_PIPE = "docker exec {container} sh -c 'pg_dumpall -U bench' | restic backup --stdin --stdin-filename bench.sql"
 _RESTIC_FILES = re.compile(r"Files:\s+(\d+) new,\s+(\d+) changed,\s+(\d+) unmodified")
 
 
@@ -235,10 +239,9 @@ class Bench:
             raise SystemExit(f"darse backup {folder}: {bad or 'no item'}")
         return timing, report
 
-    def restic_backup(self, tag: str) -> tuple[Timing, tuple[int, int, int]]:
-        timing = timed(
-            ["restic", "backup", "--", str(self.mountpoint)], self.restic_env, self.work, self.logs / f"{tag}.log"
-        )
+    def restic_backup(self, tag: str, args: list[str] | None = None) -> tuple[Timing, tuple[int, int, int]]:
+        args = args or ["restic", "backup", "--", str(self.mountpoint)]
+        timing = timed(args, self.restic_env, self.work, self.logs / f"{tag}.log")
         found = _RESTIC_FILES.search(timing.output)
         if not found:
             raise SystemExit(f"restic printed no summary:\n{timing.output[-2000:]}")
@@ -293,6 +296,7 @@ def deploy(bench: Bench, size_mib: int, rows: int, seed: int) -> list[tuple[str,
     print(f"writing {size_mib} MiB of random data in {len(files)} files into volume {volume} ...", flush=True)
     for name, size in files:
         write_random(bench.mountpoint / name, size)
+    os.sync()
     bench.db_container = f"{bench.pg_folder}-db-1"
     wait_healthy(bench.db_container)
     print(f"filling PostgreSQL with {rows} rows ...", flush=True)
@@ -336,6 +340,7 @@ def one_round(bench: Bench, files: list[tuple[str, int]], index: int, record: di
         expected = (0, 0)
         if step == "third":
             touched, written = change_one_percent(bench.mountpoint, files, index)
+            os.sync()
             expected = (0, touched)
             record["third.changed_files"].append(touched)
             record["third.changed_bytes"].append(written)
@@ -351,18 +356,25 @@ def one_round(bench: Bench, files: list[tuple[str, int]], index: int, record: di
             if seen != expected:
                 raise SystemExit(f"{tool}'s {step} backup saw (new, changed) = {seen}, expected {expected}")
             record[f"{step}.{tool}"].append((timing.wall, timing.cpu))
+    bench.fresh_repositories()  # the dumps go into empty repositories, not beside the volume's data
+    pipe = ["bash", "-o", "pipefail", "-c", PG_PIPE.format(container=bench.db_container)]
     dumps = {
         "darse": lambda: bench.darse_backup(bench.pg_folder, f"{tag}-darse-pg"),
         "pg_dump": lambda: bench.pg(PG_DUMP, f"{tag}-pg_dump"),
         "pg_dumpall": lambda: bench.pg(PG_DUMPALL, f"{tag}-pg_dumpall"),
+        "pg_dumpall piped to restic": lambda: bench.restic_backup(f"{tag}-pipe", pipe),
     }
     order = list(dumps)
+    shift = index % len(order)
     for tool in order[shift:] + order[:shift]:
         timing, detail = dumps[tool]()
         record[f"pg.{tool}"].append((timing.wall, timing.cpu))
         if tool == "darse":
             (item,) = detail["items"]
             record["pg.darse.bytes_added"].append(item["bytes_added"])
+        elif tool == "pg_dumpall piped to restic":
+            if detail[0] != 1:
+                raise SystemExit(f"the pipeline into restic saved {detail[0]} files, not 1")
         else:
             record[f"pg.{tool}.bytes"].append(detail)
     exec_sh(bench.db_container, "rm -f /tmp/bench-dump.sql")
@@ -374,14 +386,21 @@ ROWS = [
     ("first", "first backup of the volume", ("darse", "restic", "tar"), "restic", BUDGET),
     ("second", "second backup, unchanged", ("darse", "restic"), "restic", None),
     ("third", "third backup, 1 % changed", ("darse", "restic"), "restic", None),
-    ("pg", "PostgreSQL dump, stored", ("darse", "pg_dump", "pg_dumpall"), "pg_dump", None),
+    (
+        "pg",
+        "PostgreSQL dump, stored",
+        ("darse", "pg_dump", "pg_dumpall", "pg_dumpall piped to restic"),
+        "pg_dump",
+        None,
+    ),
 ]
 
 
 def summarise(record: dict[str, list], runs: int) -> dict:
     summary: dict = {}
-    for key, _title, tools, _base, _budget in ROWS:
+    for key, _title, tools, base, _budget in ROWS:
         summary[key] = {}
+        bases = [wall for wall, _cpu in record[f"{key}.{base}"]]
         for tool in tools:
             walls = [wall for wall, _cpu in record[f"{key}.{tool}"]]
             cpus = [cpu for _wall, cpu in record[f"{key}.{tool}"]]
@@ -391,28 +410,30 @@ def summarise(record: dict[str, list], runs: int) -> dict:
                 "max_s": round(max(walls), 3),
                 "cpu_median_s": round(statistics.median(cpus), 3),
                 "runs_s": [round(x, 3) for x in walls],
+                "ratio_of_medians": round(statistics.median(walls) / statistics.median(bases), 3),
+                "median_of_ratios": round(statistics.median(a / b for a, b in zip(walls, bases, strict=True)), 3),
             }
     return summary
 
 
 def print_table(summary: dict, sizes: dict) -> None:
-    print("\n| measure | tool | median s | min s | max s | CPU s | / baseline | - baseline s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| measure | tool | median s | min s | max s | CPU s | / baseline | per round | - baseline s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for key, title, tools, base, _budget in ROWS:
         base_median = summary[key][base]["median_s"]
         for tool in tools:
             row = summary[key][tool]
-            ratio = row["median_s"] / base_median if base_median else float("nan")
             print(
                 f"| {title} | {tool} | {row['median_s']:.3f} | {row['min_s']:.3f} | {row['max_s']:.3f} "
-                f"| {row['cpu_median_s']:.2f} | {ratio:.3f} | {row['median_s'] - base_median:+.3f} |"
+                f"| {row['cpu_median_s']:.2f} | {row['ratio_of_medians']:.3f} | {row['median_of_ratios']:.3f} "
+                f"| {row['median_s'] - base_median:+.3f} |"
             )
     print(f"\nsizes: {json.dumps(sizes)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--runs", type=int, default=6, help="timed rounds (default 6: each order as often)")
     parser.add_argument("--warmup", type=int, default=0, help="whole rounds not counted (default 0)")
     parser.add_argument("--size-mib", type=int, default=1024, help="the volume's data (default 1024 MiB)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the database (default 1,000,000)")
@@ -462,6 +483,14 @@ def main() -> None:
             compose(bench.root, folder, "down", "--volumes", "-t", "0")
         shutil.rmtree(work, ignore_errors=True)
     summary = summarise(record, args.runs)
+    pipe_runs = [wall for wall, _cpu in record["pg.pg_dumpall piped to restic"]]
+    darse_runs = [wall for wall, _cpu in record["pg.darse"]]
+    summary["pg"]["darse"]["vs_pipe_ratio_of_medians"] = round(
+        statistics.median(darse_runs) / statistics.median(pipe_runs), 3
+    )
+    summary["pg"]["darse"]["vs_pipe_median_of_ratios"] = round(
+        statistics.median(a / b for a, b in zip(darse_runs, pipe_runs, strict=True)), 3
+    )
     sizes = {
         "volume_files": len(files),
         "volume_bytes": sum(size for _, size in files),
@@ -473,7 +502,9 @@ def main() -> None:
         "pg_dumpall_bytes": statistics.median(record["pg.pg_dumpall.bytes"]),
         "pg_darse_bytes_added": statistics.median(record["pg.darse.bytes_added"]),
     }
-    ratio = summary["first"]["darse"]["median_s"] / summary["first"]["restic"]["median_s"]
+    ratio = summary["first"]["darse"]["ratio_of_medians"]
+    paired = summary["first"]["darse"]["median_of_ratios"]
+    met = ratio < BUDGET and paired < BUDGET
     result = {
         "schema": 1,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -486,17 +517,29 @@ def main() -> None:
         "restic": run("restic", "version").stdout.strip(),
         "sizes": sizes,
         "summary": summary,
-        "first_ratio_darse_restic": round(ratio, 3),
+        "first_ratio_darse_restic": ratio,
+        "first_median_of_ratios_darse_restic": paired,
         "budget": BUDGET,
-        "met": ratio < BUDGET,
+        "met": met,
     }
     print_table(summary, sizes)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(
+        "PostgreSQL, darse / pg_dumpall piped to restic:",
+        summary["pg"]["darse"]["vs_pipe_ratio_of_medians"],
+        "(medians),",
+        summary["pg"]["darse"]["vs_pipe_median_of_ratios"],
+        "(median of the rounds' ratios)",
+    )
     print(f"load average before {result['load_before']}, after {result['load_after']}; {result['seconds']} s")
-    print(f"first backup, darse / restic = {ratio:.3f}: budget < {BUDGET}:", "met" if ratio < BUDGET else "MISSED")
+    print(
+        f"first backup, darse / restic: {ratio:.3f} (medians), {paired:.3f} (median of the rounds' ratios): "
+        f"budget < {BUDGET}:",
+        "met" if met else "MISSED",
+    )
     print(f"written: {args.out}")
-    if args.check and ratio >= BUDGET:
+    if args.check and not met:
         sys.exit(1)
 
 

@@ -16,8 +16,9 @@ each run once; --warmup adds whole rounds), median reported:
    run inside the same container through `docker exec`, and against the plain pipeline
    `docker exec ... pg_dumpall | restic backup --stdin` into a fresh repository (what darse does, by hand).
 
-Within a round the tools take turns, the order rotating from round to round, so that a busy moment of
-the machine falls on all of them alike. Wall time is from spawning the process to reaping it
+Within a round the tools take turns, the order changing from round to round (the first backup's three
+tools in each of their 6 orders over 6 rounds), so that a busy moment of the machine falls on all of
+them alike. Wall time is from spawning the process to reaping it
 (`os.wait4`, which also gives the child's CPU time, its children's included). Written data is synced
 to disk before anything is timed, so that no tool pays for another's writeback. Every darse run is
 checked (its JSON report: every item ok, the files restic saw as new and changed), and so is restic's
@@ -32,6 +33,7 @@ Compose projects and their volumes, the restic repositories and caches, the temp
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -103,7 +105,10 @@ class Timing:
 
 
 def timed(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Timing:
-    """Run `args` to completion (output into `log`, not a pipe) and fail loudly when it fails."""
+    """Run `args` to completion (output into `log`, not a pipe) and fail loudly when it fails. Dirty pages
+    are written out first, so that no run pays for the previous one's writeback (a restic repository of
+    1 GiB is written to disk in the background for tens of seconds after restic exits)."""
+    os.sync()
     with open(log, "wb") as sink:
         start = time.perf_counter()
         child = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
@@ -324,9 +329,8 @@ def one_round(bench: Bench, files: list[tuple[str, int]], index: int, record: di
         "restic": lambda: bench.restic_backup(f"{tag}-restic-first"),
         "tar": lambda: (bench.tar(f"{tag}-tar"), None),
     }
-    order = list(first)
-    shift = index % len(order)
-    for tool in order[shift:] + order[:shift]:
+    orders = list(itertools.permutations(first))  # over 6 rounds, each tool as often before and after each other
+    for tool in orders[index % len(orders)]:
         timing, detail = first[tool]()
         record[f"first.{tool}"].append((timing.wall, timing.cpu))
         if tool == "darse":

@@ -400,7 +400,7 @@ ROWS = [
 ]
 
 
-def summarise(record: dict[str, list], runs: int) -> dict:
+def summarise(record: dict[str, list]) -> dict:
     summary: dict = {}
     for key, _title, tools, base, _budget in ROWS:
         summary[key] = {}
@@ -486,7 +486,7 @@ def main() -> None:
         for folder in (bench.files_folder, bench.pg_folder):
             compose(bench.root, folder, "down", "--volumes", "-t", "0")
         shutil.rmtree(work, ignore_errors=True)
-    summary = summarise(record, args.runs)
+    summary = summarise(record)
     pipe_runs = [wall for wall, _cpu in record["pg.pg_dumpall piped to restic"]]
     darse_runs = [wall for wall, _cpu in record["pg.darse"]]
     summary["pg"]["darse"]["vs_pipe_ratio_of_medians"] = round(

@@ -745,7 +745,7 @@ def volume_mountpoint(engine: Engine, volume_name: str) -> Path | None:
     if not engine.url.startswith("unix://"):
         return None
     try:
-        info = engine.docker_api.inspect_volume(volume_name)
+        info = engine.api.inspect_volume(volume_name)  # the local socket's own client: no docker-py to load
     except Exception:
         return None
     if info.get("Driver") != "local" or info.get("Options"):

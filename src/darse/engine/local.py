@@ -172,6 +172,9 @@ class LocalEngine:
     def inspect_container(self, container: str) -> dict[str, Any]:
         return _object(self.call("GET", f"/containers/{quote(container, safe='')}/json"))
 
+    def inspect_volume(self, name: str) -> dict[str, Any]:
+        return _object(self.call("GET", f"/volumes/{quote(name, safe='')}"))
+
     def logs(self, container: str, *, stdout: bool = True, stderr: bool = True, tail: int | str = "all") -> bytes:
         """The container's output; frames of a container without a TTY taken apart, as docker-py does."""
         tty = bool((self.inspect_container(container).get("Config") or {}).get("Tty"))

@@ -29,6 +29,7 @@ _TOP_KEYS = {
     "inspect",
     "certs",
     "backup",
+    "tunnels",
 }
 _LINT_KEYS = {"fail_on", "disable", "severity", "per_path"}
 _PER_PATH_KEYS = {"paths", "disable", "severity"}
@@ -103,6 +104,7 @@ class RepoConfig:
     compose_files: dict[str, str] = field(default_factory=dict)  # service folder -> the Compose file it deploys
     certs: CertsSettings = field(default_factory=CertsSettings)
     backup: BackupSettings = field(default_factory=lambda: BackupSettings())
+    tunnels: dict[str, TunnelAlias] = field(default_factory=lambda: {})  # `[tunnels.NAME]`: docs/tunnel.md
 
     def target_for(self, service: str) -> Target:
         """The target of a service (its name is its folder relative to the root): its own, else the default."""
@@ -183,6 +185,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> RepoConfig:
         state_dir=_str(data, "state_dir", "", where),
         certs=_certs(data, where),
         backup=_backup(data, where),
+        tunnels=_tunnels(data, where),
     )
 
 
@@ -483,3 +486,61 @@ def _compose_service(item: dict[str, Any], here: str) -> str:
     if not _COMPOSE_SERVICE_NAME.fullmatch(name):
         raise DarseError(f"{here}: service {name[:60]!r} is not a Compose service name", 'write service = "db"')
     return name
+
+
+# --- [tunnels] (docs/tunnel.md) ---------------------------------------------------------------------
+
+_TUNNEL_KEYS = {"service", "to", "port", "local"}
+_TUNNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_LOCAL_BIND = re.compile(r"(?:(?P<host>[0-9A-Za-z.:_-]{1,253}|\[[0-9A-Fa-f:]{2,45}\]):)?(?P<port>[0-9]{1,5})")
+
+
+@dataclass(frozen=True)
+class TunnelAlias:
+    """`[tunnels.NAME]`: a tunnel the team opens often, by name: the service folder, the Compose
+    service in it (`to`), the container port, the local `[ADDR:]PORT` ("" and 0: darse chooses)."""
+
+    name: str
+    service: str
+    to: str = ""
+    port: int = 0
+    local: str = ""
+
+
+def parse_local_bind(text: str, where: str = "--local") -> tuple[str, int]:
+    """`[ADDR:]PORT` as (address, port): 127.0.0.1 when no address is given; `[::1]:5432` for IPv6."""
+    match = _LOCAL_BIND.fullmatch(text.strip())
+    port = int(match["port"]) if match else 0
+    if match is None or not 0 < port < 65536:
+        raise DarseError(f"{where}: {text[:60]!r} is not a local [ADDR:]PORT", "write 5432 or 127.0.0.1:5432")
+    host = (match["host"] or "127.0.0.1").strip("[]")
+    return host, port
+
+
+def _tunnels(data: dict[str, Any], where: str) -> dict[str, TunnelAlias]:
+    out: dict[str, TunnelAlias] = {}
+    for name, table in _table(data, "tunnels", where).items():
+        here = f"{where} [tunnels.{name}]"
+        if not _TUNNEL_NAME.fullmatch(name):
+            raise DarseError(f"{where}: [tunnels.{name[:60]}] is not a tunnel name", "letters, digits, '_', '-', '.'")
+        if not isinstance(table, dict):
+            raise DarseError(f"{here}: must be a table", 'write [tunnels.NAME] with service = "FOLDER"')
+        _check_keys(table, _TUNNEL_KEYS, here)
+        service = _str(table, "service", "", here).strip("/")
+        if not service or "\0" in service:
+            raise DarseError(f"{here}: service is missing", 'name the service folder: service = "wiki"')
+        to = _str(table, "to", "", here)
+        if "to" in table and not _COMPOSE_SERVICE_NAME.fullmatch(to):
+            raise DarseError(f"{here}: to {to[:60]!r} is not a Compose service name", 'write to = "db"')
+        port = table.get("port", 0)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 65536:
+            raise DarseError(f"{here}: port must be a container port number", "write port = 5432")
+        local = table.get("local", "")
+        if isinstance(local, int) and not isinstance(local, bool):
+            local = str(local)
+        if not isinstance(local, str):
+            raise DarseError(f"{here}: local must be a port or ADDR:PORT", 'write local = 15432 or "127.0.0.1:15432"')
+        if local:
+            parse_local_bind(local, f"{here} local")
+        out[name] = TunnelAlias(name, service, to, port, local)
+    return out

@@ -68,6 +68,7 @@ COMMAND_MODULES = {
     "certs": "certs",
     "backup": "backup",
     "restore": "restore",
+    "tunnel": "tunnel",
 }
 
 

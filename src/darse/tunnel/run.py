@@ -1,0 +1,380 @@
+"""Opening tunnels, checking they carry traffic, keeping them open, and the background ones.
+
+A tunnel on the local engine is darse's own relay (`darse.tunnel.forward`); on an ssh:// target it is
+a forward of the host's SSH control master (`darse.tunnel.ssh_carrier`). Either way darse connects
+through the local port before it says "ready": a forward whose far end refuses closes that connection
+at once. While it runs, `keep_alive` checks each tunnel every few seconds and opens it again after a
+drop (the SSH master ended: started again, forwards re-added), waiting longer after each failure.
+
+`--background` hands the plans to a detached darse process (`python -m darse.tunnel.background`)
+that holds them: the command returns once that process says they are ready.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from darse.errors import DarseError
+from darse.model.repository import repository_around
+from darse.state import state_dir
+from darse.tunnel import registry
+from darse.tunnel.forward import Forwarder
+from darse.tunnel.plan import LOCAL, TunnelPlan, tunnel_plans
+from darse.tunnel.registry import TunnelEntry
+
+READY_PATIENCE = 0.25  # s a checking connection through the tunnel may stay silent and still count as open
+CHECK_EVERY = 2.0  # s between two checks of a running tunnel
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # s before each new attempt after a drop; the last repeats
+BACKGROUND_PATIENCE = 60.0  # s the command waits for a background process to say its tunnels are ready
+STOP_PATIENCE = 10.0  # s `stop` waits for a tunnel's process to end
+
+Log = Callable[[str], None]
+
+
+class Tunnel(Protocol):
+    """One open tunnel, whatever carries it."""
+
+    plan: TunnelPlan
+
+    def open(self) -> None:
+        """Listen on the plan's local address (DarseError when it cannot)."""
+        ...
+
+    def healthy(self) -> bool:
+        """Whether what carries it still runs (the relay's thread, the SSH master)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalTunnel:
+    """The local engine: darse's relay from the local port to the container's address."""
+
+    def __init__(self, plan: TunnelPlan, log: Log) -> None:
+        self.plan = plan
+        self.log = log
+        self.forwarder: Forwarder | None = None
+
+    def open(self) -> None:
+        plan = self.plan
+        try:
+            self.forwarder = Forwarder(
+                (plan.local_host, plan.local_port),
+                lambda: (plan.address, plan.port),
+                lambda line: self.log(f"{plan.name}: {line}"),
+            ).start()
+        except OSError as exc:
+            raise _bind_error(plan, exc) from None
+
+    def healthy(self) -> bool:
+        return self.forwarder is not None and self.forwarder._thread.is_alive()
+
+    def close(self) -> None:
+        if self.forwarder is not None:
+            self.forwarder.close()
+            self.forwarder = None
+
+
+def _bind_error(plan: TunnelPlan, exc: OSError) -> DarseError:
+    if exc.errno == 98:  # EADDRINUSE
+        return DarseError(
+            f"local port {plan.local_port} on {plan.local_host} is taken",
+            "choose another with --local, or leave it out for a free one",
+        )
+    return DarseError(
+        f"cannot listen on {plan.local_address} ({exc.strerror})", "give --local an address of this machine"
+    )
+
+
+def make_tunnel(plan: TunnelPlan, log: Log) -> Tunnel:
+    if plan.mode == LOCAL:
+        return LocalTunnel(plan, log)
+    from darse.tunnel.ssh_carrier import SshTunnel
+
+    return SshTunnel(plan, log)
+
+
+def carries_traffic(host: str, port: int, patience: float = READY_PATIENCE) -> bool:
+    """Connect through the tunnel: refused, or closed by the far end at once, means it carries nothing.
+    A connection still open after `patience` (the server waits for its client to speak first, as
+    PostgreSQL does), or one with bytes to read (Redis errors, MySQL greets), carries traffic."""
+    try:
+        with socket.create_connection((host, port), timeout=5) as probe:
+            probe.settimeout(patience)
+            try:
+                return probe.recv(1, socket.MSG_PEEK) != b""
+            except TimeoutError:
+                return True
+    except OSError:
+        return False
+
+
+def open_tunnels(plans: list[TunnelPlan], log: Log) -> list[Tunnel]:
+    """Open every tunnel and check each carries traffic; on any failure close those opened, then raise."""
+    opened: list[Tunnel] = []
+    try:
+        for plan in plans:
+            tunnel = make_tunnel(plan, log)
+            tunnel.open()
+            opened.append(tunnel)
+            if not carries_traffic(plan.local_host, plan.local_port):
+                raise DarseError(
+                    f"{plan.name}: the tunnel opened but {plan.container} refuses connections on port {plan.port}",
+                    f"check the port (--port) and that {plan.service} listens on all interfaces, not only localhost",
+                )
+    except BaseException:
+        for tunnel in opened:
+            tunnel.close()
+        raise
+    return opened
+
+
+def keep_alive(
+    tunnels: list[Tunnel],
+    stop: threading.Event,
+    log: Log,
+    wanted: Callable[[TunnelPlan], bool] = lambda _plan: True,
+) -> None:
+    """Until `stop` is set: check each tunnel, open it again after a drop (backing off), close those no
+    longer `wanted` (their registry entry was removed by `darse tunnel stop`). Returns when none is left."""
+    failures: dict[str, int] = {}
+    retry_at: dict[str, float] = {}
+    live = list(tunnels)
+    while live and not stop.wait(CHECK_EVERY):
+        for tunnel in list(live):
+            name = tunnel.plan.name
+            if not wanted(tunnel.plan):
+                log(f"{name}: stopped")
+                tunnel.close()
+                live.remove(tunnel)
+                continue
+            if tunnel.healthy() or time.monotonic() < retry_at.get(name, 0.0):
+                continue
+            log(f"{name}: the tunnel dropped; opening it again")
+            tunnel.close()
+            try:
+                tunnel.open()
+                failures.pop(name, None)
+                log(f"{name}: open again on {tunnel.plan.local_address}")
+            except DarseError as exc:
+                count = failures[name] = failures.get(name, 0) + 1
+                delay = BACKOFF[min(count, len(BACKOFF)) - 1]
+                retry_at[name] = time.monotonic() + delay
+                log(f"{name}: {exc.one_line()}; next attempt in {delay:.0f} s")
+
+
+def _entry(plan: TunnelPlan, background: bool) -> TunnelEntry:
+    return TunnelEntry(
+        name=plan.name,
+        folder=plan.folder,
+        service=plan.service,
+        target=plan.target,
+        local=plan.local_address,
+        remote=f"{plan.address}:{plan.port}",
+        pid=os.getpid(),
+        started=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        background=background,
+        hint=plan.hint,
+    )
+
+
+def _claim(state: Path, plans: list[TunnelPlan]) -> None:
+    """Refuse a name already open on this host (by a live darse process)."""
+    for plan in plans:
+        found = registry.entry(state, plan.name)
+        if found is not None and found.pid != os.getpid():
+            raise DarseError(
+                f"tunnel {plan.name} is already open on {found.local} (darse process {found.pid})",
+                f"use it, or end it with `darse tunnel stop {plan.name}`",
+            )
+
+
+def hold_tunnels(
+    state: Path,
+    plans: list[TunnelPlan],
+    stop: threading.Event,
+    *,
+    log: Log,
+    ready: Callable[[list[TunnelPlan]], None],
+    background: bool = False,
+) -> None:
+    """Open `plans`, register them, call `ready`, keep them alive until `stop` (or until every one was
+    stopped through the registry), then close them and remove their entries."""
+    _claim(state, plans)
+    tunnels = open_tunnels(plans, log)
+    pid = os.getpid()
+    try:
+        for plan in plans:
+            registry.write_entry(state, _entry(plan, background))
+        ready(plans)
+        keep_alive(tunnels, stop, log, wanted=lambda plan: registry.entry_path(state, plan.name).exists())
+    finally:
+        for tunnel in tunnels:
+            tunnel.close()
+        for plan in plans:
+            registry.remove_entry(state, plan.name, pid)
+
+
+def state_of(start: Path) -> Path:
+    repo = repository_around(start)
+    return state_dir(repo.config, repo.root)
+
+
+def run_tunnels(
+    start: Path,
+    names: list[str],
+    stop: threading.Event,
+    *,
+    to: str | None = None,
+    port: int | None = None,
+    local: str | None = None,
+    log: Log,
+    ready: Callable[[list[TunnelPlan]], None],
+) -> None:
+    """`darse tunnel NAME...` in the foreground: open, say ready, hold until `stop` (Ctrl-C, SIGTERM)."""
+    plans = tunnel_plans(start, names, to=to, port=port, local=local)
+    hold_tunnels(state_of(start), plans, stop, log=log, ready=ready)
+
+
+def start_background(
+    start: Path, names: list[str], *, to: str | None = None, port: int | None = None, local: str | None = None
+) -> list[TunnelEntry]:
+    """`darse tunnel NAME... --background`: a detached darse process holds the tunnels; returns their
+    entries once it said they carry traffic (its error, one line, otherwise)."""
+    plans = tunnel_plans(start, names, to=to, port=port, local=local)
+    state = state_of(start)
+    _claim(state, plans)
+    request = json.dumps({"state": str(state), "plans": [p.to_dict() | _private(p) for p in plans]})
+    log_path = registry.folder(state) / "background.log"
+    with open(log_path, "ab") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "darse.tunnel.background"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            start_new_session=True,  # Ctrl-C in this terminal, or the terminal closing, does not reach it
+            cwd="/",
+            env={**os.environ, "PYTHONPATH": _import_path()},
+        )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(request.encode())
+    child.stdin.close()
+    answer = _first_line(child, BACKGROUND_PATIENCE)
+    child.stdout.close()
+    try:
+        outcome = json.loads(answer) if answer else {}
+    except ValueError:
+        outcome = {}
+    if not outcome.get("ready"):
+        if child.poll() is None:
+            child.terminate()
+        error = str(outcome.get("error") or f"the background darse process ended without opening (see {log_path})")
+        raise DarseError(error[:500], str(outcome.get("hint") or "run the tunnel in the foreground to see why"))
+    return [e for e in (registry.entry(state, p.name) for p in plans) if e is not None]
+
+
+def _private(plan: TunnelPlan) -> dict[str, object]:
+    """What `to_dict` shows differently and the background process needs as it was planned."""
+    return {"local_host": plan.local_host, "local_port": plan.local_port}
+
+
+def _import_path() -> str:
+    """The child imports the same darse as this process (a checkout run with PYTHONPATH, or installed)."""
+    here = str(Path(__file__).resolve().parents[2])
+    rest = os.environ.get("PYTHONPATH", "")
+    return f"{here}{os.pathsep}{rest}" if rest else here
+
+
+def _first_line(child: subprocess.Popen[bytes], patience: float) -> bytes:
+    assert child.stdout is not None
+    deadline = time.monotonic() + patience
+    data = b""
+    while b"\n" not in data and len(data) < 64 * 1024:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        readable, _w, _x = select.select([child.stdout], [], [], left)
+        if not readable:
+            break
+        chunk = os.read(child.stdout.fileno(), 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\n", 1)[0]
+
+
+def plan_from_dict(data: dict[str, object]) -> TunnelPlan:
+    """A plan sent to the background process (`to_dict` plus `_private`)."""
+    return TunnelPlan(
+        name=str(data["name"]),
+        folder=str(data["folder"]),
+        service=str(data["service"]),
+        target=str(data["target"]),
+        mode=str(data["mode"]),
+        host=str(data.get("host") or ""),
+        container=str(data["container"]),
+        network=str(data["network"]),
+        address=str(data["address"]),
+        port=int(str(data["port"])),
+        local_host=str(data["local_host"]),
+        local_port=int(str(data["local_port"])),
+        kind=str(data.get("kind") or ""),
+    )
+
+
+def list_tunnels(start: Path) -> list[TunnelEntry]:
+    """`darse tunnel ls`: the tunnels open on this host (entries of ended processes are dropped)."""
+    return registry.entries(state_of(start))
+
+
+def stop_tunnels(start: Path, names: list[str], *, every: bool = False) -> list[TunnelEntry]:
+    """`darse tunnel stop NAME...|--all`: end them and wait for their processes to let go of them.
+    A process left with none ends; one still holding others closes these within a few seconds."""
+    state = state_of(start)
+    if every:
+        chosen = registry.entries(state)
+    else:
+        if not names:
+            raise DarseError("no tunnel to stop named", "give its name (see `darse tunnel ls`), or --all")
+        chosen = []
+        for name in dict.fromkeys(names):
+            found = registry.entry(state, name)
+            if found is None:
+                known = ", ".join(e.name for e in registry.entries(state)) or "none"
+                raise DarseError(f"no open tunnel named {name!r}", f"open tunnels: {known}")
+            chosen.append(found)
+    for found in chosen:
+        registry.remove_entry(state, found.name, found.pid)
+    remaining = {e.pid for e in registry.entries(state)}
+    for pid in {e.pid for e in chosen} - remaining:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, 15)  # SIGTERM: the process closes its tunnels and exits
+    deadline = time.monotonic() + STOP_PATIENCE
+    for found in chosen:
+        while time.monotonic() < deadline and _still_listening(found):
+            time.sleep(0.05)
+    return chosen
+
+
+def _still_listening(found: TunnelEntry) -> bool:
+    """Whether the tunnel's process is alive and still accepts on its local address."""
+    if not registry.process_alive(found.pid):
+        return False
+    host, _sep, port = found.local.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+            return True
+    except (OSError, ValueError):
+        return False

@@ -49,12 +49,12 @@ class Forwarder:
 
     def close(self) -> None:
         """Stop listening and end every relayed connection."""
-        self._closed.set()
+        with self._lock:
+            self._closed.set()
+            sockets = list(self._open)
         with contextlib.suppress(OSError):
             self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
-        with self._lock:
-            sockets = list(self._open)
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -90,6 +90,10 @@ class Forwarder:
                 return
             upstream.settimeout(None)
             with self._lock:
+                if self._closed.is_set():  # closed while this connection was being made
+                    upstream.close()
+                    client.close()
+                    return
                 self._open.update((client, upstream))
             other = threading.Thread(target=_pump, args=(upstream, client, self.log), daemon=True)
             other.start()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from darse.backup.dumps import kind_of_image
 from darse.config import Target, TunnelAlias, parse_local_bind
@@ -149,15 +149,16 @@ def _plan(repo: Repository, request: _Request, engines: dict[str, Engine], taken
     mode = _mode(target, folder.name)
     compose = _compose(folder)
     service = _compose_service(compose, folder.name, request.to)
+    declared = compose_ports(dict(compose.services())[service])
+    if not request.port and len(declared) > 1:
+        _several(folder.name, service, declared, "expose:/ports:")
     local_host, local_port = _local(request.local, taken)
     engine = engines.get(target.name)
     if engine is None:
         engine = engines[target.name] = connect(Endpoint.of(target), timeout=30)
     container = _running_container(engine, folder.name, service)
     network, address = _address(container, project_name(folder.name))
-    port = request.port or _port(compose, service, container, folder.name)
-    if not 0 < port < 65536:
-        raise DarseError(f"port {port} is not a TCP port", "give --port a number from 1 to 65535")
+    port = request.port or _port(declared, service, container, folder.name)
     return TunnelPlan(
         name=request.name,
         folder=folder.name,
@@ -296,20 +297,23 @@ def _address(container: ContainerAddresses, project: str) -> tuple[str, str]:
     return name, usable[name]
 
 
-def _port(compose: ComposeFile, service: str, container: ContainerAddresses, folder: str) -> int:
-    node = dict(compose.services())[service]
-    declared = compose_ports(node)
-    source = "expose:/ports:"
-    if not declared:
-        declared, source = list(container.exposed), "the image's EXPOSE"
+def _port(declared: list[int], service: str, container: ContainerAddresses, folder: str) -> int:
+    """The one port of `expose:`/`ports:`, else the one the container exposes (the image's EXPOSE)."""
     if len(declared) == 1:
         return declared[0]
-    if not declared:
+    exposed = list(container.exposed)
+    if len(exposed) == 1:
+        return exposed[0]
+    if not exposed:
         raise DarseError(
             f"{folder}: Compose service {service} declares no port (no expose:, ports: or EXPOSE)",
             "give the container port: --port 5432",
         )
-    listed = ", ".join(str(p) for p in declared[:20])
+    _several(folder, service, exposed, "the image's EXPOSE")
+
+
+def _several(folder: str, service: str, found: list[int], source: str) -> NoReturn:
+    listed = ", ".join(str(p) for p in found[:20])
     raise DarseError(f"{folder}: {service} listens on several ports ({listed}, from {source})", "choose one: --port N")
 
 

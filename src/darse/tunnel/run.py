@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -254,7 +255,11 @@ def start_background(
     """`darse tunnel NAME... --background`: a detached darse process holds the tunnels; returns their
     entries once it said they carry traffic (its error, one line, otherwise)."""
     plans = tunnel_plans(start, names, to=to, port=port, local=local)
-    state = state_of(start)
+    return launch_background(state_of(start), plans)
+
+
+def launch_background(state: Path, plans: list[TunnelPlan]) -> list[TunnelEntry]:
+    """Hand `plans` to a new detached darse process; its entries once it said they are ready."""
     _claim(state, plans)
     request = json.dumps({"state": str(state), "plans": [p.to_dict() | _private(p) for p in plans]})
     log_path = registry.folder(state) / "background.log"
@@ -357,24 +362,33 @@ def stop_tunnels(start: Path, names: list[str], *, every: bool = False) -> list[
             chosen.append(found)
     for found in chosen:
         registry.remove_entry(state, found.name, found.pid)
-    remaining = {e.pid for e in registry.entries(state)}
-    for pid in {e.pid for e in chosen} - remaining:
+    ending = {e.pid for e in chosen} - {e.pid for e in registry.entries(state)}
+    for pid in ending:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, 15)  # SIGTERM: the process closes its tunnels and exits
+            os.kill(pid, signal.SIGTERM)  # the process closes its tunnels and exits
     deadline = time.monotonic() + STOP_PATIENCE
     for found in chosen:
-        while time.monotonic() < deadline and _still_listening(found):
+        ended = _gone(found.pid) if found.pid in ending else _closed(found)
+        while time.monotonic() < deadline and not ended():
             time.sleep(0.05)
     return chosen
 
 
-def _still_listening(found: TunnelEntry) -> bool:
-    """Whether the tunnel's process is alive and still accepts on its local address."""
-    if not registry.process_alive(found.pid):
-        return False
+def _gone(pid: int) -> Callable[[], bool]:
+    return lambda: not registry.process_alive(pid)
+
+
+def _closed(found: TunnelEntry) -> Callable[[], bool]:
+    """Whether the tunnel no longer accepts on its local address (or its process ended)."""
     host, _sep, port = found.local.rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+
+    def closed() -> bool:
+        if not registry.process_alive(found.pid):
             return True
-    except (OSError, ValueError):
-        return False
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                return False
+        except (OSError, ValueError):
+            return True
+
+    return closed

@@ -1,0 +1,43 @@
+"""Small TCP servers on the loopback, the far ends of tunnels in tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def server(handle) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 running `handle(conn)` for each connection; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_run, args=(handle, conn), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield port
+    finally:
+        stop.set()
+        listener.close()
+
+
+def _run(handle, conn: socket.socket) -> None:
+    with conn:
+        handle(conn)
+
+
+def echo(conn: socket.socket) -> None:
+    """Send back every byte until the client ends."""
+    while chunk := conn.recv(65536):
+        conn.sendall(chunk)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from darse.errors import DarseError
 from darse.model.repository import repository_around
@@ -99,12 +99,30 @@ def _bind_error(plan: TunnelPlan, exc: OSError) -> DarseError:
     )
 
 
-def make_tunnel(plan: TunnelPlan, log: Log) -> Tunnel:
-    if plan.mode == LOCAL:
-        return LocalTunnel(plan, log)
-    from darse.tunnel.ssh_carrier import SshTunnel
+class Carriers:
+    """What carries the tunnels of one darse process: darse's relays, and one SSH master per host
+    (made on first use, so that `darse.ssh` is imported only for ssh:// targets)."""
 
-    return SshTunnel(plan, log)
+    def __init__(self, state: Path | None = None, background: bool = False) -> None:
+        self.state = state
+        self.background = background
+        self._ssh: Any = None
+
+    def tunnel(self, plan: TunnelPlan, log: Log) -> Tunnel:
+        if plan.mode == LOCAL:
+            return LocalTunnel(plan, log)
+        if self._ssh is None:
+            from darse.tunnel.ssh_carrier import SshLinks
+
+            if self.state is None:
+                raise DarseError("an ssh:// tunnel needs the state folder", "open it with `darse tunnel`")
+            self._ssh = SshLinks(self.state, self.background)
+        return self._ssh.tunnel(plan, log)
+
+    def close(self) -> None:
+        """End the SSH masters (after the tunnels themselves were closed)."""
+        if self._ssh is not None:
+            self._ssh.close()
 
 
 def carries_traffic(host: str, port: int, patience: float = READY_PATIENCE) -> bool:
@@ -122,17 +140,19 @@ def carries_traffic(host: str, port: int, patience: float = READY_PATIENCE) -> b
         return False
 
 
-def open_tunnels(plans: list[TunnelPlan], log: Log) -> list[Tunnel]:
+def open_tunnels(plans: list[TunnelPlan], log: Log, carriers: Carriers) -> list[Tunnel]:
     """Open every tunnel and check each carries traffic; on any failure close those opened, then raise."""
     opened: list[Tunnel] = []
     try:
         for plan in plans:
-            tunnel = make_tunnel(plan, log)
+            tunnel = carriers.tunnel(plan, log)
             tunnel.open()
             opened.append(tunnel)
             if not carries_traffic(plan.local_host, plan.local_port):
+                why = getattr(tunnel, "refusal", lambda: "")()
                 raise DarseError(
-                    f"{plan.name}: the tunnel opened but {plan.container} refuses connections on port {plan.port}",
+                    f"{plan.name}: the tunnel opened but {plan.container} refuses connections on port {plan.port}"
+                    + (f" ({why})" if why else ""),
                     f"check the port (--port) and that {plan.service} listens on all interfaces, not only localhost",
                 )
     except BaseException:
@@ -214,18 +234,22 @@ def hold_tunnels(
     """Open `plans`, register them, call `ready`, keep them alive until `stop` (or until every one was
     stopped through the registry), then close them and remove their entries."""
     _claim(state, plans)
-    tunnels = open_tunnels(plans, log)
+    carriers = Carriers(state, background)
     pid = os.getpid()
     try:
-        for plan in plans:
-            registry.write_entry(state, _entry(plan, background))
-        ready(plans)
-        keep_alive(tunnels, stop, log, wanted=lambda plan: registry.entry_path(state, plan.name).exists())
+        tunnels = open_tunnels(plans, log, carriers)
+        try:
+            for plan in plans:
+                registry.write_entry(state, _entry(plan, background))
+            ready(plans)
+            keep_alive(tunnels, stop, log, wanted=lambda plan: registry.entry_path(state, plan.name).exists())
+        finally:
+            for tunnel in tunnels:
+                tunnel.close()
+            for plan in plans:
+                registry.remove_entry(state, plan.name, pid)
     finally:
-        for tunnel in tunnels:
-            tunnel.close()
-        for plan in plans:
-            registry.remove_entry(state, plan.name, pid)
+        carriers.close()
 
 
 def state_of(start: Path) -> Path:

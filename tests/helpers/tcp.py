@@ -7,6 +7,10 @@ import socket
 import threading
 from collections.abc import Iterator
 
+REDIS_LIKE = "darse-test/redis:tunnel"  # recognised as Redis by its name: the hint is redis-cli's
+# A persistent server (`-ll`): every connection gets +PONG for each line it sends.
+SERVE = ["nc", "-ll", "-p", "6379", "-e", "sh", "-c", "while read l; do echo +PONG; done"]
+
 
 @contextlib.contextmanager
 def server(handle) -> Iterator[int]:
@@ -41,3 +45,15 @@ def echo(conn: socket.socket) -> None:
     """Send back every byte until the client ends."""
     while chunk := conn.recv(65536):
         conn.sendall(chunk)
+
+
+def ping(host: str, port: int) -> bytes:
+    with socket.create_connection((host, port), timeout=30) as conn:
+        conn.sendall(b"PING\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = conn.recv(100)
+            if not chunk:
+                break
+            reply += chunk
+        return reply

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -24,12 +23,10 @@ from darse.tunnel.plan import tunnel_plan
 from helpers.cli import run_darse
 from helpers.engine import build_image, ensure_busybox
 from helpers.repo import write_tree
+from helpers.tcp import REDIS_LIKE, SERVE, ping
 
 SECRET = "redis-Secret-4242"
-REDIS_LIKE = "darse-test/redis:tunnel"  # recognised as Redis by its name: the hint is redis-cli's
 MULTI_EXPOSE = "darse-test/multiport:tunnel"
-# A persistent server (`-ll`): every connection gets +PONG for each line it sends.
-SERVE = ["nc", "-ll", "-p", "6379", "-e", "sh", "-c", "while read l; do echo +PONG; done"]
 SRC = str(Path(__file__).parents[2] / "src")
 
 
@@ -79,18 +76,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("DARSE_STATE_DIR", str(folder))
     return folder
-
-
-def ping(host: str, port: int) -> bytes:
-    with socket.create_connection((host, port), timeout=30) as conn:
-        conn.sendall(b"PING\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = conn.recv(100)
-            if not chunk:
-                break
-            reply += chunk
-        return reply
 
 
 def test_the_plan_finds_the_container_its_port_and_the_hint(fleet: tuple[Path, str]) -> None:

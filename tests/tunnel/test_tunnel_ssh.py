@@ -1,0 +1,112 @@
+"""`darse tunnel` to an ssh:// target, for real: Debian's sshd on the loopback (the `sshd` fixture),
+whose user's engine is this machine's, so the container is remote as far as darse knows. The tunnel
+carries traffic, comes back after its SSH connection is killed, and runs in the background from an
+alias; its control master ends with it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from darse.tunnel.plan import tunnel_plans
+from darse.tunnel.run import hold_tunnels
+
+from helpers.cli import run_darse
+from helpers.engine import ensure_busybox
+from helpers.repo import write_tree
+from helpers.tcp import REDIS_LIKE, SERVE, ping
+
+RECONNECT_PATIENCE = 90.0  # s: generous; how fast it really comes back is a benchmark figure
+
+
+@pytest.fixture(scope="module")
+def fleet(engine: docker.DockerClient, sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    ensure_busybox(engine, REDIS_LIKE)
+    folder = f"tunssh{uuid.uuid4().hex[:10]}"
+    root = write_tree(
+        tmp_path_factory.mktemp("tunnel-ssh") / "fleet",
+        {
+            "darse.toml": f'[targets.fleet]\nhost = "{sshd.alias_url}"\n[services.{folder}]\ntarget = "fleet"\n'
+            f'[tunnels.remote-cache]\nservice = "{folder}"\n',
+            f"{folder}/compose.yaml": f"""
+                services:
+                  db:
+                    image: {REDIS_LIKE}
+                    command: {json.dumps(SERVE)}
+                    expose: ["6379"]
+                """,
+        },
+    )
+    compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
+    subprocess.run([*compose, "up", "-d"], check=True, capture_output=True, timeout=120)
+    try:
+        yield root, folder
+    finally:
+        subprocess.run([*compose, "down", "-v", "-t", "1"], capture_output=True, timeout=120)
+
+
+@pytest.fixture
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd) -> Path:
+    sshd.use(monkeypatch)  # the test client's ssh first on PATH: its config, key and known host
+    folder = Path("/tmp") / f"dt-{uuid.uuid4().hex[:8]}"  # short: a control socket's path is limited
+    folder.mkdir()
+    monkeypatch.setenv("DARSE_STATE_DIR", str(folder))
+    yield folder
+    subprocess.run(["rm", "-rf", "--", str(folder)], check=False)
+
+
+def test_a_remote_container_through_ssh_and_back_after_a_drop(fleet: tuple[Path, str], state: Path, sshd) -> None:
+    root, folder = fleet
+    [plan] = tunnel_plans(root, [folder])
+    assert (plan.mode, plan.host, plan.port, plan.kind) == ("ssh", sshd.alias_url, 6379, "redis")
+    stop, ready, lines = threading.Event(), threading.Event(), []
+    holder = threading.Thread(
+        target=hold_tunnels,
+        args=(state, [plan], stop),
+        kwargs={"log": lines.append, "ready": lambda _plans: ready.set()},
+        daemon=True,
+    )
+    holder.start()
+    try:
+        assert ready.wait(60), lines
+        assert ping(plan.local_host, plan.local_port) == b"+PONG\n"
+        assert sshd.drop_connections() > 0
+        deadline = time.monotonic() + RECONNECT_PATIENCE
+        answer = b""
+        while time.monotonic() < deadline and not any("open again" in line for line in lines):
+            time.sleep(0.2)
+        while time.monotonic() < deadline and answer != b"+PONG\n":
+            try:
+                answer = ping(plan.local_host, plan.local_port)
+            except OSError:
+                time.sleep(0.2)
+        assert answer == b"+PONG\n", lines
+        assert any("the tunnel dropped" in line for line in lines), lines
+    finally:
+        stop.set()
+        holder.join(30)
+    assert not holder.is_alive()
+    assert not list((state / "tunnels").glob("*.sock"))  # the master ended with the tunnel
+
+
+def test_an_alias_to_the_remote_host_in_the_background(fleet: tuple[Path, str], state: Path) -> None:
+    root, folder = fleet
+    result = run_darse("tunnel", "remote-cache", "--background", "--json", cwd=root)
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.stdout)["tunnels"]
+    host, _sep, port = entry["local"].rpartition(":")
+    try:
+        assert (entry["folder"], entry["target"]) == (folder, "fleet")
+        assert ping(host, int(port)) == b"+PONG\n"
+    finally:
+        stopped = run_darse("tunnel", "stop", "--all", cwd=root)
+    assert stopped.exit_code == 0, stopped.output
+    assert not list((state / "tunnels").glob("*.sock"))

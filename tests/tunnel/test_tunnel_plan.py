@@ -13,6 +13,7 @@ from darse.errors import DarseError
 from darse.model.compose import load_compose
 from darse.tunnel.plan import compose_ports, tunnel_plans
 
+from helpers.cli import run_darse
 from helpers.repo import write_tree
 
 TOML = """
@@ -162,3 +163,13 @@ def test_tunnel_aliases_are_checked_like_every_table() -> None:
         with pytest.raises(DarseError) as caught:
             parse_config({"tunnels": tables})
         assert message in caught.value.message
+
+
+def test_the_cli_says_a_refusal_in_one_line_with_status_2(repo: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DARSE_STATE_DIR", str(tmp_path))
+    result = run_darse("tunnel", "swarmed", cwd=repo)
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("darse: swarmed runs on the Swarm target cluster")
+    result = run_darse("tunnel", "stop", cwd=repo)
+    assert result.exit_code == 2 and "give its name" in result.stderr

@@ -39,6 +39,7 @@ READY_PATIENCE = 0.25  # s a checking connection through the tunnel may stay sil
 CHECK_EVERY = 2.0  # s between two checks of a running tunnel
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # s before each new attempt after a drop; the last repeats
 BACKGROUND_PATIENCE = 60.0  # s the command waits for a background process to say its tunnels are ready
+MAX_LOG = 1024 * 1024  # bytes of background.log before it starts again
 STOP_PATIENCE = 10.0  # s `stop` waits for a tunnel's process to end
 
 Log = Callable[[str], None]
@@ -287,6 +288,9 @@ def launch_background(state: Path, plans: list[TunnelPlan]) -> list[TunnelEntry]
     _claim(state, plans)
     request = json.dumps({"state": str(state), "plans": [p.to_dict() | _private(p) for p in plans]})
     log_path = registry.folder(state) / "background.log"
+    with contextlib.suppress(FileNotFoundError):
+        if log_path.stat().st_size > MAX_LOG:
+            log_path.unlink()  # the log of drops and reconnections: the recent part is what helps
     with open(log_path, "ab") as log_file:
         child = subprocess.Popen(
             [sys.executable, "-m", "darse.tunnel.background"],
@@ -371,12 +375,12 @@ def list_tunnels(start: Path) -> list[TunnelEntry]:
 def stop_tunnels(start: Path, names: list[str], *, every: bool = False) -> list[TunnelEntry]:
     """`darse tunnel stop NAME...|--all`: end them and wait for their processes to let go of them.
     A process left with none ends; one still holding others closes these within a few seconds."""
+    if not names and not every:
+        raise DarseError("no tunnel to stop named", "give its name (see `darse tunnel ls`), or --all")
     state = state_of(start)
     if every:
         chosen = registry.entries(state)
     else:
-        if not names:
-            raise DarseError("no tunnel to stop named", "give its name (see `darse tunnel ls`), or --all")
         chosen = []
         for name in dict.fromkeys(names):
             found = registry.entry(state, name)

@@ -1,7 +1,7 @@
 """Tunnels to an ssh:// target: forwards of one SSH control master per host (`darse.ssh.Master`).
 
-Every tunnel a darse process holds to a host goes through that host's one master (one SSH connection,
-not one per tunnel: sshd's session limits stay out of the way). When the master ends (the connection
+Every tunnel darse holds to a host goes through that host's one master (one SSH connection, not one per
+tunnel: sshd's session limits stay out of the way); a second darse process borrows the first one's. When the master ends (the connection
 dropped, the server restarted), each tunnel sees it as unhealthy; the first to reopen starts a new
 master, and each re-adds its own forward to it.
 """
@@ -17,30 +17,70 @@ from darse.tunnel.plan import TunnelPlan
 
 
 class SshLink:
-    """One host's control master for this process, started on first use and again after it ended."""
+    """One host's control master for this process's tunnels: darse's own (started on first use, and
+    again after it ended), or, when another darse process already holds one for the host, that one
+    borrowed (its forwards are added through its socket: still one SSH connection per host). When the
+    lender ends, the tunnels see it and the next `ensure` starts a master of this process's own."""
 
     def __init__(self, url: str, state: Path, background: bool) -> None:
         self.host = ssh.Host.parse(url)
         self.state = state
         self.background = background
         self.master: ssh.Master | None = None
-        self.generation = 0  # counts the masters started: a forward belongs to one of them
+        self.borrowed: tuple[Path, int] | None = None  # another darse's master: its socket and pid
+        self.generation = 0  # counts the masters used: a forward belongs to one of them
 
-    def ensure(self) -> ssh.Master:
-        if self.master is None or not self.master.alive():
-            if self.master is not None:
-                self.master.kill()  # reaps it and removes its socket
+    def ensure(self) -> None:
+        if self._up():
+            return
+        if self.master is not None:
+            self.master.kill()  # reaps it and removes its socket
+            self.master = None
+        self.borrowed = None
+        try:
             self.master = ssh.Master.start(self.host, self.state, new_session=self.background)
-            self.generation += 1
-        return self.master
+        except ssh.SshFailed:
+            sock = ssh.control_path(self.state, self.host)
+            pid = ssh.check(sock, self.host)
+            if pid is None:
+                raise
+            self.borrowed = (sock, pid)
+        self.generation += 1
+
+    def _up(self) -> bool:
+        if self.master is not None:
+            return self.master.alive()
+        if self.borrowed is not None:
+            sock, pid = self.borrowed
+            return ssh.check(sock, self.host) == pid
+        return False
 
     def alive(self, generation: int) -> bool:
-        return self.master is not None and self.generation == generation and self.master.alive()
+        return self.generation == generation and self._up()
+
+    def forward(self, fwd: ssh.Forward) -> None:
+        if self.master is not None:
+            self.master.forward(fwd)
+        elif self.borrowed is not None:
+            ssh.forward(self.borrowed[0], self.host, fwd)
+
+    def cancel(self, fwd: ssh.Forward) -> None:
+        with contextlib.suppress(ssh.SshError):
+            if self.master is not None:
+                self.master.cancel(fwd)
+            elif self.borrowed is not None:
+                ssh.cancel(self.borrowed[0], self.host, fwd)
+
+    def refusal(self, fwd: ssh.Forward) -> str:
+        """Why connections through `fwd` fail, as darse's own master logged it ("" when unknown)."""
+        error = self.master.forward_error(fwd) if self.master is not None else None
+        return error.one_line() if error is not None else ""
 
     def close(self) -> None:
         if self.master is not None:
             self.master.exit()
             self.master = None
+        self.borrowed = None
 
 
 class SshTunnel:
@@ -54,24 +94,19 @@ class SshTunnel:
         self.generation = -1
 
     def open(self) -> None:
-        master = self.link.ensure()
-        master.forward(self.forward)
+        self.link.ensure()
+        self.link.forward(self.forward)
         self.generation = self.link.generation
 
     def healthy(self) -> bool:
         return self.link.alive(self.generation)
 
     def refusal(self) -> str:
-        """Why connections through the forward fail, as the master logged it ("" when it did not)."""
-        master = self.link.master
-        error = master.forward_error(self.forward) if master is not None else None
-        return error.one_line() if error is not None else ""
+        return self.link.refusal(self.forward)
 
     def close(self) -> None:
-        master = self.link.master
-        if master is not None and self.healthy():
-            with contextlib.suppress(ssh.SshError):
-                master.cancel(self.forward)
+        if self.healthy():
+            self.link.cancel(self.forward)
         self.generation = -1
 
 

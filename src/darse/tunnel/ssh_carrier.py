@@ -1,9 +1,9 @@
 """Tunnels to an ssh:// target: forwards of one SSH control master per host (`darse.ssh.Master`).
 
 Every tunnel darse holds to a host goes through that host's one master (one SSH connection, not one per
-tunnel: sshd's session limits stay out of the way); a second darse process borrows the first one's. When the master ends (the connection
-dropped, the server restarted), each tunnel sees it as unhealthy; the first to reopen starts a new
-master, and each re-adds its own forward to it.
+tunnel: sshd's session limits stay out of the way); a second darse process borrows the first one's.
+When the master ends (the connection dropped, the server restarted), each tunnel sees it as unhealthy;
+the first to reopen starts a new master, and each re-adds its own forward to it.
 """
 
 from __future__ import annotations

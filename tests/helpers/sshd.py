@@ -116,6 +116,15 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def _zombie(pid: int) -> bool:
+    """Whether `pid` has ended and waits for its parent (sshd reaps its children itself), or is gone."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2 :].split()[0] in ("Z", "X")
+
+
 @dataclass
 class SshServer:
     """The running test server and the client files that reach it."""
@@ -149,8 +158,9 @@ class SshServer:
     def client(self, *, known_host: str = "good", identity: str = "good") -> Path:
         """A folder holding an `ssh` wrapper whose config knows the server by `known_host` ("good", "wrong":
         another key recorded for the same address, "none": an empty known_hosts) and logs in with
-        `identity` ("good", "wrong": a key the server does not authorise)."""
-        if known_host not in ("good", "wrong", "none") or identity not in ("good", "wrong"):
+        `identity` ("good", "wrong": a key the server does not authorise, "restricted": a key allowed in but
+        whose forwards the server refuses, `permitopen` in authorized_keys)."""
+        if known_host not in ("good", "wrong", "none") or identity not in ("good", "wrong", "restricted"):
             raise ValueError(f"unknown client variant {known_host!r}/{identity!r}")
         name = f"client-{known_host}" if (known_host, identity) != ("good", "good") else "client-good"
         if identity != "good":
@@ -168,7 +178,8 @@ class SshServer:
             key_type, key = known[known_host].split()[:2]
             lines.append(f"{pattern} {key_type} {key}\n")
         (client / "known_hosts").write_text("".join(lines))
-        key = self.folder / ("client_key" if identity == "good" else "wrong_client_key")
+        keys = {"good": "client_key", "wrong": "wrong_client_key", "restricted": "restricted_key"}
+        key = self.folder / keys[identity]
         (client / "ssh_config").write_text(
             f"Host {self.alias} {self.host}\n"
             f"  HostName {self.host}\n"
@@ -195,12 +206,20 @@ class SshServer:
     def drop_connections(self) -> int:
         """Kill every session process of this server (not the listener): each client sees its connection
         drop, as when a network fails. Returns how many processes were killed."""
-        killed = 0
-        for pid in _descendants(self.process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-        return killed
+        killed: set[int] = set()
+        sessions = set(_descendants(self.process.pid))  # new connections made from now on are spared
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            sessions.update(child for pid in list(sessions) for child in _descendants(pid))
+            alive = [pid for pid in sessions if not _zombie(pid)]
+            if not alive:
+                break
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.add(pid)
+            time.sleep(0.02)
+        return len(killed)
 
     def stop(self) -> None:
         self.drop_connections()
@@ -231,7 +250,8 @@ def start_sshd() -> Iterator[SshServer]:
         _keygen(folder / "wrong_client_key", "not-authorised")
         keys = folder / "authorized_keys"
         keys.mkdir(mode=0o755)
-        (keys / USER).write_text(client_line + "\n")
+        restricted_line = _keygen(folder / "restricted_key", "darse-test-no-forwards")
+        (keys / USER).write_text(f'{client_line}\npermitopen="127.0.0.1:1" {restricted_line}\n')
         (keys / USER).chmod(0o644)
         port = _pick_port()
         config = folder / "sshd_config"

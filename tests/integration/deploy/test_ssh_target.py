@@ -14,6 +14,23 @@ from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixt
 from helpers.sshd import SshServer
 
 TIMEOUT = "60"
+# What this first test of an ssh:// target found (docs/tunnel.md, "ssh:// targets today"); strict: once fixed,
+# these tests pass, the marks fail the run, and come off.
+NEEDS_PARAMIKO = pytest.mark.xfail(
+    strict=True,
+    reason="docker-py 7.2 imports its SSH adapter only with paramiko installed, even to run the system's ssh; "
+    "paramiko is not in the lock, so every ssh:// target is 'cannot reach the Docker engine (DockerException)'",
+)
+ALIAS_PORT = pytest.mark.xfail(
+    strict=True,
+    reason="docker-py adds port 22 to an ssh:// URL without one (utils.parse_host), so `ssh -p 22` overrides "
+    "the alias's Port in ssh_config",
+)
+SSH_STDERR = pytest.mark.xfail(
+    strict=True,
+    reason="docker-py's ssh child inherits stderr (ssh's own lines reach the terminal) and darse's error "
+    "names only DockerException, not ssh's reason",
+)
 
 
 def _target(stack: Stack, host: str) -> None:
@@ -24,7 +41,7 @@ def _target(stack: Stack, host: str) -> None:
     stack.commit("deploy over ssh")
 
 
-@pytest.mark.parametrize("form", ["url", "alias"])
+@pytest.mark.parametrize("form", [pytest.param("url", marks=NEEDS_PARAMIKO), pytest.param("alias", marks=ALIAS_PORT)])
 def test_up_status_down_over_ssh(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch, form: str):
     sshd.use(monkeypatch)
     _target(stack, sshd.url if form == "url" else sshd.alias_url)
@@ -40,11 +57,13 @@ def test_up_status_down_over_ssh(stack: Stack, sshd: SshServer, monkeypatch: pyt
     assert not stack.containers()
 
 
-def test_a_refused_key_is_one_line(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch):
+@SSH_STDERR
+def test_a_refused_key_is_one_line_that_says_so(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch):
     sshd.use(monkeypatch, sshd.client(identity="wrong"))
     _target(stack, sshd.url)
     up = stack.darse("up", stack.name, "--timeout", TIMEOUT)
     assert up.returncode == 2, up.stdout + up.stderr
     lines = up.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in up.stderr, up.stderr
+    assert "Permission denied" in lines[0] or "refused the login" in lines[0], lines[0]
     assert not stack.containers()

@@ -270,3 +270,23 @@ def test_a_forward_to_nothing_is_reported(master_of, echo: int):
     error = master.forward_error(fwd)
     assert isinstance(error, ssh.ForwardRefused)
     assert "nothing answers" in error.one_line()
+
+
+def test_the_remote_engine_through_a_socket_forward(master_of, sshd: SshServer, state: Path, engine):
+    master = master_of(host=sshd.url)
+    fwd = ssh.SocketForward(state / "engine.sock")
+    master.forward(fwd)
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(30)
+        conn.connect(str(fwd.local_path))
+        conn.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b"OK"), answer[:200]
+    master.cancel(fwd)
+    taken = state / "taken.sock"
+    taken.write_text("")
+    with pytest.raises(ssh.LocalPortTaken, match=r"taken\.sock"):
+        master.forward(ssh.SocketForward(taken))  # the path exists: ssh will not bind it
+    assert master.check()

@@ -55,6 +55,10 @@ _USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]{0,63}")
 _FINGERPRINT = re.compile(r"\b(SHA256:[A-Za-z0-9+/]{43}|MD5(?::[0-9a-f]{2}){16})\b")
 _OFFENDING = re.compile(r"Offending \S+ key in (\S+):(\d+)")
 _PID = re.compile(r"\(pid=(\d+)\)")
+# the master's words when the local end of a forward cannot be bound (a TCP port, or a Unix socket's path)
+_BIND_FAILED = re.compile(
+    r"(bind \[?[^\]\s]*\]?:\d+|cannot bind to path \S+): (Address already in use|Permission denied)"
+)
 
 
 class SshError(DarseError):
@@ -163,7 +167,34 @@ class Forward:
 
     def spec(self) -> str:
         """ssh's `-L` argument (IPv6 addresses in brackets)."""
-        return f"{_bracket(self.local_address)}:{self.local_port}:{_bracket(self.remote_host)}:{self.remote_port}"
+        return f"{self.local()}:{self.target()}"
+
+    def local(self) -> str:
+        return f"{_bracket(self.local_address)}:{self.local_port}"
+
+    def target(self) -> str:
+        return f"{_bracket(self.remote_host)}:{self.remote_port}"
+
+
+@dataclass(frozen=True)
+class SocketForward:
+    """A Unix socket here forwarded to a Unix socket on the SSH server (the remote engine's
+    /var/run/docker.sock, say). ssh creates the local socket (and refuses when the path exists)."""
+
+    local_path: Path
+    remote_path: str = "/var/run/docker.sock"
+
+    def spec(self) -> str:
+        return f"{self.local()}:{self.target()}"
+
+    def local(self) -> str:
+        return str(self.local_path)
+
+    def target(self) -> str:
+        return self.remote_path
+
+
+AnyForward = Forward | SocketForward
 
 
 def _bracket(address: str) -> str:
@@ -226,7 +257,7 @@ def _tail(path: Path) -> str:
         return ""
 
 
-def classify(stderr: str, host: Host, forward: Forward | None = None) -> SshError:
+def classify(stderr: str, host: Host, forward: AnyForward | None = None) -> SshError:
     """The error ssh's standard error describes (what a user would need to act on), one line and a hint."""
     text = stderr[-MAX_LOG:]
     lines = [_clean(line) for line in text.splitlines() if _clean(line)]
@@ -258,20 +289,20 @@ def classify(stderr: str, host: Host, forward: Forward | None = None) -> SshErro
             "check the user name, the key (ssh-add -l, IdentityFile in ~/.ssh/config) and the server's "
             "authorized_keys; `ssh -v " + host.name + " true` shows what is offered",
         )
-    if forward is not None and re.search(r"bind \[?[^\]\s]*\]?:\d+: (Address already in use|Permission denied)", text):
+    if forward is not None and _BIND_FAILED.search(text):
         reason = "a program uses it" if "Address already in use" in text else "a privileged port"
         return LocalPortTaken(
-            f"cannot listen on {_bracket(forward.local_address)}:{forward.local_port} ({reason})",
+            f"cannot listen on {forward.local()} ({reason})",
             "choose another local port (or none: darse picks a free one)",
         )
     if "administratively prohibited" in text:
+        target = forward.target() if forward else "the target"
         return ForwardRefused(
-            f"{host} refused to forward to {_bracket(forward.remote_host) if forward else 'the target'}"
-            f"{':' + str(forward.remote_port) if forward else ''} (administratively prohibited)",
-            "the server's sshd_config must allow it (AllowTcpForwarding yes, PermitOpen)",
+            f"{host} refused to forward to {target} (administratively prohibited)",
+            "the server's sshd_config must allow it (AllowTcpForwarding, AllowStreamLocalForwarding, PermitOpen)",
         )
     if "open failed: connect failed" in text:
-        target = f"{_bracket(forward.remote_host)}:{forward.remote_port}" if forward else "the forward's target"
+        target = forward.target() if forward else "the forward's target"
         reason = _clean(text.split("connect failed:")[-1].splitlines()[0])
         return ForwardRefused(
             f"nothing answers at {target} as seen from {host} ({reason})",
@@ -344,14 +375,14 @@ def check(sock: Path, host: Host) -> int | None:
     return int(found[1]) if proc.returncode == 0 and found else None
 
 
-def forward(sock: Path, host: Host, fwd: Forward, log: Path | None = None) -> None:
+def forward(sock: Path, host: Host, fwd: AnyForward, log: Path | None = None) -> None:
     """Add a local forward to the master on `sock`; the master's `log` explains a refusal."""
     proc = _ssh(["-S", str(sock), "-O", "forward", "-L", fwd.spec(), *host.args()], COMMAND_TIMEOUT)
     if proc.returncode != 0 or "request failed" in proc.stderr:
         raise _control_failure(proc.stderr, sock, host, fwd, log)
 
 
-def cancel(sock: Path, host: Host, fwd: Forward) -> None:
+def cancel(sock: Path, host: Host, fwd: AnyForward) -> None:
     """Remove a forward from the master on `sock` (its listening port closes; open connections stay)."""
     proc = _ssh(["-S", str(sock), "-O", "cancel", "-L", fwd.spec(), *host.args()], COMMAND_TIMEOUT)
     if proc.returncode != 0 or "request failed" in proc.stderr:  # OpenSSH 9.2 exits 0 on a failed cancel
@@ -369,7 +400,7 @@ def exit_master(sock: Path, host: Host) -> bool:
     return proc.returncode == 0
 
 
-def _control_failure(stderr: str, sock: Path, host: Host, fwd: Forward | None, log: Path | None) -> SshError:
+def _control_failure(stderr: str, sock: Path, host: Host, fwd: AnyForward | None, log: Path | None) -> SshError:
     if "Control socket connect" in stderr or "No such file or directory" in stderr:
         return SshFailed(f"no SSH connection to {host} is open for darse's tunnels", "start the tunnel again")
     master_log = _tail(log) if log is not None else ""
@@ -377,7 +408,7 @@ def _control_failure(stderr: str, sock: Path, host: Host, fwd: Forward | None, l
     error = classify(master_log + "\n" + stderr, host, fwd)
     if isinstance(error, SshFailed) and fwd is not None and "forwarding request failed" in stderr:
         return LocalPortTaken(
-            f"ssh could not open the forward {fwd.spec()} (the local port may be taken)",
+            f"ssh could not open the forward {fwd.spec()} (its local end may be taken)",
             "choose another local port (or none: darse picks a free one)",
         )
     return error
@@ -460,17 +491,17 @@ class Master:
         """Why the master ended (or what it last complained of), from its log."""
         return classify(_tail(self.log), self.host)
 
-    def forward(self, fwd: Forward) -> None:
+    def forward(self, fwd: AnyForward) -> None:
         forward(self.socket, self.host, fwd, self.log)
 
-    def cancel(self, fwd: Forward) -> None:
+    def cancel(self, fwd: AnyForward) -> None:
         cancel(self.socket, self.host, fwd)
 
     def check(self) -> bool:
         """Whether the master answers on its socket (`ssh -O check`)."""
         return check(self.socket, self.host) == self.pid
 
-    def forward_error(self, fwd: Forward) -> SshError | None:
+    def forward_error(self, fwd: AnyForward) -> SshError | None:
         """The refusal the master logged for connections through `fwd` (the server would not open its far end,
         or nothing listens there), or None. ssh reports this per connection, in its log only."""
         refusals = [line for line in _tail(self.log).splitlines() if "open failed" in line]

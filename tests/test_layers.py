@@ -157,7 +157,7 @@ def test_up_and_status_on_the_local_socket_never_import_docker_py(local_socket: 
 # from its own layer or a lower one; `if TYPE_CHECKING:` imports (annotations only) do not count.
 LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"darse", "errors", "fsutil", "progress"}),
-    ("outside systems", {"engine", "git", "restic"}),
+    ("outside systems", {"engine", "git", "restic", "ssh"}),
     ("model", {"config", "model", "secretlike", "masking", "history", "state"}),
     ("library", {"api", "lint", "secrets", "scaffold", "deploy", "images", "dashboard", "certs", "backup"}),
     ("interfaces", {"cli", "web", "__main__"}),

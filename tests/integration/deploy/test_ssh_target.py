@@ -1,0 +1,69 @@
+"""A Compose target reached over SSH: `ssh://darse-tunnel@127.0.0.2:2222` (and its ssh_config alias) in
+darse.toml, served by the test sshd (tests/helpers/sshd.py) whose user may use this machine's engine.
+
+The first real test of an ssh:// target: darse's own engine client (docker-py with the system's ssh) and
+the Compose CLI both go through the `ssh` first on PATH, the test server's client wrapper."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixture)
+from helpers.sshd import SshServer
+
+TIMEOUT = "60"
+# What this first test of an ssh:// target found (docs/tunnel.md, "ssh:// targets today"); strict: once fixed,
+# these tests pass, the marks fail the run, and come off.
+NEEDS_PARAMIKO = pytest.mark.xfail(
+    strict=True,
+    reason="docker-py 7.2 imports its SSH adapter only with paramiko installed, even to run the system's ssh; "
+    "paramiko is not in the lock, so every ssh:// target is 'cannot reach the Docker engine (DockerException)'",
+)
+ALIAS_PORT = pytest.mark.xfail(
+    strict=True,
+    reason="docker-py adds port 22 to an ssh:// URL without one (utils.parse_host), so `ssh -p 22` overrides "
+    "the alias's Port in ssh_config",
+)
+SSH_STDERR = pytest.mark.xfail(
+    strict=True,
+    reason="docker-py's ssh child inherits stderr (ssh's own lines reach the terminal) and darse's error "
+    "names only DockerException, not ssh's reason",
+)
+
+
+def _target(stack: Stack, host: str) -> None:
+    config = stack.root / "darse.toml"
+    config.write_text(
+        config.read_text() + f'\n[targets.remote]\nhost = "{host}"\n[services."{stack.name}"]\ntarget = "remote"\n'
+    )
+    stack.commit("deploy over ssh")
+
+
+@pytest.mark.parametrize("form", [pytest.param("url", marks=NEEDS_PARAMIKO), pytest.param("alias", marks=ALIAS_PORT)])
+def test_up_status_down_over_ssh(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch, form: str):
+    sshd.use(monkeypatch)
+    _target(stack, sshd.url if form == "url" else sshd.alias_url)
+    up = stack.darse("up", stack.name, "--timeout", TIMEOUT)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert set(stack.containers()) == {"web", "db"}  # on this engine, reached through sshd
+    status = stack.darse("status", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    rows = {row["service"]: row for row in json.loads(status.stdout)["services"]}
+    assert rows[stack.name]["state"] == "in-sync", rows[stack.name]
+    down = stack.darse("down", stack.name)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not stack.containers()
+
+
+@SSH_STDERR
+def test_a_refused_key_is_one_line_that_says_so(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch):
+    sshd.use(monkeypatch, sshd.client(identity="wrong"))
+    _target(stack, sshd.url)
+    up = stack.darse("up", stack.name, "--timeout", TIMEOUT)
+    assert up.returncode == 2, up.stdout + up.stderr
+    lines = up.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in up.stderr, up.stderr
+    assert "Permission denied" in lines[0] or "refused the login" in lines[0], lines[0]
+    assert not stack.containers()

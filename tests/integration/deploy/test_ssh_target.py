@@ -1,8 +1,9 @@
 """A Compose target reached over SSH: `ssh://darse-tunnel@127.0.0.2:2222` (and its ssh_config alias) in
 darse.toml, served by the test sshd (tests/helpers/sshd.py) whose user may use this machine's engine.
 
-The first real test of an ssh:// target: darse's own engine client (docker-py with the system's ssh) and
-the Compose CLI both go through the `ssh` first on PATH, the test server's client wrapper."""
+darse's own engine client (an SSH connection forwarding the remote engine's socket, darse.ssh) and the
+Compose CLI both go through the `ssh` first on PATH, the test server's client wrapper: the address and
+its ssh_config alias (whose Port must be honoured) both work, and a refused key is one line."""
 
 from __future__ import annotations
 
@@ -14,23 +15,6 @@ from helpers.deploy import Stack, stack_fixture  # noqa: F401  (the `stack` fixt
 from helpers.sshd import SshServer
 
 TIMEOUT = "60"
-# What this first test of an ssh:// target found (docs/tunnel.md, "ssh:// targets today"); strict: once fixed,
-# these tests pass, the marks fail the run, and come off.
-NEEDS_PARAMIKO = pytest.mark.xfail(
-    strict=True,
-    reason="docker-py 7.2 imports its SSH adapter only with paramiko installed, even to run the system's ssh; "
-    "paramiko is not in the lock, so every ssh:// target is 'cannot reach the Docker engine (DockerException)'",
-)
-ALIAS_PORT = pytest.mark.xfail(
-    strict=True,
-    reason="docker-py adds port 22 to an ssh:// URL without one (utils.parse_host), so `ssh -p 22` overrides "
-    "the alias's Port in ssh_config",
-)
-SSH_STDERR = pytest.mark.xfail(
-    strict=True,
-    reason="docker-py's ssh child inherits stderr (ssh's own lines reach the terminal) and darse's error "
-    "names only DockerException, not ssh's reason",
-)
 
 
 def _target(stack: Stack, host: str) -> None:
@@ -41,7 +25,7 @@ def _target(stack: Stack, host: str) -> None:
     stack.commit("deploy over ssh")
 
 
-@pytest.mark.parametrize("form", [pytest.param("url", marks=NEEDS_PARAMIKO), pytest.param("alias", marks=ALIAS_PORT)])
+@pytest.mark.parametrize("form", ["url", "alias"])
 def test_up_status_down_over_ssh(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch, form: str):
     sshd.use(monkeypatch)
     _target(stack, sshd.url if form == "url" else sshd.alias_url)
@@ -57,7 +41,6 @@ def test_up_status_down_over_ssh(stack: Stack, sshd: SshServer, monkeypatch: pyt
     assert not stack.containers()
 
 
-@SSH_STDERR
 def test_a_refused_key_is_one_line_that_says_so(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch):
     sshd.use(monkeypatch, sshd.client(identity="wrong"))
     _target(stack, sshd.url)

@@ -13,6 +13,7 @@ paramiko and ignores ssh_config's Port). Any other endpoint (TCP, TLS) goes thro
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -116,7 +117,16 @@ def _over_ssh(url: str, endpoint: Endpoint, timeout: float) -> Engine:
             master.exit()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    engine.on_close(lambda: (master.exit(), shutil.rmtree(folder, ignore_errors=True)))
+    done: list[bool] = []
+
+    def end() -> None:  # once: at close, or when darse exits without closing (the ssh child would stay)
+        if not done:
+            done.append(True)
+            master.exit()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    engine.on_close(end)
+    atexit.register(end)
     return engine
 
 

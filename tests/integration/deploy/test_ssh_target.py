@@ -8,6 +8,9 @@ its ssh_config alias (whose Port must be honoured) both work, and a refused key 
 from __future__ import annotations
 
 import json
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -39,6 +42,14 @@ def test_up_status_down_over_ssh(stack: Stack, sshd: SshServer, monkeypatch: pyt
     down = stack.darse("down", stack.name)
     assert down.returncode == 0, down.stdout + down.stderr
     assert not stack.containers()
+    assert _ssh_leftovers() == []  # each darse ended its SSH connection and removed its socket
+
+
+def _ssh_leftovers() -> list[str]:
+    """darse's SSH connections to the engine still there: their folders, their `ssh -M` processes."""
+    folders = [str(p) for p in Path(tempfile.gettempdir()).glob("darse-ssh-*")]
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    return folders + [line for line in ps.splitlines() if "darse-ssh-" in line and line.startswith("ssh")]
 
 
 def test_a_refused_key_is_one_line_that_says_so(stack: Stack, sshd: SshServer, monkeypatch: pytest.MonkeyPatch):

@@ -110,3 +110,18 @@ def test_an_alias_to_the_remote_host_in_the_background(fleet: tuple[Path, str], 
         stopped = run_darse("tunnel", "stop", "--all", cwd=root)
     assert stopped.exit_code == 0, stopped.output
     assert not list((state / "tunnels").glob("*.sock"))
+
+
+@pytest.mark.parametrize(
+    ("known_host", "identity", "words"), [("wrong", "good", "host key"), ("good", "wrong", "refused")]
+)
+def test_ssh_refusals_are_one_line(
+    fleet: tuple[Path, str], state: Path, sshd, monkeypatch: pytest.MonkeyPatch, known_host, identity, words
+) -> None:
+    root, folder = fleet
+    sshd.use(monkeypatch, sshd.client(known_host=known_host, identity=identity))
+    result = run_darse("tunnel", folder, cwd=root)
+    assert result.exit_code == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("darse: ") and words in line.lower(), line
+    assert "PRIVATE KEY" not in result.output + result.stderr

@@ -125,3 +125,23 @@ def test_ssh_refusals_are_one_line(
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("darse: ") and words in line.lower(), line
     assert "PRIVATE KEY" not in result.output + result.stderr
+
+
+def test_two_darse_processes_share_one_ssh_connection_to_a_host(fleet: tuple[Path, str], state: Path) -> None:
+    root, folder = fleet
+    first = run_darse("tunnel", "remote-cache", "--background", "--json", cwd=root)
+    second = run_darse("tunnel", folder, "--background", "--json", cwd=root)
+    try:
+        assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+        entries = [json.loads(r.stdout)["tunnels"][0] for r in (first, second)]
+        assert entries[0]["pid"] != entries[1]["pid"]
+        for entry in entries:
+            host, _sep, port = entry["local"].rpartition(":")
+            assert ping(host, int(port)) == b"+PONG\n"
+        masters = subprocess.run(
+            ["pgrep", "-f", "--", f"-M -S {state}/"], capture_output=True, text=True
+        ).stdout.split()
+        assert len(masters) == 1
+    finally:
+        stopped = run_darse("tunnel", "stop", "--all", cwd=root)
+    assert stopped.exit_code == 0, stopped.output

@@ -32,7 +32,8 @@ tunnel_app = typer.Typer(
     cls=_TunnelGroup,
     help=(
         "A local port to a service's container, on the local engine or an ssh:// host (docs/tunnel.md). "
-        "`darse tunnel NAME...` (a service folder or a [tunnels.NAME] alias); `ls`; `stop`."
+        "`darse tunnel NAME... [--to SERVICE] [--port N] [--local [ADDR:]PORT] [--background] [--json]` "
+        "(a service folder or a [tunnels.NAME] alias; `darse tunnel open --help` for details); `ls`; `stop`."
     ),
     no_args_is_help=True,
 )

@@ -12,6 +12,7 @@ from darse.lint.linter import LintResult
 
 from helpers.engine import busybox, engine, project_name, swarm  # noqa: F401  (fixtures of the engine tests)
 from helpers.lint import TODAY, lint_tree
+from helpers.sshd import sshd  # noqa: F401  (the test SSH server)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ the next step, exit 2."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,12 @@ from helpers.repo import git_init, write_tree
 def test_without_darse_toml_the_error_says_so_and_names_both_ways_out(tmp_path: Path, command: str) -> None:
     write_tree(tmp_path, {"ldap/compose.yaml": ldap_compose()})
     git_init(tmp_path)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     result = run_darse("certs", command, cwd=tmp_path)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"darse: darse.toml names no acme.json: there is no darse.toml in {tmp_path} (")
     assert "[certs] acme" in result.stderr and "--acme PATH" in result.stderr
+    assert {number: signal.getsignal(number) for number in handlers} == handlers  # watch gave them back
 
 
 def test_a_darse_toml_without_certs_is_named(tmp_path: Path) -> None:

@@ -71,22 +71,25 @@ def watch(
     """Sync now, then whenever Traefik rewrites acme.json; one line per action on standard output,
     until stopped (Ctrl-C, or SIGTERM from docker stop)."""
     stop = threading.Event()
-    for number in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(number, lambda *_: stop.set())
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGTERM, signal.SIGINT)}
 
     def write(line: str) -> None:
         print(line, flush=True)
 
-    api.watch_certificates(
-        Path.cwd(),
-        log=api.stamped_log(write),
-        stop=stop,
-        acme=acme,
-        resolver=resolver,
-        debounce=debounce,
-        interval=interval,
-        poll=poll,
-    )
+    try:
+        api.watch_certificates(
+            Path.cwd(),
+            log=api.stamped_log(write),
+            stop=stop,
+            acme=acme,
+            resolver=resolver,
+            debounce=debounce,
+            interval=interval,
+            poll=poll,
+        )
+    finally:  # run in-process (tests, the dashboard's server): the caller's handlers come back
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 _VERDICT_STYLE = {"ok": "green", "stale": "yellow", "not-served": "yellow", "unknown": "yellow"}

@@ -3,15 +3,23 @@ one-line DarseError.
 
 The local engine (no context, DOCKER_HOST unset or a unix socket) is spoken to with the standard
 library (`darse.engine.local`): docker-py's import (~0.3 s) would be a large share of a short command
-such as `darse up` of one service, which must stay within 15 % of plain `docker compose`. Any other
-endpoint (a Docker context, TCP, TLS, SSH) goes through docker-py (`darse.engine.docker_py`).
+such as `darse up` of one service, which must stay within 15 % of plain `docker compose`. An ssh://
+engine is reached through the system's OpenSSH client (`darse.ssh`: ~/.ssh/config, the agent,
+ProxyJump and known_hosts as the admin has them): one SSH connection forwards the remote engine's
+socket to a private local one, spoken to like the local engine (docker-py's own SSH support needs
+paramiko and ignores ssh_config's Port). Any other endpoint (TCP, TLS) goes through docker-py
+(`darse.engine.docker_py`). Compose gets the endpoint itself (`DOCKER_HOST=ssh://...`: its own ssh).
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from darse.engine.compose import Endpoint
@@ -65,6 +73,10 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
         if endpoint.context:
             url = context_host(endpoint.context)
         socket_path = None if endpoint.context else local_socket(endpoint.docker_host)
+        if socket_path is None and url.startswith("ssh://"):
+            engine = _over_ssh(url, endpoint, timeout)
+            engine.api.ping()
+            return engine
         if socket_path is None:
             _tcp_answers(url, CONNECT_TIMEOUT)
         if socket_path is not None:
@@ -84,6 +96,37 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
         raise DarseError(
             f"cannot reach the Docker engine at {url} ({type(exc).__name__})", unreachable_hint(url)
         ) from None
+    return engine
+
+
+def _over_ssh(url: str, endpoint: Endpoint, timeout: float) -> Engine:
+    """The engine behind `ssh://[user@]host[:port]`: an SSH control master whose forward puts the remote
+    /var/run/docker.sock at a socket in a private temporary folder; both go when the Engine closes."""
+    from darse import ssh
+
+    host = ssh.Host.parse(url)
+    folder = Path(tempfile.mkdtemp(prefix="darse-ssh-"))  # mode 0700: the socket is the engine itself
+    master: ssh.Master | None = None
+    try:
+        master = ssh.Master.start(host, folder, timeout=timeout)
+        local = folder / "engine.sock"
+        master.forward(ssh.SocketForward(local))
+        engine = Engine(LocalEngine(str(local), timeout=timeout), endpoint, url, timeout=timeout)
+    except BaseException:
+        if master is not None:
+            master.exit()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    done: list[bool] = []
+
+    def end() -> None:  # once: at close, or when darse exits without closing (the ssh child would stay)
+        if not done:
+            done.append(True)
+            master.exit()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    engine.on_close(end)
+    atexit.register(end)
     return engine
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,6 +138,7 @@ class Engine:
         self.errors: Any = errors if errors is not None else api_errors
         self.timeout = timeout
         self._docker_py: Any = None
+        self._on_close: list[Callable[[], object]] = []
 
     @property
     def docker_api(self) -> Any:
@@ -148,7 +149,9 @@ class Engine:
 
             if isinstance(self.api, docker_py.DockerPyAPI):
                 self._docker_py = self.api
-            elif self.endpoint.context or self.endpoint.docker_host:  # ssh:// through the system's ssh client
+            elif self.url.startswith("ssh://") and hasattr(self.api, "path"):  # the socket forwarded over SSH
+                self._docker_py = docker_py.api_for(f"unix://{self.api.path}", self.timeout)
+            elif self.endpoint.context or self.endpoint.docker_host:
                 self._docker_py = docker_py.api_for(self.url, self.timeout, self.url.startswith("ssh://"))
             else:
                 self._docker_py = docker_py.api_for(None, self.timeout)
@@ -257,10 +260,16 @@ class Engine:
             return ""
         return raw.decode("utf-8", errors="replace")
 
+    def on_close(self, cleanup: Callable[[], object]) -> None:
+        """Run `cleanup` when this engine closes (the SSH connection an ssh:// engine goes through)."""
+        self._on_close.append(cleanup)
+
     def close(self) -> None:
         if self._docker_py is not None and self._docker_py is not self.api:
             self._docker_py.close()
         self.api.close()
+        while self._on_close:
+            self._on_close.pop()()
 
 
 def _timestamp(text: str) -> float:

@@ -27,6 +27,7 @@ from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.engine.docker_py import DockerPyAPI
+from darse.engine.local import LocalEngine
 
 from helpers.engine import BASE_TAG
 
@@ -303,7 +304,9 @@ def test_a_remote_engine_streams_a_volume_alike(ours, over_tcp, engine, volume):
 
 def test_volume_mountpoint_is_the_local_volume_directory(ours, engine, volume):
     found = backup.volume_mountpoint(ours, volume)
-    assert ours._docker_py is None  # asked through the local socket's own client: docker-py never loaded
+    fresh = Engine(LocalEngine(), url=ours.url)
+    assert backup.volume_mountpoint(fresh, volume) == found
+    assert fresh._docker_py is None  # asked through the local socket's own client: docker-py not needed
     assert found == Path(engine.volumes.get(volume).attrs["Mountpoint"])
     assert (found / "a.txt").read_bytes() == b"hello"
     assert (found / "shadow-link").is_symlink()

@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from darse.tunnel.plan import tunnel_plans
-from darse.tunnel.run import hold_tunnels
+from darse.tunnel.run import hold_tunnels, run_tunnels
 
 from helpers.cli import run_darse
 from helpers.engine import ensure_busybox
@@ -145,3 +145,29 @@ def test_two_darse_processes_share_one_ssh_connection_to_a_host(fleet: tuple[Pat
     finally:
         stopped = run_darse("tunnel", "stop", "--all", cwd=root)
     assert stopped.exit_code == 0, stopped.output
+
+
+def test_a_tunnel_in_the_foreground_logs_in_once(fleet: tuple[Path, str], state: Path, sshd) -> None:
+    """Planning asks the remote engine through the master that then carries the tunnel: one login."""
+    root, folder = fleet
+    logins = sshd.log.count("Accepted publickey")
+    stop, ready = threading.Event(), threading.Event()
+    found: list = []
+
+    def ready_now(plans: list) -> None:
+        found.extend(plans)
+        ready.set()
+
+    holder = threading.Thread(
+        target=run_tunnels, args=(root, [folder], stop), kwargs={"log": lambda _l: None, "ready": ready_now}
+    )
+    holder.start()
+    try:
+        assert ready.wait(60)
+        assert ping(found[0].local_host, found[0].local_port) == b"+PONG\n"
+        assert sshd.log.count("Accepted publickey") - logins == 1
+    finally:
+        stop.set()
+        holder.join(30)
+    assert not holder.is_alive()
+    assert not list((state / "tunnels").glob("*.sock"))  # the master ended with the tunnel

@@ -14,6 +14,7 @@ paramiko and ignores ssh_config's Port). Any other endpoint (TCP, TLS) goes thro
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import socket
@@ -62,11 +63,12 @@ def context_host(context: str) -> str:
     return proc.stdout.strip()
 
 
-def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
+def connect(endpoint: Endpoint | None = None, timeout: float = 60, ssh_control: Path | None = None) -> Engine:
     """An engine on `endpoint` (the environment's when None) checked to answer a ping.
 
     `timeout` bounds every read on the connection: builds and pushes, whose steps can be silent for
-    minutes, ask for more than the default."""
+    minutes, ask for more than the default. `ssh_control`: the control socket of an SSH master darse
+    already holds to an ssh:// endpoint's host (a tunnel's), used instead of a login of its own."""
     endpoint = endpoint or Endpoint()
     url = endpoint.docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_URL
     try:
@@ -74,7 +76,7 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
             url = context_host(endpoint.context)
         socket_path = None if endpoint.context else local_socket(endpoint.docker_host)
         if socket_path is None and url.startswith("ssh://"):
-            engine = _over_ssh(url, endpoint, timeout)
+            engine = _over_ssh(url, endpoint, timeout, ssh_control)
             engine.api.ping()
             return engine
         if socket_path is None:
@@ -99,19 +101,25 @@ def connect(endpoint: Endpoint | None = None, timeout: float = 60) -> Engine:
     return engine
 
 
-def _over_ssh(url: str, endpoint: Endpoint, timeout: float) -> Engine:
-    """The engine behind `ssh://[user@]host[:port]`: an SSH control master whose forward puts the remote
-    /var/run/docker.sock at a socket in a private temporary folder; both go when the Engine closes."""
+def _over_ssh(url: str, endpoint: Endpoint, timeout: float, control: Path | None = None) -> Engine:
+    """The engine behind `ssh://[user@]host[:port]`: an SSH master's forward puts the remote
+    /var/run/docker.sock at a socket in a private temporary folder. The master is this engine's own,
+    ended when it closes, unless `control` names one that answers (then only the forward is undone)."""
     from darse import ssh
 
     host = ssh.Host.parse(url)
     folder = Path(tempfile.mkdtemp(prefix="darse-ssh-"))  # mode 0700: the socket is the engine itself
+    fwd = ssh.SocketForward(folder / "engine.sock")
     master: ssh.Master | None = None
+    borrowed = control is not None and ssh.check(control, host) is not None
     try:
-        master = ssh.Master.start(host, folder, timeout=timeout)
-        local = folder / "engine.sock"
-        master.forward(ssh.SocketForward(local))
-        engine = Engine(LocalEngine(str(local), timeout=timeout), endpoint, url, timeout=timeout)
+        if borrowed:
+            assert control is not None
+            ssh.forward(control, host, fwd)
+        else:
+            master = ssh.Master.start(host, folder, timeout=timeout)
+            master.forward(fwd)
+        engine = Engine(LocalEngine(str(fwd.local_path), timeout=timeout), endpoint, url, timeout=timeout)
     except BaseException:
         if master is not None:
             master.exit()
@@ -120,10 +128,15 @@ def _over_ssh(url: str, endpoint: Endpoint, timeout: float) -> Engine:
     done: list[bool] = []
 
     def end() -> None:  # once: at close, or when darse exits without closing (the ssh child would stay)
-        if not done:
-            done.append(True)
+        if done:
+            return
+        done.append(True)
+        if master is not None:
             master.exit()
-            shutil.rmtree(folder, ignore_errors=True)
+        elif control is not None:
+            with contextlib.suppress(ssh.SshError):
+                ssh.cancel(control, host, fwd)
+        shutil.rmtree(folder, ignore_errors=True)
 
     engine.on_close(end)
     atexit.register(end)

@@ -11,6 +11,7 @@ nothing: `darse.tunnel.run` does.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -105,9 +106,17 @@ def tunnel_plan(
 
 
 def tunnel_plans(
-    start: Path, names: list[str], *, to: str | None = None, port: int | None = None, local: str | None = None
+    start: Path,
+    names: list[str],
+    *,
+    to: str | None = None,
+    port: int | None = None,
+    local: str | None = None,
+    ssh_control: Callable[[str], Path] | None = None,
 ) -> list[TunnelPlan]:
-    """The plans of several tunnels; `to`, `port` and `local` are for one name only."""
+    """The plans of several tunnels; `to`, `port` and `local` are for one name only. `ssh_control(url)`,
+    when given, is the control socket of an SSH master to an ssh:// target's host: the remote engine is
+    asked through it instead of a login of its own."""
     if not names:
         raise DarseError("no tunnel named", "give a service folder or a [tunnels.NAME] alias of darse.toml")
     if len(names) > 1 and (to or port or local):
@@ -119,7 +128,7 @@ def tunnel_plans(
     plans = []
     try:
         for request in requests:
-            plan = _plan(repo, request, engines, taken)
+            plan = _plan(repo, request, engines, taken, ssh_control)
             taken.add((plan.local_host, plan.local_port))
             plans.append(plan)
     finally:
@@ -135,7 +144,13 @@ def _request(repo: Repository, name: str, to: str | None, port: int | None, loca
     return _Request(alias.name, alias.service, to or alias.to, port or alias.port, local or alias.local)
 
 
-def _plan(repo: Repository, request: _Request, engines: dict[str, Engine], taken: set[tuple[str, int]]) -> TunnelPlan:
+def _plan(
+    repo: Repository,
+    request: _Request,
+    engines: dict[str, Engine],
+    taken: set[tuple[str, int]],
+    ssh_control: Callable[[str], Path] | None = None,
+) -> TunnelPlan:
     config = repo.config
     try:
         folder = repo.service(request.folder)
@@ -155,7 +170,8 @@ def _plan(repo: Repository, request: _Request, engines: dict[str, Engine], taken
     local_host, local_port = _local(request.local, taken)
     engine = engines.get(target.name)
     if engine is None:
-        engine = engines[target.name] = connect(Endpoint.of(target), timeout=30)
+        control = ssh_control(target.host) if ssh_control is not None and mode == SSH else None
+        engine = engines[target.name] = connect(Endpoint.of(target), timeout=30, ssh_control=control)
     container = _running_container(engine, folder.name, service)
     network, address = _address(container, project_name(folder.name))
     port = request.port or _port(declared, service, container, folder.name)

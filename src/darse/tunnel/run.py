@@ -112,13 +112,25 @@ class Carriers:
     def tunnel(self, plan: TunnelPlan, log: Log) -> Tunnel:
         if plan.mode == LOCAL:
             return LocalTunnel(plan, log)
+        return self._links().tunnel(plan, log)
+
+    def ssh_control(self, url: str) -> Path:
+        """The control socket of the host's master, started now if need be: planning asks the remote
+        engine through it, so that a tunnel costs one SSH login, not two."""
+        link = self._links().link(url)
+        link.ensure()
+        found = link.control_socket()
+        assert found is not None
+        return found
+
+    def _links(self) -> Any:
         if self._ssh is None:
             from darse.tunnel.ssh_carrier import SshLinks
 
             if self.state is None:
                 raise DarseError("an ssh:// tunnel needs the state folder", "open it with `darse tunnel`")
             self._ssh = SshLinks(self.state, self.background)
-        return self._ssh.tunnel(plan, log)
+        return self._ssh
 
     def close(self) -> None:
         """End the SSH masters (after the tunnels themselves were closed)."""
@@ -231,11 +243,17 @@ def hold_tunnels(
     log: Log,
     ready: Callable[[list[TunnelPlan]], None],
     background: bool = False,
+    carriers: Carriers | None = None,
 ) -> None:
     """Open `plans`, register them, call `ready`, keep them alive until `stop` (or until every one was
-    stopped through the registry), then close them and remove their entries."""
-    _claim(state, plans)
-    carriers = Carriers(state, background)
+    stopped through the registry), then close them and remove their entries. `carriers`: the ones the
+    plans were made through (their SSH masters are used again), else new ones."""
+    carriers = carriers or Carriers(state, background)
+    try:
+        _claim(state, plans)
+    except BaseException:
+        carriers.close()
+        raise
     pid = os.getpid()
     try:
         tunnels = open_tunnels(plans, log, carriers)
@@ -269,9 +287,16 @@ def run_tunnels(
     log: Log,
     ready: Callable[[list[TunnelPlan]], None],
 ) -> None:
-    """`darse tunnel NAME...` in the foreground: open, say ready, hold until `stop` (Ctrl-C, SIGTERM)."""
-    plans = tunnel_plans(start, names, to=to, port=port, local=local)
-    hold_tunnels(state_of(start), plans, stop, log=log, ready=ready)
+    """`darse tunnel NAME...` in the foreground: open, say ready, hold until `stop` (Ctrl-C, SIGTERM).
+    The SSH master a plan starts to ask a remote engine then carries its tunnels: one login per host."""
+    state = state_of(start)
+    carriers = Carriers(state)
+    try:
+        plans = tunnel_plans(start, names, to=to, port=port, local=local, ssh_control=carriers.ssh_control)
+    except BaseException:
+        carriers.close()
+        raise
+    hold_tunnels(state, plans, stop, log=log, ready=ready, carriers=carriers)
 
 
 def start_background(

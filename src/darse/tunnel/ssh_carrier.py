@@ -55,6 +55,12 @@ class SshLink:
             return ssh.check(sock, self.host) == pid
         return False
 
+    def control_socket(self) -> Path | None:
+        """The socket of the master this link uses now (its own or the borrowed one)."""
+        if self.master is not None:
+            return self.master.socket
+        return self.borrowed[0] if self.borrowed is not None else None
+
     def alive(self, generation: int) -> bool:
         return self.generation == generation and self._up()
 
@@ -118,11 +124,13 @@ class SshLinks:
         self.background = background
         self.links: dict[str, SshLink] = {}
 
+    def link(self, url: str) -> SshLink:
+        if url not in self.links:
+            self.links[url] = SshLink(url, self.state, self.background)
+        return self.links[url]
+
     def tunnel(self, plan: TunnelPlan, log: Callable[[str], None]) -> SshTunnel:
-        link = self.links.get(plan.host)
-        if link is None:
-            link = self.links[plan.host] = SshLink(plan.host, self.state, self.background)
-        return SshTunnel(plan, link, log)
+        return SshTunnel(plan, self.link(plan.host), log)
 
     def close(self) -> None:
         for link in self.links.values():

@@ -6,12 +6,9 @@ and containers stopped and started. Every name is unique; everything created is 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import socket
 import tarfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +27,7 @@ from darse.engine.docker_py import DockerPyAPI
 from darse.engine.local import LocalEngine
 
 from helpers.engine import BASE_TAG
+from helpers.tcp_engine import engine_over_tcp
 
 FIVE_MB = 5 * 1024 * 1024
 PATTERN = b"0123456789abcdef\n"
@@ -166,31 +164,8 @@ def test_a_container_not_running_is_a_one_line_error(ours, engine, busybox):
 def over_tcp(engine, busybox) -> Iterator[Engine]:
     """darse's Engine on the local engine reached over TCP (a forwarder to its socket), as a remote
     engine is: docker-py's client, its HTTP over a TCP connection."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    done = threading.Event()
-
-    def pump(source: socket.socket, target: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                target.sendall(data)
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
-
-    def serve() -> None:
-        while not done.is_set():
-            with contextlib.suppress(OSError):
-                client, _ = listener.accept()
-                upstream = socket.socket(socket.AF_UNIX)
-                upstream.connect("/var/run/docker.sock")
-                threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-                threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
-
-    threading.Thread(target=serve, daemon=True).start()
-    connected = connect(Endpoint(docker_host=f"tcp://127.0.0.1:{listener.getsockname()[1]}"))
-    yield connected
-    connected.close()
-    done.set()
-    listener.close()
+    with engine_over_tcp() as connected:
+        yield connected
 
 
 def test_a_remote_engine_streams_and_stalls_alike(over_tcp, running):

@@ -227,6 +227,14 @@ class Bench:
             child.stop()
 
 
+def compiled() -> None:
+    """darse's modules compiled to bytecode, as pip leaves an installed darse: a checkout run with
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile them again in every timed start."""
+    import darse
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(darse.__file__).parent)], check=True)
+
+
 def rounds(tools: dict[str, Callable[[], float]], runs: int, warmup: int) -> dict[str, list[float]]:
     """Each tool once per round, the order rotating by one per round; warm-up rounds not kept."""
     names = list(tools)
@@ -377,6 +385,7 @@ def main() -> int:
     load_before = os.getloadavg()
     print(f"load average at the start: {' '.join(f'{x:.2f}' for x in load_before)}", flush=True)
     ensure_images()
+    compiled()
     work = Path(tempfile.mkdtemp(prefix="darse-tunnel-bench-"))
     state = Path(tempfile.mkdtemp(prefix="dtb-", dir="/tmp"))  # short: a control socket's path is limited
     try:

@@ -1,3 +1,3 @@
-from darse.cli.main import run
+from darse.cli.start import run
 
 run()

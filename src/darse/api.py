@@ -121,9 +121,10 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "preview_restore": ("darse.backup.restore", "preview_restore"),
     "restore_backup": ("darse.backup.restore", "restore_backup"),
     # tunnel: a local port to a container nobody publishes, on the local engine or an ssh:// host
-    "tunnel_plan": ("darse.tunnel.plan", "tunnel_plan"),
-    "tunnel_plans": ("darse.tunnel.plan", "tunnel_plans"),
+    "tunnel_plan": ("darse.tunnel.locate", "tunnel_plan"),
+    "tunnel_plans": ("darse.tunnel.locate", "tunnel_plans"),
     "run_tunnels": ("darse.tunnel.run", "run_tunnels"),
+    "begin_tunnel_logins": ("darse.tunnel.early", "begin_logins"),
     "start_background": ("darse.tunnel.run", "start_background"),
     "list_tunnels": ("darse.tunnel.run", "list_tunnels"),
     "stop_tunnels": ("darse.tunnel.run", "stop_tunnels"),
@@ -230,7 +231,8 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.secrets.commands import check as check_secrets  # noqa: F401
     from darse.secrets.commands import diff as diff_secrets  # noqa: F401
     from darse.secrets.commands import plan as plan_secrets  # noqa: F401
-    from darse.tunnel.plan import tunnel_plan, tunnel_plans  # noqa: F401
+    from darse.tunnel.early import begin_logins as begin_tunnel_logins  # noqa: F401
+    from darse.tunnel.locate import tunnel_plan, tunnel_plans  # noqa: F401
     from darse.tunnel.run import list_tunnels, run_tunnels, start_background, stop_tunnels  # noqa: F401
 
 

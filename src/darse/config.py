@@ -111,6 +111,18 @@ class RepoConfig:
         return self.targets[self.service_targets.get(service, self.default_target)]
 
 
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding darse.toml, else the Git top level, else `start`."""
+    start = start.resolve()
+    git_top = None
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+        if git_top is None and (folder / ".git").exists():
+            git_top = folder
+    return git_top or start
+
+
 def load_config(root: Path) -> RepoConfig:
     """Read `root/darse.toml` if present; defaults otherwise."""
     from darse.fsutil import UnsafeFile, read_bounded

@@ -422,6 +422,8 @@ class Master:
         self.socket = sock
         self.log = sock.with_suffix(".log")
         self.process = process
+        self.launched = time.monotonic()
+        self.ready = False  # the login done: the control socket answered once
 
     @classmethod
     def start(
@@ -436,6 +438,14 @@ class Master:
         """Connect to `host` and return once the control socket answers (login done), or raise the
         classified error. `options` are extra `-o` settings; `new_session` detaches the master from the
         terminal (a background tunnel: then ssh cannot prompt, so keys must be in the agent)."""
+        master = cls.launch(host, state, options=options, new_session=new_session)
+        master.wait_ready(timeout)
+        return master
+
+    @classmethod
+    def launch(cls, host: Host, state: Path, *, options: Sequence[str] = (), new_session: bool = False) -> Master:
+        """Start the master and return at once, its login going on meanwhile (`wait_ready` waits for it):
+        the caller's own work overlaps the login. Raises only when it cannot even start."""
         sock = control_path(state, host)
         if _socket_answers(sock):
             raise SshFailed(
@@ -458,20 +468,26 @@ class Master:
             raise SshMissing("no ssh program on PATH", INSTALL_HINT) from None
         finally:
             os.close(fd)
-        master = cls(host, sock, process)
-        deadline = time.monotonic() + timeout
+        return cls(host, sock, process)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Return once the control socket answers (the login is done), counting `timeout` from the
+        launch; raise the classified error when ssh ended, or after the timeout (the master killed)."""
+        deadline = self.launched + timeout
         delay = 0.005
-        while not _socket_answers(sock):
-            if process.poll() is not None:
-                raise classify(_tail(log_path), host)
+        while not self.ready:
+            if _socket_answers(self.socket):
+                self.ready = True
+                return
+            if self.process.poll() is not None:
+                raise classify(_tail(self.log), self.host)
             if time.monotonic() > deadline:
-                master.kill()
+                self.kill()
                 raise HostUnreachable(
-                    f"no SSH connection to {host} within {timeout:.0f} s", CHECK_HINT.format(host=host.name)
+                    f"no SSH connection to {self.host} within {timeout:.0f} s", CHECK_HINT.format(host=self.host.name)
                 )
             time.sleep(delay)
             delay = min(delay * 1.5, 0.05)
-        return master
 
     @property
     def pid(self) -> int:

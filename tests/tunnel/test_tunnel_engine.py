@@ -18,7 +18,7 @@ import pytest
 
 from darse.errors import DarseError
 from darse.tunnel import registry
-from darse.tunnel.plan import tunnel_plan
+from darse.tunnel.locate import tunnel_plan
 
 from helpers.cli import run_darse
 from helpers.engine import build_image, ensure_busybox

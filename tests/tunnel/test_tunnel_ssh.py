@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -16,7 +17,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from darse.tunnel.plan import tunnel_plans
+from darse.tunnel.locate import tunnel_plans
 from darse.tunnel.run import hold_tunnels, run_tunnels
 
 from helpers.cli import run_darse
@@ -171,3 +172,50 @@ def test_a_tunnel_in_the_foreground_logs_in_once(fleet: tuple[Path, str], state:
         holder.join(30)
     assert not holder.is_alive()
     assert not list((state / "tunnels").glob("*.sock"))  # the master ended with the tunnel
+
+
+def _masters(state: Path) -> list[str]:
+    """The pids of SSH control masters with their socket in `state`."""
+    return subprocess.run(["pgrep", "-f", "--", f"-M -S {state}/"], capture_output=True, text=True).stdout.split()
+
+
+def test_the_darse_program_logs_in_before_parsing_and_uses_that_login(
+    fleet: tuple[Path, str], state: Path, sshd
+) -> None:
+    """`darse tunnel NAME` as a user runs it: the login started before the CLI is imported is the one
+    the tunnel uses (one login in sshd's log), and it ends with darse."""
+    root, folder = fleet
+    logins = sshd.log.count("Accepted publickey")
+    darse = subprocess.Popen(
+        [sys.executable, "-m", "darse", "tunnel", folder, "--json"], cwd=root, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert darse.stdout is not None
+        text, line = "", ""
+        while line != "}\n":  # darse prints its JSON once the tunnel carried traffic
+            line = darse.stdout.readline().decode()
+            assert line, darse.stderr.read() if darse.stderr else ""
+            text += line
+        [plan] = json.loads(text)["tunnels"]
+        host, _sep, port = plan["local"].rpartition(":")
+        assert ping(host, int(port)) == b"+PONG\n"
+        assert sshd.log.count("Accepted publickey") - logins == 1
+        assert len(_masters(state)) == 1
+    finally:
+        darse.terminate()
+        darse.communicate(timeout=30)
+    assert darse.returncode == 0
+    assert _masters(state) == []
+
+
+def test_a_login_started_for_a_command_line_that_fails_ends_with_darse(fleet: tuple[Path, str], state: Path) -> None:
+    root, folder = fleet
+    darse = subprocess.run(
+        [sys.executable, "-m", "darse", "tunnel", folder, "--port", "not-a-port"], cwd=root, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert darse.returncode == 2, darse.stderr
+    assert "--port" in darse.stderr
+    assert _masters(state) == []
+    assert not list((state / "tunnels").glob("*.sock"))

@@ -80,7 +80,10 @@ def _register(argv: list[str] | None = None) -> None:
     """Register the command named in `argv` (all of them for help, completion or an unknown word)."""
     import importlib
 
-    wanted = _command_word(argv if argv is not None else sys.argv[1:])
+    words = argv if argv is not None else sys.argv[1:]
+    wanted = _command_word(words)
+    if wanted is None and "--version" in words:
+        return  # `darse --version` needs no command
     modules = [COMMAND_MODULES[wanted]] if wanted in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
     for module in modules:
         if module not in _registered:

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from darse.config import Target
+from darse.config import Target, find_root
 from darse.deploy.revisions import Revisions
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
 from darse.errors import DarseError
 from darse.history import History
-from darse.model.repository import Repository, find_root, open_repository
+from darse.model.repository import Repository, open_repository
 from darse.model.service import Service, project_name
 from darse.state import state_dir
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from darse.config import find_root
 from darse.errors import DarseError
 from darse.git import CannotPull, Git, IncomingCommit, Upstream, blocked, diverged
-from darse.model.repository import Repository, find_root, open_repository
+from darse.model.repository import Repository, open_repository
 from darse.model.service import is_compose_name
 from darse.progress import Event, Listener, ignore
 

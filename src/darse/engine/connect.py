@@ -111,12 +111,13 @@ def _over_ssh(url: str, endpoint: Endpoint, timeout: float, control: Path | None
     folder = Path(tempfile.mkdtemp(prefix="darse-ssh-"))  # mode 0700: the socket is the engine itself
     fwd = ssh.SocketForward(folder / "engine.sock")
     master: ssh.Master | None = None
-    borrowed = control is not None and ssh.check(control, host) is not None
-    try:
-        if borrowed:
-            assert control is not None
+    borrowed = False
+    if control is not None:  # the holder checked it just before; if it went away since, a login of our own
+        with contextlib.suppress(ssh.SshError):
             ssh.forward(control, host, fwd)
-        else:
+            borrowed = True
+    try:
+        if not borrowed:
             master = ssh.Master.start(host, folder, timeout=timeout)
             master.forward(fwd)
         engine = Engine(LocalEngine(str(fwd.local_path), timeout=timeout), endpoint, url, timeout=timeout)
@@ -133,7 +134,7 @@ def _over_ssh(url: str, endpoint: Endpoint, timeout: float, control: Path | None
         done.append(True)
         if master is not None:
             master.exit()
-        elif control is not None:
+        elif borrowed and control is not None:
             with contextlib.suppress(ssh.SshError):
                 ssh.cancel(control, host, fwd)
         shutil.rmtree(folder, ignore_errors=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from darse.config import CONFIG_NAME, RepoConfig, load_config
+from darse.config import RepoConfig, find_root, load_config
 from darse.errors import DarseError
 from darse.model.git import GitInfo
 from darse.model.service import EXAMPLE_SUFFIX, SECRET_SUFFIX, Service, compose_units, is_compose_name, real_for
@@ -79,18 +79,6 @@ class Repository:
         known = ", ".join(s.name for s in self.services[:8]) or "none"
         hint = did_you_mean(name, names) or f"services here: {known}"
         raise DarseError(f"no service named {name!r} in {self.root}", hint)
-
-
-def find_root(start: Path) -> Path:
-    """The nearest folder at or above `start` holding darse.toml, else the Git top level, else `start`."""
-    start = start.resolve()
-    git_top = None
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
-        if git_top is None and (folder / ".git").exists():
-            git_top = folder
-    return git_top or start
 
 
 def open_repository(root: Path, under: Path | None = None) -> Repository:

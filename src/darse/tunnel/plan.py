@@ -1,32 +1,20 @@
 """`darse tunnel`'s plan: which container, at which address and port, on which host, and where locally.
 
-A name is a `[tunnels.NAME]` alias of darse.toml or a service folder. An alias wins over a folder of the
-same name: it is the team's saved choice (and usually names that folder anyway). `--to`, `--port` and
-`--local` given on the command line override the alias's values (docs/tunnel.md).
-
-The plan asks the target's engine where the container runs (its address on its network) but opens
-nothing: `darse.tunnel.run` does.
+The plan is what `darse.tunnel.run` opens; `darse.tunnel.locate` makes it (it reads the repository and
+asks the target's engine). This module stays light on purpose: `darse tunnel` reads darse.toml with it
+and starts the SSH login to an ssh:// target before the heavier planning is even imported, so that the
+login and the planning overlap (docs/tunnel.md, benchmarks/tunnel_bench.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from darse.backup.dumps import kind_of_image
-from darse.config import Target, TunnelAlias, parse_local_bind
-from darse.engine.addresses import ContainerAddresses, container_addresses
-from darse.engine.compose import Endpoint
-from darse.engine.connect import connect
-from darse.engine.docker import Engine
-from darse.errors import DarseError, did_you_mean
-from darse.model.compose import ComposeFile, ports
-from darse.model.repository import Repository, repository_around
-from darse.model.service import project_name
-from darse.model.yamlnode import YNode
+from darse.config import RepoConfig, Target, TunnelAlias, parse_local_bind
+from darse.errors import DarseError
 
 LOCAL = "local"  # darse relays the port itself (the local engine)
 SSH = "ssh"  # through the system's OpenSSH client (an ssh:// target)
@@ -59,6 +47,9 @@ class TunnelPlan:
     local_host: str
     local_port: int
     kind: str = ""  # the database kind of the image ("" when not recognised)
+    # s the target's engine took to answer the planning, through the path the tunnel takes (the same SSH
+    # connection): a refusal at the far end comes back within about that, so the readiness check waits so long
+    answer_time: float = 0.0
 
     @property
     def local_address(self) -> str:
@@ -89,162 +80,7 @@ class TunnelPlan:
         }
 
 
-@dataclass(frozen=True)
-class _Request:
-    name: str
-    folder: str
-    to: str
-    port: int
-    local: str
-
-
-def tunnel_plan(
-    start: Path, service: str, *, to: str | None = None, port: int | None = None, local: str | None = None
-) -> TunnelPlan:
-    """The plan of one tunnel: `service` is an alias of darse.toml or a service folder (see the module)."""
-    return tunnel_plans(start, [service], to=to, port=port, local=local)[0]
-
-
-def tunnel_plans(
-    start: Path,
-    names: list[str],
-    *,
-    to: str | None = None,
-    port: int | None = None,
-    local: str | None = None,
-    ssh_control: Callable[[str], Path] | None = None,
-) -> list[TunnelPlan]:
-    """The plans of several tunnels; `to`, `port` and `local` are for one name only. `ssh_control(url)`,
-    when given, is the control socket of an SSH master to an ssh:// target's host: the remote engine is
-    asked through it instead of a login of its own."""
-    if not names:
-        raise DarseError("no tunnel named", "give a service folder or a [tunnels.NAME] alias of darse.toml")
-    if len(names) > 1 and (to or port or local):
-        raise DarseError("--to, --port and --local apply to one tunnel", "give one name, or save aliases in darse.toml")
-    repo = repository_around(start)
-    requests = [_request(repo, name, to, port, local) for name in dict.fromkeys(names)]
-    engines: dict[str, Engine] = {}
-    taken: set[tuple[str, int]] = set()
-    plans = []
-    try:
-        for request in requests:
-            plan = _plan(repo, request, engines, taken, ssh_control)
-            taken.add((plan.local_host, plan.local_port))
-            plans.append(plan)
-    finally:
-        for engine in engines.values():
-            engine.close()
-    return plans
-
-
-def _request(repo: Repository, name: str, to: str | None, port: int | None, local: str | None) -> _Request:
-    alias = repo.config.tunnels.get(name)
-    if alias is None:
-        alias = TunnelAlias(name, name)
-    return _Request(alias.name, alias.service, to or alias.to, port or alias.port, local or alias.local)
-
-
-def _plan(
-    repo: Repository,
-    request: _Request,
-    engines: dict[str, Engine],
-    taken: set[tuple[str, int]],
-    ssh_control: Callable[[str], Path] | None = None,
-) -> TunnelPlan:
-    config = repo.config
-    try:
-        folder = repo.service(request.folder)
-    except DarseError as exc:
-        if request.folder == request.name:
-            aliases = list(config.tunnels)
-            hint = did_you_mean(request.name, [*aliases, *(s.name for s in repo.services)]) or exc.hint
-            raise DarseError(f"no service folder or tunnel alias named {request.name!r}", hint) from None
-        raise DarseError(f"darse.toml [tunnels.{request.name}]: {exc.message}", exc.hint) from None
-    target = config.target_for(folder.name)
-    mode = _mode(target, folder.name)
-    compose = _compose(folder)
-    service = _compose_service(compose, folder.name, request.to)
-    declared = compose_ports(dict(compose.services())[service])
-    if not request.port and len(declared) > 1:
-        _several(folder.name, service, declared, "expose:/ports:")
-    local_host, local_port = _local(request.local, taken)
-    engine = engines.get(target.name)
-    if engine is None:
-        control = ssh_control(target.host) if ssh_control is not None and mode == SSH else None
-        engine = engines[target.name] = connect(Endpoint.of(target), timeout=30, ssh_control=control)
-    container = _running_container(engine, folder.name, service)
-    network, address = _address(container, project_name(folder.name))
-    port = request.port or _port(declared, service, container, folder.name)
-    return TunnelPlan(
-        name=request.name,
-        folder=folder.name,
-        service=service,
-        target=target.name,
-        mode=mode,
-        host=target.host if mode == SSH else "",
-        container=container.name,
-        network=network,
-        address=address,
-        port=port,
-        local_host=local_host,
-        local_port=local_port,
-        kind=kind_of_image(container.image),
-    )
-
-
-def _mode(target: Target, folder: str) -> str:
-    """LOCAL for the local engine (no context, no host, or a unix socket), SSH for ssh:// hosts."""
-    if target.is_swarm:
-        raise DarseError(
-            f"{folder} runs on the Swarm target {target.name}: a Swarm service's overlay addresses are not "
-            "reachable from a host",
-            "darse tunnel reaches services of Compose targets; publish the port, or run a Compose helper on a node",
-        )
-    if target.context:
-        raise DarseError(
-            f"{folder} runs on target {target.name} (Docker context {target.context}): darse tunnel does not "
-            "reach Docker contexts yet",
-            'give the target host = "ssh://user@host" in darse.toml',
-        )
-    host = target.host
-    if not host or host.startswith("unix://"):
-        return LOCAL
-    if host.startswith("ssh://"):
-        return SSH
-    raise DarseError(
-        f"{folder} runs on target {target.name} ({host.split('://')[0]}://): darse tunnel reaches only the local "
-        "engine and ssh:// hosts",
-        'give the target host = "ssh://user@host" in darse.toml',
-    )
-
-
-def _compose(folder: Any) -> ComposeFile:
-    if folder.deploy_path is None:
-        folder.deploy_file  # noqa: B018 (raises the one-line error naming the variants)
-    deployed = next(unit for unit in folder.units if unit.path == folder.deploy_path)
-    compose = folder.view(deployed).compose
-    if not compose.readable:
-        raise DarseError(f"{folder.name}: {compose.path.name} cannot be read", f"darse lint {folder.name} says why")
-    return compose
-
-
-def _compose_service(compose: ComposeFile, folder: str, to: str) -> str:
-    names = [name for name, _node in compose.services()]
-    if to:
-        if to not in names:
-            hint = did_you_mean(to, names) or f"its services: {', '.join(names) or 'none'}"
-            raise DarseError(f"{folder} has no Compose service {to!r}", hint)
-        return to
-    if len(names) == 1:
-        return names[0]
-    if not names:
-        raise DarseError(f"{folder}: {compose.path.name} defines no service", "add a service to the Compose file")
-    raise DarseError(
-        f"{folder} has several Compose services ({', '.join(names[:10])})", f"choose one: --to {names[-1]}"
-    )
-
-
-def _local(text: str, taken: set[tuple[str, int]]) -> tuple[str, int]:
+def choose_local(text: str, taken: set[tuple[str, int]]) -> tuple[str, int]:
     """The local address to listen on: `[ADDR:]PORT` checked free now, else a free port of 127.0.0.1."""
     if not text:
         return DEFAULT_BIND, free_port(DEFAULT_BIND)
@@ -283,81 +119,47 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def _running_container(engine: Engine, folder: str, service: str) -> ContainerAddresses:
-    project = project_name(folder)
-    found = [c for c in engine.containers(project=project) if c.compose_service == service]
-    running = [c for c in found if c.running]
-    if not running:
-        state = f" ({found[0].state})" if found else ""
+
+
+def target_mode(target: Target, folder: str) -> str:
+    """LOCAL for the local engine (no context, no host, or a unix socket), SSH for ssh:// hosts."""
+    if target.is_swarm:
         raise DarseError(
-            f"{folder}: Compose service {service} is not running on {engine.url or 'the local engine'}{state}",
-            f"start it with `darse up {folder}`",
+            f"{folder} runs on the Swarm target {target.name}: a Swarm service's overlay addresses are not "
+            "reachable from a host",
+            "darse tunnel reaches services of Compose targets; publish the port, or run a Compose helper on a node",
         )
-    chosen = sorted(running, key=lambda c: c.name)[0]  # replicas: the first, by name
-    try:
-        return container_addresses(engine, chosen.id)
-    except engine.errors.NotFound:
-        raise DarseError(f"{folder}: the container of {service} went away", "retry once it runs again") from None
-
-
-def _address(container: ContainerAddresses, project: str) -> tuple[str, str]:
-    """The container's network and IP: the project's default network first, else the first by name."""
-    usable = {name: ip for name, ip in container.networks.items() if ip}
-    if not usable:
+    if target.context:
         raise DarseError(
-            f"container {container.name} has no IP address (network_mode host or none?)",
-            "a container on the host's network is reached on the host's own ports",
+            f"{folder} runs on target {target.name} (Docker context {target.context}): darse tunnel does not "
+            "reach Docker contexts yet",
+            'give the target host = "ssh://user@host" in darse.toml',
         )
-    preferred = f"{project}_default"
-    name = preferred if preferred in usable else sorted(usable)[0]
-    return name, usable[name]
+    host = target.host
+    if not host or host.startswith("unix://"):
+        return LOCAL
+    if host.startswith("ssh://"):
+        return SSH
+    raise DarseError(
+        f"{folder} runs on target {target.name} ({host.split('://')[0]}://): darse tunnel reaches only the local "
+        "engine and ssh:// hosts",
+        'give the target host = "ssh://user@host" in darse.toml',
+    )
 
 
-def _port(declared: list[int], service: str, container: ContainerAddresses, folder: str) -> int:
-    """The one port of `expose:`/`ports:`, else the one the container exposes (the image's EXPOSE)."""
-    if len(declared) == 1:
-        return declared[0]
-    exposed = list(container.exposed)
-    if len(exposed) == 1:
-        return exposed[0]
-    if not exposed:
-        raise DarseError(
-            f"{folder}: Compose service {service} declares no port (no expose:, ports: or EXPOSE)",
-            "give the container port: --port 5432",
-        )
-    _several(folder, service, exposed, "the image's EXPOSE")
+def alias_or_folder(config: RepoConfig, name: str) -> TunnelAlias:
+    """darse.toml's `[tunnels.NAME]`, else a tunnel to the folder `name` with nothing chosen."""
+    return config.tunnels.get(name) or TunnelAlias(name, name)
 
 
-def _several(folder: str, service: str, found: list[int], source: str) -> NoReturn:
-    listed = ", ".join(str(p) for p in found[:20])
-    raise DarseError(f"{folder}: {service} listens on several ports ({listed}, from {source})", "choose one: --port N")
-
-
-def compose_ports(node: YNode) -> list[int]:
-    """The container ports (TCP) of a Compose service's `expose:` and `ports:`, in order, once each.
-    Ranges and UDP ports are left out: a tunnel carries one TCP port."""
-    found: list[int] = []
-    entries = list(ports(node))
-    expose = node.get("expose")
-    if expose is not None and expose.is_list:
-        entries += list(expose.value)
-    for entry in entries:
-        number = _container_port(entry)
-        if number and number not in found:
-            found.append(number)
-    return found
-
-
-def _container_port(entry: YNode) -> int:
-    if entry.is_map:  # long syntax: target: 5432, protocol: tcp
-        target, protocol = entry.get("target"), entry.get("protocol")
-        if protocol is not None and (protocol.text() or "tcp") != "tcp":
-            return 0
-        text = (target.text() or "") if target is not None else ""
-    else:
-        text = entry.text() or ""
-        text, _slash, protocol_text = text.partition("/")
-        if (protocol_text or "tcp") != "tcp":
-            return 0
-        text = text.rsplit(":", 1)[-1]  # HOST:CONTAINER, IP:HOST:CONTAINER
-    return int(text) if text.isdigit() and 0 < int(text) < 65536 else 0
+def ssh_hosts(config: RepoConfig, names: list[str]) -> list[str]:
+    """The ssh:// hosts the tunnels `names` go to, from darse.toml alone (no folder read, no engine
+    asked): their logins can start at once. A name that is wrong here is reported by the planning."""
+    hosts: list[str] = []
+    for name in names:
+        folder = alias_or_folder(config, name).service
+        with contextlib.suppress(DarseError, KeyError):
+            target = config.target_for(folder)
+            if target_mode(target, folder) == SSH and target.host not in hosts:
+                hosts.append(target.host)
+    return hosts

@@ -27,15 +27,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from darse.config import find_root, load_config
 from darse.errors import DarseError
-from darse.model.repository import repository_around
 from darse.state import state_dir
 from darse.tunnel import registry
 from darse.tunnel.forward import Forwarder
-from darse.tunnel.plan import LOCAL, TunnelPlan, tunnel_plans
+from darse.tunnel.plan import LOCAL, TunnelPlan, ssh_hosts
 from darse.tunnel.registry import TunnelEntry
 
-READY_PATIENCE = 0.25  # s a checking connection through the tunnel may stay silent and still count as open
+# s a checking connection through the tunnel may stay silent and still count as open: the plan's
+# answer_time (a refusal at the far end comes back within it), within these bounds
+READY_PATIENCE = 0.25
+MIN_PATIENCE = 0.05
 CHECK_EVERY = 2.0  # s between two checks of a running tunnel
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # s before each new attempt after a drop; the last repeats
 BACKGROUND_PATIENCE = 60.0  # s the command waits for a background process to say its tunnels are ready
@@ -114,6 +117,10 @@ class Carriers:
             return LocalTunnel(plan, log)
         return self._links().tunnel(plan, log)
 
+    def begin(self, url: str) -> None:
+        """Start the login to the host `url` now, without waiting for it (see `ssh_control`)."""
+        self._links().link(url).begin()
+
     def ssh_control(self, url: str) -> Path:
         """The control socket of the host's master, started now if need be: planning asks the remote
         engine through it, so that a tunnel costs one SSH login, not two."""
@@ -136,6 +143,14 @@ class Carriers:
         """End the SSH masters (after the tunnels themselves were closed)."""
         if self._ssh is not None:
             self._ssh.close()
+
+
+def patience_for(plan: TunnelPlan) -> float:
+    """How long the readiness check waits for a refusal: about the time the far end took to answer
+    the planning (unknown: the most)."""
+    if plan.answer_time <= 0:
+        return READY_PATIENCE
+    return min(READY_PATIENCE, max(MIN_PATIENCE, plan.answer_time))
 
 
 def carries_traffic(host: str, port: int, patience: float = READY_PATIENCE) -> bool:
@@ -161,7 +176,7 @@ def open_tunnels(plans: list[TunnelPlan], log: Log, carriers: Carriers) -> list[
             tunnel = carriers.tunnel(plan, log)
             tunnel.open()
             opened.append(tunnel)
-            if not carries_traffic(plan.local_host, plan.local_port):
+            if not carries_traffic(plan.local_host, plan.local_port, patience_for(plan)):
                 why = getattr(tunnel, "refusal", lambda: "")()
                 raise DarseError(
                     f"{plan.name}: the tunnel opened but {plan.container} refuses connections on port {plan.port}"
@@ -272,8 +287,8 @@ def hold_tunnels(
 
 
 def state_of(start: Path) -> Path:
-    repo = repository_around(start)
-    return state_dir(repo.config, repo.root)
+    root = find_root(start)
+    return state_dir(load_config(root), root)
 
 
 def run_tunnels(
@@ -289,9 +304,15 @@ def run_tunnels(
 ) -> None:
     """`darse tunnel NAME...` in the foreground: open, say ready, hold until `stop` (Ctrl-C, SIGTERM).
     The SSH master a plan starts to ask a remote engine then carries its tunnels: one login per host."""
-    state = state_of(start)
+    root = find_root(start)
+    config = load_config(root)
+    state = state_dir(config, root)
     carriers = Carriers(state)
     try:
+        for host in ssh_hosts(config, names):
+            carriers.begin(host)  # the logins go on while the planning below is imported and made
+        from darse.tunnel.locate import tunnel_plans  # not before: it takes as long to import as a login
+
         plans = tunnel_plans(start, names, to=to, port=port, local=local, ssh_control=carriers.ssh_control)
     except BaseException:
         carriers.close()
@@ -304,6 +325,8 @@ def start_background(
 ) -> list[TunnelEntry]:
     """`darse tunnel NAME... --background`: a detached darse process holds the tunnels; returns their
     entries once it said they carry traffic (its error, one line, otherwise)."""
+    from darse.tunnel.locate import tunnel_plans
+
     plans = tunnel_plans(start, names, to=to, port=port, local=local)
     return launch_background(state_of(start), plans)
 
@@ -345,7 +368,7 @@ def launch_background(state: Path, plans: list[TunnelPlan]) -> list[TunnelEntry]
 
 def _private(plan: TunnelPlan) -> dict[str, object]:
     """What `to_dict` shows differently and the background process needs as it was planned."""
-    return {"local_host": plan.local_host, "local_port": plan.local_port}
+    return {"local_host": plan.local_host, "local_port": plan.local_port, "answer_time": plan.answer_time}
 
 
 def _import_path() -> str:
@@ -389,6 +412,7 @@ def plan_from_dict(data: dict[str, object]) -> TunnelPlan:
         local_host=str(data["local_host"]),
         local_port=int(str(data["local_port"])),
         kind=str(data.get("kind") or ""),
+        answer_time=float(str(data.get("answer_time") or 0.0)),
     )
 
 

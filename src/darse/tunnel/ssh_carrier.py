@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from darse import ssh
-from darse.tunnel.plan import TunnelPlan
+from darse.tunnel import early
+
+if TYPE_CHECKING:
+    from darse.tunnel.plan import TunnelPlan
 
 
 class SshLink:
@@ -23,6 +27,7 @@ class SshLink:
     lender ends, the tunnels see it and the next `ensure` starts a master of this process's own."""
 
     def __init__(self, url: str, state: Path, background: bool) -> None:
+        self.url = url
         self.host = ssh.Host.parse(url)
         self.state = state
         self.background = background
@@ -30,7 +35,26 @@ class SshLink:
         self.borrowed: tuple[Path, int] | None = None  # another darse's master: its socket and pid
         self.generation = 0  # counts the masters used: a forward belongs to one of them
 
+    def begin(self) -> None:
+        """Start this process's master now without waiting for its login (`ensure` waits): the login
+        overlaps the planning. Any failure here is met again, and reported, by `ensure`."""
+        if self.master is None and self.borrowed is None:
+            self.master = None if self.background else early.take(self.state, self.url)
+            with contextlib.suppress(ssh.SshError):
+                self.master = self.master or ssh.Master.launch(self.host, self.state, new_session=self.background)
+            if self.master is not None:
+                self.generation += 1
+
     def ensure(self) -> None:
+        if self.master is not None and not self.master.ready:
+            try:
+                self.master.wait_ready()  # the login `begin` started
+                return
+            except ssh.SshError:
+                self.master.kill()
+                self.master = None
+                if ssh.check(ssh.control_path(self.state, self.host), self.host) is None:
+                    raise  # else another darse process's master answers now: borrowed below
         if self._up():
             return
         if self.master is not None:

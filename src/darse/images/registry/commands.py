@@ -118,8 +118,7 @@ def init_registry(
     folder: Path, *, host: str | None = None, own_tls: bool = False, port: int = 443, start: Path | None = None
 ) -> RegistryFolderWritten:
     """Write the registry service folder; its name is `host`, else darse.toml's registry, else registry.<domain>."""
-    from darse.config import load_config
-    from darse.model.repository import find_root
+    from darse.config import find_root, load_config
 
     config = load_config(find_root(start or Path.cwd()))
     name = host or config.registry or (f"registry.{config.domain}" if config.domain else "")
@@ -154,9 +153,8 @@ def collect_garbage(folder: Path | None = None, *, dry_run: bool = False, untagg
 
 def open_registry(registry: str | None = None, start: Path | None = None) -> RegistryClient:
     """A client for `registry`, else darse.toml's; login and CA as Docker would find them."""
-    from darse.config import load_config
+    from darse.config import find_root, load_config
     from darse.images.registry.credentials import ca_bundle_for, resolve_credentials
-    from darse.model.repository import find_root
 
     host = registry or load_config(find_root(start or Path.cwd())).registry
     if not host:

@@ -194,7 +194,7 @@ def is_registry_folder(folder: Path) -> bool:
 
 def find_registry_folder(folder: Path | None) -> Path:
     """The given folder, else the current folder if it runs registry:2, else `<repository>/registry`."""
-    from darse.model.repository import find_root
+    from darse.config import find_root
 
     if folder is not None:
         if not folder.is_dir():

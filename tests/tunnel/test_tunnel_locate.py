@@ -11,7 +11,7 @@ import pytest
 from darse.config import parse_config, parse_local_bind
 from darse.errors import DarseError
 from darse.model.compose import load_compose
-from darse.tunnel.plan import compose_ports, tunnel_plans
+from darse.tunnel.locate import compose_ports, tunnel_plans
 
 from helpers.cli import run_darse
 from helpers.repo import write_tree

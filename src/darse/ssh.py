@@ -257,6 +257,20 @@ def _tail(path: Path) -> str:
         return ""
 
 
+def refusals_after(log: Path, offset: int) -> tuple[int, bool]:
+    """Whether ssh logged a refused forward ("open failed": nothing listens at the far end, or no route
+    to it) after byte `offset` of its log (at most its last MAX_LOG bytes read); and the log's size now.
+    A log shorter than `offset` is a new master's: read from its start."""
+    try:
+        with open(log, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            start = offset if offset <= size else 0
+            handle.seek(max(start, size - MAX_LOG))
+            return size, b"open failed" in handle.read(MAX_LOG)
+    except OSError:
+        return offset, False
+
+
 def classify(stderr: str, host: Host, forward: AnyForward | None = None) -> SshError:
     """The error ssh's standard error describes (what a user would need to act on), one line and a hint."""
     text = stderr[-MAX_LOG:]

@@ -22,6 +22,7 @@ from darse.tunnel.run import hold_tunnels, run_tunnels
 
 from helpers.cli import run_darse
 from helpers.engine import ensure_busybox
+from helpers.recreate import recreate_elsewhere
 from helpers.repo import write_tree
 from helpers.tcp import REDIS_LIKE, SERVE, ping
 
@@ -219,3 +220,43 @@ def test_a_login_started_for_a_command_line_that_fails_ends_with_darse(fleet: tu
     assert "--port" in darse.stderr
     assert _masters(state) == []
     assert not list((state / "tunnels").glob("*.sock"))
+
+
+def test_a_tunnel_over_ssh_follows_its_re_created_container(fleet: tuple[Path, str], state: Path) -> None:
+    """A redeploy re-creates the container at another address: the master's forward is moved to it."""
+    root, folder = fleet
+    stop, ready, lines, plans = threading.Event(), threading.Event(), [], []
+
+    def ready_now(found: list) -> None:
+        plans.extend(found)
+        ready.set()
+
+    holder = threading.Thread(
+        target=run_tunnels, args=(root, [folder], stop), kwargs={"log": lines.append, "ready": ready_now}
+    )
+    holder.start()
+    placeholder = ""
+    try:
+        assert ready.wait(60), lines
+        plan = plans[0]
+        assert ping(plan.local_host, plan.local_port) == b"+PONG\n"
+        compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
+        new, placeholder = recreate_elsewhere(compose, folder, "db", REDIS_LIKE)
+        assert new != plan.address  # the move this test is about happened
+        deadline = time.monotonic() + RECONNECT_PATIENCE
+        answer = b""
+        while time.monotonic() < deadline and answer != b"+PONG\n":
+            try:
+                answer = ping(plan.local_host, plan.local_port)
+            except OSError:
+                answer = b""
+            if answer != b"+PONG\n":
+                time.sleep(0.3)  # the first connections after the move fail
+        assert answer == b"+PONG\n", lines
+        assert any(f"now at {new}" in line for line in lines), lines
+    finally:
+        stop.set()
+        holder.join(30)
+        if placeholder:
+            subprocess.run(["docker", "rm", "-f", placeholder], capture_output=True, timeout=60)
+    assert not holder.is_alive()

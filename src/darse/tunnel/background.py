@@ -53,7 +53,8 @@ def main() -> int:
     try:
         request = json.loads(sys.stdin.buffer.read(MAX_REQUEST))
         plans = [plan_from_dict(item) for item in request["plans"]]
-        hold_tunnels(Path(request["state"]), plans, stop, log=log, ready=ready, background=True)
+        start = Path(request["start"]) if request.get("start") else None
+        hold_tunnels(Path(request["state"]), plans, stop, log=log, ready=ready, background=True, start=start)
     except DarseError as exc:
         log(exc.one_line())
         say({"ready": False, "error": exc.message, "hint": exc.hint})

@@ -37,6 +37,7 @@ class Forwarder:
         self._listener.bind(local)  # OSError (EADDRINUSE) for the caller to word
         self._listener.listen(16)
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self.failures = 0  # connections the container did not accept (it moved, or stopped)
         self._closed = threading.Event()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._open: set[socket.socket] = set()
@@ -85,6 +86,7 @@ class Forwarder:
                 where = f"{host}:{port}"
                 upstream = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
             except (OSError, ValueError) as exc:
+                self.failures += 1
                 self.log(f"cannot reach the container at {where}: {_reason(exc)}")
                 client.close()  # at once: the client (and darse's readiness check) sees the tunnel fail
                 return

@@ -9,6 +9,7 @@ same name: it is the team's saved choice (and usually names that folder anyway).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from darse.backup.dumps import kind_of_image
+from darse.config import find_root, load_config
 from darse.engine.addresses import ContainerAddresses, container_addresses
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
@@ -74,6 +76,26 @@ def tunnel_plans(
         for engine in engines.values():
             engine.close()
     return plans
+
+
+def relocate(start: Path, plan: TunnelPlan, ssh_control: Callable[[str], Path] | None = None) -> TunnelPlan:
+    """`plan` with its container's address as the engine gives it now: a redeploy re-creates the
+    container, usually at another address. DarseError when it does not run (yet)."""
+    target = load_config(find_root(start)).targets.get(plan.target)
+    if target is None:
+        raise DarseError(f"darse.toml no longer has the target {plan.target}", "open the tunnel again")
+    control = ssh_control(target.host) if ssh_control is not None and plan.mode == SSH else None
+    engine = connect(Endpoint.of(target), timeout=30, ssh_control=control)
+    try:
+        container = _running_container(engine, plan.folder, plan.service)
+    finally:
+        engine.close()
+    usable = {name: ip for name, ip in container.networks.items() if ip}
+    if plan.network in usable:
+        network, address = plan.network, usable[plan.network]
+    else:
+        network, address = _address(container, project_name(plan.folder))
+    return dataclasses.replace(plan, container=container.name, network=network, address=address)
 
 
 def _request(repo: Repository, name: str, to: str | None, port: int | None, local: str | None) -> _Request:

@@ -119,8 +119,6 @@ def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-
-
 def target_mode(target: Target, folder: str) -> str:
     """LOCAL for the local engine (no context, no host, or a unix socket), SSH for ssh:// hosts."""
     if target.is_swarm:

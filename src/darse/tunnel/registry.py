@@ -64,6 +64,11 @@ def remove_entry(state: Path, name: str, pid: int | None = None) -> None:
         path.unlink()
 
 
+def own_entry(state: Path, name: str) -> TunnelEntry | None:
+    """The entry of `name` as written, for the process holding it (no check that a darse holds it)."""
+    return _read(entry_path(state, name))
+
+
 def entry(state: Path, name: str) -> TunnelEntry | None:
     """The live entry of `name`, or None (a dead one is removed)."""
     path = entry_path(state, name)

@@ -13,6 +13,7 @@ that holds them: the command returns once that process says they are ready.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -61,6 +62,10 @@ class Tunnel(Protocol):
         """Whether what carries it still runs (the relay's thread, the SSH master)."""
         ...
 
+    def refused(self) -> bool:
+        """Whether a connection failed at the far end since the last call (the container moved, or stopped)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -71,13 +76,14 @@ class LocalTunnel:
         self.plan = plan
         self.log = log
         self.forwarder: Forwarder | None = None
+        self._failures_seen = 0
 
     def open(self) -> None:
         plan = self.plan
         try:
             self.forwarder = Forwarder(
                 (plan.local_host, plan.local_port),
-                lambda: (plan.address, plan.port),
+                lambda: (self.plan.address, self.plan.port),  # the plan now: see `follow`
                 lambda line: self.log(f"{plan.name}: {line}"),
             ).start()
         except OSError as exc:
@@ -85,6 +91,11 @@ class LocalTunnel:
 
     def healthy(self) -> bool:
         return self.forwarder is not None and self.forwarder._thread.is_alive()
+
+    def refused(self) -> bool:
+        failures = self.forwarder.failures if self.forwarder is not None else 0
+        found, self._failures_seen = failures > self._failures_seen, failures
+        return found
 
     def close(self) -> None:
         if self.forwarder is not None:
@@ -195,8 +206,10 @@ def keep_alive(
     stop: threading.Event,
     log: Log,
     wanted: Callable[[TunnelPlan], bool] = lambda _plan: True,
+    relocate: Callable[[TunnelPlan], TunnelPlan] | None = None,
 ) -> None:
-    """Until `stop` is set: check each tunnel, open it again after a drop (backing off), close those no
+    """Until `stop` is set: check each tunnel, open it again after a drop (backing off), point it at its
+    container's new address when connections were refused and `relocate` finds it moved, close those no
     longer `wanted` (their registry entry was removed by `darse tunnel stop`). Returns when none is left."""
     failures: dict[str, int] = {}
     retry_at: dict[str, float] = {}
@@ -209,7 +222,11 @@ def keep_alive(
                 tunnel.close()
                 live.remove(tunnel)
                 continue
-            if tunnel.healthy() or time.monotonic() < retry_at.get(name, 0.0):
+            if tunnel.healthy():
+                if relocate is not None and tunnel.refused():
+                    follow(tunnel, relocate, log)
+                continue
+            if time.monotonic() < retry_at.get(name, 0.0):
                 continue
             log(f"{name}: the tunnel dropped; opening it again")
             tunnel.close()
@@ -222,6 +239,26 @@ def keep_alive(
                 delay = BACKOFF[min(count, len(BACKOFF)) - 1]
                 retry_at[name] = time.monotonic() + delay
                 log(f"{name}: {exc.one_line()}; next attempt in {delay:.0f} s")
+
+
+def follow(tunnel: Tunnel, relocate: Callable[[TunnelPlan], TunnelPlan], log: Log) -> None:
+    """Connections were refused: when the engine shows the container re-created at another address (a
+    redeploy), the tunnel is opened again to it; a container that is not running is one line."""
+    plan = tunnel.plan
+    try:
+        moved = relocate(plan)
+    except DarseError as exc:
+        log(f"{plan.name}: {exc.one_line()}")
+        return
+    if moved.address == plan.address:
+        return
+    log(f"{plan.name}: {plan.service} is now at {moved.address} (re-created); the tunnel follows it")
+    tunnel.close()
+    tunnel.plan = moved
+    try:
+        tunnel.open()
+    except DarseError as exc:  # unhealthy now: keep_alive opens it again, backing off
+        log(f"{plan.name}: {exc.one_line()}")
 
 
 def _entry(plan: TunnelPlan, background: bool) -> TunnelEntry:
@@ -259,11 +296,14 @@ def hold_tunnels(
     ready: Callable[[list[TunnelPlan]], None],
     background: bool = False,
     carriers: Carriers | None = None,
+    start: Path | None = None,
 ) -> None:
     """Open `plans`, register them, call `ready`, keep them alive until `stop` (or until every one was
     stopped through the registry), then close them and remove their entries. `carriers`: the ones the
-    plans were made through (their SSH masters are used again), else new ones."""
+    plans were made through (their SSH masters are used again), else new ones. `start`: a folder of the
+    repository the plans were made from, to find a re-created container again (none: not followed)."""
     carriers = carriers or Carriers(state, background)
+    relocate = _relocator(state, start, carriers) if start is not None else None
     try:
         _claim(state, plans)
     except BaseException:
@@ -276,7 +316,11 @@ def hold_tunnels(
             for plan in plans:
                 registry.write_entry(state, _entry(plan, background))
             ready(plans)
-            keep_alive(tunnels, stop, log, wanted=lambda plan: registry.entry_path(state, plan.name).exists())
+
+            def wanted(plan: TunnelPlan) -> bool:
+                return registry.entry_path(state, plan.name).exists()
+
+            keep_alive(tunnels, stop, log, wanted=wanted, relocate=relocate)
         finally:
             for tunnel in tunnels:
                 tunnel.close()
@@ -284,6 +328,21 @@ def hold_tunnels(
                 registry.remove_entry(state, plan.name, pid)
     finally:
         carriers.close()
+
+
+def _relocator(state: Path, start: Path, carriers: Carriers) -> Callable[[TunnelPlan], TunnelPlan]:
+    """Find a plan's container again (through the carriers' SSH masters) and say so in the registry."""
+
+    def relocate(plan: TunnelPlan) -> TunnelPlan:
+        from darse.tunnel.locate import relocate as locate_again
+
+        moved = locate_again(start, plan, carriers.ssh_control)
+        found = registry.own_entry(state, plan.name)
+        if moved.address != plan.address and found is not None and found.pid == os.getpid():
+            registry.write_entry(state, dataclasses.replace(found, remote=f"{moved.address}:{moved.port}"))
+        return moved
+
+    return relocate
 
 
 def state_of(start: Path) -> Path:
@@ -317,7 +376,7 @@ def run_tunnels(
     except BaseException:
         carriers.close()
         raise
-    hold_tunnels(state, plans, stop, log=log, ready=ready, carriers=carriers)
+    hold_tunnels(state, plans, stop, log=log, ready=ready, carriers=carriers, start=start)
 
 
 def start_background(
@@ -328,13 +387,19 @@ def start_background(
     from darse.tunnel.locate import tunnel_plans
 
     plans = tunnel_plans(start, names, to=to, port=port, local=local)
-    return launch_background(state_of(start), plans)
+    return launch_background(state_of(start), plans, start)
 
 
-def launch_background(state: Path, plans: list[TunnelPlan]) -> list[TunnelEntry]:
+def launch_background(state: Path, plans: list[TunnelPlan], start: Path | None = None) -> list[TunnelEntry]:
     """Hand `plans` to a new detached darse process; its entries once it said they are ready."""
     _claim(state, plans)
-    request = json.dumps({"state": str(state), "plans": [p.to_dict() | _private(p) for p in plans]})
+    request = json.dumps(
+        {
+            "state": str(state),
+            "start": str(start.resolve()) if start is not None else None,
+            "plans": [p.to_dict() | _private(p) for p in plans],
+        }
+    )
     log_path = registry.folder(state) / "background.log"
     with contextlib.suppress(FileNotFoundError):
         if log_path.stat().st_size > MAX_LOG:

@@ -106,6 +106,11 @@ class SshLink:
         error = self.master.forward_error(fwd) if self.master is not None else None
         return error.one_line() if error is not None else ""
 
+    def log_path(self) -> Path | None:
+        """The log of the master this link uses (a borrowed master's is beside its socket)."""
+        sock = self.control_socket()
+        return sock.with_suffix(".log") if sock is not None else None
+
     def close(self) -> None:
         if self.master is not None:
             self.master.exit()
@@ -122,11 +127,23 @@ class SshTunnel:
         self.log = log
         self.forward = ssh.Forward(plan.local_port, plan.address, plan.port, plan.local_host)
         self.generation = -1
+        self._log_seen = 0  # bytes of the master's log already looked at for refusals
 
     def open(self) -> None:
         self.link.ensure()
+        self.forward = ssh.Forward(self.plan.local_port, self.plan.address, self.plan.port, self.plan.local_host)
         self.link.forward(self.forward)
         self.generation = self.link.generation
+        self.refused()  # what the log holds now is not this forward's
+
+    def refused(self) -> bool:
+        """Whether connections through the master were refused at the far end since the last call (ssh
+        logs refusals per connection, without naming the forward: any of the host's tunnels may be it)."""
+        log = self.link.log_path()
+        if log is None:
+            return False
+        self._log_seen, found = ssh.refusals_after(log, self._log_seen)
+        return found
 
     def healthy(self) -> bool:
         return self.link.alive(self.generation)

@@ -99,8 +99,10 @@ def test_a_remote_container_through_ssh_and_back_after_a_drop(fleet: tuple[Path,
     assert not list((state / "tunnels").glob("*.sock"))  # the master ended with the tunnel
 
 
-def test_an_alias_to_the_remote_host_in_the_background(fleet: tuple[Path, str], state: Path) -> None:
+def test_an_alias_to_the_remote_host_in_the_background(fleet: tuple[Path, str], state: Path, sshd) -> None:
+    """The command plans through an SSH master it then hands to the background process: one login."""
     root, folder = fleet
+    logins = sshd.log.count("Accepted publickey")
     result = run_darse("tunnel", "remote-cache", "--background", "--json", cwd=root)
     assert result.exit_code == 0, result.output
     [entry] = json.loads(result.stdout)["tunnels"]
@@ -108,6 +110,8 @@ def test_an_alias_to_the_remote_host_in_the_background(fleet: tuple[Path, str], 
     try:
         assert (entry["folder"], entry["target"]) == (folder, "fleet")
         assert ping(host, int(port)) == b"+PONG\n"
+        assert sshd.log.count("Accepted publickey") - logins == 1
+        assert len(_masters(state)) == 1
     finally:
         stopped = run_darse("tunnel", "stop", "--all", cwd=root)
     assert stopped.exit_code == 0, stopped.output

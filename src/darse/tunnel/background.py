@@ -18,7 +18,7 @@ from pathlib import Path
 
 from darse.errors import DarseError
 from darse.tunnel.plan import TunnelPlan
-from darse.tunnel.run import hold_tunnels, plan_from_dict
+from darse.tunnel.run import Carriers, hold_tunnels, plan_from_dict
 
 MAX_REQUEST = 1024 * 1024
 
@@ -54,7 +54,10 @@ def main() -> int:
         request = json.loads(sys.stdin.buffer.read(MAX_REQUEST))
         plans = [plan_from_dict(item) for item in request["plans"]]
         start = Path(request["start"]) if request.get("start") else None
-        hold_tunnels(Path(request["state"]), plans, stop, log=log, ready=ready, background=True, start=start)
+        state = Path(request["state"])
+        carriers = Carriers(state, background=True)
+        carriers.adopt(list(request.get("masters") or []))  # the command's SSH logins, now this process's
+        hold_tunnels(state, plans, stop, log=log, ready=ready, background=True, carriers=carriers, start=start)
     except DarseError as exc:
         log(exc.one_line())
         say({"ready": False, "error": exc.message, "hint": exc.hint})

@@ -141,6 +141,22 @@ class Carriers:
         assert found is not None
         return found
 
+    def hand_over(self) -> list[dict[str, object]]:
+        """This process's logged-in SSH masters, given to a background darse process (`adopt`)."""
+        if self._ssh is None:
+            return []
+        handed = []
+        for url, link in self._ssh.links.items():
+            found = link.hand_over()
+            if found is not None:
+                handed.append({"url": url, "socket": str(found[0]), "pid": found[1]})
+        return handed
+
+    def adopt(self, masters: list[dict[str, object]]) -> None:
+        """Take over the masters another darse process handed over (its planning's logins)."""
+        for item in masters:
+            self._links().link(str(item["url"])).adopt(Path(str(item["socket"])), int(str(item["pid"])))
+
     def _links(self) -> Any:
         if self._ssh is None:
             from darse.tunnel.ssh_carrier import SshLinks
@@ -386,18 +402,28 @@ def start_background(
     entries once it said they carry traffic (its error, one line, otherwise)."""
     from darse.tunnel.locate import tunnel_plans
 
-    plans = tunnel_plans(start, names, to=to, port=port, local=local)
-    return launch_background(state_of(start), plans, start)
+    state = state_of(start)
+    carriers = Carriers(state, background=True)  # masters in a session of their own: they outlive this command
+    try:
+        plans = tunnel_plans(start, names, to=to, port=port, local=local, ssh_control=carriers.ssh_control)
+        return launch_background(state, plans, start, carriers)
+    finally:
+        carriers.close()  # the masters not handed over
 
 
-def launch_background(state: Path, plans: list[TunnelPlan], start: Path | None = None) -> list[TunnelEntry]:
-    """Hand `plans` to a new detached darse process; its entries once it said they are ready."""
+def launch_background(
+    state: Path, plans: list[TunnelPlan], start: Path | None = None, carriers: Carriers | None = None
+) -> list[TunnelEntry]:
+    """Hand `plans` to a new detached darse process; its entries once it said they are ready. The SSH
+    masters of `carriers` (the planning's) go to it too: one login per host, not two."""
     _claim(state, plans)
+    masters = carriers.hand_over() if carriers is not None else []
     request = json.dumps(
         {
             "state": str(state),
             "start": str(start.resolve()) if start is not None else None,
             "plans": [p.to_dict() | _private(p) for p in plans],
+            "masters": masters,
         }
     )
     log_path = registry.folder(state) / "background.log"
@@ -426,9 +452,18 @@ def launch_background(state: Path, plans: list[TunnelPlan], start: Path | None =
     if not outcome.get("ready"):
         if child.poll() is None:
             child.terminate()
+        _end_masters(masters)  # in case the child ended before it took them over
         error = str(outcome.get("error") or f"the background darse process ended without opening (see {log_path})")
         raise DarseError(error[:500], str(outcome.get("hint") or "run the tunnel in the foreground to see why"))
     return [e for e in (registry.entry(state, p.name) for p in plans) if e is not None]
+
+
+def _end_masters(masters: list[dict[str, object]]) -> None:
+    from darse import ssh
+
+    for item in masters:
+        with contextlib.suppress(ssh.SshError, DarseError):
+            ssh.exit_master(Path(str(item["socket"])), ssh.Host.parse(str(item["url"])))
 
 
 def _private(plan: TunnelPlan) -> dict[str, object]:

@@ -33,6 +33,7 @@ class SshLink:
         self.background = background
         self.master: ssh.Master | None = None
         self.borrowed: tuple[Path, int] | None = None  # another darse's master: its socket and pid
+        self.adopted = False  # the borrowed master was handed to this process: ended by its `close`
         self.generation = 0  # counts the masters used: a forward belongs to one of them
 
     def begin(self) -> None:
@@ -60,7 +61,7 @@ class SshLink:
         if self.master is not None:
             self.master.kill()  # reaps it and removes its socket
             self.master = None
-        self.borrowed = None
+        self.borrowed, self.adopted = None, False
         try:
             self.master = ssh.Master.start(self.host, self.state, new_session=self.background)
         except ssh.SshFailed:
@@ -111,11 +112,29 @@ class SshLink:
         sock = self.control_socket()
         return sock.with_suffix(".log") if sock is not None else None
 
+    def hand_over(self) -> tuple[Path, int] | None:
+        """Give this link's own running master to another darse process (`adopt`): its socket and pid.
+        This process no longer ends it (a background tunnel's command hands its planning login over)."""
+        if self.master is None or not self.master.alive() or not self.master.ready:
+            return None
+        handed = (self.master.socket, self.master.pid)
+        self.master = None
+        return handed
+
+    def adopt(self, sock: Path, pid: int) -> None:
+        """Take over a master another darse process started and handed over (`hand_over`)."""
+        if self.master is None and self.borrowed is None:
+            self.borrowed, self.adopted = (sock, pid), True
+            self.generation += 1
+
     def close(self) -> None:
         if self.master is not None:
             self.master.exit()
             self.master = None
-        self.borrowed = None
+        if self.borrowed is not None and self.adopted and self._up():
+            with contextlib.suppress(ssh.SshError):
+                ssh.exit_master(self.borrowed[0], self.host)
+        self.borrowed, self.adopted = None, False
 
 
 class SshTunnel:

@@ -51,8 +51,6 @@ services:
 """
 
 
-
-
 def lint_tree(root: Path, files: dict[str, str] | None = None, today: dt.date = TODAY) -> LintResult:
     """Write `files` under `root` (if given) and lint every service of the repository."""
     if files:

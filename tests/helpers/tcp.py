@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,14 @@ from collections.abc import Iterator
 REDIS_LIKE = "darse-test/redis:tunnel"  # recognised as Redis by its name: the hint is redis-cli's
 # A persistent server (`-ll`): every connection gets +PONG for each line it sends.
 SERVE = ["nc", "-ll", "-p", "6379", "-e", "sh", "-c", "while read l; do echo +PONG; done"]
+# A Compose file whose `db` is that server in a Redis-looking image, publishing no port
+REDIS_LIKE_COMPOSE = f"""
+services:
+  db:
+    image: {REDIS_LIKE}
+    command: {json.dumps(SERVE)}
+    expose: ["6379"]
+"""
 
 
 @contextlib.contextmanager

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +15,13 @@ import docker
 import pytest
 
 from darse.tunnel import registry
-from darse.tunnel.run import run_tunnels
 
 from helpers.cli import run_darse
 from helpers.engine import ensure_busybox
 from helpers.recreate import container_ip, recreate_elsewhere
 from helpers.repo import write_tree
-from helpers.tcp import REDIS_LIKE, SERVE, ping
+from helpers.tcp import REDIS_LIKE, REDIS_LIKE_COMPOSE, ping
+from helpers.tunnels import ping_until_pong, tunnels_held
 
 PATIENCE = 60.0  # s: generous; darse looks every 2 s
 
@@ -35,13 +33,7 @@ def fleet(engine: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Path, s
     root = write_tree(
         tmp_path / "fleet",
         {
-            f"{folder}/compose.yaml": f"""
-                services:
-                  db:
-                    image: {REDIS_LIKE}
-                    command: {json.dumps(SERVE)}
-                    expose: ["6379"]
-                """,
+            f"{folder}/compose.yaml": REDIS_LIKE_COMPOSE,
         },
     )
     compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
@@ -55,14 +47,6 @@ def fleet(engine: docker.DockerClient, tmp_path: Path) -> Iterator[tuple[Path, s
         subprocess.run([*compose, "down", "-v", "-t", "0"], capture_output=True, timeout=120)
 
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    folder.mkdir()
-    monkeypatch.setenv("DARSE_STATE_DIR", str(folder))
-    return folder
-
-
 def moved(root: Path, folder: str, placeholders: list[str]) -> str:
     """Re-create the container elsewhere; its new address (checked to differ from the old one)."""
     compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
@@ -73,45 +57,16 @@ def moved(root: Path, folder: str, placeholders: list[str]) -> str:
     return new
 
 
-def pong_again(host: str, port: int) -> bytes:
-    """Connect until the tunnel answers again (the first connections after the move fail)."""
-    deadline = time.monotonic() + PATIENCE
-    answer = b""
-    while time.monotonic() < deadline and answer != b"+PONG\n":
-        try:
-            answer = ping(host, port)
-        except OSError:
-            answer = b""
-        if answer != b"+PONG\n":
-            time.sleep(0.3)
-    return answer
-
-
 def test_a_foreground_tunnel_follows_its_re_created_container(fleet, state: Path) -> None:
     root, folder, placeholders = fleet
-    stop, ready, lines, plans = threading.Event(), threading.Event(), [], []
-
-    def ready_now(found: list) -> None:
-        plans.extend(found)
-        ready.set()
-
-    holder = threading.Thread(
-        target=run_tunnels, args=(root, [folder], stop), kwargs={"log": lines.append, "ready": ready_now}
-    )
-    holder.start()
-    try:
-        assert ready.wait(60), lines
+    with tunnels_held(root, [folder]) as (plans, lines):
         plan = plans[0]
         assert ping(plan.local_host, plan.local_port) == b"+PONG\n"
         new = moved(root, folder, placeholders)
-        assert pong_again(plan.local_host, plan.local_port) == b"+PONG\n", lines
+        assert ping_until_pong(plan.local_host, plan.local_port, PATIENCE) == b"+PONG\n", lines
         assert any(f"now at {new}" in line for line in lines), lines
         entry = json.loads(registry.entry_path(state, folder).read_text())  # as `darse tunnel ls` shows it
         assert entry["remote"] == f"{new}:6379"
-    finally:
-        stop.set()
-        holder.join(30)
-    assert not holder.is_alive()
 
 
 def test_a_background_tunnel_follows_its_re_created_container(fleet, state: Path) -> None:
@@ -123,7 +78,7 @@ def test_a_background_tunnel_follows_its_re_created_container(fleet, state: Path
     try:
         assert ping(host, int(port)) == b"+PONG\n"
         new = moved(root, folder, placeholders)
-        assert pong_again(host, int(port)) == b"+PONG\n"
+        assert ping_until_pong(host, int(port), PATIENCE) == b"+PONG\n"
         listed = json.loads(run_darse("tunnel", "ls", "--json", cwd=root).stdout)["tunnels"]
         assert [t["remote"] for t in listed] == [f"{new}:6379"]
     finally:

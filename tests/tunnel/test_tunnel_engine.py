@@ -70,14 +70,6 @@ def fleet(images: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
         subprocess.run([*compose, "down", "-v", "-t", "1"], capture_output=True, timeout=120)
 
 
-@pytest.fixture
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "state"
-    folder.mkdir()
-    monkeypatch.setenv("DARSE_STATE_DIR", str(folder))
-    return folder
-
-
 def test_the_plan_finds_the_container_its_port_and_the_hint(fleet: tuple[Path, str]) -> None:
     root, folder = fleet
     plan = tunnel_plan(root, folder, to="db")

@@ -18,13 +18,14 @@ import docker
 import pytest
 
 from darse.tunnel.locate import tunnel_plans
-from darse.tunnel.run import hold_tunnels, run_tunnels
+from darse.tunnel.run import hold_tunnels
 
 from helpers.cli import run_darse
 from helpers.engine import ensure_busybox
 from helpers.recreate import recreate_elsewhere
 from helpers.repo import write_tree
-from helpers.tcp import REDIS_LIKE, SERVE, ping
+from helpers.tcp import REDIS_LIKE, REDIS_LIKE_COMPOSE, ping
+from helpers.tunnels import ping_until_pong, tunnels_held
 
 RECONNECT_PATIENCE = 90.0  # s: generous; how fast it really comes back is a benchmark figure
 
@@ -38,13 +39,7 @@ def fleet(engine: docker.DockerClient, sshd, tmp_path_factory: pytest.TempPathFa
         {
             "darse.toml": f'[targets.fleet]\nhost = "{sshd.alias_url}"\n[services.{folder}]\ntarget = "fleet"\n'
             f'[tunnels.remote-cache]\nservice = "{folder}"\n',
-            f"{folder}/compose.yaml": f"""
-                services:
-                  db:
-                    image: {REDIS_LIKE}
-                    command: {json.dumps(SERVE)}
-                    expose: ["6379"]
-                """,
+            f"{folder}/compose.yaml": REDIS_LIKE_COMPOSE,
         },
     )
     compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
@@ -157,25 +152,9 @@ def test_a_tunnel_in_the_foreground_logs_in_once(fleet: tuple[Path, str], state:
     """Planning asks the remote engine through the master that then carries the tunnel: one login."""
     root, folder = fleet
     logins = sshd.log.count("Accepted publickey")
-    stop, ready = threading.Event(), threading.Event()
-    found: list = []
-
-    def ready_now(plans: list) -> None:
-        found.extend(plans)
-        ready.set()
-
-    holder = threading.Thread(
-        target=run_tunnels, args=(root, [folder], stop), kwargs={"log": lambda _l: None, "ready": ready_now}
-    )
-    holder.start()
-    try:
-        assert ready.wait(60)
-        assert ping(found[0].local_host, found[0].local_port) == b"+PONG\n"
+    with tunnels_held(root, [folder]) as (plans, _lines):
+        assert ping(plans[0].local_host, plans[0].local_port) == b"+PONG\n"
         assert sshd.log.count("Accepted publickey") - logins == 1
-    finally:
-        stop.set()
-        holder.join(30)
-    assert not holder.is_alive()
     assert not list((state / "tunnels").glob("*.sock"))  # the master ended with the tunnel
 
 
@@ -229,38 +208,16 @@ def test_a_login_started_for_a_command_line_that_fails_ends_with_darse(fleet: tu
 def test_a_tunnel_over_ssh_follows_its_re_created_container(fleet: tuple[Path, str], state: Path) -> None:
     """A redeploy re-creates the container at another address: the master's forward is moved to it."""
     root, folder = fleet
-    stop, ready, lines, plans = threading.Event(), threading.Event(), [], []
-
-    def ready_now(found: list) -> None:
-        plans.extend(found)
-        ready.set()
-
-    holder = threading.Thread(
-        target=run_tunnels, args=(root, [folder], stop), kwargs={"log": lines.append, "ready": ready_now}
-    )
-    holder.start()
     placeholder = ""
     try:
-        assert ready.wait(60), lines
-        plan = plans[0]
-        assert ping(plan.local_host, plan.local_port) == b"+PONG\n"
-        compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
-        new, placeholder = recreate_elsewhere(compose, folder, "db", REDIS_LIKE)
-        assert new != plan.address  # the move this test is about happened
-        deadline = time.monotonic() + RECONNECT_PATIENCE
-        answer = b""
-        while time.monotonic() < deadline and answer != b"+PONG\n":
-            try:
-                answer = ping(plan.local_host, plan.local_port)
-            except OSError:
-                answer = b""
-            if answer != b"+PONG\n":
-                time.sleep(0.3)  # the first connections after the move fail
-        assert answer == b"+PONG\n", lines
-        assert any(f"now at {new}" in line for line in lines), lines
+        with tunnels_held(root, [folder]) as (plans, lines):
+            plan = plans[0]
+            assert ping(plan.local_host, plan.local_port) == b"+PONG\n"
+            compose = ["docker", "compose", "--project-name", folder, "-f", str(root / folder / "compose.yaml")]
+            new, placeholder = recreate_elsewhere(compose, folder, "db", REDIS_LIKE)
+            assert new != plan.address  # the move this test is about happened
+            assert ping_until_pong(plan.local_host, plan.local_port, RECONNECT_PATIENCE) == b"+PONG\n", lines
+            assert any(f"now at {new}" in line for line in lines), lines
     finally:
-        stop.set()
-        holder.join(30)
         if placeholder:
             subprocess.run(["docker", "rm", "-f", placeholder], capture_output=True, timeout=60)
-    assert not holder.is_alive()

@@ -56,6 +56,12 @@ ENTRY_POINTS: dict[str, tuple[str, str]] = {
     "check_replicas": ("darse.deploy.swarm.scale", "check_replicas"),
     "stack_rollback": ("darse.deploy.swarm.commands", "rollback"),
     "stack_remove": ("darse.deploy.swarm.commands", "remove"),
+    # node: a Swarm's nodes and their maintenance
+    "list_nodes": ("darse.deploy.swarm.nodes", "list_nodes"),
+    "drain_node": ("darse.deploy.swarm.nodes", "drain"),
+    "activate_node": ("darse.deploy.swarm.nodes", "activate"),
+    "promote_node": ("darse.deploy.swarm.nodes", "promote"),
+    "demote_node": ("darse.deploy.swarm.nodes", "demote"),
     # images: build, push, the private registry, inspect
     "build": ("darse.images.build", "build_services"),
     "push": ("darse.images.push", "push_services"),
@@ -192,6 +198,11 @@ if TYPE_CHECKING:  # what readers and type checkers see; at run time each name l
     from darse.deploy.swarm.commands import remove as stack_remove  # noqa: F401
     from darse.deploy.swarm.commands import rollback as stack_rollback  # noqa: F401
     from darse.deploy.swarm.commands import status as stack_status  # noqa: F401
+    from darse.deploy.swarm.nodes import activate as activate_node  # noqa: F401
+    from darse.deploy.swarm.nodes import demote as demote_node  # noqa: F401
+    from darse.deploy.swarm.nodes import drain as drain_node  # noqa: F401
+    from darse.deploy.swarm.nodes import list_nodes  # noqa: F401
+    from darse.deploy.swarm.nodes import promote as promote_node  # noqa: F401
     from darse.deploy.swarm.scale import check_replicas  # noqa: F401
     from darse.deploy.swarm.scale import plan_scale as plan_stack_scale  # noqa: F401
     from darse.deploy.swarm.scale import scale as stack_scale  # noqa: F401

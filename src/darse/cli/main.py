@@ -63,6 +63,7 @@ COMMAND_MODULES = {
     "push": "build",
     "registry": "registry",
     "stack": "stack",
+    "node": "node",
     "inspect": "inspect",
     "serve": "serve",
     "certs": "certs",

@@ -63,6 +63,18 @@ class NodeState:
 
 
 @dataclass(frozen=True)
+class PlacedTask:
+    """A task the Swarm wants running, with its service's name and where it is (node maintenance)."""
+
+    id: str
+    service: str
+    slot: int | None  # None for a global service's task (one per node)
+    node: str  # the node's ID ("" while not placed)
+    state: str  # running, pending, preparing, ...
+    error: str  # why it is not running (e.g. "no suitable node ...")
+
+
+@dataclass(frozen=True)
 class SwarmChange:
     """One change the manager announced: a service or a node updated, or a task's container on this node."""
 
@@ -175,6 +187,29 @@ class SwarmEngine:
         """Every node of the Swarm, managers first, then by hostname: one query."""
         nodes = [_node_state(raw) for raw in self.client.api.nodes()]
         return sorted(nodes, key=lambda n: (n.role != "manager", n.hostname, n.id))
+
+    def placed_tasks(self) -> list[PlacedTask]:
+        """Every task the Swarm wants running, whatever its stack, with its node: two queries."""
+        api = self.client.api
+        with _reading("the Swarm's tasks"):
+            names = {raw["ID"]: str((raw.get("Spec") or {}).get("Name", "")) for raw in api.services()}
+            raw_tasks = api.tasks(filters={"desired-state": "running"})
+        return [_placed_task(raw, names) for raw in raw_tasks]
+
+    def update_node(self, node_id: str, *, availability: str | None = None, role: str | None = None) -> None:
+        """Set a node's availability (active, pause, drain) or role (manager, worker), its other settings kept."""
+        api = self.client.api
+        with _reading(f"node {node_id}"):
+            raw = api.inspect_node(node_id)
+        spec = dict(raw.get("Spec") or {})
+        if availability is not None:
+            spec["Availability"] = availability
+        if role is not None:
+            spec["Role"] = role
+        try:
+            api.update_node(node_id, int((raw.get("Version") or {}).get("Index", 0)), spec)
+        except Exception as exc:  # the manager's refusal (e.g. its quorum would be lost), as one line
+            raise DarseError(f"the Swarm refused to update node {node_id}: {_first_line(exc)}", _NODE_HINT) from None
 
     def events(self) -> SwarmEvents:
         """Subscribe to the Swarm's changes from now on, on a connection of its own (closed with it)."""
@@ -405,6 +440,23 @@ def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str)
         labels=dict(spec.get("Labels") or {}),
         tasks=states,
         template=hashlib.sha256(json.dumps(spec.get("TaskTemplate", {}), sort_keys=True).encode()).hexdigest(),
+    )
+
+
+_NODE_HINT = "see `docker node ls` on a manager"
+
+
+def _placed_task(raw: dict[str, Any], service_names: dict[str, str]) -> PlacedTask:
+    status = raw.get("Status") or {}
+    slot = raw.get("Slot")
+    return PlacedTask(
+        id=str(raw.get("ID", "")),
+        service=service_names.get(str(raw.get("ServiceID", "")), str(raw.get("ServiceID", ""))),
+        slot=int(slot) if isinstance(slot, int) else None,
+        node=str(raw.get("NodeID", "") or ""),
+        state=str(status.get("State", "")),
+        error=_last_line(str(status.get("Err", "") or ""))
+        or (_last_line(str(status.get("Message", ""))) if status.get("State") == "pending" else ""),
     )
 
 

@@ -15,7 +15,7 @@ import json
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from darse.engine.api import Subscription
@@ -60,6 +60,10 @@ class NodeState:
     manager_status: str  # leader, reachable, unreachable; "" for a worker
     engine_version: str
     address: str
+    os: str = ""  # node.platform.os of placement constraints
+    arch: str = ""  # node.platform.arch
+    labels: dict[str, str] = field(default_factory=dict)  # node.labels.NAME (the node's own, set by an admin)
+    engine_labels: dict[str, str] = field(default_factory=dict)  # engine.labels.NAME (its daemon's)
 
 
 @dataclass(frozen=True)
@@ -476,7 +480,15 @@ def _node_state(raw: dict[str, Any]) -> NodeState:
         manager_status=manager_status,
         engine_version=str((description.get("Engine") or {}).get("EngineVersion", "")),
         address=str(status.get("Addr", "")),
+        os=str((description.get("Platform") or {}).get("OS", "")),
+        arch=str((description.get("Platform") or {}).get("Architecture", "")),
+        labels=_labels(spec.get("Labels")),
+        engine_labels=_labels((description.get("Engine") or {}).get("Labels")),
     )
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
 def _last_line(text: str) -> str:

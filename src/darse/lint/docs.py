@@ -283,6 +283,14 @@ EXAMPLES: dict[str, tuple[str, str]] = {
         + "  cache:\n    image: example/cache:1.0\n    init: true\n"
         + _SWARM,
     ),
+    "SW005": (
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n    volumes:\n      - data:/var/lib/app\n"
+        + _SWARM
+        + "      replicas: 2\nvolumes:\n  data:\n",
+        "services:\n  app:\n    image: example/app:1.0\n    init: true\n    volumes:\n      - data:/var/lib/app\n"
+        + _SWARM
+        + "      replicas: 1\nvolumes:\n  data:\n",
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from darse.certs.swarm import add_certificates
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
+from darse.deploy.swarm.placement import check_placement
 from darse.deploy.swarm.replicas import ReplicaChange
 from darse.deploy.swarm.stackfile import StackDocument, make_stack_document
 from darse.engine.swarm import ServiceState, SwarmEngine
@@ -108,6 +109,7 @@ def prepare_stack(
     engine.ensure_manager()
     made = make_stack_document(resolved, stack, {**labels, LABEL_PREFIX + "service": service.name})
     _check_images(engine, service, made.images)
+    check_placement(made.document, engine.nodes())  # tasks that could never be placed: said before deploying
     # the certificates of darse.certs consumers, as secrets (created now: named by their content)
     certificates = add_certificates(repository, service, stack, engine, made.document)
     made.secret_names.update({name: name for name in certificates})

@@ -135,3 +135,78 @@ def swarm_depends_on(name: str, node: YNode, compose: ComposeFile, ctx: LintCont
     if depends_on is not None and depends_on.is_list:
         where = node.key_node("depends_on")
         yield Hit("depends_on is ignored on a Swarm: services start in any order", where.line, where.column)
+
+
+@compose_service_rule(
+    "SW005",
+    "swarm-split-volume",
+    "replicas sharing a local volume",
+    Severity.WARNING,
+    """A named volume of the `local` driver lives on one node. On a Swarm, a service with more than one
+    replica (or `mode: global`) gets such a volume on every node its tasks land on, each one empty and
+    separate: the data splits. Keep one replica, pin the service to one node with a placement
+    constraint, or use a volume driver the nodes share. (`darse up` checks it again against the real
+    nodes: on a one-node Swarm nothing splits.)""",
+)
+def swarm_split_volume(name: str, node: YNode, compose: ComposeFile, ctx: LintContext) -> Iterator[Hit]:
+    if not _on_swarm(ctx):
+        return
+    deploy = node.get("deploy")
+    mode = deploy.get("mode") if deploy is not None else None
+    replicas = deploy.get("replicas") if deploy is not None else None
+    several = (mode is not None and mode.text() == "global") or (
+        replicas is not None and (replicas.text() or "").isdigit() and int(replicas.text() or "0") > 1
+    )
+    placement = deploy.get("placement") if deploy is not None else None
+    pinned = placement is not None and _pins_one_node(placement.get("constraints"))
+    if not several or pinned:
+        return
+    for volume in _local_volume_mounts(node, compose):
+        where = node.key_node("volumes")
+        count = (
+            "global"
+            if mode is not None and mode.text() == "global"
+            else f"{replicas.text() if replicas else ''} replicas"
+        )
+        yield Hit(
+            f"{count} share the local volume {volume}: each node gets its own copy and the data splits "
+            "(one replica, a constraint pinning one node, or a shared volume driver)",
+            where.line,
+            where.column,
+        )
+
+
+def _pins_one_node(constraints: YNode | None) -> bool:
+    """A constraint naming one node (`node.hostname==` or `node.id==`)."""
+    if constraints is None or not constraints.is_list:
+        return False
+    texts = [(item.text() or "").replace(" ", "") for item in constraints.value]
+    return any(t.startswith(("node.hostname==", "node.id==")) for t in texts)
+
+
+def _local_volume_mounts(node: YNode, compose: ComposeFile) -> list[str]:
+    """The named volumes the service mounts that the file declares with the local driver (or none)."""
+    mounts = node.get("volumes")
+    declared = compose.section("volumes")
+    if mounts is None or not mounts.is_list:
+        return []
+    found = []
+    for mount in mounts.value:
+        if mount.is_map:
+            kind, source = mount.get("type"), mount.get("source")
+            if (kind is not None and kind.text() != "volume") or source is None:
+                continue
+            name = source.text() or ""
+        else:
+            text = mount.text() or ""
+            name = text.split(":", 1)[0] if ":" in text else ""
+        if not name or name.startswith(("/", ".", "~", "$")):
+            continue
+        entry = declared.get(name) if declared is not None and declared.is_map else None
+        if entry is None:
+            continue  # not a named volume of this file (Compose would refuse it anyway)
+        driver = entry.get("driver") if entry.is_map else None
+        external = entry.get("external") if entry.is_map else None
+        if (driver is None or driver.text() == "local") and external is None and name not in found:
+            found.append(name)
+    return found

@@ -30,7 +30,7 @@ def _finish(report: DeployReport, json_flag: bool) -> None:
 def up(
     services: list[str] = typer.Argument(None, help="Services (folder paths) to deploy."),
     all_services: bool = typer.Option(False, "--all", help="Deploy every service of the repository."),
-    force: bool = typer.Option(False, "--force", help="Deploy despite lint errors."),
+    force: bool = typer.Option(False, "--force", help="Deploy despite lint errors (or tasks no Swarm node could run)."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Deploy uncommitted changes (recorded as dirty)."),
     timeout: int = typer.Option(120, "--timeout", min=1, help=TIMEOUT_HELP),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Leave failed containers instead of rolling back."),

@@ -21,7 +21,7 @@ console = Console(highlight=False)
 def deploy(
     services: list[str] = typer.Argument(None, help="Service folders (default: every Swarm-target service)."),
     timeout: float = typer.Option(300, "--timeout", help="Seconds to wait for the stack to converge."),
-    force: bool = typer.Option(False, "--force", help="Deploy even when lint reports errors."),
+    force: bool = typer.Option(False, "--force", help="Deploy despite lint errors or tasks no node could run."),
     allow_dirty: bool = typer.Option(False, "--allow-dirty", help="Deploy uncommitted changes (recorded as dirty)."),
     json_flag: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:

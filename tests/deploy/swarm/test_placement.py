@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from darse.deploy.swarm.placement import Constraint, check_placement, placement_problems
+from darse.deploy.swarm.placement import Constraint, placement_problems, refuse_unplaceable
 from darse.engine.swarm import NodeState
 from darse.errors import DarseError
 
@@ -118,6 +118,6 @@ def test_a_bind_mount_is_not_a_volume_to_split() -> None:
 
 def test_the_refusal_is_one_line_with_a_hint() -> None:
     with pytest.raises(DarseError) as caught:
-        check_placement(stack(constraints("node.labels.zone==north")), NODES)
+        refuse_unplaceable(stack(constraints("node.labels.zone==north")), NODES)
     assert "\n" not in caught.value.one_line() and "docker node update --label-add" in caught.value.hint
-    check_placement(stack(constraints("node.labels.zone==east")), NODES)  # nothing raised
+    refuse_unplaceable(stack(constraints("node.labels.zone==east")), NODES)  # nothing raised

@@ -54,7 +54,9 @@ def up_on_swarm(
         dirty = check_clean(service.name, changes, allow_dirty, hint=preflight.DIRTY_HINT)
         preflight.check_secrets(ctx.repository, service)
         preflight.check_lint(ctx.repository, service, force)
-        return _deploy(ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, say)
+        return _deploy(
+            ctx, service, service.deploy_file, revisions.head, dirty, "up", timeout, say, check_placement=not force
+        )
 
 
 def rollback_on_swarm(
@@ -106,7 +108,10 @@ def _deploy(
     action: str,
     timeout: float,
     say: Callable[[str], None],
+    check_placement: bool = False,
 ) -> StackResult:
+    """`check_placement`: refuse tasks no node could run (`darse up` without --force; a rollback goes
+    back to what ran, whatever the nodes are now)."""
     project = ctx.project(service)
     overrides = service.overrides_beside(compose_path)
     masker = masker_for_compose(compose_path, *overrides, service.compose_path)
@@ -114,7 +119,7 @@ def _deploy(
     service_dirs = (compose_path.parent,)
     digest = resolved.config_hash(config, service_dirs)
     labels = {COMMIT_LABEL: revision, DIRTY_LABEL: "true" if dirty else "false", TIME_LABEL: now(), HASH_LABEL: digest}
-    prepared = prepare_stack(ctx.repository, service, config, labels)  # reads only: errors leave no trace
+    prepared = prepare_stack(ctx.repository, service, config, labels, check_placement)  # reads only
     replicas = replica_changes(config, prepared.engine.services(prepared.stack))  # set by hand, undone now
     for change in replicas:
         say(change.line())

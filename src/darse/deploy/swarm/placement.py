@@ -157,7 +157,7 @@ def _local_volumes(service: dict[str, Any], volumes: dict[str, Any]) -> list[str
     return sorted(set(found))
 
 
-def check_placement(document: dict[str, Any], nodes: list[NodeState]) -> None:
+def refuse_unplaceable(document: dict[str, Any], nodes: list[NodeState]) -> None:
     """Refuse, in one line, a stack whose tasks could not all be placed (see the module)."""
     problems = placement_problems(document, nodes)
     if problems:
@@ -165,5 +165,5 @@ def check_placement(document: dict[str, Any], nodes: list[NodeState]) -> None:
         raise DarseError(
             problems[0] + more,
             "fix the service's deploy: section (constraints, replicas, max_replicas_per_node, volumes), "
-            "or the nodes (`docker node update --label-add`, `darse node ls`)",
+            "or the nodes (`docker node update --label-add`, `darse node ls`); --force deploys anyway",
         )

@@ -15,7 +15,7 @@ from typing import Any
 from darse.certs.swarm import add_certificates
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
-from darse.deploy.swarm.placement import check_placement
+from darse.deploy.swarm.placement import refuse_unplaceable
 from darse.deploy.swarm.replicas import ReplicaChange
 from darse.deploy.swarm.stackfile import StackDocument, make_stack_document
 from darse.engine.swarm import ServiceState, SwarmEngine
@@ -96,20 +96,26 @@ class PreparedStack:
 
 
 def prepare_stack(
-    repository: Repository, service: Service, resolved: dict[str, Any], labels: dict[str, str]
+    repository: Repository,
+    service: Service,
+    resolved: dict[str, Any],
+    labels: dict[str, str],
+    check_placement: bool = False,
 ) -> PreparedStack:
     """Checks that read only: a Swarm manager answers, images can come from a registry; the document.
     The one write: the certificate secrets of darse.certs consumers (named by their content, removed
     with the stack or by the next deploy when unused).
 
-    `resolved` is `docker compose config` output; `labels` must hold the config hash (org.darse.config-hash)."""
+    `resolved` is `docker compose config` output; `labels` must hold the config hash (org.darse.config-hash).
+    `check_placement`: refuse tasks no node of the Swarm could run (darse.deploy.swarm.placement)."""
     target = swarm_target(repository, service)
     stack = stack_name(service)
     engine = SwarmEngine(target)
     engine.ensure_manager()
     made = make_stack_document(resolved, stack, {**labels, LABEL_PREFIX + "service": service.name})
     _check_images(engine, service, made.images)
-    check_placement(made.document, engine.nodes())  # tasks that could never be placed: said before deploying
+    if check_placement:
+        refuse_unplaceable(made.document, engine.nodes())
     # the certificates of darse.certs consumers, as secrets (created now: named by their content)
     certificates = add_certificates(repository, service, stack, engine, made.document)
     made.secret_names.update({name: name for name in certificates})

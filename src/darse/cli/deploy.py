@@ -154,8 +154,14 @@ def logs(
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
     tail: int = typer.Option(None, "--tail", "-n", min=0, help="Only the last N lines of each container."),
 ) -> None:
-    """The service's container logs (`docker compose logs` of its project)."""
-    raise typer.Exit(api.logs(api.open_deployments(Path.cwd()), service, follow, tail))
+    """The service's container logs (`docker compose logs` of its project; on a Swarm target, every task's
+    lines whatever its node, named `member.slot@node`)."""
+    raise typer.Exit(api.logs(api.open_deployments(Path.cwd()), service, follow, tail, write=_write_line))
+
+
+def _write_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:

@@ -542,9 +542,23 @@ def diff(ctx: DeployContext, name: str) -> ConfigDiff:
     return config_diff(ctx, ctx.service(name))
 
 
-def logs(ctx: DeployContext, name: str, follow: bool = False, tail: int | None = None) -> int:
-    """`darse logs`: `docker compose logs` of the service's project, straight to the terminal; its exit code."""
+def logs(
+    ctx: DeployContext,
+    name: str,
+    follow: bool = False,
+    tail: int | None = None,
+    write: Callable[[str], None] = print,
+) -> int:
+    """`darse logs`: `docker compose logs` of the service's project, straight to the terminal; on a Swarm
+    target, every task's lines through the manager, whatever its node, each rendered to `write`. The
+    exit code."""
     service = ctx.service(name)
+    target = ctx.target_of(service)
+    if target.is_swarm:
+        from darse.deploy.swarm.logs import print_stack_logs
+        from darse.deploy.swarm.stack import stack_name
+
+        return print_stack_logs(target, stack_name(service), follow, tail, write)
     _ = ctx.engine_for(service)
     return ComposeRunner(ctx.project(service), ctx.endpoint_of(service)).logs(follow, tail)
 

@@ -102,9 +102,9 @@ class EngineAPI(Protocol):
         `tail` lines (or those after `since`, seconds since the epoch) on."""
         ...
 
-    def start_service_logs(self, service: str, *, tail: int | str = "all") -> LogStream:
-        """Follow every task of a Swarm service on every node, lines stamped and with their details
-        (`com.docker.swarm.task.id=...`)."""
+    def start_service_logs(self, service: str, *, tail: int | str = "all", follow: bool = True) -> LogStream:
+        """Every task of a Swarm service on every node, lines stamped and with their details
+        (`com.docker.swarm.task.id=...`); followed (new lines as they come) unless `follow` is False."""
         ...
 
     def services(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
@@ -151,9 +151,10 @@ def event_objects(chunks: Iterator[bytes], limit: int = MAX_EVENT_LINE) -> Itera
                 yield item
 
 
-def log_params(tail: int | str, since: float | None = None) -> dict[str, str]:
-    """The query of a followed, stamped log of both streams (containers and services take the same)."""
-    params = {"follow": "1", "stdout": "1", "stderr": "1", "timestamps": "1", "tail": str(tail)}
+def log_params(tail: int | str, since: float | None = None, follow: bool = True) -> dict[str, str]:
+    """The query of a stamped log of both streams, followed unless `follow` is False (containers and
+    services take the same)."""
+    params = {"follow": "1" if follow else "0", "stdout": "1", "stderr": "1", "timestamps": "1", "tail": str(tail)}
     if since is not None:
         params["since"] = f"{since:.9f}"
     return params

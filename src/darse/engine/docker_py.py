@@ -39,8 +39,9 @@ class DockerPyAPI(docker.APIClient):
     def start_logs(self, container: str, *, tail: int | str = "all", since: float | None = None) -> _LogChunks:
         return self._follow(self._url("/containers/{0}/logs", container), log_params(tail, since))
 
-    def start_service_logs(self, service: str, *, tail: int | str = "all") -> _LogChunks:
-        return self._follow(self._url("/services/{0}/logs", service), {**log_params(tail), "details": "1"})
+    def start_service_logs(self, service: str, *, tail: int | str = "all", follow: bool = True) -> _LogChunks:
+        params = {**log_params(tail, follow=follow), "details": "1"}
+        return self._follow(self._url("/services/{0}/logs", service), params)
 
     def _follow(self, url: str, params: dict[str, str]) -> _LogChunks:
         """The answer's raw bytes, chunk by chunk as the engine flushes them (frames taken apart by darse)."""

@@ -194,9 +194,9 @@ class LocalEngine:
         """`GET /containers/{id}/logs?follow=1&timestamps=1` on a connection of its own."""
         return self._follow(f"/containers/{quote(container, safe='')}/logs?" + urlencode(log_params(tail, since)))
 
-    def start_service_logs(self, service: str, *, tail: int | str = "all") -> LogChunks:
+    def start_service_logs(self, service: str, *, tail: int | str = "all", follow: bool = True) -> LogChunks:
         """`GET /services/{id}/logs?follow=1&timestamps=1&details=1`: every task, on every node."""
-        params = {**log_params(tail), "details": "1"}
+        params = {**log_params(tail, follow=follow), "details": "1"}
         return self._follow(f"/services/{quote(service, safe='')}/logs?" + urlencode(params))
 
     def _follow(self, url: str) -> LogChunks:

@@ -98,9 +98,10 @@ def task_slots(engine: Engine, service_id: str) -> dict[str, str]:
     return slots
 
 
-def follow_service(engine: Engine, service: SwarmService, tail: int | str = 100) -> FollowedLog:
-    """Follow every task of a Swarm service, on every node, those that start later included."""
-    stream = engine.api.start_service_logs(service.id, tail=tail)
+def follow_service(engine: Engine, service: SwarmService, tail: int | str = 100, follow: bool = True) -> FollowedLog:
+    """Follow every task of a Swarm service, on every node, those that start later included (with
+    `follow` False: the lines there are now, then the end)."""
+    stream = engine.api.start_service_logs(service.id, tail=tail, follow=follow)
     return FollowedLog(stream, multiplexed=not service.tty, details=True, errors=engine.errors)
 
 

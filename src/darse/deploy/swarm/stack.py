@@ -15,7 +15,7 @@ from typing import Any
 from darse.certs.swarm import add_certificates
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
-from darse.deploy.swarm.placement import refuse_unplaceable
+from darse.deploy.swarm.placement_check import refuse_unplaceable
 from darse.deploy.swarm.replicas import ReplicaChange
 from darse.deploy.swarm.stackfile import StackDocument, make_stack_document
 from darse.engine.swarm import ServiceState, SwarmEngine
@@ -107,7 +107,7 @@ def prepare_stack(
     with the stack or by the next deploy when unused).
 
     `resolved` is `docker compose config` output; `labels` must hold the config hash (org.darse.config-hash).
-    `check_placement`: refuse tasks no node of the Swarm could run (darse.deploy.swarm.placement)."""
+    `check_placement`: refuse tasks no node of the Swarm could run (darse.deploy.swarm.placement_check)."""
     target = swarm_target(repository, service)
     stack = stack_name(service)
     engine = SwarmEngine(target)

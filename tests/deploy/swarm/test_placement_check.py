@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from darse.deploy.swarm.placement import Constraint, placement_problems, refuse_unplaceable
+from darse.deploy.swarm.placement_check import Constraint, placement_problems, refuse_unplaceable
 from darse.engine.swarm import NodeState
 from darse.errors import DarseError
 

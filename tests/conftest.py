@@ -10,9 +10,10 @@ import pytest
 
 from darse.lint.linter import LintResult
 
-from helpers.engine import busybox, engine, project_name, swarm  # noqa: F401  (fixtures of the engine tests)
+from helpers.engine import busybox, engine, project_name  # noqa: F401  (fixtures of the engine tests)
 from helpers.lint import TODAY, lint_tree
 from helpers.sshd import sshd  # noqa: F401  (the test SSH server)
+from helpers.swarm_nodes import swarm, swarm_cluster  # noqa: F401  (the three-node Swarm)
 
 
 @pytest.fixture

@@ -110,6 +110,7 @@ def test_a_stack_result() -> None:
     assert StackStatus([{"service": "pad", "deployed": False}]).to_dict() == {
         "schema": 1,
         "services": [{"service": "pad", "deployed": False}],
+        "nodes": [],
     }
 
 

@@ -89,14 +89,6 @@ def busybox(engine: docker.DockerClient):
     return ensure_busybox(engine, "busybox:1.36")
 
 
-@pytest.fixture(scope="session")
-def swarm(engine: docker.DockerClient) -> docker.DockerClient:
-    """The test engine as a one-node Swarm manager (initialised if needed, left active for other tests)."""
-    if engine.info().get("Swarm", {}).get("LocalNodeState") != "active":
-        engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
-    return engine
-
-
 @pytest.fixture
 def project_name() -> str:
     """A Compose project name no other test (or concurrent run) uses."""

@@ -1,5 +1,6 @@
-"""A services repository with one service that writes logs on demand, on the real engine (Compose or a
-one-node Swarm), for the tests and the benchmark of the dashboard's logs.
+"""A services repository with one service that writes logs on demand, on the real engine (Compose, or
+the three-node test Swarm, its image then in the cluster's registry and its tasks on any node), for the
+tests and the benchmark of the dashboard's logs.
 
 The container prints a greeting holding a planted secret (read from its env_file) and then sleeps; a
 test writes a line to its log at any moment with `docker exec ... sh -c 'echo ... > /proc/1/fd/1'`
@@ -17,17 +18,18 @@ import docker
 
 from helpers.engine import ensure_busybox
 from helpers.repo import git_init, write_tree
+from helpers.swarm_nodes import Cluster
 
 IMAGE = "darse-test/logs-app:1.0"
 SECRET = "Lg7-planted-secret-token-value"
 SCRIPT = r"trap 'exit 0' TERM; echo \"app starts with token $$API_TOKEN\"; while true; do sleep 1; done"
 COMMAND = f'["sh", "-c", "{SCRIPT}"]'
 
-COMPOSE = f"""\
+COMPOSE = """\
 services:
   app:
-    image: {IMAGE}
-    command: {COMMAND}
+    image: {image}
+    command: {command}
     env_file:
       - ./app.secrets
 """
@@ -36,10 +38,12 @@ services:
 class LogsService:
     """One service folder (`name`, also its Compose project or stack) in a repository at `root`."""
 
-    def __init__(self, root: Path, engine: docker.DockerClient, swarm: bool = False) -> None:
+    def __init__(self, root: Path, engine: docker.DockerClient, cluster: Cluster | None = None) -> None:
         ensure_busybox(engine, IMAGE)
         self.engine = engine
-        self.swarm = swarm
+        self.cluster = cluster
+        self.swarm = swarm = cluster is not None
+        image = cluster.busybox("darse-test-logs-app:1.0") if cluster is not None else IMAGE
         self.name = f"logs{uuid.uuid4().hex[:8]}"
         self.root = root
         toml = f'[targets.one]\nkind = "swarm"\n[services."{self.name}"]\ntarget = "one"\n' if swarm else ""
@@ -48,7 +52,7 @@ class LogsService:
             {
                 "darse.toml": toml,
                 ".gitignore": "*.secrets\n",
-                f"{self.name}/compose.yaml": COMPOSE,
+                f"{self.name}/compose.yaml": COMPOSE.format(image=image, command=COMMAND),
                 f"{self.name}/README.md": f"# {self.name}\n",
                 f"{self.name}/app.secrets.example": "API_TOKEN=\n",
             },
@@ -69,7 +73,10 @@ class LogsService:
         subprocess.run(command, cwd=self.folder, check=True, capture_output=True, timeout=120)
 
     def containers(self) -> list:
-        label = f"com.docker.stack.namespace={self.name}" if self.swarm else f"com.docker.compose.project={self.name}"
+        """The running containers of the service (on a Swarm: on every node)."""
+        if self.cluster is not None:
+            return [c for _node, c in self.cluster.task_containers(f"{self.name}_app") if c.status == "running"]
+        label = f"com.docker.compose.project={self.name}"
         return self.engine.containers.list(filters={"label": label, "status": "running"})
 
     def running(self, timeout: float = 60) -> str:
@@ -85,8 +92,13 @@ class LogsService:
     def write(self, text: str, container: str | None = None) -> None:
         """A line in the service's log, now (`text` must not hold single quotes)."""
         target = container or self.running()
-        command = ["docker", "exec", target, "sh", "-c", f"echo '{text}' > /proc/1/fd/1"]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        script = f"echo '{text}' > /proc/1/fd/1"
+        if self.cluster is not None:  # the task's container may run on a worker: exec through its engine
+            (found,) = [c for c in self.containers() if c.id == target]
+            code, output = found.exec_run(["sh", "-c", script])
+            assert code == 0, output
+            return
+        subprocess.run(["docker", "exec", target, "sh", "-c", script], check=True, capture_output=True, timeout=60)
 
     def close(self) -> None:
         if self.swarm:

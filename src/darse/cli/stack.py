@@ -44,17 +44,18 @@ def status(
     services: list[str] = typer.Argument(None, help="Service folders (default: every Swarm-target service)."),
     json_flag: bool = typer.Option(False, "--json", help="Print the status as JSON."),
 ) -> None:
-    """Services of each stack: replicas running/desired, image, update state, failing tasks."""
+    """Services of each stack: replicas running/desired and the nodes running them, image, update state,
+    failing tasks; replicas lost with a node that is down, and tasks the Swarm cannot place (its reason)."""
     report = api.stack_status(api.open_repository(Path.cwd()), services)
     if json_flag:
         print_json(report.to_dict())
         return
     table = Table()
-    for column in ("folder", "service", "replicas", "image", "update", "failing tasks"):
+    for column in ("folder", "service", "replicas", "nodes", "image", "update", "failing tasks"):
         table.add_column(column, overflow="fold")
     for row in report.rows:
         if not row["deployed"]:
-            table.add_row(row["service"], "-", "not deployed", "", "", "")
+            table.add_row(row["service"], "-", "not deployed", "", "", "", "")
             continue
         desired = "global" if row["desired"] is None else str(row["desired"])
         colour = "green" if row["desired"] is None or row["running"] == row["desired"] else "yellow"
@@ -62,11 +63,26 @@ def status(
             escape(row["service"]),
             escape(row["name"]),
             f"[{colour}]{row['running']}/{desired}[/]",
+            escape(_nodes(row)),
             escape(row["image"]),
             escape(row["update"]),
             escape("; ".join(row["failing"])),
         )
     console.print(table)
+    for target, node in report.down:
+        console.print(f"[red]node {escape(node.hostname)} of {escape(target)} is down[/]", highlight=False)
+    for row in report.rows:
+        for line in row.get("problems", []):
+            console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+
+
+def _nodes(row: dict) -> str:
+    """`vm ×2, worker-01 ×1`: where the running replicas are."""
+    counts: dict[str, int] = {}
+    for task in row["tasks"]:
+        if task["state"] == "running" and task["node_state"] != "down":
+            counts[task["node"] or "?"] = counts.get(task["node"] or "?", 0) + 1
+    return ", ".join(f"{node} ×{count}" for node, count in sorted(counts.items()))
 
 
 @app.command("scale")

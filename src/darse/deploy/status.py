@@ -57,9 +57,17 @@ class ServiceStatus:
     warnings: list[str] = field(default_factory=list)
     target: str = ""
     error: str = ""  # unreachable: why its target did not answer (one line, with the hint)
+    tasks: list[dict[str, Any]] | None = None  # a Swarm target's: every task with its member and node
 
     def to_dict(self) -> dict[str, Any]:
-        """The `--json` form of a row, documented in docs/deploy.md (`containers` is null when unreachable)."""
+        """The `--json` form of a row, documented in docs/deploy.md; Swarm rows also carry `tasks`."""
+        row = self._common()
+        if self.tasks is not None:
+            row["tasks"] = self.tasks
+        return row
+
+    def _common(self) -> dict[str, Any]:
+        """The fields of every row (`containers` is null when unreachable)."""
         return {
             "service": self.service,
             "project": self.project,
@@ -173,14 +181,19 @@ def report(ctx: DeployContext) -> StatusReport:
             ).services.append(service.name)
             rows.append(row)
             continue
+        members: list[ServiceState] = []
         if target.is_swarm:
-            tasks = _swarm_counts(stacks.get(target.name, {}).get(project, []), recorded)
+            members = stacks.get(target.name, {}).get(project, [])
+            tasks = _swarm_counts(members, recorded)
         else:
             tasks = _compose_counts(by_project.get((ctx.endpoint_of(service), project), []), recorded)
         deployed = recorded.revision if recorded else tasks.labelled_commit
         row = ServiceStatus(service.name, project, deployed, head, NOT_DEPLOYED, target=target.name)
         row.total, row.running, row.healthy = tasks.total, tasks.running, tasks.healthy
         row.warnings = _ownership_warnings(service.name, project, ctx.folders_by_project.get(project, []), tasks)
+        if target.is_swarm:
+            row.tasks, lines = _swarm_tasks(members)
+            row.warnings += lines
         _last(row, last)
         if project in locked:
             row.state = DEPLOYING
@@ -317,6 +330,20 @@ def _swarm_counts(services: list[ServiceState], recorded: Any) -> Counts:
         labelled_commit=labelled.get(COMMIT_LABEL, ""),
         config_drift=drift,
     )
+
+
+def _swarm_tasks(members: list[ServiceState]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Every task of a stack's services with its member and node, and what placement.py says is wrong
+    (replicas lost with a node that is down, tasks the Swarm cannot place, with its reason)."""
+    from darse.deploy.swarm.placement import placement, task_dict
+
+    tasks: list[dict[str, Any]] = []
+    lines: list[str] = []
+    for member in members:
+        where = placement(member)
+        tasks += [{"member": member.short, **task_dict(t)} for t in where.tasks]
+        lines += where.lines(member.short)
+    return tasks, lines
 
 
 def _config_drift(containers: list[ContainerState], images: dict[str, Any] | None) -> bool:

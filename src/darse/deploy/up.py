@@ -15,6 +15,7 @@ Compose sees nothing to change and recreates nothing; the history still records 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -207,6 +208,8 @@ def deploy(
             outcome.pinned = resolved.pin_images(to_run, source.pin, engine.image_id)
         say(f"docker compose up (waiting up to {timeout:.0f} s for healthy containers)")
         result = runner.up(to_run, source.service_dir, timeout)
+        if not result.ok and _attach_race(result.output):
+            result = _up_again(engine, runner, to_run, source, timeout, say)
         outcome.compose_output = result.output
         after = engine.containers(project=source.project)
         outcome.containers = after
@@ -235,6 +238,28 @@ def deploy(
             if outcome.rollback is None:
                 outcome.rollback_note = "no earlier successful deployment to roll back to"
     return outcome
+
+
+def _attach_race(output: str) -> bool:
+    """Whether `compose up` failed because the engine was still tearing down its copy of a Swarm overlay
+    network (the last task of a stack on this node just left it) when a container attached to it: the
+    engine answers "network ID not found" for a network that exists. Seen on Docker 20.10 with several
+    nodes; the container it made stays `created`, holding an address the retry must not ask for again."""
+    return bool(re.search(r"network [0-9a-z]{25} not found", output))
+
+
+def _up_again(
+    engine: Engine,
+    runner: ComposeRunner,
+    to_run: dict[str, Any],
+    source: Any,
+    timeout: float,
+    say: Callable[[str], None],
+) -> Any:
+    """The never-started containers of the failed attempt removed, `compose up` once more."""
+    removed = engine.remove_never_started(engine.containers(project=source.project))
+    say(f"the engine was releasing an overlay network; docker compose up again (removed {len(removed)} unstarted)")
+    return runner.up(to_run, source.service_dir, timeout)
 
 
 def failed_containers(

@@ -189,6 +189,19 @@ class Engine:
                 created.append(name)
         return created
 
+    def remove_never_started(self, containers: list[ContainerState]) -> list[str]:
+        """Remove the containers in state `created` (made, never started: nothing ran in them, nothing is
+        lost); their names. Others are left alone."""
+        removed = []
+        for container in containers:
+            if container.state == "created":
+                try:
+                    self.docker_api.remove_container(container.id)
+                except Exception:  # gone already, or the engine refused: the retry reports what remains
+                    continue
+                removed.append(container.name)
+        return removed
+
     def network_subnets(self, name: str) -> list[str] | None:
         """The subnets of the network called exactly `name` (None when there is no such network)."""
         for network in self.api.networks(names=[name]):

@@ -46,6 +46,14 @@ class TaskState:
     image: str
     created: str
     node: str = ""  # the ID of the node it was given to ("" while the Swarm has not placed it)
+    node_name: str = ""  # that node's hostname ("" when unplaced, or the node was removed)
+    node_state: str = ""  # that node's state now: ready, down, unknown, disconnected
+    message: str = ""  # the Swarm's word on the task's state ("pending task scheduling", "started", ...)
+
+    @property
+    def lost(self) -> bool:
+        """Last seen running on a node that is down now: the replica is gone, whatever the Swarm does next."""
+        return self.node_state == "down" and self.state == "running"
 
 
 @dataclass(frozen=True)
@@ -220,30 +228,38 @@ class SwarmEngine:
         return SwarmEvents(connect(self.address))
 
     def services(self, stack: str) -> list[ServiceState]:
-        """Every service of a stack with its tasks: one services query and one tasks query."""
+        """Every service of a stack with its tasks and their nodes: one query each for services, tasks, nodes."""
         api = self.client.api
         raw_services = api.services(filters={"label": f"{STACK_LABEL}={stack}"})
         raw_tasks = api.tasks(filters={"label": f"{STACK_LABEL}={stack}"}) if raw_services else []
+        nodes = self._node_index() if raw_tasks else {}
         by_service: dict[str, list[dict[str, Any]]] = {}
         for task in raw_tasks:
             by_service.setdefault(task.get("ServiceID", ""), []).append(task)
         return sorted(
-            (_service_state(s, by_service.get(s["ID"], []), stack) for s in raw_services), key=lambda s: s.name
+            (_service_state(s, by_service.get(s["ID"], []), stack, nodes) for s in raw_services), key=lambda s: s.name
         )
 
     def all_stacks(self) -> dict[str, list[ServiceState]]:
-        """Every stack's services with their tasks, in two queries for the whole Swarm (for `darse status`)."""
+        """Every stack's services with their tasks, in three queries for the whole Swarm (for `darse status`).
+        An engine that is no Swarm manager (it left the Swarm) is a one-line error, as an unreachable one."""
         api = self.client.api
-        raw_services = api.services(filters={"label": STACK_LABEL})
-        raw_tasks = api.tasks(filters={"label": STACK_LABEL}) if raw_services else []
+        with _reading("its stacks"):
+            raw_services = api.services(filters={"label": STACK_LABEL})
+            raw_tasks = api.tasks(filters={"label": STACK_LABEL}) if raw_services else []
+            nodes = self._node_index() if raw_tasks else {}
         by_service: dict[str, list[dict[str, Any]]] = {}
         for task in raw_tasks:
             by_service.setdefault(task.get("ServiceID", ""), []).append(task)
         stacks: dict[str, list[ServiceState]] = {}
         for raw in raw_services:
             stack = (raw.get("Spec", {}).get("Labels") or {}).get(STACK_LABEL, "")
-            stacks.setdefault(stack, []).append(_service_state(raw, by_service.get(raw["ID"], []), stack))
+            stacks.setdefault(stack, []).append(_service_state(raw, by_service.get(raw["ID"], []), stack, nodes))
         return stacks
+
+    def _node_index(self) -> dict[str, NodeState]:
+        """Node ID -> the node, to name each task's node (a manager answers; a plain engine has none)."""
+        return {node.id: node for node in self.nodes()}
 
     def stacks(self) -> set[str]:
         """Names of the stacks present on the Swarm."""
@@ -412,31 +428,24 @@ class SwarmEngine:
         return proc.stdout
 
 
-def _service_state(raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str) -> ServiceState:
+def _service_state(
+    raw: dict[str, Any], tasks: list[dict[str, Any]], stack: str, nodes: dict[str, NodeState] | None = None
+) -> ServiceState:
     spec = raw.get("Spec", {})
     name = spec.get("Name", "")
     mode = spec.get("Mode", {})
     desired = mode["Replicated"].get("Replicas", 0) if "Replicated" in mode else None
     update = raw.get("UpdateStatus") or {}
-    states = tuple(
-        TaskState(
-            slot=t.get("Slot"),
-            state=t.get("Status", {}).get("State", ""),
-            desired=t.get("DesiredState", ""),
-            error=t.get("Status", {}).get("Err", "") or "",
-            image=t.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""),
-            created=t.get("CreatedAt", ""),
-            node=t.get("NodeID", "") or "",
-        )
-        for t in sorted(tasks, key=lambda t: t.get("CreatedAt", ""))
-    )
+    nodes = nodes or {}
+    states = tuple(_task_state(t, nodes.get(t.get("NodeID", "") or "")) for t in sorted(tasks, key=_created))
     image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
     return ServiceState(
         name=name,
         short=name[len(stack) + 1 :] if name.startswith(stack + "_") else name,
         image=image.split("@", 1)[0],
         desired=desired,
-        running=sum(1 for t in states if t.state == "running" and t.desired == "running"),
+        # a task last seen running on a node that is down runs nowhere: not counted, whatever it says
+        running=sum(1 for t in states if t.state == "running" and t.desired == "running" and not t.lost),
         update_state=update.get("State", ""),
         update_message=update.get("Message", ""),
         update_started=update.get("StartedAt", ""),
@@ -461,6 +470,26 @@ def _placed_task(raw: dict[str, Any], service_names: dict[str, str]) -> PlacedTa
         state=str(status.get("State", "")),
         error=_last_line(str(status.get("Err", "") or ""))
         or (_last_line(str(status.get("Message", ""))) if status.get("State") == "pending" else ""),
+    )
+
+
+def _created(task: dict[str, Any]) -> str:
+    return str(task.get("CreatedAt", ""))
+
+
+def _task_state(raw: dict[str, Any], node: NodeState | None) -> TaskState:
+    status = raw.get("Status") or {}
+    return TaskState(
+        slot=raw.get("Slot"),
+        state=status.get("State", ""),
+        desired=raw.get("DesiredState", ""),
+        error=status.get("Err", "") or "",
+        image=raw.get("Spec", {}).get("ContainerSpec", {}).get("Image", ""),
+        created=raw.get("CreatedAt", ""),
+        node=raw.get("NodeID", "") or "",
+        node_name=node.hostname if node else "",
+        node_state=node.state if node else "",
+        message=str(status.get("Message", "") or ""),
     )
 
 

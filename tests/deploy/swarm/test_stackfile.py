@@ -99,6 +99,7 @@ def test_rollout_judgement() -> None:
     before = Before("a", "t1")
     assert _judge(state(), before).ok  # nothing changed, replicas running
     assert _judge(state(template="b"), before) is None  # changed, rollout not started yet
+    assert _judge(state(update="", started="", template="b"), before) is None  # status cleared, not started
     assert _judge(state(update="updating", started="t2", template="b"), before) is None
     failed = _judge(state(update="rollback_completed", started="t2", template="b", errors=("exit (3)",)), before)
     assert (failed.ok, failed.state, failed.errors) == (False, "rolled back", ["exit (3)"])

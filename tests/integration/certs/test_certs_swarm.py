@@ -1,9 +1,10 @@
-"""A consumer on a real (one-node) Swarm: its certificate and key become Swarm secrets named by their
+"""A consumer on the real three-node Swarm: its certificate and key become Swarm secrets named by their
 content, mounted at its `darse.certs.dir` with owner and mode; a renewal is a new secret and a rolling
 update of the service; `darse stack deploy` keeps the certificate; the old secrets are removed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -17,8 +18,8 @@ import docker.errors
 import pytest
 
 from helpers.certs import TestCA, acme_v2, write_acme
-from helpers.engine import build_image, ensure_busybox, start_registry
 from helpers.repo import git_init, write_tree
+from helpers.swarm_nodes import Cluster
 
 CA = TestCA("darse swarm")
 
@@ -30,20 +31,13 @@ def darse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-
 @pytest.fixture(scope="module")
-def image(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory):
-    with start_registry(tmp_path_factory.mktemp("registry")) as host:
-        ensure_busybox(swarm)
-        reference = f"{host}/darse-certs-consumer:1.0"
-        build_image(swarm, reference, "FROM darse-test/busybox:base\n")
-        for line in swarm.images.push(f"{host}/darse-certs-consumer", tag="1.0", stream=True, decode=True):
-            assert "error" not in line, line
-        yield reference
+def image(swarm_cluster: Cluster) -> str:
+    return swarm_cluster.busybox("darse-certs-consumer:1.0")
 
 
 @pytest.fixture
-def repo(tmp_path: Path, image: str, swarm: docker.DockerClient):
+def repo(tmp_path: Path, image: str, swarm: docker.DockerClient, swarm_cluster: Cluster):
     folder = f"mail{uuid.uuid4().hex[:8]}"
     write_tree(
         tmp_path,
@@ -82,7 +76,9 @@ def repo(tmp_path: Path, image: str, swarm: docker.DockerClient):
     _wait(lambda: not swarm.api.services(filters={"label": f"com.docker.stack.namespace={folder}"}))
     for secret in swarm.secrets.list(filters={"label": f"com.docker.stack.namespace={folder}"}):
         secret.remove()
-    subprocess.run(["docker", "volume", "rm", f"{folder}_certs"], capture_output=True, check=False)
+    for client in swarm_cluster.engines().values():  # on whichever nodes its tasks ran
+        with contextlib.suppress(docker.errors.APIError):
+            client.volumes.get(f"{folder}_certs").remove()
 
 
 def _wait(predicate, timeout: float = 90) -> bool:
@@ -94,33 +90,35 @@ def _wait(predicate, timeout: float = 90) -> bool:
     return False
 
 
-def _task_file(swarm: docker.DockerClient, stack: str, path: str) -> bytes | None:
-    """The file as the running task's container sees it (one-node Swarm: the container is local)."""
-    found = swarm.containers.list(filters={"label": f"com.docker.swarm.service.name={stack}_mail"})
+def _task_file(cluster: Cluster, stack: str, path: str) -> bytes | None:
+    """The file as the running task's container sees it, on whichever node it runs."""
+    found = cluster.task_containers(f"{stack}_mail")
     if len(found) != 1:
         return None
     try:
-        code, output = found[0].exec_run(["cat", path])
+        code, output = found[0][1].exec_run(["cat", path])
     except docker.errors.APIError:  # the task being replaced stopped in between: look again
         return None
     return output if code == 0 else None
 
 
-def _stat(swarm: docker.DockerClient, stack: str, path: str) -> str:
-    (container,) = swarm.containers.list(filters={"label": f"com.docker.swarm.service.name={stack}_mail"})
+def _stat(cluster: Cluster, stack: str, path: str) -> str:
+    ((_node, container),) = cluster.task_containers(f"{stack}_mail")
     return container.exec_run(["stat", "-L", "-c", "%u:%g %a", path]).output.decode().strip()
 
 
-def test_certificates_as_swarm_secrets_through_deploy_sync_and_redeploy(repo, swarm: docker.DockerClient) -> None:
+def test_certificates_as_swarm_secrets_through_deploy_sync_and_redeploy(
+    repo, swarm: docker.DockerClient, swarm_cluster: Cluster
+) -> None:
     root, stack = repo
     first = CA.issue("mail.example.org")
     write_acme(root / "acme.json", acme_v2({"le": [first]}))
 
     deployed = darse("stack", "deploy", stack, "--timeout", "120", cwd=root)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    assert _task_file(swarm, stack, "/etc/mail/tls/key.pem") == first.key_pem  # mounted by the deploy itself
-    assert _stat(swarm, stack, "/etc/mail/tls/key.pem") == "8:12 600"
-    assert _stat(swarm, stack, "/etc/mail/tls/cert.pem") == "8:12 644"
+    assert _task_file(swarm_cluster, stack, "/etc/mail/tls/key.pem") == first.key_pem  # mounted by the deploy itself
+    assert _stat(swarm_cluster, stack, "/etc/mail/tls/key.pem") == "8:12 600"
+    assert _stat(swarm_cluster, stack, "/etc/mail/tls/cert.pem") == "8:12 644"
     sync = darse("certs", "sync", "--json", cwd=root)
     assert sync.returncode == 0, sync.stdout + sync.stderr
     assert json.loads(sync.stdout)["consumers"][0]["outcome"] == "unchanged"
@@ -132,11 +130,11 @@ def test_certificates_as_swarm_secrets_through_deploy_sync_and_redeploy(repo, sw
     consumer = json.loads(sync.stdout)["consumers"][0]
     assert consumer["outcome"] == "installed" and consumer["replaced"] == first.fingerprint
     assert consumer["reloaded"] == [f"{stack}_mail (rolling update)"]
-    assert _wait(lambda: _task_file(swarm, stack, "/etc/mail/tls/cert.pem") == renewed.leaf_pem)
+    assert _wait(lambda: _task_file(swarm_cluster, stack, "/etc/mail/tls/cert.pem") == renewed.leaf_pem)
 
     again = darse("stack", "deploy", stack, "--timeout", "120", cwd=root)  # a redeploy keeps the certificate
     assert again.returncode == 0, again.stdout + again.stderr
-    assert _task_file(swarm, stack, "/etc/mail/tls/key.pem") == renewed.key_pem
+    assert _task_file(swarm_cluster, stack, "/etc/mail/tls/key.pem") == renewed.key_pem
     names = {s.name for s in swarm.secrets.list(filters={"label": f"com.docker.stack.namespace={stack}"})}
     assert len(names) == 3 and all(name.startswith(f"{stack}_certs_") for name in names)  # old ones removed
 

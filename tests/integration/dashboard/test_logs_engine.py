@@ -1,6 +1,6 @@
 """The dashboard's log follower against the real engine: a Compose service's container, its planted secret
 masked, lines written after the follower started, a redeploy (`--force-recreate`) in the middle of the
-stream, and every task of a service on the one-node Swarm."""
+stream, and every task of a service on the three-node Swarm, whatever node runs it."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from darse.dashboard.logs import LogFollower, LogLine
 from darse.masking import MASK
 
 from helpers.logs import SECRET, LogsService
+from helpers.swarm_nodes import Cluster
 
 WAIT = 60.0  # seconds: a shared machine; the tests assert what arrives, not how fast
 
@@ -29,7 +30,6 @@ def service(tmp_path: Path, engine: docker.DockerClient) -> Iterator[LogsService
         yield logs
     finally:
         logs.close()
-
 
 
 def collect(follower: LogFollower, seen: list[LogLine], until: Callable[[list[LogLine]], bool]) -> list[LogLine]:
@@ -92,8 +92,8 @@ def test_the_filter_applies_to_masked_lines(service: LogsService) -> None:
     assert texts(secret_probe) == []  # the secret cannot be searched for: the filter sees masked lines
 
 
-def test_every_task_of_a_swarm_service(swarm: docker.DockerClient, tmp_path: Path) -> None:
-    service = LogsService(tmp_path / "repo", swarm, swarm=True)
+def test_every_task_of_a_swarm_service(swarm_cluster: Cluster, tmp_path: Path) -> None:
+    service = LogsService(tmp_path / "repo", swarm_cluster.manager, swarm_cluster)
     try:
         service.up()
         ctx = api.open_deployments(service.root)

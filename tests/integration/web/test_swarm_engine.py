@@ -1,5 +1,5 @@
-"""The Swarm page and the Scale action on the real one-node Swarm, with an image pushed to a real registry
-on loopback: the page shows the node and the deployed stack's service, a scale confirmed and posted in
+"""The Swarm page and the Scale action on the real three-node Swarm, with an image pushed to its registry:
+the page shows every node and the deployed stack's service, a scale confirmed and posted in
 the dashboard converges on the Swarm and is recorded in the history with the user who asked, and a lock
 held elsewhere (the command line) refuses it. A browser follows a scale made from the command line live."""
 
@@ -25,8 +25,8 @@ from darse.state import project_lock
 from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import browser_fixture, page_fixture, served  # noqa: F401  (fixtures)
-from helpers.engine import build_image, ensure_busybox, start_registry
 from helpers.repo import git_init, write_tree
+from helpers.swarm_nodes import Cluster
 from helpers.web import add_test_user, signed_in
 
 LIVE = 90_000  # ms: tasks starting on a shared machine; the test asserts what, not how fast
@@ -70,46 +70,41 @@ def _running(client: docker.DockerClient, service: str) -> int:
     return sum(1 for t in tasks if t["Status"]["State"] == "running")
 
 
-
 @pytest.fixture(scope="module")
-def deployed(swarm: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    """A folder deployed as a stack of one service (`web`, 1 replica) whose image is in a real registry."""
+def deployed(swarm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    """A folder deployed as a stack of one service (`web`, 1 replica) whose image is in the cluster's registry."""
+    swarm = swarm_cluster.manager
     unique = uuid.uuid4().hex[:8]
     name = f"swweb{unique}"
-    with start_registry(tmp_path_factory.mktemp("registry")) as registry:
-        ensure_busybox(swarm)
-        ref = f"{registry}/darse-swarmweb-{unique}:1.0"
-        build_image(swarm, ref, "FROM darse-test/busybox:base\n")
-        for line in swarm.images.push(ref.rsplit(":", 1)[0], tag="1.0", stream=True, decode=True):
-            assert "error" not in line, line
-        root = write_tree(
-            tmp_path_factory.mktemp("swarm-web") / "repo",
-            {
-                "darse.toml": f'[targets.cluster]\nkind = "swarm"\n[services."{name}"]\ntarget = "cluster"\n',
-                f"{name}/compose.yaml": f"""
-                services:
-                  web:
-                    image: {ref}
-                    init: true
-                    command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
-                    deploy:
-                      replicas: 1
-                      restart_policy:
-                        condition: any
-                """,
-                f"{name}/README.md": "# web\n",
-            },
-        )
-        git_init(root)
-        stack = Deployed(root, name, root.parent / "state")
-        try:
-            first = stack.darse("stack", "deploy", name, "--force", "--timeout", "120")
-            assert first.returncode == 0, first.stdout + first.stderr
-            yield stack
-        finally:
-            subprocess.run(["docker", "stack", "rm", name], capture_output=True, check=False)
-            _wait(lambda: not swarm.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
-            subprocess.run(["docker", "image", "rm", ref], capture_output=True, check=False)
+    ref = swarm_cluster.busybox(f"darse-swarmweb-{unique}:1.0")
+    root = write_tree(
+        tmp_path_factory.mktemp("swarm-web") / "repo",
+        {
+            "darse.toml": f'[targets.cluster]\nkind = "swarm"\n[services."{name}"]\ntarget = "cluster"\n',
+            f"{name}/compose.yaml": f"""
+            services:
+              web:
+                image: {ref}
+                init: true
+                command: ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+                deploy:
+                  replicas: 1
+                  restart_policy:
+                    condition: any
+            """,
+            f"{name}/README.md": "# web\n",
+        },
+    )
+    git_init(root)
+    stack = Deployed(root, name, root.parent / "state")
+    try:
+        first = stack.darse("stack", "deploy", name, "--force", "--timeout", "120")
+        assert first.returncode == 0, first.stdout + first.stderr
+        yield stack
+    finally:
+        subprocess.run(["docker", "stack", "rm", name], capture_output=True, check=False)
+        _wait(lambda: not swarm.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
+        subprocess.run(["docker", "image", "rm", ref], capture_output=True, check=False)
 
 
 @pytest.fixture
@@ -137,11 +132,14 @@ def _scale(client: TestClient, stack: Deployed, replicas: int) -> tuple[str, str
 
 
 def test_the_page_shows_the_node_and_the_stack_and_a_scale_converges_recorded(
-    operator: TestClient, deployed: Deployed, swarm: docker.DockerClient
+    operator: TestClient, deployed: Deployed, swarm: docker.DockerClient, swarm_cluster: Cluster
 ) -> None:
     hostname = swarm.info()["Name"]
     page = operator.get("/swarm")
     assert page.status_code == 200, page.text
+    for worker in swarm_cluster.workers:  # every node, the workers as workers
+        row = re.search(rf'<tr class="node" data-node="{worker.hostname}">.*?</tr>', page.text, re.S)
+        assert row and 'class="role">worker<' in row.group(0), page.text
     node = re.search(rf'<tr class="node" data-node="{re.escape(hostname)}">.*?</tr>', page.text, re.S)
     assert node, page.text
     for cell in ('class="role">manager<', ">active<", ">ready<", 'class="manager">leader<'):

@@ -77,8 +77,11 @@ def wait_for_convergence(
 
 
 def _judge(state: ServiceState, before: Before | None) -> ServiceOutcome | None:
-    """The outcome of one service, or None while it is still moving."""
-    this_deploy = before is not None and state.update_started != before.update_started
+    """The outcome of one service, or None while it is still moving. The Swarm clears a service's update
+    status when its spec changes and sets it again once the rolling update starts: no status at all is
+    not this deploy's update (the old tasks still run then; on several nodes that moment is long enough
+    to be seen, and the old replicas running would pass for a converged rollout)."""
+    this_deploy = before is not None and bool(state.update_started) and state.update_started != before.update_started
     if before is not None and state.template != before.template and not this_deploy:
         return None  # changed, but its rollout has not started yet
     if this_deploy and state.update_state in FAILED_UPDATES:

@@ -15,10 +15,11 @@ from typing import Any
 from darse.certs.swarm import add_certificates
 from darse.config import Target
 from darse.deploy.swarm.converge import Convergence, ServiceOutcome, snapshot, wait_for_convergence
+from darse.deploy.swarm.placement import placement
 from darse.deploy.swarm.placement_check import refuse_unplaceable
 from darse.deploy.swarm.replicas import ReplicaChange
 from darse.deploy.swarm.stackfile import StackDocument, make_stack_document
-from darse.engine.swarm import ServiceState, SwarmEngine
+from darse.engine.swarm import NodeState, ServiceState, SwarmEngine
 from darse.errors import DarseError
 from darse.model.image import ImageRef, parse_image
 from darse.model.repository import Repository
@@ -235,26 +236,52 @@ def _outcome_dict(outcome: ServiceOutcome) -> dict[str, Any]:
 
 @dataclass
 class StackStatus:
-    """`darse stack status`: one row per Swarm service of the folders asked about (or per folder not deployed)."""
+    """`darse stack status`: one row per Swarm service of the folders asked about (or per folder not deployed),
+    and the nodes of each Swarm asked."""
 
     rows: list[dict[str, Any]]
+    nodes: dict[str, list[NodeState]] = field(default_factory=dict)  # target -> its Swarm's nodes
+
+    @property
+    def down(self) -> list[tuple[str, NodeState]]:
+        """(target, node) of every node a Swarm sees down."""
+        return [(target, n) for target, nodes in self.nodes.items() for n in nodes if n.state == "down"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": 1, "services": self.rows}
+        return {
+            "schema": 1,
+            "services": self.rows,
+            "nodes": [
+                {
+                    "target": target,
+                    "hostname": n.hostname,
+                    "role": n.role,
+                    "availability": n.availability,
+                    "state": n.state,
+                }
+                for target, nodes in self.nodes.items()
+                for n in nodes
+            ],
+        }
 
 
 def stack_status(repository: Repository, services: list[Service]) -> StackStatus:
-    """Every Swarm service of the given folders, with its replicas, image, update state and failing tasks."""
+    """Every Swarm service of the given folders, with its replicas, image, update state and failing tasks,
+    and each task with its node (placement.py); the nodes of each Swarm, read once."""
     rows: list[dict[str, Any]] = []
     engines: dict[str, SwarmEngine] = {}
+    nodes: dict[str, list[NodeState]] = {}
     for service in services:
         target = swarm_target(repository, service)
         engine = engines.setdefault(target.name, SwarmEngine(target))
+        if target.name not in nodes:
+            nodes[target.name] = engine.nodes()
         stack = stack_name(service)
         states = engine.services(stack)
         if not states:
             rows.append({"service": service.name, "stack": stack, "target": target.name, "deployed": False})
         for state in states:
+            where = placement(state)
             rows.append(
                 {
                     "service": service.name,
@@ -269,9 +296,13 @@ def stack_status(repository: Repository, services: list[Service]) -> StackStatus
                     "update_message": state.update_message,
                     "commit": state.labels.get(LABEL_PREFIX + "commit", ""),
                     "failing": [t.error or t.state for t in state.failing_tasks][-3:],
+                    **where.to_dict(),
+                    "problems": where.lines(state.short),
                 }
             )
-    return StackStatus(rows)
+    for engine in engines.values():
+        engine.close()
+    return StackStatus(rows, nodes)
 
 
 def rollback_stack(

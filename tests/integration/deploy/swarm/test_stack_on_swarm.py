@@ -1,4 +1,4 @@
-"""`darse stack` on a real one-node Swarm, with images pushed to a real registry on loopback.
+"""`darse stack` on the real three-node Swarm (helpers/swarm_nodes.py), with images pushed to its registry.
 
 One scenario in order, as an admin would live it: deploy, scale to 3, roll out a new version, roll out a
 broken version (reported as a failure, the Swarm back on the previous version), change a secret and
@@ -7,6 +7,7 @@ redeploy (a new hashed secret, the old one removed), remove the stack (the volum
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -16,11 +17,13 @@ import uuid
 from pathlib import Path
 
 import docker
+import docker.errors
 import pytest
 
-from helpers.engine import build_image, ensure_busybox, start_registry
+from helpers.engine import build_image, ensure_busybox
 from helpers.golden import check
 from helpers.repo import git_init, write_tree
+from helpers.swarm_nodes import Cluster
 
 TOKEN_V1 = "token-" + uuid.uuid4().hex
 TOKEN_V2 = "token-" + uuid.uuid4().hex
@@ -34,16 +37,10 @@ def darse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory: pytest.TempPathFactory):
-    with start_registry(tmp_path_factory.mktemp("registry")) as host:
-        yield host
-
-
-@pytest.fixture(scope="module")
-def images(swarm: docker.DockerClient, registry: str) -> dict[str, str]:
+def images(swarm_cluster: Cluster) -> dict[str, str]:
     """Three versions of the app in the registry: two good ones and one whose process exits."""
+    swarm, registry = swarm_cluster.manager, swarm_cluster.registry
     ensure_busybox(swarm)
     refs = {}
     for version, extra in {
@@ -99,7 +96,7 @@ def compose(image: str, proxy: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory, images: dict[str, str]):
+def repo(tmp_path_factory: pytest.TempPathFactory, images: dict[str, str], swarm_cluster: Cluster):
     root = tmp_path_factory.mktemp("swarm-repo")
     proxy = f"darse-proxy-{uuid.uuid4().hex[:8]}"
     write_tree(
@@ -125,7 +122,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory, images: dict[str, str]):
     yield root, proxy
     subprocess.run(["docker", "stack", "rm", "swarmapp"], capture_output=True, check=False)
     _wait(lambda: not docker.from_env().api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
-    subprocess.run(["docker", "volume", "rm", "swarmapp_web-data"], capture_output=True, check=False)
+    for client in swarm_cluster.engines().values():  # the volume exists on every node a task ran on
+        with contextlib.suppress(docker.errors.APIError):
+            client.volumes.get("swarmapp_web-data").remove()
     subprocess.run(["docker", "network", "rm", proxy], capture_output=True, check=False)
 
 
@@ -149,6 +148,21 @@ def _dedent(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
 
 
+def _nodes_hidden(stdout: str) -> str:
+    """The JSON with every node's hostname as `<node>`: which node runs a task is the Swarm's choice."""
+
+    def hide(value, key: str = ""):
+        if isinstance(value, dict):
+            return {k: hide(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [hide(v, key) for v in value]
+        if key in ("node", "hostname", "nodes") and isinstance(value, str):
+            return "<node>"
+        return value
+
+    return json.dumps(hide(json.loads(stdout)))
+
+
 def _status(root: Path) -> dict:
     proc = darse("stack", "status", "swarmapp", "--json", cwd=root)
     assert proc.returncode == 0, proc.stderr
@@ -156,7 +170,8 @@ def _status(root: Path) -> dict:
     return row
 
 
-def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str]) -> None:
+def test_stack_lifecycle(swarm_cluster: Cluster, repo, images: dict[str, str]) -> None:
+    swarm = swarm_cluster.manager
     root, proxy = repo
     outputs: list[str] = []
 
@@ -164,9 +179,9 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     outputs += [first.stdout, first.stderr]
     assert first.returncode == 0, first.stdout + first.stderr
     (deployment,) = json.loads(first.stdout)["deployments"]
-    names = {str(root): "<ROOT>", proxy: "<proxy>"}
+    names = {str(root): "<ROOT>", proxy: "<proxy>", swarm_cluster.registry: "<registry>"}
     check("stack-deploy", first.stdout, names)
-    check("stack-status", darse("stack", "status", "swarmapp", "--json", cwd=root).stdout, names)
+    check("stack-status", _nodes_hidden(darse("stack", "status", "swarmapp", "--json", cwd=root).stdout), names)
     assert deployment["ok"] and deployment["services"][0]["state"] == "converged"
     assert swarm.networks.get(proxy).attrs["Scope"] == "swarm"  # the missing proxy network was created
     service = swarm.services.get("swarmapp_web")
@@ -234,7 +249,17 @@ def test_stack_lifecycle(swarm: docker.DockerClient, repo, images: dict[str, str
     removed = darse("stack", "rm", "swarmapp", cwd=root)
     assert removed.returncode == 0, removed.stderr
     assert _wait(lambda: not swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
-    assert swarm.volumes.get("swarmapp_web-data") is not None
+    assert _volume_nodes(swarm_cluster, "swarmapp_web-data")  # kept where its tasks ran
+
+
+def _volume_nodes(cluster: Cluster, name: str) -> list[str]:
+    """The nodes that hold a local volume of that name."""
+    found = []
+    for hostname, client in cluster.engines().items():
+        with contextlib.suppress(docker.errors.NotFound):
+            client.volumes.get(name)
+            found.append(hostname)
+    return found
 
 
 def test_stack_errors_are_one_line(swarm: docker.DockerClient, repo, tmp_path: Path) -> None:
@@ -278,8 +303,9 @@ def test_local_only_image_names_darse_push(swarm: docker.DockerClient, tmp_path:
     assert not swarm.api.services(filters={"label": "com.docker.stack.namespace=solo"})
 
 
-def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.DockerClient, repo, images) -> None:
+def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm_cluster: Cluster, repo, images) -> None:
     """Only darse.toml changes: `darse up` deploys the folder as a stack, then with Compose."""
+    swarm = swarm_cluster.manager
     root, _proxy = repo
     config = root / "darse.toml"
     original = config.read_text()
@@ -289,6 +315,7 @@ def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.Dock
         (result,) = json.loads(on_swarm.stdout)
         # the image is 1.0 or 1.1, as the lifecycle test ran or not before
         names = {str(root): "<ROOT>", _proxy: "<proxy>", images["1.0"]: "<image>", images["1.1"]: "<image>"}
+        names[swarm_cluster.registry] = "<registry>"
         check("up-on-swarm", on_swarm.stdout, names)
         assert result["target"] == "swarm" and result["ok"]
         assert swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"})
@@ -297,12 +324,12 @@ def test_one_folder_runs_on_compose_and_on_swarm_without_edit(swarm: docker.Dock
         (row,) = [r for r in json.loads(status.stdout)["services"] if r["service"] == "swarmapp"]
         assert row["containers"]["running"] >= 1 and row["state"] == "in-sync", row
 
-        check("status-swarm", status.stdout, names)
+        check("status-swarm", _nodes_hidden(status.stdout), names)
         down = darse("down", "swarmapp", "--json", cwd=root)
         check("down-on-swarm", down.stdout, names)
         assert down.returncode == 0, down.stderr
         assert _wait(lambda: not swarm.api.services(filters={"label": "com.docker.stack.namespace=swarmapp"}))
-        assert _wait(lambda: not swarm.containers.list(filters={"label": "com.docker.stack.namespace=swarmapp"}))
+        assert _wait(lambda: not swarm_cluster.task_containers("swarmapp_web"))  # on every node
 
         config.write_text(original.replace('target = "cluster"', 'target = "local"'))
         subprocess.run(["git", "-C", str(root), "commit", "-qam", "run swarmapp with Compose"], check=True)

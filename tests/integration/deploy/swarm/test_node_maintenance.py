@@ -186,3 +186,25 @@ def test_a_stack_no_node_can_run_is_refused_before_anything_is_deployed(fleet: F
     forced = fleet.darse("stack", "deploy", stack, "--force", "--timeout", "5", "--json")
     assert forced.returncode == 1  # deployed, and honestly not converged: its task waits for such a node
     assert swarm_cluster.manager.api.services(filters={"label": f"com.docker.stack.namespace={stack}"})
+
+
+def test_a_rolling_update_goes_across_the_nodes(fleet: Fleet, swarm_cluster: Cluster) -> None:
+    """A new image version rolls over every replica, whatever its node; status shows them all on it."""
+    newer = swarm_cluster.busybox(f"darse-nodes-{fleet.name}:2.0")
+    compose = fleet.root / fleet.name / "compose.yaml"
+    compose.write_text(compose.read_text().replace(f"darse-nodes-{fleet.name}:1.0", f"darse-nodes-{fleet.name}:2.0"))
+    git = ["git", "-C", str(fleet.root), "-c", "user.name=t", "-c", "user.email=t@darse.invalid"]
+    subprocess.run([*git, "commit", "-qam", "web 2.0"], check=True)
+    deployed = fleet.darse("stack", "deploy", fleet.name, "--timeout", "180", "--json")
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    [web] = [s for s in json.loads(deployed.stdout)["deployments"][0]["services"] if s["name"] == "web"]
+    assert web["state"] == "converged", web
+    status = json.loads(fleet.darse("stack", "status", fleet.name, "--json").stdout)
+    [row] = [r for r in status["services"] if r["name"] == "web"]
+    running = [t for t in row["tasks"] if t["state"] == "running"]
+    assert row["image"].startswith(newer) and len(running) == 4, row
+    assert len({t["node"] for t in running}) >= 2
+    containers = swarm_cluster.task_containers(f"{fleet.name}_web")  # on every node, what really runs
+    assert len(containers) == 4
+    assert all(c.attrs["Config"]["Image"].startswith(newer) for _node, c in containers)
+    assert len({node for node, _c in containers}) >= 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -208,3 +209,26 @@ def test_a_rolling_update_goes_across_the_nodes(fleet: Fleet, swarm_cluster: Clu
     assert len(containers) == 4
     assert all(c.attrs["Config"]["Image"].startswith(newer) for _node, c in containers)
     assert len({node for node, _c in containers}) >= 2
+
+
+def test_a_deploy_while_a_worker_is_down_converges_on_the_other_nodes(fleet: Fleet, swarm_cluster: Cluster) -> None:
+    lost = swarm_cluster.workers[0].hostname
+    swarm_cluster.stop_worker(lost)  # returns once the manager sees it down
+    try:
+        newer = swarm_cluster.busybox(f"darse-nodes-{fleet.name}:3.0")
+        compose = fleet.root / fleet.name / "compose.yaml"
+        text = re.sub(rf"darse-nodes-{fleet.name}:\d\.0", f"darse-nodes-{fleet.name}:3.0", compose.read_text())
+        compose.write_text(text)
+        git = ["git", "-C", str(fleet.root), "-c", "user.name=t", "-c", "user.email=t@darse.invalid"]
+        subprocess.run([*git, "commit", "-qam", "web 3.0"], check=True)
+        deployed = fleet.darse("stack", "deploy", fleet.name, "--timeout", "180", "--json")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        status = json.loads(fleet.darse("stack", "status", fleet.name, "--json").stdout)
+        [row] = [r for r in status["services"] if r["name"] == "web"]
+        assert row["image"].startswith(newer) and (row["running"], row["desired"]) == (4, 4), row
+        running = [t for t in row["tasks"] if t["state"] == "running" and t["node_state"] != "down"]
+        assert len(running) == 4 and lost not in {t["node"] for t in running}, row
+        on_nodes = swarm_cluster.task_containers(f"{fleet.name}_web")  # the engines that answer: not the lost one
+        assert sorted(c.attrs["Config"]["Image"].startswith(newer) for _n, c in on_nodes) == [True] * 4
+    finally:
+        swarm_cluster.start_worker(lost)

@@ -25,7 +25,10 @@ def free_port() -> int:
 @contextlib.contextmanager
 def served(app: Any) -> Iterator[str]:
     """`app` served over HTTP on 127.0.0.1 for the block; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off")
+    # as `darse serve` does: an event stream a page still holds open must not hold the shutdown
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
     thread.start()
@@ -39,6 +42,7 @@ def served(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+    assert not thread.is_alive(), "the dashboard did not stop"
 
 
 @pytest.fixture(name="browser", scope="module")

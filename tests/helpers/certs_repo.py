@@ -46,6 +46,7 @@ services:
   ldap:
     image: {image}
     restart: unless-stopped
+    stop_grace_period: 1s  # sh as PID 1 ignores SIGTERM: a restart kills it after 1 s, not 10 s
 {command}    volumes:
       - certs:/etc/ldap/tls:ro
       - state:/state

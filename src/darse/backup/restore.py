@@ -108,11 +108,13 @@ def find_run(restic: Restic, folder: str, *, snapshot: str | None = None, run: s
     """The run of `snapshot` (an id or a unique prefix of any of its snapshots), or the run `run`, or the
     newest complete run of the folder that is not a safety backup."""
     folder = folder.rstrip("/")
+    listed: list[Snapshot] | None = None  # every snapshot, when a snapshot id was given (one restic call)
     if snapshot is not None:
         wanted = snapshot.strip().lower()
         if not wanted or any(c not in "0123456789abcdef" for c in wanted):
             raise DarseError(f"{snapshot[:80]!r} is not a snapshot id", "darse backup ls lists the snapshots")
-        matches = [s for s in restic.snapshots() if s.id.startswith(wanted)]
+        listed = restic.snapshots()
+        matches = [s for s in listed if s.id.startswith(wanted)]
         if not matches:
             raise DarseError(f"no snapshot {wanted} in {restic.display}", f"darse backup ls {folder} lists them")
         if len(matches) > 1:
@@ -125,7 +127,9 @@ def find_run(restic: Restic, folder: str, *, snapshot: str | None = None, run: s
         if not chosen.tags.get("darse.run"):
             raise DarseError(f"snapshot {chosen.short_id} belongs to no darse run", "take a new backup: darse backup")
         run = chosen.tags["darse.run"]
-    ours = [s for s in restic.snapshots({"darse.service": folder}) if s.tags.get("darse.run")]
+    if listed is None:
+        listed = restic.snapshots({"darse.service": folder})
+    ours = [s for s in listed if s.tags.get("darse.service") == folder and s.tags.get("darse.run")]
     if not ours:
         raise DarseError(f"no snapshot of {folder} in {restic.display}", f"darse backup {folder} takes one")
     runs: dict[str, list[Snapshot]] = {}

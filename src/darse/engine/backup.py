@@ -43,14 +43,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from darse.engine.docker import Engine
+from darse.engine.docker import Engine, stop_timeout
 from darse.errors import DarseError
 
 CHUNK = 64 * 1024  # bytes handed to `write` at most at a time
 STDERR_TAIL = 4096  # bytes of a command's standard error kept to explain its failure
 HELPER_LABEL = "org.darse.backup-helper"  # marks the helper containers (never started) for cleanup
 HELPER_MOUNT = "/data"  # where a helper container mounts the volume
-STOP_TIMEOUT = 30  # seconds a container gets to stop before the engine kills it
+STOP_TIMEOUT = 30  # seconds a container without a stop grace period of its own gets to stop before it is killed
 GRACE_KILL = 2  # seconds a stopped command's script gets to clean up before the rest of it is ended
 EXIT_WAIT = 10.0  # seconds to wait for the engine to record an exit code once the output has ended
 TOKEN_VARIABLE = "DARSE_BACKUP_EXEC"  # in the environment of every command darse runs, to end it early
@@ -767,11 +767,12 @@ def volume_mountpoint(engine: Engine, volume_name: str) -> Path | None:
 
 
 def stop_containers(engine: Engine, ids: Sequence[str], timeout: int = STOP_TIMEOUT) -> None:
-    """Stop each container (the engine kills one that has not stopped after `timeout` seconds)."""
+    """Stop each container: the engine kills one still running after its own stop grace period, or after
+    `timeout` seconds when it has none."""
     api = engine.docker_api
     for container_id in ids:
         try:
-            api.stop(container_id, timeout=timeout)
+            api.stop(container_id, timeout=stop_timeout(api, container_id, timeout))
         except Exception as exc:
             raise _engine_error(f"cannot stop container {container_id[:12]}", exc) from None
 

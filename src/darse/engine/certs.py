@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from darse.engine.docker import COMPOSE_SERVICE_LABEL, PROJECT_LABEL, Engine
+from darse.engine.docker import COMPOSE_SERVICE_LABEL, PROJECT_LABEL, Engine, stop_timeout
 from darse.errors import DarseError
 
 STAGING = ".darse-certs"  # beside the files, in the consumer's folder
@@ -36,7 +36,7 @@ PENDING = ".darse-certs-reload-pending"  # no file name can start with .darse-ce
 HELPER_LABEL = "org.darse.certs-helper"  # marks the helper containers (never started) for cleanup
 MAX_FILE_BYTES = 1024 * 1024  # a certificate chain and key are a few KiB
 EXEC_OUTPUT_BYTES = 4096  # the end of a reload command's output, kept to explain its failure
-RESTART_TIMEOUT = 10  # seconds a consumer gets to stop before the engine kills it
+RESTART_TIMEOUT = 10  # seconds a consumer without a stop grace period of its own gets to stop before it is killed
 RELOAD_TIMEOUT = 60.0  # seconds an exec: reload command may run
 STALE_HELPER = 600  # seconds after which a helper container is a leftover of a darse killed mid-write
 _GO_MODE_DIR = 1 << 31  # the engine's stat of a path holds a Go os.FileMode
@@ -296,7 +296,7 @@ class ConsumerFiles:
 
     def restart(self, container: ConsumerContainer) -> None:
         try:
-            self._api.restart(container.id, timeout=RESTART_TIMEOUT)
+            self._api.restart(container.id, timeout=stop_timeout(self._api, container.id, RESTART_TIMEOUT))
         except Exception as exc:
             raise _engine_error(f"cannot restart {container.name}", exc) from None
 

@@ -47,6 +47,18 @@ class ContainerState:
         return self.running and self.health in ("", "healthy")
 
 
+def stop_timeout(api: Any, container_id: str, default: int) -> int:
+    """Seconds the engine gives the container to stop before it kills it: the container's own grace
+    period when it has one (Compose's `stop_grace_period`, `docker run --stop-timeout`), else `default`.
+    Passing `default` over it would kill a slow database too early, or wait for nothing on a process
+    that ignores SIGTERM."""
+    try:
+        own = (api.inspect_container(container_id).get("Config") or {}).get("StopTimeout")
+    except Exception:
+        return default  # the stop itself reports what is wrong
+    return own if isinstance(own, int) and not isinstance(own, bool) and own >= 0 else default
+
+
 def _health(status: str) -> str:
     for word in ("unhealthy", "healthy", "health: starting"):
         if f"({word})" in status:

@@ -32,12 +32,26 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return root, Restic(f"{store}/restic", store / "pw"), History(tmp_path / "state")
 
 
-def _take(restic: Restic, folder: str, kind: str, item: str, reason: str = "by-hand") -> str:
-    """One snapshot as darse tags them; returns its full id."""
+def _take(restic: Restic, folder: str, kind: str, item: str, reason: str = "by-hand") -> tuple[str, dict[str, str]]:
+    """One snapshot as darse tags them; returns the id restic's summary gives (short) and its tags."""
     tags = {"darse.service": folder, "darse.kind": kind, "darse.item": item, "darse.reason": reason}
     saved = restic.backup_stream(lambda sink: sink.write(f"{folder} {item}\n".encode()), f"{folder}.{item}", tags)
-    (found,) = [s for s in restic.snapshots(tags) if s.id.startswith(saved.snapshot_id)]
-    return found.id
+    return saved.snapshot_id, tags
+
+
+def _full_ids(restic: Restic, *groups: list[tuple[str, dict[str, str]]]) -> list[list[str]]:
+    """The full id of every snapshot taken, each found once with its tags, in one listing (each restic
+    command derives the repository's key again: one listing per snapshot would cost as much as the backups)."""
+    listed = restic.snapshots()
+    out = []
+    for group in groups:
+        ids = []
+        for short, tags in group:
+            (found,) = [s for s in listed if s.id.startswith(short)]
+            assert {key: found.tags.get(key) for key in tags} == tags
+            ids.append(found.id)
+        out.append(ids)
+    return out
 
 
 def _ids(restic: Restic) -> set[str]:
@@ -46,10 +60,13 @@ def _ids(restic: Restic) -> set[str]:
 
 def test_keep_rules_apply_per_item_and_spare_what_a_rollback_or_a_restore_needs(repo) -> None:
     root, restic, history = repo
-    alpha_dump = [_take(restic, "alpha", "dump", "db", PRE_DEPLOY if n == 0 else "by-hand") for n in range(4)]
-    alpha_volume = [_take(restic, "alpha", "volume", "alpha_files") for _ in range(3)]
-    beta_dump = [_take(restic, "beta", "dump", "db", SAFETY if n == 0 else "by-hand") for n in range(3)]
-    untouched = _take(restic, "beta", "volume", "beta_files")  # one snapshot: nothing to forget
+    alpha_dump, alpha_volume, beta_dump, (untouched,) = _full_ids(
+        restic,
+        [_take(restic, "alpha", "dump", "db", PRE_DEPLOY if n == 0 else "by-hand") for n in range(4)],
+        [_take(restic, "alpha", "volume", "alpha_files") for _ in range(3)],
+        [_take(restic, "beta", "dump", "db", SAFETY if n == 0 else "by-hand") for n in range(3)],
+        [_take(restic, "beta", "volume", "beta_files")],  # one snapshot: nothing to forget
+    )
 
     deployment = history.start(Deployment("alpha", "alpha", str(root), "up", "c0ffee", False, "hash"))
     history.finish(deployment, SUCCESS)

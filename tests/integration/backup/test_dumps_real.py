@@ -14,7 +14,7 @@ import hashlib
 import random
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import docker
 import pytest
@@ -138,39 +138,45 @@ def test_postgres_dump_loads_into_a_fresh_container(engine: docker.DockerClient,
         assert (code, out.strip()) == (0, b"1")
 
 
-def test_postgres_dump_with_a_wrong_password_fails(engine: docker.DockerClient, pg_image: str) -> None:
-    # the local socket asks for the password too (initdb's --auth-local), as some set-ups do
-    env = {**PG_ENV, "POSTGRES_INITDB_ARGS": "--auth-local=scram-sha-256"}
-    with running(engine, pg_image, env) as source:
-        good = dump(source, "postgres")
-        assert good.returncode == 0, good.stderr.decode(errors="replace")
-        assert b"CREATE ROLE" in good.stdout
-        bad = dump(source, "postgres", POSTGRES_PASSWORD="not the password")
-        assert bad.returncode != 0
-        assert b"password authentication failed" in bad.stderr
+@pytest.fixture(scope="module")
+def pg_scram(engine: docker.DockerClient, pg_image: str) -> Iterator[Container]:
+    """A PostgreSQL whose local socket asks for the password too (initdb's --auth-local), as some set-ups
+    do; one for the two tests below (one database start, not two): either order holds, as only the
+    second writes, and what the first asserts holds with or without its table."""
+    with running(engine, pg_image, {**PG_ENV, "POSTGRES_INITDB_ARGS": "--auth-local=scram-sha-256"}) as source:
+        yield source
 
 
-def test_postgres_password_is_on_no_command_line_during_a_dump(engine: docker.DockerClient, pg_image: str) -> None:
-    env = {**PG_ENV, "POSTGRES_INITDB_ARGS": "--auth-local=scram-sha-256"}
-    with running(engine, pg_image, env) as source:
-        pg_write(source)
-        # a transaction holding the table makes pg_dump wait for it: the dump is caught running
-        locker = "BEGIN; LOCK TABLE pages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);"
-        source.exec_run(["sh", "-c", f'{PSQL} -c "{locker}"'], detach=True)
-        held = "SELECT count(*) FROM pg_locks WHERE relation = 'pages'::regclass AND mode = 'AccessExclusiveLock'"
-        wait_for(lambda: pg_query(source, held) == "1")  # taken before the dump starts
+def test_postgres_dump_with_a_wrong_password_fails(pg_scram: Container) -> None:
+    source = pg_scram
+    good = dump(source, "postgres")
+    assert good.returncode == 0, good.stderr.decode(errors="replace")
+    assert b"CREATE ROLE" in good.stdout
+    bad = dump(source, "postgres", POSTGRES_PASSWORD="not the password")
+    assert bad.returncode != 0
+    assert b"password authentication failed" in bad.stderr
 
-        def release() -> None:
-            pg_query(
-                source,
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
-            )
 
-        listing, done = caught_running(source, "postgres", "pg_dump ", release)
-        assert "pg_dumpall" in listing and PASSWORD not in listing
-        assert done.returncode == 0, done.stderr.decode(errors="replace")
-        assert b"COPY public.pages" in done.stdout
+def test_postgres_password_is_on_no_command_line_during_a_dump(pg_scram: Container) -> None:
+    source = pg_scram
+    pg_write(source)
+    # a transaction holding the table makes pg_dump wait for it: the dump is caught running
+    locker = "BEGIN; LOCK TABLE pages IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);"
+    source.exec_run(["sh", "-c", f'{PSQL} -c "{locker}"'], detach=True)
+    held = "SELECT count(*) FROM pg_locks WHERE relation = 'pages'::regclass AND mode = 'AccessExclusiveLock'"
+    wait_for(lambda: pg_query(source, held) == "1")  # taken before the dump starts
+
+    def release() -> None:
+        pg_query(
+            source,
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()",
+        )
+
+    listing, done = caught_running(source, "postgres", "pg_dump ", release)
+    assert "pg_dumpall" in listing and PASSWORD not in listing
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"COPY public.pages" in done.stdout
 
 
 # --- MariaDB ---------------------------------------------------------------------------------------
@@ -230,32 +236,40 @@ def test_mariadb_dump_loads_into_a_fresh_container(engine: docker.DockerClient, 
         assert (check.returncode, check.stdout.strip()) == (0, str(ROWS).encode()), check.stderr
 
 
-def test_mariadb_dump_with_a_wrong_password_fails(engine: docker.DockerClient, my_image: str) -> None:
+@pytest.fixture(scope="module")
+def my_source(engine: docker.DockerClient, my_image: str) -> Iterator[Container]:
+    """A MariaDB for the two tests below (one database start, not two): either order holds, as only the
+    second writes, and what the first asserts holds with or without its table."""
     with running(engine, my_image, MARIADB_ENV) as source:
-        bad = dump(source, "mariadb", MARIADB_ROOT_PASSWORD="not the password")
-        assert bad.returncode != 0
-        assert b"Access denied for user 'root'@'localhost'" in bad.stderr
-        # the MYSQL_* names of the official image work the same
-        aliased = dump(source, "mariadb", MARIADB_ROOT_PASSWORD="", MYSQL_ROOT_PASSWORD=PASSWORD)
-        assert aliased.returncode == 0, aliased.stderr.decode(errors="replace")
-        assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `wiki`" in aliased.stdout
+        yield source
 
 
-def test_mariadb_password_is_on_no_command_line_during_a_dump(engine: docker.DockerClient, my_image: str) -> None:
-    with running(engine, my_image, MARIADB_ENV) as source:
-        my_write(source)
-        # a session holding the table for writing makes the dump wait for it: the dump is caught running
-        source.exec_run(["sh", "-c", f'{AS_ROOT} -e "LOCK TABLES pages WRITE; SELECT SLEEP(60);"'], detach=True)
-        wait_for(lambda: "SELECT SLEEP(60)" in my_processlist(source))
+def test_mariadb_dump_with_a_wrong_password_fails(my_source: Container) -> None:
+    source = my_source
+    bad = dump(source, "mariadb", MARIADB_ROOT_PASSWORD="not the password")
+    assert bad.returncode != 0
+    assert b"Access denied for user 'root'@'localhost'" in bad.stderr
+    # the MYSQL_* names of the official image work the same
+    aliased = dump(source, "mariadb", MARIADB_ROOT_PASSWORD="", MYSQL_ROOT_PASSWORD=PASSWORD)
+    assert aliased.returncode == 0, aliased.stderr.decode(errors="replace")
+    assert b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `wiki`" in aliased.stdout
 
-        def release() -> None:
-            ids = [line.split("\t")[0] for line in my_processlist(source).splitlines() if "SLEEP(60)" in line]
-            exec_sh(source, ["sh", "-c", AS_ROOT], stdin="".join(f"KILL {i};" for i in ids).encode())
 
-        listing, done = caught_running(source, "mariadb", "mariadb-dump ", release)
-        assert "--all-databases" in listing and PASSWORD not in listing
-        assert done.returncode == 0, done.stderr.decode(errors="replace")
-        assert b"INSERT INTO `pages`" in done.stdout
+def test_mariadb_password_is_on_no_command_line_during_a_dump(my_source: Container) -> None:
+    source = my_source
+    my_write(source)
+    # a session holding the table for writing makes the dump wait for it: the dump is caught running
+    source.exec_run(["sh", "-c", f'{AS_ROOT} -e "LOCK TABLES pages WRITE; SELECT SLEEP(60);"'], detach=True)
+    wait_for(lambda: "SELECT SLEEP(60)" in my_processlist(source))
+
+    def release() -> None:
+        ids = [line.split("\t")[0] for line in my_processlist(source).splitlines() if "SLEEP(60)" in line]
+        exec_sh(source, ["sh", "-c", AS_ROOT], stdin="".join(f"KILL {i};" for i in ids).encode())
+
+    listing, done = caught_running(source, "mariadb", "mariadb-dump ", release)
+    assert "--all-databases" in listing and PASSWORD not in listing
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"INSERT INTO `pages`" in done.stdout
 
 
 def my_processlist(container: Container) -> str:

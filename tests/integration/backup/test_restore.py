@@ -35,6 +35,7 @@ COMPOSE = (
   app:
     image: busybox:1.36
     command: ["sleep", "3600"]
+    stop_grace_period: 1s  # sleep as PID 1 ignores SIGTERM: killed after 1 s, not darse's default 30 s
     volumes:
       - files:/srv
 volumes:

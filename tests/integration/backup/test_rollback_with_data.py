@@ -36,6 +36,7 @@ MIGRATION = """\
         -c "UPDATE pages SET body = 'migrated'; DELETE FROM pages WHERE id > 100;"
         && touch /tmp/migrated; exec sleep 3600
     depends_on: [db]
+    stop_grace_period: 1s  # sleep as PID 1 ignores the stop signal: killed after 1 s, not 30 s
     healthcheck:  # the application is healthy once it has migrated the data
       test: ["CMD", "test", "-e", "/tmp/migrated"]
       interval: 1s

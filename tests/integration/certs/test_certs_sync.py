@@ -12,6 +12,7 @@ import pytest
 
 from darse import api
 from darse.engine.certs import HELPER_LABEL
+from darse.engine.docker_py import DockerPyAPI
 
 from helpers.certs import NOW, TestCA, acme_v1, write_acme
 from helpers.certs_repo import CertsRepo, certs_repo, consumer_labels
@@ -118,12 +119,21 @@ def test_dry_run_writes_nothing(ldap: CertsRepo) -> None:
     assert ldap.count("reloads") == 0
 
 
-def test_restart_and_exec_reloads(tmp_path: Path, engine, busybox) -> None:
+def test_restart_and_exec_reloads(tmp_path: Path, engine, busybox, monkeypatch: pytest.MonkeyPatch) -> None:
+    restarts: list[int] = []
+    real_restart = DockerPyAPI.restart
+
+    def restart(api: DockerPyAPI, container: str, timeout: int = 10) -> None:
+        restarts.append(timeout)
+        real_restart(api, container, timeout=timeout)
+
+    monkeypatch.setattr(DockerPyAPI, "restart", restart)
     labels = consumer_labels("ldap.example.org", **{"darse.certs.reload": "restart"})
     with certs_repo(tmp_path / "restart", engine, "busybox:1.36", labels) as repo:
         repo.publish({"le": [CA.issue("ldap.example.org")]})
         assert _sync(repo)["consumers"][0]["reloaded"]
         assert repo.count("starts") == 2 and repo.count("reloads") == 0
+    assert restarts == [1]  # the consumer's own stop_grace_period (helpers/certs_repo.py), not darse's 10 s
     command = "exec:sh -c 'echo reloaded-by-exec >> /state/reloads'"
     labels = consumer_labels("ldap.example.org", **{"darse.certs.reload": command})
     with certs_repo(tmp_path / "exec", engine, "busybox:1.36", labels) as repo:

@@ -22,7 +22,7 @@ from darse.engine import backup
 from darse.engine.backup import BackupEngineError
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
-from darse.engine.docker import Engine
+from darse.engine.docker import Engine, stop_timeout
 from darse.engine.docker_py import DockerPyAPI
 from darse.engine.local import LocalEngine
 
@@ -369,3 +369,34 @@ def test_stop_and_start_containers(ours, engine, busybox):
     with pytest.raises(BackupEngineError) as gone:
         backup.start_containers(ours, [container.id])
     assert "cannot start container" in str(gone.value) and "\n" not in str(gone.value)
+
+
+def test_a_container_with_its_own_stop_grace_period_gets_that_one(ours, engine, busybox, monkeypatch) -> None:
+    """Compose's `stop_grace_period` (the engine's StopTimeout) beats darse's default: `sleep` as PID 1
+    ignores SIGTERM and is killed after its own 1 s; a container without one gets STOP_TIMEOUT."""
+    created = engine.api.create_container(BASE_TAG, ["sleep", "3600"], name=unique("grace"), stop_timeout=1)
+    engine.api.start(created["Id"])
+    own = engine.containers.get(created["Id"])
+    handles_term = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
+    plain = engine.containers.run(BASE_TAG, handles_term, detach=True, name=unique("nograce"))
+    asked: list[tuple[str, int]] = []
+    real_stop = ours.docker_api.stop
+
+    def stop(container: str, timeout: int) -> None:
+        asked.append((container, timeout))
+        real_stop(container, timeout=timeout)
+
+    monkeypatch.setattr(ours.docker_api, "stop", stop)
+    try:
+        assert stop_timeout(ours.docker_api, own.id, 30) == 1
+        assert stop_timeout(ours.docker_api, plain.id, 30) == 30
+        assert stop_timeout(ours.docker_api, "no-such-container", 30) == 30  # the stop reports it
+        backup.stop_containers(ours, [own.id, plain.id])
+        assert asked == [(own.id, 1), (plain.id, backup.STOP_TIMEOUT)]
+        own.reload()
+        plain.reload()
+        assert own.status == plain.status == "exited"
+        assert own.attrs["State"]["ExitCode"] == 137 and plain.attrs["State"]["ExitCode"] == 0  # killed; ended
+    finally:
+        own.remove(force=True)
+        plain.remove(force=True)

@@ -14,12 +14,21 @@ from __future__ import annotations
 import posixpath
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from darse.errors import DarseError
 from darse.images.inspect.tarstream import Member, TarFormatError, TarReader
+
+
+class MemberReader(Protocol):
+    """The bytes of the member being indexed: what `TarReader` gives, and the layer store's walk."""
+
+    def head(self, size: int) -> bytes: ...
+
+    def data(self) -> BinaryIO: ...
+
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -75,9 +84,10 @@ class LayerIndex:
     captured: dict[str, bytes] = field(default_factory=dict)  # small files the report reads
     refused: list[str] = field(default_factory=list)  # member names outside the root (`..`), ignored
     diff_id: str = ""  # sha256 of the uncompressed tar, to compare with the config's rootfs.diff_ids
-    tar_size: int = 0
+    tar_size: int | None = 0  # None: not read from a tar (the engine's layer store)
     compressed_size: int | None = None
     duplicate_bytes: int = 0  # bytes of members that a later member of the same path replaced
+    hashed: bool = True  # diff_id computed from the bytes read (False: the engine's word, not recomputed)
 
     @property
     def content_bytes(self) -> int:
@@ -121,6 +131,15 @@ def index_layer(
         raise DarseError(
             f"layer {name} is not a readable tar archive ({exc})", "the image is corrupt or truncated"
         ) from None
+    return layer
+
+
+def index_members(members: Iterable[Any], reader: MemberReader, name: str) -> LayerIndex:
+    """Index one layer from members that are not a tar stream (the engine's layer store walks its
+    directories and yields what the export's tar would hold): the same rules as `index_layer`."""
+    layer = LayerIndex(name)
+    for member in members:
+        _add(layer, reader, member, None, None)
     return layer
 
 

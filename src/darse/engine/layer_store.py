@@ -341,7 +341,7 @@ def _opaque(fd: int) -> bool:
 def open_file(layer_dir: str, path: str) -> BinaryIO:
     """The regular file `path` (no leading slash) of a layer, opened one component at a time from the
     layer's directory with `O_NOFOLLOW`: a link anywhere on the way, a device or a FIFO is refused
-    (`IsADirectoryError`, `OSError`), never followed or opened for reading."""
+    (`OSError`), never followed, and a special file is never opened."""
     parts = path.split("/")
     if not path or any(part in ("", ".", "..") for part in parts):
         raise OSError(errno.EINVAL, "not a clean path")
@@ -351,10 +351,14 @@ def open_file(layer_dir: str, path: str) -> BinaryIO:
             child = os.open(part, _DIR_FLAGS, dir_fd=fd)
             os.close(fd)
             fd = child
+        listed = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+        if not stat.S_ISREG(listed.st_mode):  # a device or a FIFO is never opened, not even to look
+            raise OSError(errno.EINVAL, "not a regular file")
         target = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
     finally:
         os.close(fd)
-    if not stat.S_ISREG(os.fstat(target).st_mode):
+    info = os.fstat(target)
+    if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (listed.st_dev, listed.st_ino):
         os.close(target)
-        raise OSError(errno.EINVAL, "not a regular file")
+        raise OSError(errno.EINVAL, "not the regular file listed")
     return os.fdopen(target, "rb")

@@ -51,6 +51,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 # Tar type flags, as the export writes them.
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
+_SPECIAL = {stat.S_IFCHR: CHR, stat.S_IFBLK: BLK, stat.S_IFIFO: FIFO}
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
@@ -179,95 +180,80 @@ def check_unchanged(api: LocalEngine, image: StoreImage) -> None:
         raise StoreChanged(f"the engine moved the layers of {image.reference!r} while they were read")
 
 
-@dataclass(slots=True)
-class StoreMember:
-    """One entry of a layer, shaped like the export's tar member for it (`darse.images.inspect.tarstream.Member`)."""
-
-    name: str  # path from the layer's root, no leading slash
-    type: bytes  # the tar type flag the export writes
-    size: int  # regular files only
-    stored: int
-    mode: int
-    uid: int
-    gid: int
-    mtime: int
-    linkname: str
-    sparse: bool = False
+# One entry of a layer as the export's tar member for it would say:
+# (path from the layer's root without a leading slash, tar type flag, size of a regular file, mode,
+# uid, gid, mtime, link text or a hard link's first name). mtime is 0: the index does not keep it.
+Record = tuple[str, bytes, int, int, int, int, int, str]
 
 
 class LayerWalk:
-    """Iterate a layer directory's entries (`StoreMember`s, in the export's order); while a member is
-    current, `head(n)` reads its first bytes and `data()` opens it (regular files only)."""
+    """Iterate a layer directory's entries (`Record`s, in the export's order); while a regular file
+    is current, `head(n)` reads its first bytes and `data()` opens it."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.files = 0  # bytes of regular files listed so far (for a progress bar)
-        self._fd = -1  # the directory holding the current member
-        self._current: tuple[str, int, int] | None = None  # (name in its directory, inode, device)
+        self._fd = -1  # the directory holding the current entry
+        self._current: tuple[str, os.stat_result] | None = None  # the current regular file, as listed
 
-    def __iter__(self) -> Iterator[StoreMember]:
+    def __iter__(self) -> Iterator[Record]:
         try:
             root = os.open(self.path, _DIR_FLAGS)
         except FileNotFoundError:
             raise StoreChanged(f"layer directory {self.path} vanished while it was read") from None
         try:
             if _opaque(root):
-                yield StoreMember(OPAQUE_MARKER, REG, 0, 0, 0o600, 0, 0, 0, "")
+                yield (OPAQUE_MARKER, REG, 0, 0o600, 0, 0, 0, "")
             yield from self._directory(root)
         finally:
             os.close(root)
 
-    def _directory(self, root: int) -> Iterator[StoreMember]:
-        """Depth first, each directory's names sorted bytewise (Go's filepath.Walk, which the engine uses)."""
+    def _directory(self, root: int) -> Iterator[Record]:
+        """Depth first, each directory's names sorted bytewise (Go's filepath.Walk, which the engine
+        uses), holding one descriptor per directory level."""
         seen: dict[tuple[int, int], str] = {}  # (device, inode) of a file with several names -> first name
-        stack: list[tuple[int, str, list[tuple[str, os.stat_result]], int]] = [(root, "", _listing(root), 0)]
+        stack: list[tuple[int, str, Iterator[tuple[str, os.stat_result]]]] = [(root, "", iter(_listing(root)))]
         try:
             while stack:
-                fd, prefix, entries, position = stack[-1]
-                if position == len(entries):
+                fd, prefix, pending = stack[-1]
+                self._fd = fd
+                for name, info in pending:
+                    mode = info.st_mode
+                    kind = mode & 0o170000
+                    path = prefix + name
+                    if kind == stat.S_IFREG:
+                        if info.st_nlink > 1:
+                            key = (info.st_dev, info.st_ino)
+                            first = seen.get(key)
+                            if first is not None:
+                                yield (path, LNK, 0, mode, info.st_uid, info.st_gid, 0, first)
+                                continue
+                            seen[key] = path
+                        self.files += info.st_size
+                        self._current = (name, info)
+                        yield (path, REG, info.st_size, mode, info.st_uid, info.st_gid, 0, "")
+                        self._current = None
+                    elif kind == stat.S_IFDIR:
+                        child = _open_dir(fd, name, info)
+                        stack.append((child, path + "/", iter(_listing(child))))
+                        yield (path, DIR, 0, mode, info.st_uid, info.st_gid, 0, "")
+                        if _opaque(child):
+                            yield (path + "/" + OPAQUE_MARKER, REG, 0, 0o600, 0, 0, 0, "")
+                        break  # into the directory; this one's iterator goes on after it
+                    elif kind == stat.S_IFLNK:
+                        link = os.readlink(name, dir_fd=fd)
+                        yield (path, SYM, 0, mode, info.st_uid, info.st_gid, 0, link)
+                    elif kind == stat.S_IFCHR and info.st_rdev == 0:  # an overlay2 whiteout
+                        yield (prefix + WHITEOUT_PREFIX + name, REG, 0, 0o600, 0, 0, 0, "")
+                    elif kind in _SPECIAL:
+                        yield (path, _SPECIAL[kind], 0, mode, info.st_uid, info.st_gid, 0, "")
+                    # sockets: the engine's export skips them too
+                else:
                     stack.pop()
                     if fd != root:
                         os.close(fd)
-                    continue
-                stack[-1] = (fd, prefix, entries, position + 1)
-                name, info = entries[position]
-                path = prefix + name
-                mode = info.st_mode
-                self._fd, self._current = fd, None
-                if stat.S_ISREG(mode):
-                    if info.st_nlink > 1:
-                        key = (info.st_dev, info.st_ino)
-                        first = seen.get(key)
-                        if first is not None:
-                            yield StoreMember(
-                                path, LNK, 0, 0, mode, info.st_uid, info.st_gid, int(info.st_mtime), first
-                            )
-                            continue
-                        seen[key] = path
-                    self.files += info.st_size
-                    self._current = (name, info.st_ino, info.st_dev)
-                    yield StoreMember(
-                        path, REG, info.st_size, info.st_size, mode, info.st_uid, info.st_gid, int(info.st_mtime), ""
-                    )
-                elif stat.S_ISDIR(mode):
-                    child = _open_dir(fd, name, info)
-                    stack.append((child, path + "/", _listing(child), 0))
-                    yield StoreMember(path, DIR, 0, 0, mode, info.st_uid, info.st_gid, int(info.st_mtime), "")
-                    if _opaque(child):
-                        yield StoreMember(path + "/" + OPAQUE_MARKER, REG, 0, 0, 0o600, 0, 0, 0, "")
-                elif stat.S_ISLNK(mode):
-                    link = os.readlink(name, dir_fd=fd)
-                    yield StoreMember(path, SYM, 0, 0, mode, info.st_uid, info.st_gid, int(info.st_mtime), link)
-                elif stat.S_ISCHR(mode) and info.st_rdev == 0:  # an overlay2 whiteout
-                    head, _, base = path.rpartition("/")
-                    whiteout = f"{head}/{WHITEOUT_PREFIX}{base}" if head else WHITEOUT_PREFIX + base
-                    yield StoreMember(whiteout, REG, 0, 0, 0o600, 0, 0, 0, "")
-                elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
-                    kind = CHR if stat.S_ISCHR(mode) else BLK if stat.S_ISBLK(mode) else FIFO
-                    yield StoreMember(path, kind, 0, 0, mode, info.st_uid, info.st_gid, int(info.st_mtime), "")
-                # sockets: the engine's export skips them too
         finally:
-            for fd, _prefix, _entries, _position in stack:
+            for fd, _prefix, _pending in stack:
                 if fd != root:
                     os.close(fd)
             self._fd, self._current = -1, None
@@ -276,13 +262,13 @@ class LayerWalk:
         """The current member's descriptor, checked to be the regular file the listing showed."""
         if self._current is None:
             raise ValueError("no regular file is current")
-        name, inode, device = self._current
+        name, listed = self._current
         try:
             fd = os.open(name, _FILE_FLAGS, dir_fd=self._fd)
         except FileNotFoundError:
             raise StoreChanged(f"a file of layer {self.path} vanished while it was read") from None
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_ino != inode or info.st_dev != device:
+        if not stat.S_ISREG(info.st_mode) or (info.st_ino, info.st_dev) != (listed.st_ino, listed.st_dev):
             os.close(fd)
             raise StoreChanged(f"a file of layer {self.path} changed while it was read")
         return fd
@@ -307,12 +293,17 @@ def _listing(fd: int) -> list[tuple[str, os.stat_result]]:
             entries = [(entry.name, entry.stat(follow_symlinks=False)) for entry in found]
     except FileNotFoundError:
         raise StoreChanged("a layer directory vanished while it was read") from None
-    entries.sort(key=_bytewise)
+    try:
+        "".join(name for name, _info in entries).encode()
+    except UnicodeEncodeError:  # names that are not UTF-8 (surrogate escapes): sorted by their bytes
+        entries.sort(key=lambda item: os.fsencode(item[0]))
+    else:  # UTF-8 keeps the order of code points: the same order as the bytes, sorted faster
+        entries.sort(key=_first)
     return entries
 
 
-def _bytewise(item: tuple[str, os.stat_result]) -> bytes:
-    return os.fsencode(item[0])
+def _first(item: tuple[str, os.stat_result]) -> str:
+    return item[0]
 
 
 def _open_dir(parent: int, name: str, listed: os.stat_result) -> int:

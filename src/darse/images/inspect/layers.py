@@ -16,7 +16,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from typing import BinaryIO, Protocol
 
 from darse.errors import DarseError
 from darse.images.inspect.tarstream import Member, TarFormatError, TarReader
@@ -47,6 +47,7 @@ _KINDS = {
     b"4": BLOCK,
     b"6": FIFO,
 }
+_FILE_FLAGS = frozenset((b"0", b"\x00", b"7"))
 # Files whose bytes the report reads (small; capped).
 CAPTURE_PATHS = frozenset({"etc/os-release", "usr/lib/os-release"})
 CAPTURE_LIMIT = 64 * 1024
@@ -134,12 +135,26 @@ def index_layer(
     return layer
 
 
-def index_members(members: Iterable[Any], reader: MemberReader, name: str) -> LayerIndex:
-    """Index one layer from members that are not a tar stream (the engine's layer store walks its
-    directories and yields what the export's tar would hold): the same rules as `index_layer`."""
+def index_records(
+    records: Iterable[tuple[str, bytes, int, int, int, int, int, str]], reader: MemberReader, name: str
+) -> LayerIndex:
+    """Index one layer from records that are not a tar stream: the engine's layer store walks its
+    directories and yields, for each entry, what the export's tar member would say (`path, type flag,
+    size, mode, uid, gid, mtime, link`, paths already clean and each once). Whiteouts, opaque markers
+    and files whose first bytes the index reads go through the tar reader's own rules (`_add`); the
+    rest, most entries, become entries directly."""
     layer = LayerIndex(name)
-    for member in members:
-        _add(layer, reader, member, None, None)
+    entries = layer.entries
+    for record in records:
+        path, flag, size, mode, uid, gid, mtime, link = record
+        if WHITEOUT in path or (flag in _FILE_FLAGS and (SNIFF_MIN <= size <= SNIFF_LIMIT or path in CAPTURE_PATHS)):
+            _add(layer, reader, Member(path, flag, size, size, mode, uid, gid, mtime, link), None, None)  # type: ignore[arg-type]
+        elif flag in _FILE_FLAGS:
+            entries[path] = Entry(path, FILE, size, mode, uid, gid, mtime)
+        else:
+            kind = _KINDS.get(flag)
+            if kind is not None:
+                entries[path] = Entry(path, kind, 0, mode, uid, gid, mtime, link)
     return layer
 
 

@@ -1,5 +1,5 @@
 """An image of the local engine read from the engine's overlay2 layer store (`darse.engine.layer_store`)
-instead of its export: the same layer indexes, built by the same code (`layers.index_members`) from
+instead of its export: the same layer indexes, built by the same code (`layers.index_records`) from
 what a walk of the layer directories yields, so the analysis and the report cannot tell the two apart
 except where the report says so: `source.read` is `store`, each layer's `verified` is null (the
 engine checked the digests when it stored the layers; darse does not hash them again) and
@@ -11,7 +11,7 @@ from darse.engine.api import NotFound
 from darse.engine.layer_store import LayerWalk, StoreChanged, StoreImage, StoreUnavailable, check_unchanged, locate
 from darse.engine.local import LocalEngine
 from darse.errors import DarseError
-from darse.images.inspect.layers import LayerIndex, index_members
+from darse.images.inspect.layers import LayerIndex, index_records
 from darse.images.inspect.sources.base import LoadedImage, Progress, Sink
 
 __all__ = ["StoreSource", "StoreUnavailable"]
@@ -48,7 +48,7 @@ class StoreSource:
         try:
             for number, path in enumerate(image.layer_dirs):
                 walk = LayerWalk(path)
-                layer = index_members(walk, walk, path)
+                layer = index_records(walk, walk, path)
                 layer.diff_id, layer.hashed, layer.tar_size = image.diff_ids[number], False, None
                 layers.append(layer)
                 if progress:

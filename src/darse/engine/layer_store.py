@@ -18,9 +18,9 @@ What is read, and how (the store holds whatever an image author put in a layer):
   = `y`) as `DIR/.wh..wh..opq` after the directory, hard links (one inode, several names in one layer)
   as links to the first name, sockets not at all: as the engine's export writes them.
 - Safety: every directory is opened relative to its parent's descriptor with `O_NOFOLLOW`; a symbolic
-  link is only `lstat`ed and its text read; a file is opened only when the listing said it is a
-  regular file, with `O_NOFOLLOW | O_NONBLOCK`, and its descriptor checked to be that same regular file
-  before a byte is read. Devices, FIFOs and sockets are never opened.
+  link is only `lstat`ed and its text read; a file is read only when the listing said it is a regular
+  file, and only after a path-only descriptor of it (`O_PATH | O_NOFOLLOW`, which opens nothing) was
+  checked to be that same regular file. Devices, FIFOs and sockets are never opened.
 - Layer digests are not recomputed: the engine checked every layer against its digest when it stored it.
 
 Applies only to the local engine (the environment's own unix socket) running overlay2 as root (not
@@ -48,7 +48,7 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _CACHE_ID = re.compile(r"[0-9a-f]{64}")
 _OPAQUE_XATTR = "trusted.overlay.opaque"
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # the engine's metadata files
 # Tar type flags, as the export writes them.
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
 _SPECIAL = {stat.S_IFCHR: CHR, stat.S_IFBLK: BLK, stat.S_IFIFO: FIFO}
@@ -264,14 +264,11 @@ class LayerWalk:
             raise ValueError("no regular file is current")
         name, listed = self._current
         try:
-            fd = os.open(name, _FILE_FLAGS, dir_fd=self._fd)
+            return _open_regular(self._fd, name, listed)
         except FileNotFoundError:
             raise StoreChanged(f"a file of layer {self.path} vanished while it was read") from None
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_ino, info.st_dev) != (listed.st_ino, listed.st_dev):
-            os.close(fd)
-            raise StoreChanged(f"a file of layer {self.path} changed while it was read")
-        return fd
+        except OSError:
+            raise StoreChanged(f"a file of layer {self.path} changed while it was read") from None
 
     def head(self, size: int) -> bytes:
         """Up to `size` first bytes of the current regular file."""
@@ -342,14 +339,24 @@ def open_file(layer_dir: str, path: str) -> BinaryIO:
             child = os.open(part, _DIR_FLAGS, dir_fd=fd)
             os.close(fd)
             fd = child
-        listed = os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
-        if not stat.S_ISREG(listed.st_mode):  # a device or a FIFO is never opened, not even to look
-            raise OSError(errno.EINVAL, "not a regular file")
-        target = os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
+        target = _open_regular(fd, parts[-1])
     finally:
         os.close(fd)
-    info = os.fstat(target)
-    if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (listed.st_dev, listed.st_ino):
-        os.close(target)
-        raise OSError(errno.EINVAL, "not the regular file listed")
     return os.fdopen(target, "rb")
+
+
+def _open_regular(directory: int, name: str, listed: os.stat_result | None = None) -> int:
+    """`name` in `directory` opened for reading only once known to be a regular file (the one `listed`,
+    when given): first as a path only (`O_PATH`, which opens nothing: no device driver, no FIFO),
+    checked with `fstat`, then reopened through that very descriptor. A link, a device or a FIFO is
+    `OSError`, never opened for reading, whatever replaced what in between."""
+    handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=directory)
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if listed is not None and (info.st_ino, info.st_dev) != (listed.st_ino, listed.st_dev):
+            raise OSError(errno.ESTALE, "not the file listed")
+        return os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        os.close(handle)

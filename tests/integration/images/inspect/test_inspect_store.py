@@ -211,15 +211,16 @@ def test_the_store_sees_what_the_images_hold(images):
 
 
 def test_hostile_image_reads_nothing_outside_its_layers(images, tmp_path, monkeypatch):
-    """Every descriptor the store reader opens is a directory or a regular file under the engine's data
-    root; links are reported by their text; devices, FIFOs and paths through links are refused."""
-    opened: list[tuple[str, int]] = []
+    """Every descriptor the store reader opens is under the engine's data root, and is a directory or a
+    regular file unless it is a path-only one (`O_PATH`: no device is opened, no FIFO); links are
+    reported by their text; devices, FIFOs and paths through links are refused."""
+    opened: list[tuple[str, int, int]] = []
     real_open = os.open
 
     def spy(path, flags, mode=0o777, *, dir_fd=None):
         fd = real_open(path, flags, mode, dir_fd=dir_fd)
         if sys._getframe(1).f_globals.get("__name__") == layer_store.__name__:  # not the -o file's
-            opened.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_mode))
+            opened.append((os.readlink(f"/proc/self/fd/{fd}"), os.fstat(fd).st_mode, flags))
         return fd
 
     monkeypatch.setattr(layer_store.os, "open", spy)
@@ -250,9 +251,10 @@ def test_hostile_image_reads_nothing_outside_its_layers(images, tmp_path, monkey
         layer_store.open_file(root.layer_dirs[0], "dev/zero")
     data_root = os.path.dirname(os.path.dirname(os.path.dirname(top)))
     assert opened
-    for target, mode in opened:
+    for target, mode, flags in opened:
         assert target.startswith(data_root + "/"), target
-        assert stat.S_ISDIR(mode) or stat.S_ISREG(mode), target
+        assert stat.S_ISDIR(mode) or stat.S_ISREG(mode) or flags & os.O_PATH, target  # O_PATH opens nothing
+    assert any(stat.S_ISCHR(mode) for _target, mode, _flags in opened)  # dev/zero was looked at, path only
 
 
 def _listing(analysis) -> list[dict]:

@@ -7,7 +7,7 @@ engine checked the digests when it stored the layers; darse does not hash them a
 
 from __future__ import annotations
 
-from darse.engine.api import NotFound
+from darse.engine.api import APIError, NotFound
 from darse.engine.layer_store import LayerWalk, StoreChanged, StoreImage, StoreUnavailable, check_unchanged, locate
 from darse.engine.local import LocalEngine
 from darse.errors import DarseError
@@ -35,6 +35,10 @@ class StoreSource:
             raise DarseError(
                 f"no image {name!r} in the local engine",
                 "check `docker images`, or give an archive path or a registry reference",
+            ) from None
+        except APIError as exc:
+            raise DarseError(
+                f"the engine cannot inspect {name!r} ({exc.explanation})", "check the image name"
             ) from None
         except OSError as exc:
             raise StoreUnavailable(f"the engine does not answer ({type(exc).__name__})") from None

@@ -116,38 +116,40 @@ def images(engine, tmp_path_factory):
     """Every image the inspect tests build, by what it exercises."""
     ensure_busybox(engine)
     made = {"main": _tag("main"), "special": _tag("special"), "loaded": _tag("loaded"), "hostile": _tag("hostile")}
-    build_image(
-        engine, made["main"], DOCKERFILE, {"install.sh": INSTALL_SH, "os-release": OS_RELEASE, "id_ed25519": KEY}
-    )
     made["shared"] = _tag("shared")
-    build_image(engine, made["shared"], SHARED.format(base=made["main"]))
-    build_image(engine, made["special"], SPECIAL)
-    folder = tmp_path_factory.mktemp("store-load")
-    loaded = [
-        layer_tar(
-            member("a/", kind=b"5", mode=0o755),
-            member("a/keep", b"k" * 200),
-            member("a/one", b"1" * 120),
-            member("a/sub/", kind=b"5", mode=0o755),
-            member("a/sub/two", b"2" * 130),
-            member("b/", kind=b"5", mode=0o755),
-            member("b/file", b"f" * 140),
-            member("b/link", kind=b"1", link="b/file"),
-        ),
-        layer_tar(
-            member("a/", kind=b"5", mode=0o755),
-            member("a/.wh.one"),
-            member("a/.wh.sub"),
-            member("b/", kind=b"5", mode=0o755),
-            member("b/.wh..wh..opq"),
-            member("b/file", b"F" * 150),
-        ),
-    ]
-    _load(loaded, made["loaded"], folder)
-    _load([_block_major_minor(t) for t in _hostile_layers()], made["hostile"], folder)
-    yield made
-    for tag in (made["shared"], *made.values()):
-        subprocess.run([docker_cli(), "image", "rm", "-f", tag], capture_output=True)
+    try:
+        build_image(
+            engine, made["main"], DOCKERFILE, {"install.sh": INSTALL_SH, "os-release": OS_RELEASE, "id_ed25519": KEY}
+        )
+        build_image(engine, made["shared"], SHARED.format(base=made["main"]))
+        build_image(engine, made["special"], SPECIAL)
+        folder = tmp_path_factory.mktemp("store-load")
+        loaded = [
+            layer_tar(
+                member("a/", kind=b"5", mode=0o755),
+                member("a/keep", b"k" * 200),
+                member("a/one", b"1" * 120),
+                member("a/sub/", kind=b"5", mode=0o755),
+                member("a/sub/two", b"2" * 130),
+                member("b/", kind=b"5", mode=0o755),
+                member("b/file", b"f" * 140),
+                member("b/link", kind=b"1", link="b/file"),
+            ),
+            layer_tar(
+                member("a/", kind=b"5", mode=0o755),
+                member("a/.wh.one"),
+                member("a/.wh.sub"),
+                member("b/", kind=b"5", mode=0o755),
+                member("b/.wh..wh..opq"),
+                member("b/file", b"F" * 150),
+            ),
+        ]
+        _load(loaded, made["loaded"], folder)
+        _load([_block_major_minor(t) for t in _hostile_layers()], made["hostile"], folder)
+        yield made
+    finally:  # also after a failed build: every tag made so far
+        for tag in made.values():
+            subprocess.run([docker_cli(), "image", "rm", "-f", tag], capture_output=True)
 
 
 def _both(reference: str):

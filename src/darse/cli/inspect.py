@@ -28,6 +28,9 @@ def inspect(
     ls_path: str = typer.Argument(None, metavar="[PATH]", help="With --ls: the folder to list."),
     source_kind: str = typer.Option("auto", "--source", help="auto, engine, archive, oci or registry."),
     platform: str = typer.Option(None, "--platform", help="os/arch[/variant] in a multi-platform index."),
+    read: str = typer.Option(
+        "auto", "--read", help="Local engine: store (its layer directories, as root) or export; auto: store if it can."
+    ),
     output_format: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
     json_flag: bool = typer.Option(False, "--json", help="Same as --format json."),
     output: Path = typer.Option(None, "--output", "-o", help="Report file, or the extracted file with --extract."),
@@ -58,7 +61,7 @@ def inspect(
     if json_flag:
         output_format = Format.json
     err = Console(stderr=True, highlight=False)
-    where = {"source": source_kind, "platform": platform}
+    where = {"source": source_kind, "platform": platform, "read": read}
     limits = None  # read even for --extract and --ls: a broken [inspect] is reported either way
     if ci:
         flags = {

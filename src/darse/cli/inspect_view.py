@@ -20,6 +20,8 @@ def render(document: dict[str, Any], console: Console, max_items: int = 20) -> N
         f"[bold]{escape(source['reference'])}[/] ({source['kind']}"
         f"{', ' + source['platform'] if source['platform'] else ''})"
     )
+    if source.get("read") == "store":
+        out("  [dim]read from the engine's layer store; layer digests not recomputed (the engine verified them)[/]")
     rows = [
         ("image id", image["id"]),
         ("manifest digest", source["manifest_digest"] or "-"),
@@ -42,7 +44,7 @@ def render(document: dict[str, Any], console: Console, max_items: int = 20) -> N
     for column in ("#", "size", "added", "modified", "removed", "wasted", "command"):
         table.add_column(column, justify="right" if column not in ("command",) else "left", overflow="fold")
     for layer in document["layers"]:
-        mark = "" if layer["verified"] else " [red]✗[/]"
+        mark = " [red]✗[/]" if layer["verified"] is False else ""
         table.add_row(
             f"{layer['index']}{mark}",
             human_size(layer["size"]),

@@ -22,10 +22,10 @@ class LayerReport:
     index: int
     index_name: str
     diff_id: str
-    verified: bool  # the tar's sha256 equals the config's diff_id
+    verified: bool | None  # the tar's sha256 equals the config's diff_id (None: not recomputed)
     created_by: str
     size: int  # bytes of file data stored in the layer
-    tar_size: int
+    tar_size: int | None  # None: not read from a tar
     compressed_size: int | None
     entries: int
     changes: LayerChanges
@@ -98,8 +98,8 @@ def analyse(image: LoadedImage, today: dt.date | None = None) -> Analysis:
     reports = []
     for number, layer in enumerate(image.layers):
         expected = diff_ids[number] if number < len(diff_ids) else None
-        verified = expected == layer.diff_id
-        if not verified:
+        verified = expected == layer.diff_id if layer.hashed else None  # None: the engine's word, not rechecked
+        if verified is False:
             warnings.append(f"layer {number}: its content hashes to {layer.diff_id}, the config says {expected!s:.80}")
         if layer.refused:
             warnings.append(f"layer {number}: {len(layer.refused)} member(s) with paths outside the root were ignored")

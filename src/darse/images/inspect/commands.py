@@ -69,14 +69,16 @@ def _read(source: ImageSource, listener: progress.Listener) -> Analysis:
     return analyse(loaded)
 
 
-def _open(image: str, source: str, platform: str | None, engine: EngineAPI | None = None) -> ImageSource:
+def _open(
+    image: str, source: str, platform: str | None, engine: EngineAPI | None = None, read: str = "auto"
+) -> ImageSource:
     if engine is not None:  # a given engine (a target's, for the dashboard): the image is read from it
         from darse.images.inspect.sources.engine import EngineSource
 
         return EngineSource(image, engine)
     from darse.images.inspect.sources import open_source
 
-    return open_source(image, source, platform)
+    return open_source(image, source, platform, read)
 
 
 def inspect_report(
@@ -84,14 +86,16 @@ def inspect_report(
     *,
     source: str = "auto",
     platform: str | None = None,
+    read: str = "auto",
     max_items: int = 1000,
     thresholds: Thresholds | None = None,
     listener: progress.Listener = progress.ignore,
     engine: EngineAPI | None = None,
 ) -> InspectReport:
     """What `image` really contains; with `thresholds`, the document gains its `ci` section. `engine`:
-    read the image from that engine's export (not the environment's), whatever `source` says."""
-    opened = _open(image, source, platform, engine)
+    read the image from that engine's export (not the environment's), whatever `source` says. `read`:
+    how an image of the local engine is read (`store`, `export`, or `auto`: the store when it can)."""
+    opened = _open(image, source, platform, engine, read)
     from darse.images.inspect.report import build
 
     analysis = _read(opened, listener)
@@ -112,13 +116,14 @@ def extract_file(
     *,
     source: str = "auto",
     platform: str | None = None,
+    read: str = "auto",
     layer: int | None = None,
     force: bool = False,
     max_bytes: int | None = None,
     listener: progress.Listener = progress.ignore,
 ) -> Extracted:
     """Write the file `path` of the image (of `layer`, else the one visible) to `output`, atomically."""
-    opened = _open(image, source, platform)
+    opened = _open(image, source, platform, read=read)
     from darse.images.inspect.extract import DEFAULT_MAX_BYTES, extract
 
     analysis = _read(opened, listener)
@@ -132,11 +137,12 @@ def list_files(
     *,
     source: str = "auto",
     platform: str | None = None,
+    read: str = "auto",
     layer: int | None = None,
     listener: progress.Listener = progress.ignore,
 ) -> list[dict]:
     """The files of `layer` (else the final ones) under `under`, sorted by path."""
-    opened = _open(image, source, platform)
+    opened = _open(image, source, platform, read=read)
     from darse.images.inspect.extract import listing
 
     return listing(_read(opened, listener), layer, under)

@@ -63,6 +63,7 @@ class Finding:
         }
 
 
+_KEY_ENDINGS = (".pem", ".key", ".p12", ".pfx", ".ppk")  # a cheap test before the name's pattern
 _FLAGGED_MODES = stat.S_ISUID | stat.S_ISGID | stat.S_IWOTH
 
 
@@ -76,7 +77,7 @@ def find(layers: list[LayerIndex], tree: FileTree) -> list[Finding]:
                 or entry.key_like
                 or base.startswith(".")
                 or base in HISTORIES
-                or looks_like_key_name(base)
+                or ((base.endswith(_KEY_ENDINGS) or base.startswith("id_")) and looks_like_key_name(base))
             ):
                 continue  # the common case: nothing to look at
             node = tree.lookup(entry.path)

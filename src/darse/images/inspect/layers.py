@@ -14,12 +14,21 @@ from __future__ import annotations
 import posixpath
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from darse.errors import DarseError
 from darse.images.inspect.tarstream import Member, TarFormatError, TarReader
+
+
+class MemberReader(Protocol):
+    """The bytes of the member being indexed: what `TarReader` gives, and the layer store's walk."""
+
+    def head(self, size: int) -> bytes: ...
+
+    def data(self) -> BinaryIO: ...
+
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -38,6 +47,7 @@ _KINDS = {
     b"4": BLOCK,
     b"6": FIFO,
 }
+_FILE_FLAGS = frozenset((b"0", b"\x00", b"7"))
 # Files whose bytes the report reads (small; capped).
 CAPTURE_PATHS = frozenset({"etc/os-release", "usr/lib/os-release"})
 CAPTURE_LIMIT = 64 * 1024
@@ -75,9 +85,10 @@ class LayerIndex:
     captured: dict[str, bytes] = field(default_factory=dict)  # small files the report reads
     refused: list[str] = field(default_factory=list)  # member names outside the root (`..`), ignored
     diff_id: str = ""  # sha256 of the uncompressed tar, to compare with the config's rootfs.diff_ids
-    tar_size: int = 0
+    tar_size: int | None = 0  # None: not read from a tar (the engine's layer store)
     compressed_size: int | None = None
     duplicate_bytes: int = 0  # bytes of members that a later member of the same path replaced
+    hashed: bool = True  # diff_id computed from the bytes read (False: the engine's word, not recomputed)
 
     @property
     def content_bytes(self) -> int:
@@ -121,6 +132,29 @@ def index_layer(
         raise DarseError(
             f"layer {name} is not a readable tar archive ({exc})", "the image is corrupt or truncated"
         ) from None
+    return layer
+
+
+def index_records(
+    records: Iterable[tuple[str, bytes, int, int, int, int, int, str]], reader: MemberReader, name: str
+) -> LayerIndex:
+    """Index one layer from records that are not a tar stream: the engine's layer store walks its
+    directories and yields, for each entry, what the export's tar member would say (`path, type flag,
+    size, mode, uid, gid, mtime, link`, paths already clean and each once). Whiteouts, opaque markers
+    and files whose first bytes the index reads go through the tar reader's own rules (`_add`); the
+    rest, most entries, become entries directly."""
+    layer = LayerIndex(name)
+    entries = layer.entries
+    for record in records:
+        path, flag, size, mode, uid, gid, mtime, link = record
+        if WHITEOUT in path or (flag in _FILE_FLAGS and (SNIFF_MIN <= size <= SNIFF_LIMIT or path in CAPTURE_PATHS)):
+            _add(layer, reader, Member(path, flag, size, size, mode, uid, gid, mtime, link), None, None)  # type: ignore[arg-type]
+        elif flag in _FILE_FLAGS:
+            entries[path] = Entry(path, FILE, size, mode, uid, gid, mtime)
+        else:
+            kind = _KINDS.get(flag)
+            if kind is not None:
+                entries[path] = Entry(path, kind, 0, mode, uid, gid, mtime, link)
     return layer
 
 

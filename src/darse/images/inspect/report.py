@@ -83,6 +83,7 @@ def build(analysis: Analysis, max_items: int = 1000, now: dt.datetime | None = N
             "platform": image.platform,
             "manifest_digest": image.manifest_digest,
             "repo_tags": image.repo_tags,
+            "read": image.read,
         },
         "image": {
             "id": analysis.image_id,

@@ -72,14 +72,22 @@ class FileTree:
                 child = parent.children.pop(posixpath.basename(path), None)
                 if child is not None:
                     changes.removed += self._drop(child, index, DELETED)
+        # Entries of one directory come together (tar order): its node is looked up once for them all.
+        # Placing `head/name` only changes `head`'s children, never `head` or what leads to it.
+        head, parent = None, self.root
         for entry in layer.entries.values():
-            self._put(index, entry, changes)
+            folder, _, name = entry.path.rpartition("/")
+            if folder != head:
+                head, parent = folder, self._directory(index, folder)
+            self._place(index, parent, name, entry, changes)
         return changes
 
-    def _put(self, index: int, entry: Entry, changes: LayerChanges) -> None:
-        parts = entry.path.split("/")
+    def _directory(self, index: int, path: str) -> Node:
+        """The directory node at `path`, made (implied by a child) where missing or not a directory."""
         node = self.root
-        for part in parts[:-1]:
+        if not path:
+            return node
+        for part in path.split("/"):
             child = node.children.get(part)
             if child is None or not child.is_dir:
                 if child is not None:
@@ -87,7 +95,9 @@ class FileTree:
                 child = Node(index, None, {})
                 node.children[part] = child
             node = child
-        name = parts[-1]
+        return node
+
+    def _place(self, index: int, node: Node, name: str, entry: Entry, changes: LayerChanges) -> None:
         old = node.children.get(name)
         if entry.kind == DIR:
             if old is not None and old.is_dir:
@@ -144,6 +154,16 @@ class FileTree:
                 yield path, child
                 if child.children is not None:
                     stack.append((path, child))
+
+    def nodes(self) -> Iterator[Node]:
+        """Every visible node, in no particular order (cheaper than `walk`: no sorting, no paths)."""
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            for child in node.children.values():  # type: ignore[union-attr]
+                yield child
+                if child.children is not None:
+                    stack.append(child)
 
     def resolve(self, path: str, max_hops: int = 40) -> tuple[str, Node] | None:
         """Follow symlinks inside the image (never outside its root) to the node `path` names."""

@@ -67,7 +67,7 @@ def _blob_of(layers: list[LayerIndex], layer: int, path: str, kind: str) -> str 
 
 def compute_waste(layers: list[LayerIndex], tree: FileTree) -> Waste:
     visible: set[tuple[int, str]] = set()
-    for _path, node in tree.walk():
+    for node in tree.nodes():  # a set: the order does not matter
         entry = node.entry
         if entry is not None and entry.kind in (FILE, HARDLINK):
             blob = _blob_of(layers, node.layer, entry.path, entry.kind)

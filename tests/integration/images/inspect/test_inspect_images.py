@@ -70,7 +70,8 @@ def image(engine):
 
 @pytest.fixture(scope="module")
 def analysed(image):
-    return analyse(open_source(image, "engine").load())
+    """Read from the engine's export (the layer store is compared with it in test_inspect_store.py)."""
+    return analyse(open_source(image, "engine", read="export").load())
 
 
 def _free_port() -> int:
@@ -172,7 +173,7 @@ def test_report_fields(analysed, image):
 
 
 def test_deleted_script_recovered_byte_for_byte(analysed, image, tmp_path):
-    source = open_source(image, "engine")
+    source = open_source(image, "engine", read="export")
     out = tmp_path / "install.sh"
     done = extract(source, analysed, "/install.sh", None, out)
     assert out.read_text() == INSTALL_SH and done.size == len(INSTALL_SH)

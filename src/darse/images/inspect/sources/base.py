@@ -21,6 +21,7 @@ class LoadedImage:
     repo_tags: list[str] = field(default_factory=list)
     manifest_digest: str | None = None
     platform: str | None = None
+    read: str | None = None  # for an engine's image: `store` (its overlay2 directories) or `export`
 
 
 class ImageSource(Protocol):

@@ -109,6 +109,7 @@ class EngineSource:
         image = assemble(contents, self.kind, self.reference, None)
         digests = self._inspect().get("RepoDigests") or []
         image.manifest_digest = str(digests[0]).rpartition("@")[2] if digests else None
+        image.read = "export"
         return image
 
     def read_member(self, layer: LayerIndex, path: str, sink: Sink, progress: Progress | None = None) -> bool:

@@ -185,10 +185,16 @@ class LocalEngine:
         return raw if tty else _demultiplex(raw)
 
     def services(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self.call("GET", "/services", {"filters": json.dumps(filters)} if filters else None) or []
+        return self.call("GET", "/services", _filters(filters)) or []
 
     def tasks(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self.call("GET", "/tasks", {"filters": json.dumps(filters)} if filters else None) or []
+        return self.call("GET", "/tasks", _filters(filters)) or []
+
+    def nodes(self, *, filters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "/nodes", _filters(filters)) or []
+
+    def info(self) -> dict[str, Any]:
+        return self.call("GET", "/info") or {}
 
     def start_logs(self, container: str, *, tail: int | str = "all", since: float | None = None) -> LogChunks:
         """`GET /containers/{id}/logs?follow=1&timestamps=1` on a connection of its own."""
@@ -347,3 +353,20 @@ class LogChunks(EventLines):
 
     def __iter__(self):
         return self._chunks()
+
+
+def _filters(filters: dict[str, Any] | None) -> dict[str, str] | None:
+    """The `filters` query as the engine takes it: each value a list (`{"label": "a=b"}` as docker-py
+    accepts it becomes `{"label": ["a=b"]}`; the engine refuses a bare string)."""
+    if not filters:
+        return None
+    listed = {key: _listed(value) for key, value in filters.items()}
+    return {"filters": json.dumps(listed)}
+
+
+def _listed(value: Any) -> Any:
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, str | int):
+        return [str(value)]
+    return value if isinstance(value, dict) else list(value)

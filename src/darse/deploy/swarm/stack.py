@@ -8,6 +8,7 @@ failed update the Swarm paused, and removes secrets no service uses any more.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,13 +272,21 @@ def stack_status(repository: Repository, services: list[Service]) -> StackStatus
     rows: list[dict[str, Any]] = []
     engines: dict[str, SwarmEngine] = {}
     nodes: dict[str, list[NodeState]] = {}
+    targets = {service.name: swarm_target(repository, service) for service in services}
+    folders_per_target = Counter(target.name for target in targets.values())
+    whole: dict[str, dict[str, list[ServiceState]]] = {}  # several folders on one Swarm: read it all at once
     for service in services:
-        target = swarm_target(repository, service)
+        target = targets[service.name]
         engine = engines.setdefault(target.name, SwarmEngine(target))
         if target.name not in nodes:
             nodes[target.name] = engine.nodes()
         stack = stack_name(service)
-        states = engine.services(stack)
+        if folders_per_target[target.name] > 1:
+            if target.name not in whole:
+                whole[target.name] = engine.all_stacks()
+            states = sorted(whole[target.name].get(stack, []), key=lambda s: s.name)
+        else:
+            states = engine.services(stack)
         if not states:
             rows.append({"service": service.name, "stack": stack, "target": target.name, "deployed": False})
         for state in states:

@@ -477,3 +477,25 @@ def swarm_cluster(engine: docker.DockerClient) -> Iterator[Cluster]:
 def swarm(swarm_cluster: Cluster) -> docker.DockerClient:
     """The cluster's manager (the main test engine), for tests that drive the Swarm through it."""
     return swarm_cluster.manager
+
+
+def wait_until(predicate, timeout: float) -> bool:
+    """Ask `predicate` every half second until it holds or `timeout` s passed; its last answer (tests
+    assert it: how fast the Swarm gets there is not what they check)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def darse_program(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m darse ARGS` in the repository `root` as an admin runs it (its state folder beside it)."""
+    import sys
+
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "DARSE_STATE_DIR": str(root.parent / "state")}
+    return subprocess.run(
+        [sys.executable, "-m", "darse", *args], cwd=root, capture_output=True, text=True, env=env, check=False,
+        timeout=600,
+    )  # fmt: skip

@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from darse.web.app import ServeSettings, create_app
 
 from helpers.browser import browser_fixture, page_fixture, served  # noqa: F401  (fixtures)
 from helpers.repo import git_init, write_tree
-from helpers.swarm_nodes import Cluster
+from helpers.swarm_nodes import Cluster, wait_until
 from helpers.web import add_test_user, signed_in
 
 LIVE = 90_000  # ms: tasks starting on a shared machine; the test asserts what, not how fast
@@ -54,15 +53,6 @@ class Deployed:
             return history.list(self.name)
         finally:
             history.close()
-
-
-def _wait(predicate, timeout: float = 90) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 def _running(client: docker.DockerClient, service: str) -> int:
@@ -103,7 +93,7 @@ def deployed(swarm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -
         yield stack
     finally:
         subprocess.run(["docker", "stack", "rm", name], capture_output=True, check=False)
-        _wait(lambda: not swarm.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
+        wait_until(lambda: not swarm.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
         subprocess.run(["docker", "image", "rm", ref], capture_output=True, check=False)
 
 

@@ -10,11 +10,8 @@ refused before anything is deployed (`--force` deploys it anyway).
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers.repo import git_init, write_tree
-from helpers.swarm_nodes import Cluster
+from helpers.swarm_nodes import Cluster, darse_program, wait_until
 
 WAIT = 120.0  # seconds: a shared machine; the tests assert what happens, not how fast
 
@@ -62,26 +59,13 @@ class Fleet:
     name: str
 
     def darse(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "DARSE_STATE_DIR": str(self.root.parent / "state")}
-        return subprocess.run(
-            [sys.executable, "-m", "darse", *args], cwd=self.root, capture_output=True, text=True, env=env,
-            check=False, timeout=600,
-        )  # fmt: skip
+        return darse_program(self.root, *args)
 
     def web_nodes(self) -> list[str]:
         proc = self.darse("stack", "status", self.name, "--json")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         [web] = [row for row in json.loads(proc.stdout)["services"] if row["name"] == "web"]
         return sorted(t["node"] for t in web["tasks"] if t["state"] == "running")
-
-
-def _wait(predicate, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +96,7 @@ def fleet(swarm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> I
         for stack in (name, f"{name}-nowhere"):
             subprocess.run(["docker", "stack", "rm", stack], capture_output=True, check=False)
         manager = swarm_cluster.manager
-        _wait(lambda: not manager.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
+        wait_until(lambda: not manager.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
 
 
 def test_logs_gather_every_task_whatever_its_node(fleet: Fleet, swarm_cluster: Cluster) -> None:
@@ -168,7 +152,9 @@ def test_the_last_manager_is_not_demoted_and_two_managers_get_advice(fleet: Flee
         assert report["changed"] and any("odd number of managers" in w for w in report["warnings"])
         listed = json.loads(fleet.darse("node", "ls", "--json").stdout)
         assert listed["managers"]["total"] == 2
-        assert _wait(lambda: json.loads(fleet.darse("node", "ls", "--json").stdout)["managers"]["reachable"] == 2)
+        assert wait_until(
+            lambda: json.loads(fleet.darse("node", "ls", "--json").stdout)["managers"]["reachable"] == 2, WAIT
+        )
     finally:
         demoted = fleet.darse("node", "demote", worker, "--json")
     assert demoted.returncode == 0, demoted.stdout + demoted.stderr

@@ -8,10 +8,7 @@ named as down with the replicas lost there, then shown rescheduled once the Swar
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers.repo import git_init, write_tree
-from helpers.swarm_nodes import Cluster
+from helpers.swarm_nodes import Cluster, darse_program, wait_until
 
 WAIT = 120.0  # seconds: a shared machine; the tests assert what happens, not how fast
 
@@ -52,25 +49,13 @@ class Spread:
     name: str
 
     def darse(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "DARSE_STATE_DIR": str(self.root.parent / "state")}
-        return subprocess.run(
-            [sys.executable, "-m", "darse", *args], cwd=self.root, capture_output=True, text=True, env=env, check=False
-        )
+        return darse_program(self.root, *args)
 
     def stack_status(self) -> dict[str, dict]:
         """`darse stack status --json` rows by member name."""
         proc = self.darse("stack", "status", self.name, "--json")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         return {row["name"]: row for row in json.loads(proc.stdout)["services"]}
-
-
-def _wait(predicate, timeout: float = WAIT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +89,8 @@ def spread(swarm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
             swarm_cluster.start_worker(worker.hostname)
         subprocess.run(["docker", "stack", "rm", name], capture_output=True, check=False)
         manager = swarm_cluster.manager
-        _wait(lambda: not manager.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
-        _wait(lambda: not swarm_cluster.task_containers(f"{name}_web"), 60)
+        wait_until(lambda: not manager.api.services(filters={"label": f"com.docker.stack.namespace={name}"}), 60)
+        wait_until(lambda: not swarm_cluster.task_containers(f"{name}_web"), 60)
 
 
 def test_replicas_spread_over_the_nodes_each_with_its_node(spread: Spread, swarm_cluster: Cluster) -> None:
@@ -167,11 +152,11 @@ def test_a_lost_worker_is_named_with_its_replicas_then_they_are_rescheduled(
     assert f"node {victim} is down: {lost} replica(s) of web lost there" in status.stdout, status.stdout
 
     # the Swarm puts them on the nodes that remain; darse shows it
-    assert _wait(lambda: spread.stack_status()["web"]["running"] == 4), spread.stack_status()["web"]
+    assert wait_until(lambda: spread.stack_status()["web"]["running"] == 4, WAIT), spread.stack_status()["web"]
     after = spread.stack_status()["web"]
     assert victim not in after["nodes"] and after["lost"] == [{"node": victim, "replicas": lost}]
     human = spread.darse("stack", "status", spread.name)
     assert f"node {victim} is down: {lost} replica(s) of web lost there, rescheduled on other nodes" in human.stdout
 
     swarm_cluster.start_worker(victim)
-    assert _wait(lambda: spread.stack_status()["web"]["lost"] == []), spread.stack_status()["web"]
+    assert wait_until(lambda: spread.stack_status()["web"]["lost"] == [], WAIT), spread.stack_status()["web"]

@@ -19,8 +19,15 @@ from darse.config import Target
 from darse.engine.compose import Endpoint
 from darse.engine.connect import connect
 from darse.engine.docker import Engine
-from darse.engine.logs import FollowedLog, LogRecord, SwarmService, follow_service, stack_services, task_slots
-from darse.engine.swarm import SwarmEngine
+from darse.engine.logs import (
+    FollowedLog,
+    LogRecord,
+    SwarmService,
+    follow_service,
+    node_hostnames,
+    stack_services,
+    task_slots,
+)
 from darse.errors import DarseError
 
 _END = object()  # a member's log ended (its queue marker)
@@ -48,7 +55,7 @@ def stack_log_lines(target: Target, stack: str, follow: bool = False, tail: int 
         members = stack_services(engine, stack)
         if not members:
             raise DarseError(f"stack {stack} is not deployed on {target.name}", "deploy it with `darse up`")
-        names = _Names(engine, target)
+        names = _Names(engine)
         limit = "all" if tail is None else tail
         if not follow:
             for member in members:
@@ -94,9 +101,8 @@ def _merged(
 class _Names:
     """Task IDs to slots and node IDs to hostnames, asked again when a line names one not seen yet."""
 
-    def __init__(self, engine: Engine, target: Target) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.target = target
         self.slots: dict[str, str] = {}
         self.hosts: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -106,18 +112,11 @@ class _Names:
             if record.task and record.task not in self.slots:
                 self.slots.update(task_slots(self.engine, member.id))
             if record.node and record.node not in self.hosts:
-                self.hosts.update(self._hostnames())
+                self.hosts.update(node_hostnames(self.engine))
         short = member.name.removeprefix(f"{stack}_")
         slot = self.slots.get(record.task, record.task[:12])
         node = self.hosts.get(record.node, record.node[:12])
         return TaskLine(record.time, short, slot, node, record.text)
-
-    def _hostnames(self) -> dict[str, str]:
-        swarm = SwarmEngine(self.target)
-        try:
-            return {n.id: n.hostname for n in swarm.nodes()}
-        finally:
-            swarm.close()
 
 
 def print_stack_logs(target: Target, stack: str, follow: bool, tail: int | None, write: Callable[[str], None]) -> int:

@@ -51,6 +51,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # the engine's metadata files
 # Tar type flags, as the export writes them.
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
+REGULAR = stat.S_IFREG
 _SPECIAL = {stat.S_IFCHR: CHR, stat.S_IFBLK: BLK, stat.S_IFIFO: FIFO}
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -192,7 +193,7 @@ class LayerWalk:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.files = 0  # bytes of regular files listed so far (for a progress bar)
+        self.files = 0  # bytes of the regular files listed, counted as the walk ends (for a progress bar)
         self._fd = -1  # the directory holding the current entry
         self._current: tuple[str, os.stat_result] | None = None  # the current regular file, as listed
 
@@ -213,6 +214,7 @@ class LayerWalk:
         uses), holding one descriptor per directory level."""
         seen: dict[tuple[int, int], str] = {}  # (device, inode) of a file with several names -> first name
         stack: list[tuple[int, str, Iterator[tuple[str, os.stat_result]]]] = [(root, "", iter(_listing(root)))]
+        files = 0
         try:
             while stack:
                 fd, prefix, pending = stack[-1]
@@ -221,7 +223,7 @@ class LayerWalk:
                     mode = info.st_mode
                     kind = mode & 0o170000
                     path = prefix + name
-                    if kind == stat.S_IFREG:
+                    if kind == REGULAR:  # most entries: kept short
                         if info.st_nlink > 1:
                             key = (info.st_dev, info.st_ino)
                             first = seen.get(key)
@@ -229,11 +231,13 @@ class LayerWalk:
                                 yield (path, LNK, 0, mode, info.st_uid, info.st_gid, 0, first)
                                 continue
                             seen[key] = path
-                        self.files += info.st_size
+                        size = info.st_size
+                        files += size
                         self._current = (name, info)
-                        yield (path, REG, info.st_size, mode, info.st_uid, info.st_gid, 0, "")
-                        self._current = None
-                    elif kind == stat.S_IFDIR:
+                        yield (path, REG, size, mode, info.st_uid, info.st_gid, 0, "")
+                        continue
+                    self._current = None
+                    if kind == stat.S_IFDIR:
                         child = _open_dir(fd, name, info)
                         stack.append((child, path + "/", iter(_listing(child))))
                         yield (path, DIR, 0, mode, info.st_uid, info.st_gid, 0, "")
@@ -257,6 +261,7 @@ class LayerWalk:
                 if fd != root:
                     os.close(fd)
             self._fd, self._current = -1, None
+            self.files += files
 
     def _open_current(self) -> int:
         """The current member's descriptor, checked to be the regular file the listing showed."""
@@ -284,23 +289,19 @@ class LayerWalk:
 
 
 def _listing(fd: int) -> list[tuple[str, os.stat_result]]:
-    """A directory's names with their `lstat`, sorted bytewise as Go sorts them."""
+    """A directory's names with their `lstat`, sorted bytewise as Go sorts them (names listed, sorted,
+    then each `lstat`ed relative to the directory: cheaper than `os.scandir`'s entries)."""
     try:
-        with os.scandir(fd) as found:
-            entries = [(entry.name, entry.stat(follow_symlinks=False)) for entry in found]
+        names = os.listdir(fd)
+        try:
+            "".join(names).encode()
+        except UnicodeEncodeError:  # names that are not UTF-8 (surrogate escapes): sorted by their bytes
+            names.sort(key=os.fsencode)
+        else:  # UTF-8 keeps the order of code points: the same order as the bytes, sorted faster
+            names.sort()
+        return [(name, os.lstat(name, dir_fd=fd)) for name in names]
     except FileNotFoundError:
         raise StoreChanged("a layer directory vanished while it was read") from None
-    try:
-        "".join(name for name, _info in entries).encode()
-    except UnicodeEncodeError:  # names that are not UTF-8 (surrogate escapes): sorted by their bytes
-        entries.sort(key=lambda item: os.fsencode(item[0]))
-    else:  # UTF-8 keeps the order of code points: the same order as the bytes, sorted faster
-        entries.sort(key=_first)
-    return entries
-
-
-def _first(item: tuple[str, os.stat_result]) -> str:
-    return item[0]
 
 
 def _open_dir(parent: int, name: str, listed: os.stat_result) -> int:

@@ -183,23 +183,28 @@ def test_fuzz_random_bytes_never_crash_the_indexer(data):
 NAMES = st.sampled_from(["a", "b", "c"])
 PATHS = st.lists(NAMES, min_size=1, max_size=3).map("/".join)
 OPS = st.lists(
-    st.tuples(st.sampled_from(["file", "wh", "opq", "dir"]), PATHS, st.integers(min_value=0, max_value=50)),
+    st.tuples(
+        st.sampled_from(["file", "wh", "opq", "dir", "link"]), PATHS, st.integers(min_value=0, max_value=50), PATHS
+    ),
     max_size=8,
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(OPS, min_size=1, max_size=5))
 def test_fuzz_waste_matches_a_brute_force_model(layers_ops):
-    """Stacking with the tree equals a naive flat model: every path rescanned on each deletion."""
-    tars, model, stored = [], {}, 0
+    """Stacking with the tree equals a naive flat model: every path rescanned on each deletion, and a
+    file's bytes kept while any of its names (itself or a hard link of its layer) is still visible."""
+    tars, model, stored, layer_files = [], {}, 0, []
     for number, ops in enumerate(layers_ops):
         members, files, whiteouts, opaques = {}, {}, set(), set()
-        for op, path, size in ops:
+        for op, path, size, target in ops:
             if op == "file":
                 members[path] = member(path, b"x" * size)
             elif op == "dir":
                 members[path] = member(path, kind=tarfile.DIRTYPE)
+            elif op == "link":
+                members[path] = member(path, kind=tarfile.LNKTYPE, link=target)
             elif op == "wh":
                 parent, _, base = path.rpartition("/")
                 members[(parent + "/" if parent else "") + ".wh." + base] = member(
@@ -214,13 +219,14 @@ def test_fuzz_waste_matches_a_brute_force_model(layers_ops):
             elif base.startswith(".wh."):
                 whiteouts.add(name.rpartition("/")[0] + ("/" if "/" in name else "") + base[4:])
             else:
-                files[name] = (info.type, info.size)
+                files[name] = (info.type, info.size, info.linkname)
+        layer_files.append(files)
         # the model: flat dict path -> (layer, kind, size)
         for d in opaques:
             model = {p: v for p, v in model.items() if not p.startswith(d + "/")}
         for w in whiteouts:
             model = {p: v for p, v in model.items() if p != w and not p.startswith(w + "/")}
-        for name, (kind, size) in files.items():
+        for name, (kind, size, _link) in files.items():
             parts = name.split("/")
             for i in range(1, len(parts)):  # a file where a parent dir is needed is replaced
                 prefix = "/".join(parts[:i])
@@ -232,13 +238,28 @@ def test_fuzz_waste_matches_a_brute_force_model(layers_ops):
             else:
                 model = {p: v for p, v in model.items() if not p.startswith(name + "/")}
                 model[name] = (number, kind, size)
-            stored += size if kind != tarfile.DIRTYPE else 0
+            stored += size if kind == tarfile.REGTYPE else 0
         tars.append(layer_tar(*members.values()))
     image = analyse(loaded(tars))
-    kept = sum(size for _layer, kind, size in model.values() if kind != tarfile.DIRTYPE)
+    kept_blobs = {(_blob(layer_files[layer], path), layer) for path, (layer, _kind, _size) in model.items()}
+    kept = sum(layer_files[layer][path][1] for path, layer in kept_blobs if path is not None)
     assert image.waste.stored_bytes == stored
     assert image.waste.wasted_bytes == stored - kept
+    assert sum(image.waste.per_layer) == image.waste.wasted_bytes
+    assert sum(f.size for f in image.waste.files) == stored - kept  # no duplicates between layers here
     assert 0.0 <= image.waste.efficiency <= 1.0
+
+
+def _blob(files: dict, path: str) -> str | None:
+    """The regular file of its layer whose bytes `path` shows (through hard links), or None."""
+    for _hop in range(40):
+        kind, _size, link = files.get(path, (None, 0, ""))
+        if kind == tarfile.REGTYPE:
+            return path
+        if kind != tarfile.LNKTYPE:
+            return None
+        path = link
+    return None
 
 
 MEMBER_NAMES = st.text(alphabet="abcdé_-./", min_size=1, max_size=300).filter(lambda n: n.strip("/."))

@@ -7,6 +7,9 @@ returns plain results. Nothing here draws: the CLI (or a web page) renders what 
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,9 +67,25 @@ def _read(source: ImageSource, listener: progress.Listener) -> Analysis:
     task = f"reading {source.reference}"
     total = source.total_bytes()
     listener(progress.Event(task, total=total))
-    loaded = source.load(lambda count: listener(progress.Event(task, advance=count, total=total)))
-    listener(progress.Event(task, total=total, done=True))
-    return analyse(loaded)
+    with _collector_paused():
+        loaded = source.load(lambda count: listener(progress.Event(task, advance=count, total=total)))
+        listener(progress.Event(task, total=total, done=True))
+        return analyse(loaded)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while an image is indexed: the index and the file tree are hundreds
+    of thousands of small objects without reference cycles, and the collector's repeated passes over
+    them cost about a third of the time on an image of 200,000 files. Nothing is leaked: objects are
+    freed by reference counting, and the collector runs again afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _open(

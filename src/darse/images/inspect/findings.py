@@ -71,15 +71,24 @@ def find(layers: list[LayerIndex], tree: FileTree) -> list[Finding]:
     out: list[Finding] = []
     for number, layer in enumerate(layers):
         for entry in layer.entries.values():
-            base = entry.path.rpartition("/")[2]
+            path = entry.path
+            if not (
+                entry.mode & _FLAGGED_MODES
+                or entry.key_like
+                or path.startswith((".", "id_"))  # a hidden name (every shell history's too), or id_rsa...
+                or "/." in path
+                or "/id_" in path
+                or path.endswith(_KEY_ENDINGS)
+            ):
+                continue  # the common case, tested on the whole path without cutting it
+            base = path.rpartition("/")[2]
             if not (
                 entry.mode & _FLAGGED_MODES
                 or entry.key_like
                 or base.startswith(".")
-                or base in HISTORIES
-                or ((base.endswith(_KEY_ENDINGS) or base.startswith("id_")) and looks_like_key_name(base))
+                or looks_like_key_name(base)
             ):
-                continue  # the common case: nothing to look at
+                continue
             node = tree.lookup(entry.path)
             visible = node is not None and node.layer == number
             out.extend(_entry_findings(entry, base, number, visible))

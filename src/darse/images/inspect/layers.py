@@ -16,6 +16,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import BinaryIO, Protocol
 
 from darse.errors import DarseError
@@ -93,7 +94,10 @@ class LayerIndex:
     @property
     def content_bytes(self) -> int:
         """Bytes of file data stored in this layer (hard links store none)."""
-        return self.duplicate_bytes + sum(entry.size for entry in self.entries.values() if entry.kind == FILE)
+        return self.duplicate_bytes + sum(map(_size, self.entries.values()))  # only files have a size
+
+
+_size = attrgetter("size")
 
 
 def normalise(name: str) -> str | None:

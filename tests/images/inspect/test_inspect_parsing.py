@@ -190,7 +190,7 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(OPS, min_size=1, max_size=5))
 def test_fuzz_waste_matches_a_brute_force_model(layers_ops):
     """Stacking with the tree equals a naive flat model: every path rescanned on each deletion, and a

@@ -36,6 +36,9 @@ services:
       replicas: 4
       restart_policy:
         condition: any
+      update_config:  # two replicas at a time, watched 1 s each: a rolling update in seconds, not half a minute
+        parallelism: 2
+        monitor: 1s
 """
 
 NOWHERE = """

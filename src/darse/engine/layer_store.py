@@ -51,7 +51,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # the engine's metadata files
 # Tar type flags, as the export writes them.
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = b"0", b"1", b"2", b"3", b"4", b"5", b"6"
-REGULAR = stat.S_IFREG
 _SPECIAL = {stat.S_IFCHR: CHR, stat.S_IFBLK: BLK, stat.S_IFIFO: FIFO}
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -223,7 +222,7 @@ class LayerWalk:
                     mode = info.st_mode
                     kind = mode & 0o170000
                     path = prefix + name
-                    if kind == REGULAR:  # most entries: kept short
+                    if kind == stat.S_IFREG:  # most entries: kept short
                         if info.st_nlink > 1:
                             key = (info.st_dev, info.st_ino)
                             first = seen.get(key)

@@ -72,22 +72,16 @@ def find(layers: list[LayerIndex], tree: FileTree) -> list[Finding]:
     for number, layer in enumerate(layers):
         for entry in layer.entries.values():
             path = entry.path
-            if not (
-                entry.mode & _FLAGGED_MODES
-                or entry.key_like
-                or path.startswith((".", "id_"))  # a hidden name (every shell history's too), or id_rsa...
+            flagged = entry.mode & _FLAGGED_MODES or entry.key_like
+            if not flagged and not (
+                path.startswith((".", "id_"))  # a hidden name (every shell history's too), or id_rsa...
                 or "/." in path
                 or "/id_" in path
                 or path.endswith(_KEY_ENDINGS)
             ):
-                continue  # the common case, tested on the whole path without cutting it
+                continue  # the common case: nothing to look at, seen on the whole path without cutting it
             base = path.rpartition("/")[2]
-            if not (
-                entry.mode & _FLAGGED_MODES
-                or entry.key_like
-                or base.startswith(".")
-                or looks_like_key_name(base)
-            ):
+            if not (flagged or base.startswith(".") or looks_like_key_name(base)):
                 continue
             node = tree.lookup(entry.path)
             visible = node is not None and node.layer == number
